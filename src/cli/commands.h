@@ -1,0 +1,9 @@
+/* commands.h — the subcommands of the `stagegate` program, one file each.
+ * Each takes the arguments after its name (argv[0] is the subcommand) and
+ * returns the process exit status. */
+#ifndef SG_COMMANDS_H
+#define SG_COMMANDS_H
+
+int sg_cmd_version(int argc, char **argv);
+
+#endif
