@@ -1,6 +1,7 @@
 // gpt2_ref.js — the reference GPT-2 encoder (npm gpt-3-encoder) as a filter:
 // `node gpt2_ref.js FILE...` prints, for each FILE, its token ids
-// space-separated on one line.
+// space-separated on one line. SG_GPT2_ENCODER_DIR, if set, is a copy of the
+// package whose encoder.json/vocab.bpe hold another vocabulary.
 //
 // gpt-3-encoder's encode() grows its result with Array.concat, which is
 // quadratic in the length of the text, so long text is fed to it in chunks cut
@@ -10,7 +11,7 @@
 const fs = require('fs');
 const path = require('path');
 const root = process.env.SG_ROOT || path.join(__dirname, '..', '..');
-const { encode } = require(path.join(root, 'node_modules', 'gpt-3-encoder'));
+const { encode } = require(process.env.SG_GPT2_ENCODER_DIR || path.join(root, 'node_modules', 'gpt-3-encoder'));
 
 function encodeLong(text) {
   const out = [];
