@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
 };
 
 static void usage(FILE *out) {
