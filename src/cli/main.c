@@ -14,6 +14,7 @@ static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
 };
 
 static void usage(FILE *out) {
