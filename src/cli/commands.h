@@ -5,5 +5,7 @@
 #define SG_COMMANDS_H
 
 int sg_cmd_version(int argc, char **argv);
+int sg_cmd_keys(int argc, char **argv);
+int sg_cmd_audit(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ typedef struct {
 
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
+    {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
+    {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
 };
 
 static void usage(FILE *out) {
