@@ -110,6 +110,11 @@ static const char *const query_sql[Q_COUNT_] = {
 struct sg_store {
     sqlite3 *db;
     pthread_mutex_t lock;
+    /* group commit of audit records (see sg_store_audit_append) */
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_cond;
+    struct pending *gc_queue, **gc_tail;
+    bool gc_flushing;
     sqlite3_stmt *stmts[Q_COUNT_];
     int version;
 };
@@ -231,6 +236,9 @@ sg_error *sg_store_open(const char *path, sg_store **out) {
     sg_store *s = calloc(1, sizeof *s);
     if (!s) return sg_error_new("out of memory");
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->gc_lock, NULL);
+    pthread_cond_init(&s->gc_cond, NULL);
+    s->gc_tail = &s->gc_queue;
     sg_error *err = NULL;
     /* A new database holds key hashes and possibly prompts: create it private
      * (SQLite gives its -wal and -shm files the same permissions). */
@@ -267,6 +275,8 @@ void sg_store_close(sg_store *s) {
     for (int i = 0; i < Q_COUNT_; i++) sqlite3_finalize(s->stmts[i]);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->gc_lock);
+    pthread_cond_destroy(&s->gc_cond);
     free(s);
 }
 
@@ -504,26 +514,25 @@ void sg_audit_row_clear(sg_audit_row *r) {
     r->prompt_digest = r->completion_digest = r->prompt_text = r->completion_text = NULL;
 }
 
-sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
-    lock(s);
-    sg_error *err = run_q(s, Q_BEGIN, "starting audit transaction");
-    if (err) goto out;
+/* Group commit. An append joins a queue; the first appender finding no flush
+ * under way becomes the leader, takes the whole queue and writes it in one
+ * transaction (one fsync), then wakes the others. Under concurrency many
+ * records share an fsync; alone, an append is a plain transaction. Each
+ * caller still returns only after its own record is committed. */
+typedef struct pending {
+    sg_audit_row *row;
+    bool usage;
+    sg_audit_seal_fn seal;
+    void *ctx;
+    sg_error *err;
+    bool done;
+    struct pending *next;
+} pending;
+
+static sg_error *insert_audit_locked(sg_store *s, const sg_audit_row *row) {
     sqlite3_stmt *st = NULL;
-    unsigned char last_hash[SG_HASH_BYTES] = {0};
-    int64_t last_seq = 0;
-    if ((err = stmt(s, Q_AUDIT_LAST, &st))) goto rollback;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        last_seq = sqlite3_column_int64(st, 0);
-        copy_hash(last_hash, st, 1);
-    } else if (rc != SQLITE_DONE) {
-        err = db_error(s, "reading the audit head");
-    }
-    sqlite3_reset(st);
-    if (err) goto rollback;
-    row->seq = last_seq + 1;
-    seal(row, last_hash, ctx);
-    if ((err = stmt(s, Q_AUDIT_INSERT, &st))) goto rollback;
+    sg_error *err = stmt(s, Q_AUDIT_INSERT, &st);
+    if (err) return err;
     sqlite3_bind_int64(st, 1, row->seq);
     sqlite3_bind_int64(st, 2, row->time_ms);
     sqlite3_bind_int64(st, 3, row->key_id);
@@ -542,17 +551,87 @@ sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_a
     bind_text_or_null(st, 16, row->completion_text);
     sqlite3_bind_blob(st, 17, row->prev_hash, SG_HASH_BYTES, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 18, row->hash, SG_HASH_BYTES, SQLITE_TRANSIENT);
-    if ((err = run(s, st, "inserting audit record"))) goto rollback;
-    if (usage && row->key_id > 0 &&
-        (err = usage_add_locked(s, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
-        goto rollback;
-    if ((err = run_q(s, Q_COMMIT, "committing audit record"))) goto rollback;
-    goto out;
+    return run(s, st, "inserting audit record");
+}
+
+/* Writes `n` queued records starting at `first` in one transaction, chaining
+ * each to the one before. Caller holds the store lock. */
+static sg_error *write_batch_locked(sg_store *s, pending *first, size_t n) {
+    sg_error *err = run_q(s, Q_BEGIN, "starting audit transaction");
+    if (err) return err;
+    sqlite3_stmt *st = NULL;
+    unsigned char last_hash[SG_HASH_BYTES] = {0};
+    int64_t last_seq = 0;
+    if ((err = stmt(s, Q_AUDIT_LAST, &st))) goto rollback;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        last_seq = sqlite3_column_int64(st, 0);
+        copy_hash(last_hash, st, 1);
+    } else if (rc != SQLITE_DONE) {
+        err = db_error(s, "reading the audit head");
+    }
+    sqlite3_reset(st);
+    if (err) goto rollback;
+    pending *p = first;
+    for (size_t i = 0; i < n; i++, p = p->next) {
+        sg_audit_row *row = p->row;
+        row->seq = ++last_seq;
+        p->seal(row, last_hash, p->ctx);
+        if ((err = insert_audit_locked(s, row))) goto rollback;
+        if (p->usage && row->key_id > 0 &&
+            (err = usage_add_locked(s, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
+            goto rollback;
+        memcpy(last_hash, row->hash, SG_HASH_BYTES);
+    }
+    if ((err = run_q(s, Q_COMMIT, "committing audit records"))) goto rollback;
+    return NULL;
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    unlock(s);
     return err;
+}
+
+/* The leader's work: the batch together, or each record alone when the
+ * batch fails (so that one bad record does not fail its neighbours). */
+static void flush_batch(sg_store *s, pending *batch) {
+    size_t n = 0;
+    for (pending *p = batch; p; p = p->next) n++;
+    lock(s);
+    sg_error *err = write_batch_locked(s, batch, n);
+    if (err && n > 1) {
+        sg_error_free(err);
+        for (pending *p = batch; p; p = p->next) p->err = write_batch_locked(s, p, 1);
+    } else {
+        batch->err = err;
+    }
+    unlock(s);
+}
+
+sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
+    pending me = {.row = row, .usage = usage, .seal = seal, .ctx = ctx};
+    pthread_mutex_lock(&s->gc_lock);
+    *s->gc_tail = &me;
+    s->gc_tail = &me.next;
+    while (!me.done) {
+        if (s->gc_flushing) {
+            pthread_cond_wait(&s->gc_cond, &s->gc_lock);
+            continue;
+        }
+        s->gc_flushing = true;
+        pending *batch = s->gc_queue;
+        s->gc_queue = NULL;
+        s->gc_tail = &s->gc_queue;
+        pthread_mutex_unlock(&s->gc_lock);
+        flush_batch(s, batch);
+        pthread_mutex_lock(&s->gc_lock);
+        for (pending *p = batch, *next; p; p = next) {
+            next = p->next; /* p belongs to a waiting thread: read before marking done */
+            p->done = true;
+        }
+        s->gc_flushing = false;
+        pthread_cond_broadcast(&s->gc_cond);
+    }
+    pthread_mutex_unlock(&s->gc_lock);
+    return me.err;
 }
 
 static void read_audit(sqlite3_stmt *st, sg_audit_row *r) {

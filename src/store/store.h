@@ -110,9 +110,11 @@ void sg_audit_row_clear(sg_audit_row *row);
  * of the last record (zeros for the first): fills row->prev_hash and row->hash. */
 typedef void (*sg_audit_seal_fn)(sg_audit_row *row, const unsigned char last_hash[SG_HASH_BYTES], void *ctx);
 
-/* Appends `row` in one durable transaction: assigns row->seq, calls `seal`,
- * inserts, and when `usage` is true adds the row's tokens to the usage of
- * row->key_id. Returns after the commit is on disk. */
+/* Appends `row` durably: assigns row->seq, calls `seal`, inserts, and when
+ * `usage` is true adds the row's tokens to the usage of row->key_id, all in
+ * one transaction. Returns after the commit is on disk. Concurrent appends
+ * are group-committed (one transaction and fsync for all waiting threads;
+ * a failing record is retried alone so it cannot fail the others). */
 sg_error *sg_store_audit_append(sg_store *store, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
                                 void *ctx) SG_MUST_CHECK;
 
