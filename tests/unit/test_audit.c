@@ -256,6 +256,36 @@ static void tail_gives_last_records(void **state) {
     assert_int_equal(all.n, N_RECORDS);
 }
 
+static void anchor_catches_truncation_and_rewrites(void **state) {
+    fixture *f = *state;
+    sg_audit_report rep = verify(f);
+    char anchor[65];
+    memcpy(anchor, rep.head_hash, sizeof anchor);
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_true(rep.intact);
+    /* More records after the anchor are fine. */
+    sg_audit_entry e = {.decision = "allowed"};
+    assert_null(sg_audit_append(f->store, &e, NULL));
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_true(rep.intact);
+    /* Cutting off the end is invisible to the chain alone, not to the anchor. */
+    tamper(f, "DELETE FROM audit WHERE seq >= 9");
+    assert_true(verify(f).intact);
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_false(rep.intact);
+    assert_int_equal(rep.bad_seq, 9);
+    assert_string_equal(rep.problem, "records 9 to 10 have been removed: the log ends before the anchor");
+    /* A different hash at the anchor: the chain was rewritten. */
+    anchor[0] = anchor[0] == '0' ? '1' : '0';
+    assert_null(sg_audit_verify_anchored(f->store, 8, anchor, &rep));
+    assert_false(rep.intact);
+    assert_int_equal(rep.bad_seq, 8);
+    assert_non_null(strstr(rep.problem, "not the anchored record"));
+    sg_error *err = sg_audit_verify_anchored(f->store, 8, "abc", &rep);
+    assert_non_null(err);
+    sg_error_free(err);
+}
+
 typedef struct {
     sg_store *store;
     int64_t key_id;
@@ -325,6 +355,7 @@ int main(void) {
         T(text_modes_and_retention),
         T(usage_is_metered_by_decision),
         T(tail_gives_last_records),
+        T(anchor_catches_truncation_and_rewrites),
         T(concurrent_appends_share_commits_and_stay_chained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
