@@ -119,6 +119,7 @@ typedef struct {
  * never waits behind an audit commit's fsync (WAL lets one reader and one
  * writer run at once). ":memory:" has a single connection for both. */
 struct sg_store {
+    char *path;
     conn writer, rd;
     conn *reader; /* &rd, or &writer for ":memory:" */
     /* group commit of audit records (see sg_store_audit_append) */
@@ -271,6 +272,11 @@ sg_error *sg_store_open(const char *path, sg_store **out) {
     s->gc_tail = &s->gc_queue;
     bool memory = strcmp(path, ":memory:") == 0;
     s->reader = memory ? &s->writer : &s->rd;
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return sg_error_new("out of memory");
+    }
     sg_error *err = NULL;
     /* A new database holds key hashes and possibly prompts: create it private
      * (SQLite gives its -wal and -shm files the same permissions). */
@@ -301,6 +307,7 @@ void sg_store_close(sg_store *s) {
     pthread_mutex_destroy(&s->rd.lock);
     pthread_mutex_destroy(&s->gc_lock);
     pthread_cond_destroy(&s->gc_cond);
+    free(s->path);
     free(s);
 }
 
@@ -687,13 +694,24 @@ static void read_audit(sqlite3_stmt *st, sg_audit_row *r) {
     copy_hash(r->hash, st, 17);
 }
 
-/* Walks with a private statement (one consistent read snapshot) while holding
- * the store's lock: `fn` must not call back into the store. */
 sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn, void *ctx) {
-    conn *c = s->reader;
-    lock(c);
-    sqlite3_stmt *st = NULL;
+    /* A file database gets a connection of its own for the walk, so that a
+     * long verify holds no lock the request path needs. */
+    conn own = {0}, *c = s->reader;
     sg_error *err = NULL;
+    bool private_conn = s->reader != &s->writer;
+    if (private_conn) {
+        c = &own;
+        if (sqlite3_open_v2(s->path, &own.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+            err = sg_error_new("reading the audit log: %s", own.db ? sqlite3_errmsg(own.db) : "out of memory");
+            sqlite3_close(own.db);
+            return err;
+        }
+        sqlite3_busy_timeout(own.db, 10000);
+    } else {
+        lock(c);
+    }
+    sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(c->db, query_sql[Q_AUDIT_EACH], -1, &st, NULL) != SQLITE_OK)
         err = db_error(c, "reading the audit log");
     int rc = SQLITE_DONE;
@@ -712,7 +730,10 @@ sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn,
         if (rc != SQLITE_DONE) err = db_error(c, "reading the audit log");
     }
     sqlite3_finalize(st);
-    unlock(c);
+    if (private_conn)
+        sqlite3_close(own.db);
+    else
+        unlock(c);
     return err;
 }
 
