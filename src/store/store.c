@@ -75,9 +75,9 @@ enum {
 };
 
 #define KEY_COLUMNS "id, name, audience, hint, hash, rpm, tpm, created_ms, expires_ms, revoked_ms"
-#define AUDIT_COLUMNS                                                                              \
-    "seq, time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "              \
-    "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "    \
+#define AUDIT_COLUMNS                                                                                        \
+    "seq, time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "                        \
+    "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "              \
     "completion_text, prev_hash, hash"
 
 static const char *const query_sql[Q_COUNT_] = {
@@ -96,8 +96,7 @@ static const char *const query_sql[Q_COUNT_] = {
     [Q_USAGE_DAYS] = "SELECT day, requests, prompt_tokens, completion_tokens FROM usage "
                      "WHERE key_id = ? ORDER BY day DESC",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [Q_AUDIT_EACH] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ? ORDER BY seq",
     [Q_AUDIT_COUNT] = "SELECT count(*), coalesce(max(seq), 0) FROM audit",
     [Q_AUDIT_PURGE] = "UPDATE audit SET prompt_text = NULL, completion_text = NULL WHERE time_ms < ? "
@@ -487,7 +486,8 @@ static sg_error *usage_add_locked(conn *c, int64_t key_id, int64_t time_ms, int6
     return run(c, st, "recording usage");
 }
 
-sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt, int64_t completion) {
+sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt,
+                             int64_t completion) {
     conn *c = &s->writer;
     lock(c);
     sg_error *err = usage_add_locked(c, key_id, time_ms, prompt, completion);
@@ -616,7 +616,8 @@ static sg_error *write_batch_locked(conn *c, pending *first, size_t n) {
         p->seal(row, last_hash, p->ctx);
         if ((err = insert_audit_locked(c, row))) goto rollback;
         if (p->usage && row->key_id > 0 &&
-            (err = usage_add_locked(c, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
+            (err =
+                 usage_add_locked(c, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
             goto rollback;
         memcpy(last_hash, row->hash, SG_HASH_BYTES);
     }
@@ -644,7 +645,8 @@ static void flush_batch(sg_store *s, pending *batch) {
     unlock(c);
 }
 
-sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
+sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
+                                void *ctx) {
     pending me = {.row = row, .usage = usage, .seal = seal, .ctx = ctx};
     pthread_mutex_lock(&s->gc_lock);
     *s->gc_tail = &me;
@@ -702,8 +704,10 @@ sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn,
     bool private_conn = s->reader != &s->writer;
     if (private_conn) {
         c = &own;
-        if (sqlite3_open_v2(s->path, &own.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-            err = sg_error_new("reading the audit log: %s", own.db ? sqlite3_errmsg(own.db) : "out of memory");
+        if (sqlite3_open_v2(s->path, &own.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+            err =
+                sg_error_new("reading the audit log: %s", own.db ? sqlite3_errmsg(own.db) : "out of memory");
             sqlite3_close(own.db);
             return err;
         }
