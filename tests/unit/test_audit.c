@@ -1,12 +1,14 @@
 /* test_audit.c — the hash-chained audit log: verification finds the first
  * changed, removed or reordered record; text modes; retention; usage. */
-#include <cmocka.h>
-#include <pthread.h>
 #include <setjmp.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

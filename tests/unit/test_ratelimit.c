@@ -1,13 +1,15 @@
 /* test_ratelimit.c — token buckets: exact admission under races, refunds,
  * continuous refill (with an injected clock), header values. */
-#include <cmocka.h>
-#include <math.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 

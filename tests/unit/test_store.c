@@ -1,10 +1,12 @@
 /* test_store.c — the SQLite store: migrations, keys, usage, audit rows. */
-#include <cmocka.h>
 #include <setjmp.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
