@@ -15,6 +15,8 @@ static const command commands[] = {
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
+    {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
+    {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
 };
 
 static void usage(FILE *out) {
