@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
+    {"policy", sg_cmd_policy, "check a release policy file"},
 };
 
 static void usage(FILE *out) {
