@@ -1247,8 +1247,9 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
         sg_error *err;
         yaml_mark_t m = parser.problem_mark;
         if (parser.context)
-            err = sg_error_new("%s:%zu:%zu: YAML syntax error: %s %s", name, m.line + 1, m.column + 1,
-                               parser.problem ? parser.problem : "error", parser.context);
+            err = sg_error_new("%s:%zu:%zu: YAML syntax error: %s (%s started at %zu:%zu)", name, m.line + 1,
+                               m.column + 1, parser.problem ? parser.problem : "error", parser.context,
+                               parser.context_mark.line + 1, parser.context_mark.column + 1);
         else
             err = sg_error_new("%s:%zu:%zu: YAML syntax error: %s", name, m.line + 1, m.column + 1,
                                parser.problem ? parser.problem : "error");
@@ -1270,7 +1271,14 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
             yaml_document_delete(&next);
         }
     }
-    if (c.budget <= 0) err_at(&c, root, "the policy is too large or uses too many aliases");
+    if (c.budget <= 0) { /* reported even past MAX_ERRORS */
+        char *line = fmt("%s:%d:%d: the policy is too large or uses too many aliases", name, line_of(root),
+                         col_of(root));
+        if (line) add_error_line(&c, line);
+        else c.oom = 1;
+        free(line);
+        c.n_errors++;
+    }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
 
@@ -1375,26 +1383,23 @@ int sg_policy_protocol_enabled(const sg_policy *p, int stage, const char *name) 
     return has_string(p->stages[stage].protocols, p->stages[stage].n_protocols, name);
 }
 
+/* The newest entry for `audience` at stage <= `stage`, or NULL. */
+static const sg_policy_audience_limit *find_limit(const sg_policy *p, int stage, const char *audience) {
+    for (int i = stage; i >= 0; i--)
+        for (int j = 0; j < p->stages[i].n_rate_limits; j++)
+            if (!strcmp(p->stages[i].rate_limits[j].audience, audience)) return &p->stages[i].rate_limits[j];
+    return NULL;
+}
+
 sg_policy_limits sg_policy_rate_limit(const sg_policy *p, int stage, const char *audience) {
     sg_policy_limits l = {0, 0, 0};
     if (stage < 0 || stage >= p->n_stages) return l;
     l.enforced = sg_policy_protocol_enabled(p, stage, "rate_limit");
-    for (int i = stage; i >= 0; i--) {
-        const sg_policy_stage *s = &p->stages[i];
-        const sg_policy_audience_limit *dflt = NULL;
-        for (int j = 0; j < s->n_rate_limits; j++) {
-            if (!strcmp(s->rate_limits[j].audience, audience)) {
-                l.rpm = s->rate_limits[j].rpm;
-                l.tpm = s->rate_limits[j].tpm;
-                return l;
-            }
-            if (!strcmp(s->rate_limits[j].audience, "default")) dflt = &s->rate_limits[j];
-        }
-        if (dflt) {
-            l.rpm = dflt->rpm;
-            l.tpm = dflt->tpm;
-            return l;
-        }
+    const sg_policy_audience_limit *rl = find_limit(p, stage, audience);
+    if (!rl) rl = find_limit(p, stage, "default");
+    if (rl) {
+        l.rpm = rl->rpm;
+        l.tpm = rl->tpm;
     }
     return l;
 }
