@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <yaml.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -806,10 +807,14 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
     if (v[SK_AUDIENCE]) {
         yaml_node_t **an = NULL;
         if (get_string_list(c, v[SK_AUDIENCE], "audience", 1, &s->audiences, &s->n_audiences, &an))
-            for (int i = 0; i < s->n_audiences; i++)
+            for (int i = 0; i < s->n_audiences; i++) {
                 if (!valid_name(s->audiences[i], 0))
                     err_at(c, an[i], "audience must be 1-64 characters of letters, digits, '_', '-' or '.', got '%s'",
                            s->audiences[i]);
+                else if (!strcmp(s->audiences[i], "default"))
+                    err_at(c, an[i], "'default' is reserved (the rate limit of unlisted audiences): pick another "
+                                     "audience name");
+            }
         free(an);
     } else if (idx == 0) {
         err_at(c, n, "the first release stage ('%s') is missing 'audience'", s->name);
@@ -1226,6 +1231,13 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
         sg_policy_free(p);
         return sg_error_new("out of memory");
     }
+    unsigned char hash[32];
+    if (sodium_init() < 0) {
+        sg_policy_free(p);
+        return sg_error_new("libsodium failed to initialise");
+    }
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)text, len, NULL, 0);
+    sodium_bin2hex(p->digest, sizeof p->digest, hash, sizeof hash);
     p->deployment_strategy = SG_DEPLOY_STAGED_RELEASE;
     p->monitoring_frequency = SG_MONITOR_DAILY;
     p->audit_text = SG_AUDIT_TEXT_HASHED;

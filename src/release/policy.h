@@ -134,6 +134,7 @@ typedef struct {
 typedef struct {
     char *path;     /* the policy file as given */
     char *base_dir; /* its directory */
+    char digest[65]; /* BLAKE2b-256 of the file's bytes, hex: which policy is in force (audit) */
 
     /* The starter schema. */
     char *model_name;

@@ -303,6 +303,11 @@ static void errors_have_exact_positions(void **state) {
                  "t.yaml:5:20: 'duration_days' must be an integer, got 'x'\n"
                  "t.yaml:6:13: unknown access level 'open' (expected one of: fully_closed, gradual, hosted, api, "
                  "downloadable, fully_open)");
+    expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience: [\"devs\", \"default\"]\n",
+                 "t.yaml:4:24: 'default' is reserved (the rate limit of unlisted audiences): pick another audience "
+                 "name");
+    expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience: \"all devs\"\n",
+                 "t.yaml:4:15: audience must be 1-64 characters of letters, digits, '_', '-' or '.', got 'all devs'");
     /* YAML syntax. */
     expect_error("model_name: \"m\n", "t.yaml:2:1: YAML syntax error: found unexpected end of stream (while "
                                       "scanning a quoted scalar started at 1:13)");
@@ -343,6 +348,7 @@ static void unknown_keys_are_warnings(void **state) {
                         "t.yaml:7:58: warning: unknown safety protocol 'vibes' (stagegate does not enforce it)");
     assert_string_equal(p->warnings[4], "t.yaml:8:23: warning: unknown key 'retention'");
     assert_int_equal(p->audit_text, SG_AUDIT_TEXT_FULL);
+    assert_int_equal(strlen(p->digest), 64);
     /* An unknown protocol is still "enabled" as written: the policy is not edited. */
     assert_true(sg_policy_protocol_enabled(p, 0, "vibes"));
     sg_policy_free(p);
@@ -471,6 +477,8 @@ static void top_level_settings(void **state) {
     sg_policy_free(p);
     /* Defaults. */
     p = load_ok(HEAD STAGE1);
+    /* BLAKE2b-256 of the text, as Python's hashlib.blake2b(digest_size=32) gives it. */
+    assert_string_equal(p->digest, "46c7222ca03e80206c073c5b2b5491ca8e6222e75ba5d18d704a50f681d188a0");
     assert_int_equal(p->max_body_bytes, 1 << 20);
     assert_int_equal(p->queue_size, 64);
     assert_int_equal(p->suspend_after_flags, 3);
