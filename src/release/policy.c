@@ -161,9 +161,11 @@ static yaml_node_t *node(ctx *c, yaml_node_item_t id) {
     return yaml_document_get_node(c->doc, id);
 }
 
+static int is_null(const yaml_node_t *n);
+
 static const char *kind_name(const yaml_node_t *n) {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
+    case YAML_SCALAR_NODE: return is_null(n) ? "null" : "a scalar";
     case YAML_SEQUENCE_NODE: return "a list";
     case YAML_MAPPING_NODE: return "a mapping";
     default: return "nothing";
@@ -306,7 +308,14 @@ static int get_enum(ctx *c, const yaml_node_t *n, const char *key, const char *c
  * Also returns the item nodes (for locating later errors) in *nodes if asked. */
 static int get_string_list(ctx *c, const yaml_node_t *n, const char *key, int single_ok, char ***out, int *count,
                            yaml_node_t ***nodes) {
-    if (single_ok && n->type == YAML_SCALAR_NODE && !is_null(n)) {
+    if (is_null(n)) { /* "key:" with nothing after it: an empty list */
+        *out = calloc(1, sizeof(char *));
+        if (nodes) *nodes = calloc(1, sizeof(yaml_node_t *));
+        if (!*out || (nodes && !*nodes)) c->oom = 1;
+        *count = 0;
+        return 1;
+    }
+    if (single_ok && n->type == YAML_SCALAR_NODE) {
         char **a = calloc(1, sizeof *a);
         yaml_node_t **an = nodes ? calloc(1, sizeof *an) : NULL;
         if (!a || (nodes && !an)) {
@@ -819,6 +828,8 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
     } else if (idx == 0) {
         err_at(c, n, "the first release stage ('%s') is missing 'audience'", s->name);
     }
+    if (v[SK_AUDIENCE] && idx == 0 && s->n_audiences == 0 && is_null(v[SK_AUDIENCE]))
+        err_at(c, v[SK_AUDIENCE], "the first release stage ('%s') has no audience", s->name);
     if (v[SK_REPLACE_AUD]) get_bool(c, v[SK_REPLACE_AUD], "replace_audiences", &s->replace_audiences);
     if (v[SK_REPLACE_MODELS]) get_bool(c, v[SK_REPLACE_MODELS], "replace_models", &s->replace_models);
     if (v[SK_DURATION]) get_int(c, v[SK_DURATION], "duration_days", 0, 36500, &s->duration_days);
@@ -1345,7 +1356,7 @@ const sg_policy_model *sg_policy_find_model(const sg_policy *p, const char *mode
 }
 
 int sg_policy_audience_at(const sg_policy *p, int stage, const char *audience) {
-    if (stage < 0 || stage >= p->n_stages) return 0;
+    if (stage < 0 || stage >= p->n_stages || !audience) return 0;
     const sg_policy_stage *s = &p->stages[stage];
     return has_string(s->effective_audiences, s->n_effective_audiences, audience);
 }
@@ -1362,8 +1373,8 @@ static void say(char *why, size_t size, const char *f, ...) {
 sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *audience, const char *model, char *why,
                                    size_t why_size) {
     say(why, why_size, "%s", "");
-    if (!sg_policy_find_model(p, model)) {
-        say(why, why_size, "model '%s' does not exist", model);
+    if (!model || !sg_policy_find_model(p, model)) {
+        say(why, why_size, "model '%s' does not exist", model ? model : "");
         return SG_POLICY_DENY_UNKNOWN_MODEL;
     }
     if (stage < 0 || stage >= p->n_stages) {
@@ -1379,6 +1390,7 @@ sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *au
         say(why, why_size, "model '%s' is not released at stage '%s'", model, s->name);
         return SG_POLICY_DENY_NOT_RELEASED;
     }
+    if (!audience) audience = "";
     int ok = has_string(s->effective_audiences, s->n_effective_audiences, audience);
     for (int i = 0; ok && i < s->n_audience_models; i++)
         if (!strcmp(s->audience_models[i].audience, audience))
@@ -1391,7 +1403,7 @@ sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *au
 }
 
 int sg_policy_protocol_enabled(const sg_policy *p, int stage, const char *name) {
-    if (stage < 0 || stage >= p->n_stages) return 0;
+    if (stage < 0 || stage >= p->n_stages || !name) return 0;
     return has_string(p->stages[stage].protocols, p->stages[stage].n_protocols, name);
 }
 
@@ -1407,7 +1419,7 @@ sg_policy_limits sg_policy_rate_limit(const sg_policy *p, int stage, const char 
     sg_policy_limits l = {0, 0, 0};
     if (stage < 0 || stage >= p->n_stages) return l;
     l.enforced = sg_policy_protocol_enabled(p, stage, "rate_limit");
-    const sg_policy_audience_limit *rl = find_limit(p, stage, audience);
+    const sg_policy_audience_limit *rl = audience ? find_limit(p, stage, audience) : NULL;
     if (!rl) rl = find_limit(p, stage, "default");
     if (rl) {
         l.rpm = rl->rpm;

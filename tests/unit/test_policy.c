@@ -308,6 +308,9 @@ static void errors_have_exact_positions(void **state) {
                  "name");
     expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience: \"all devs\"\n",
                  "t.yaml:4:15: audience must be 1-64 characters of letters, digits, '_', '-' or '.', got 'all devs'");
+    expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience:\n",
+                 "t.yaml:4:14: the first release stage ('A') has no audience");
+    expect_error(HEAD "release_stages:\n", "t.yaml:2:16: 'release_stages' must be a list, not null");
     /* YAML syntax. */
     expect_error("model_name: \"m\n", "t.yaml:2:1: YAML syntax error: found unexpected end of stream (while "
                                       "scanning a quoted scalar started at 1:13)");
@@ -382,9 +385,20 @@ static void audiences_and_models_accumulate(void **state) {
     char why[128];
     assert_int_equal(sg_policy_decide(p, 3, "press", "c", why, sizeof why), SG_POLICY_DENY_CLOSED);
     assert_string_equal(why, "model access is fully closed at stage 'S4': model 'c' is not served");
+    /* Empty lists may be written as nothing; NULL names are refused, not crashed on. */
+    sg_policy_free(p);
+    p = load_ok(HEAD "models: {a: \"/m/a\"}\n" STAGE1 "    models:\n    safety_protocols_enabled:\n");
+    assert_int_equal(p->stages[0].n_models, 0);
+    assert_int_equal(p->stages[0].n_protocols, 0);
+    assert_int_equal(sg_policy_decide(p, 0, NULL, "a", NULL, 0), SG_POLICY_DENY_NOT_RELEASED);
+    assert_int_equal(sg_policy_decide(p, 0, "internal_devs", NULL, NULL, 0), SG_POLICY_DENY_UNKNOWN_MODEL);
+    assert_false(sg_policy_audience_at(p, 0, NULL));
+    sg_policy_free(p);
+    p = load_ok(HEAD "models: {c: \"/m/c\"}\n" STAGE1 "    models: c\n");
+    assert_int_equal(sg_policy_decide(p, 0, NULL, "c", NULL, 0), SG_POLICY_DENY_AUDIENCE);
     /* A short buffer truncates, never overflows. */
     char tiny[8];
-    sg_policy_decide(p, 2, "devs", "c", tiny, sizeof tiny);
+    sg_policy_decide(p, 0, "devs", "c", tiny, sizeof tiny);
     assert_string_equal(tiny, "model '");
     sg_policy_free(p);
 }
