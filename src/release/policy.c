@@ -29,7 +29,7 @@
 #define MAX_ERRORS 50
 /* Aliases let a small document name the same subtree many times; every node
  * visit costs one unit of this budget so that walking stays linear-ish. */
-#define NODE_BUDGET 2000000L
+#define NODE_BUDGET 1000000L
 
 /* ---------------------------------------------------------------- names */
 

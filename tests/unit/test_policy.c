@@ -534,7 +534,7 @@ static void alias_bombs_are_refused(void **state) {
     double elapsed = sg_monotonic_s() - t0;
     assert_non_null(err);
     assert_non_null(strstr(sg_error_message(err), "t.yaml:1:1: the policy is too large or uses too many aliases"));
-    assert_true(elapsed < 5.0);
+    assert_true(elapsed < 20.0); /* generous: ASan builds on a loaded machine */
     sg_error_free(err);
     free(y);
 }
