@@ -10,5 +10,6 @@ int sg_cmd_tokenizer(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
+int sg_cmd_policy(int argc, char **argv);
 
 #endif
