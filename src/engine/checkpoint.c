@@ -482,6 +482,11 @@ static sg_error *check_against_config(const sg_safetensors *st, const sg_st_tens
         return sg_error_new("%s says n_positions=%d, n_embd=%d but %s has wpe.weight %s", cfg_path, c->n_ctx,
                             c->n_embd, st->path, s);
     }
+    const sg_st_tensor *fc = c->n_layer > 0 ? by_canon[2 + 8] : NULL; /* h.0.mlp.c_fc.weight */
+    if (fc && fc->ndim == 2 && fc->shape[0] == c->n_embd && fc->shape[1] != c->n_inner) {
+        format_shape(s, sizeof s, fc->shape, 2);
+        return sg_error_new("%s says n_inner=%d but %s has %s %s", cfg_path, c->n_inner, st->path, fc->name, s);
+    }
     long max_layer = -1;
     for (int i = 0; i < st->n_tensors; i++) {
         long l = layer_index(strip_prefix(st->tensors[i].name), NULL);
