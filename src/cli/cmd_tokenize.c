@@ -62,7 +62,11 @@ static int encode(const sg_tokenizer *t, const char *in, size_t n, int special) 
     }
     for (int i = 0; i < n_ids; i++) {
         if (i) *p++ = ' ';
-        p += sprintf(p, "%d", ids[i]);
+        char digits[12];
+        int k = 0;
+        unsigned v = (unsigned)ids[i]; /* ids are >= 0 */
+        do digits[k++] = (char)('0' + v % 10); while (v /= 10);
+        while (k) *p++ = digits[--k];
     }
     *p++ = '\n';
     int rc = fwrite(out, 1, (size_t)(p - out), stdout) == (size_t)(p - out) ? 0 : 1;
