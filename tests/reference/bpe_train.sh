@@ -30,7 +30,8 @@ echo "merges.txt and vocab.json identical to the reference trainer ($(($(wc -l <
 cp -r node_modules/gpt-3-encoder "$tmp/enc"
 cp "$tmp/c/vocab.json" "$tmp/enc/encoder.json"
 cp "$tmp/c/merges.txt" "$tmp/enc/vocab.bpe"
-ls data/sotu/heldout/*.txt | head -2 | xargs cat >"$tmp/heldout.txt"
+held=(data/sotu/heldout/*.txt)
+cat "${held[@]:0:2}" >"$tmp/heldout.txt"
 want=$(SG_GPT2_ENCODER_DIR="$tmp/enc" node tests/reference/gpt2_ref.js "$tmp/heldout.txt")
 got=$("$SG_BIN" tokenize -m "$tmp/c" <"$tmp/heldout.txt")
 [[ $got == "$want" ]] || { echo "FAIL: ids on held-out text differ from the reference encoder with the trained vocabulary"; exit 1; }
