@@ -140,6 +140,8 @@ typedef struct {
     cache_entry *e; /* NULL: empty */
 } cache_slot;
 
+/* The cache: open addressing, at most half full; when full it is emptied.
+ * Pieces longer than CACHE_MAX_PIECE bytes are not cached. */
 #define CACHE_SLOTS (1u << 17)
 #define CACHE_MAX_ENTRIES (CACHE_SLOTS / 2)
 #define CACHE_MAX_PIECE 256
@@ -569,17 +571,20 @@ static void cache_put(sg_tokenizer *t, uint64_t h, const unsigned char *piece, s
     memcpy(e + 1, ids, (size_t)n * sizeof(int));
     memcpy((unsigned char *)((int *)(e + 1) + n), piece, len);
     pthread_rwlock_wrlock(&t->cache_lock);
-    if (t->cache_count < CACHE_MAX_ENTRIES) {
-        uint64_t i = h & (CACHE_SLOTS - 1);
-        for (; t->cache[i].e; i = (i + 1) & (CACHE_SLOTS - 1)) {
-            const cache_slot *s = &t->cache[i];
-            if (s->hash == h && s->e->len == len && !memcmp(entry_key(s->e), piece, len)) break; /* raced */
-        }
-        if (!t->cache[i].e) {
-            t->cache[i] = (cache_slot){h, e};
-            t->cache_count++;
-            e = NULL;
-        }
+    if (t->cache_count >= CACHE_MAX_ENTRIES) { /* full: start afresh, so it follows the current text */
+        for (unsigned i = 0; i < CACHE_SLOTS; i++) free(t->cache[i].e);
+        memset(t->cache, 0, CACHE_SLOTS * sizeof *t->cache);
+        t->cache_count = 0;
+    }
+    uint64_t i = h & (CACHE_SLOTS - 1);
+    for (; t->cache[i].e; i = (i + 1) & (CACHE_SLOTS - 1)) {
+        const cache_slot *s = &t->cache[i];
+        if (s->hash == h && s->e->len == len && !memcmp(entry_key(s->e), piece, len)) break; /* raced */
+    }
+    if (!t->cache[i].e) {
+        t->cache[i] = (cache_slot){h, e};
+        t->cache_count++;
+        e = NULL;
     }
     pthread_rwlock_unlock(&t->cache_lock);
     free(e);
