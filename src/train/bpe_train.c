@@ -398,10 +398,12 @@ static void apply_merge(trainer_state *st, size_t p, int a, int b, int c) {
         for (uint32_t i = 0; i + 1 < n && !found; i++) found = s[i] == a && s[i + 1] == b;
         if (!found) continue; /* stale entry */
         int64_t f = words[w].count;
-        /* Net changes only touch pairs with a, b or c in them. */
-        for (uint32_t i = 0; i + 1 < n; i++)
-            if (s[i] == a || s[i] == b || s[i + 1] == a || s[i + 1] == b)
-                pair_add(st, s[i], s[i + 1], -f, -1);
+        /* Net changes only touch pairs with a, b or c in them (c too: it may
+         * be an existing token, already in the word). */
+        for (uint32_t i = 0; i + 1 < n; i++) {
+            int x = s[i], y = s[i + 1];
+            if (x == a || x == b || x == c || y == a || y == b || y == c) pair_add(st, x, y, -f, -1);
+        }
         uint32_t j = 0;
         for (uint32_t i = 0; i < n;) {
             if (i + 1 < n && s[i] == a && s[i + 1] == b) {
