@@ -258,10 +258,8 @@ static sg_error *load_vocab(sg_tokenizer *t, const char *path, json_t **vocab_ou
     json_object_foreach(vocab, key, val) total += strlen(key);
     t->blob = malloc(total + 1);
     t->offsets = calloc(n + 1, sizeof *t->offsets);
-    size_t *lens = calloc(n, sizeof *lens);
     const char **keys = calloc(n, sizeof *keys);
-    if (!t->blob || !t->offsets || !lens || !keys) {
-        free(lens);
+    if (!t->blob || !t->offsets || !keys) {
         free(keys);
         err = sg_error_new("out of memory");
         goto fail;
@@ -306,7 +304,6 @@ static sg_error *load_vocab(sg_tokenizer *t, const char *path, json_t **vocab_ou
             t->byte_id[b] = (int)json_integer_value(v);
         }
     }
-    free(lens);
     free(keys);
     if (err) goto fail;
     *vocab_out = vocab;

@@ -21,7 +21,9 @@
  * whitespace, U+FEFF is not. The JavaScript reference (gpt-3-encoder) differs
  * on exactly these two characters. One known difference from Python remains:
  * PCRE2 counts U+180E (Mongolian vowel separator, whitespace before Unicode
- * 6.3) as whitespace.
+ * 6.3) as whitespace. \p{L} and \p{N} follow the Unicode tables of the
+ * installed PCRE2 (10.42: Unicode 14), so letters added to Unicode later are
+ * classed as "other" until PCRE2 is upgraded.
  *
  * A loaded tokenizer is immutable except for an internal cache of
  * pre-token -> ids guarded by a read-write lock: every function here may be
