@@ -5,6 +5,9 @@
 #define SG_COMMANDS_H
 
 int sg_cmd_version(int argc, char **argv);
+int sg_cmd_tokenize(int argc, char **argv);
+int sg_cmd_tokenizer(int argc, char **argv);
+int sg_cmd_checkpoint(int argc, char **argv);
 int sg_cmd_policy(int argc, char **argv);
 
 #endif

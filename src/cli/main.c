@@ -12,6 +12,9 @@ typedef struct {
 
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
+    {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
+    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"policy", sg_cmd_policy, "check a release policy file"},
 };
 
