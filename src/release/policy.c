@@ -972,8 +972,21 @@ static void parse_category(ctx *c, const yaml_node_t *n, sg_filter_category *cat
                 }
                 PCRE2_UCHAR buf[256];
                 if (pcre2_get_error_message(code, buf, sizeof buf) < 0) strcpy((char *)buf, "invalid pattern");
-                err_at(c, pn[i], "pattern in category '%s' does not compile: %s at offset %zu", cname, (char *)buf,
-                       (size_t)off);
+                /* Point at the offending character when the scalar is written on one
+                 * line without escapes (plain or single-quoted without ''). */
+                const yaml_node_t *pat = pn[i];
+                yaml_scalar_style_t st = pat->data.scalar.style;
+                if (pat->start_mark.line == pat->end_mark.line &&
+                    (st == YAML_PLAIN_SCALAR_STYLE || (st == YAML_SINGLE_QUOTED_SCALAR_STYLE && !strstr(cat->patterns[i], "'")))) {
+                    size_t chars = 0; /* libyaml columns count characters, PCRE2 offsets bytes */
+                    for (size_t b = 0; b < off && cat->patterns[i][b]; b++) chars += ((unsigned char)cat->patterns[i][b] & 0xC0) != 0x80;
+                    yaml_node_t at = *pat;
+                    at.start_mark.column += chars + (st == YAML_SINGLE_QUOTED_SCALAR_STYLE);
+                    err_at(c, &at, "pattern in category '%s' does not compile: %s", cname, (char *)buf);
+                } else {
+                    err_at(c, pat, "pattern in category '%s' does not compile: %s at offset %zu", cname, (char *)buf,
+                           (size_t)off);
+                }
             }
         }
         free(pn);

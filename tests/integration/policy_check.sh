@@ -70,7 +70,7 @@ expect_error undefined-model.yaml "7:23: stage 'One' releases undefined model 'h
 expect_error bad-current-stage.yaml "2:16: current_stage 'Gamma' is not a release stage"
 expect_error missing-keys.yaml "1:1: missing required key 'model_name'"
 expect_error missing-keys.yaml "3:5: release stage 1 is missing 'name'"
-expect_error bad-pattern.yaml "8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 10"
+expect_error bad-pattern.yaml "8:29: pattern in category 'pii' does not compile: missing closing parenthesis"
 expect_error syntax-error.yaml "4:16: YAML syntax error: did not find expected key (while parsing a block mapping started at 3:5)"
 
 # A copy of the example broken in one place is refused (what a reload would see).

@@ -291,7 +291,9 @@ static void errors_have_exact_positions(void **state) {
                  "t.yaml:8:11: evaluation gate needs 'min' or 'max'");
     /* Content filter. */
     expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n      patterns: ['a(b']\n",
-                 "t.yaml:8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 3");
+                 "t.yaml:8:22: pattern in category 'pii' does not compile: missing closing parenthesis");
+    expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n      patterns: [\"\\\\d(x\"]\n",
+                 "t.yaml:8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 4");
     expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"x\"\n      terms: [\"t\"]\n"
                              "      action: \"hardcoded\"\n",
                  "t.yaml:9:15: category 'x' has action hardcoded but no 'response'");
