@@ -30,6 +30,8 @@
 /* Aliases let a small document name the same subtree many times; every node
  * visit costs one unit of this budget so that walking stays linear-ish. */
 #define NODE_BUDGET 1000000L
+/* Lists and maps are checked for duplicates pairwise: bound their length. */
+#define MAX_ITEMS 4096
 
 /* ---------------------------------------------------------------- names */
 
@@ -920,10 +922,6 @@ static void parse_stages(ctx *c, const yaml_node_t *n) {
         err_at(c, n, "'release_stages' is empty: a release needs at least one stage");
         return;
     }
-    if (total > 1000) {
-        err_at(c, n, "'release_stages' has %d stages; at most 1000 are supported", total);
-        return;
-    }
     p->stages = calloc((size_t)total, sizeof *p->stages);
     if (!p->stages) {
         c->oom = 1;
@@ -1295,8 +1293,16 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
     }
     ctx c = {.file = name, .doc = &doc, .p = p, .budget = NODE_BUDGET};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
+    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++) {
+        long items = n->type == YAML_SEQUENCE_NODE  ? (long)(n->data.sequence.items.top - n->data.sequence.items.start)
+                     : n->type == YAML_MAPPING_NODE ? (long)(n->data.mapping.pairs.top - n->data.mapping.pairs.start)
+                                                    : 0;
+        if (items > MAX_ITEMS) err_at(&c, n, "%s of %ld entries; at most %d are supported", kind_name(n), items, MAX_ITEMS);
+    }
     if (!root) {
         err_at(&c, NULL, "the policy is empty");
+    } else if (c.n_errors) {
+        /* too large to walk */
     } else {
         parse_top(&c, root, base_dir);
         /* A second document in the file is ignored: say so. */

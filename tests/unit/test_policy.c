@@ -541,6 +541,23 @@ static void alias_bombs_are_refused(void **state) {
     free(y);
 }
 
+/* Lists are checked for duplicates pair by pair: very long ones are refused. */
+static void huge_lists_are_refused(void **state) {
+    (void)state;
+    size_t cap = 64 * 1024, n = 0;
+    char *y = malloc(cap);
+    assert_non_null(y);
+    n += (size_t)snprintf(y + n, cap - n, HEAD STAGE1 "    safety_protocols_enabled: [");
+    for (int i = 0; i < 5000; i++) n += (size_t)snprintf(y + n, cap - n, "%sp%d", i ? "," : "", i);
+    n += (size_t)snprintf(y + n, cap - n, "]\n");
+    sg_policy *p;
+    sg_error *err = sg_policy_load_string("t.yaml", y, n, NULL, &p);
+    assert_non_null(err);
+    assert_string_equal(sg_error_message(err), "t.yaml:5:31: a list of 5000 entries; at most 4096 are supported");
+    sg_error_free(err);
+    free(y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shared_starter_loads_as_it_stands),
@@ -555,6 +572,7 @@ int main(void) {
         cmocka_unit_test(gates_override_stage_defaults),
         cmocka_unit_test(top_level_settings),
         cmocka_unit_test(alias_bombs_are_refused),
+        cmocka_unit_test(huge_lists_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
