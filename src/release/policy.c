@@ -12,6 +12,7 @@
 #include "release/policy.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -30,6 +31,8 @@
 /* Aliases let a small document name the same subtree many times; every node
  * visit costs one unit of this budget so that walking stays linear-ish. */
 #define NODE_BUDGET 1000000L
+/* Lists and maps are checked for duplicates pairwise: bound their length. */
+#define MAX_ITEMS 4096
 
 /* ---------------------------------------------------------------- names */
 
@@ -920,10 +923,6 @@ static void parse_stages(ctx *c, const yaml_node_t *n) {
         err_at(c, n, "'release_stages' is empty: a release needs at least one stage");
         return;
     }
-    if (total > 1000) {
-        err_at(c, n, "'release_stages' has %d stages; at most 1000 are supported", total);
-        return;
-    }
     p->stages = calloc((size_t)total, sizeof *p->stages);
     if (!p->stages) {
         c->oom = 1;
@@ -972,8 +971,21 @@ static void parse_category(ctx *c, const yaml_node_t *n, sg_filter_category *cat
                 }
                 PCRE2_UCHAR buf[256];
                 if (pcre2_get_error_message(code, buf, sizeof buf) < 0) strcpy((char *)buf, "invalid pattern");
-                err_at(c, pn[i], "pattern in category '%s' does not compile: %s at offset %zu", cname, (char *)buf,
-                       (size_t)off);
+                /* Point at the offending character when the scalar is written on one
+                 * line without escapes (plain or single-quoted without ''). */
+                const yaml_node_t *pat = pn[i];
+                yaml_scalar_style_t st = pat->data.scalar.style;
+                if (pat->start_mark.line == pat->end_mark.line &&
+                    (st == YAML_PLAIN_SCALAR_STYLE || (st == YAML_SINGLE_QUOTED_SCALAR_STYLE && !strstr(cat->patterns[i], "'")))) {
+                    size_t chars = 0; /* libyaml columns count characters, PCRE2 offsets bytes */
+                    for (size_t b = 0; b < off && cat->patterns[i][b]; b++) chars += ((unsigned char)cat->patterns[i][b] & 0xC0) != 0x80;
+                    yaml_node_t at = *pat;
+                    at.start_mark.column += chars + (st == YAML_SINGLE_QUOTED_SCALAR_STYLE);
+                    err_at(c, &at, "pattern in category '%s' does not compile: %s", cname, (char *)buf);
+                } else {
+                    err_at(c, pat, "pattern in category '%s' does not compile: %s at offset %zu", cname, (char *)buf,
+                           (size_t)off);
+                }
             }
         }
         free(pn);
@@ -1282,8 +1294,16 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
     }
     ctx c = {.file = name, .doc = &doc, .p = p, .budget = NODE_BUDGET};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
+    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++) {
+        long items = n->type == YAML_SEQUENCE_NODE  ? (long)(n->data.sequence.items.top - n->data.sequence.items.start)
+                     : n->type == YAML_MAPPING_NODE ? (long)(n->data.mapping.pairs.top - n->data.mapping.pairs.start)
+                                                    : 0;
+        if (items > MAX_ITEMS) err_at(&c, n, "%s of %ld entries; at most %d are supported", kind_name(n), items, MAX_ITEMS);
+    }
     if (!root) {
         err_at(&c, NULL, "the policy is empty");
+    } else if (c.n_errors) {
+        /* too large to walk */
     } else {
         parse_top(&c, root, base_dir);
         /* A second document in the file is ignored: say so. */
@@ -1431,4 +1451,87 @@ sg_policy_limits sg_policy_rate_limit(const sg_policy *p, int stage, const char 
 sg_access_level sg_policy_component_level(const sg_policy *p, int stage, sg_component c) {
     if (stage < 0 || stage >= p->n_stages || (unsigned)c >= SG_COMPONENT_COUNT) return SG_ACCESS_FULLY_CLOSED;
     return p->stages[stage].components[c];
+}
+
+/* ------------------------------------------------------------------- JSON */
+
+static json_t *jstrings(char *const *a, int n) {
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < n; i++) json_array_append_new(arr, json_string(a[i]));
+    return arr;
+}
+
+static json_t *jstr_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+static json_t *stage_json(const sg_policy *p, int idx) {
+    const sg_policy_stage *s = &p->stages[idx];
+    json_t *access = json_object();
+    for (int c = 0; c < SG_COMPONENT_COUNT; c++)
+        json_object_set_new(access, component_names[c], json_string(access_names[s->components[c]]));
+    json_t *am = json_object();
+    for (int i = 0; i < s->n_audience_models; i++)
+        json_object_set_new(am, s->audience_models[i].audience,
+                            jstrings(s->audience_models[i].models, s->audience_models[i].n_models));
+    json_t *rl = json_object();
+    for (int i = 0; i < s->n_rate_limits; i++)
+        json_object_set_new(rl, s->rate_limits[i].audience,
+                            json_pack("{s:I,s:I}", "rpm", (json_int_t)s->rate_limits[i].rpm, "tpm",
+                                      (json_int_t)s->rate_limits[i].tpm));
+    const sg_policy_gates *g = &s->gates;
+    json_t *evals = json_array();
+    for (int i = 0; i < g->n_evaluations; i++) {
+        const sg_policy_eval_gate *e = &g->evaluations[i];
+        json_t *o = json_pack("{s:s,s:s,s:s}", "suite", e->suite ? e->suite : "", "model", e->model ? e->model : "",
+                              "metric", e->metric ? e->metric : "");
+        if (o && e->has_min) json_object_set_new(o, "min", json_real(e->min));
+        if (o && e->has_max) json_object_set_new(o, "max", json_real(e->max));
+        json_array_append_new(evals, o);
+    }
+    json_t *gates = json_pack("{s:i,s:s,s:o,s:i,s:o,s:o}", "min_days", g->min_days, "risk_assessment",
+                              risk_names[g->risk_assessment], "evaluations", evals, "signoffs", g->signoffs,
+                              "reviewers", jstrings(g->reviewers, g->n_reviewers), "safety_protocols",
+                              jstrings(g->safety_protocols, g->n_safety_protocols));
+    return json_pack("{s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:i,s:s,s:o,s:o,s:o,s:o}", "name", s->name, "current",
+                     idx == p->current_stage, "audiences", jstrings(s->audiences, s->n_audiences),
+                     "effective_audiences", jstrings(s->effective_audiences, s->n_effective_audiences), "models",
+                     jstrings(s->models, s->n_models), "effective_models",
+                     jstrings(s->effective_models, s->n_effective_models), "audience_models", am, "duration_days",
+                     s->duration_days, "risk_assessment_status", risk_names[s->risk_assessment_status],
+                     "safety_protocols_enabled", jstrings(s->protocols, s->n_protocols), "access", access,
+                     "rate_limits", rl, "gates", gates);
+}
+
+sg_error *sg_policy_to_json(const sg_policy *p, json_t **out) {
+    *out = NULL;
+    json_t *models = json_array(), *stages = json_array(), *plan = json_array(), *cats = json_array();
+    for (int i = 0; models && i < p->n_models; i++)
+        json_array_append_new(models, json_pack("{s:s,s:s}", "name", p->models[i].name, "path", p->models[i].path));
+    for (int i = 0; stages && i < p->n_stages; i++) json_array_append_new(stages, stage_json(p, i));
+    for (int i = 0; plan && i < p->n_mitigations; i++)
+        json_array_append_new(plan, json_pack("{s:s,s:s}", "risk", p->mitigations[i].risk, "mitigation",
+                                              p->mitigations[i].mitigation));
+    for (int i = 0; cats && i < p->filter.n_categories; i++) {
+        const sg_filter_category *c = &p->filter.categories[i];
+        json_t *on = json_array();
+        if (c->on_input) json_array_append_new(on, json_string("input"));
+        if (c->on_output) json_array_append_new(on, json_string("output"));
+        json_array_append_new(cats, json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:b}", "name", c->name ? c->name : "",
+                                              "action", action_names[c->action], "on", on, "terms", c->n_terms,
+                                              "patterns", c->n_patterns, "allow", c->n_allow, "response",
+                                              c->response != NULL));
+    }
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:{s:s,s:i},s:{s:I,s:i,s:i,s:i},s:{s:i},s:o,s:{s:o,s:i},s:o}",
+        "path", p->path, "digest", p->digest, "model_name", p->model_name ? p->model_name : "", "version",
+        jstr_or_null(p->version), "deployment_strategy", strategy_names[p->deployment_strategy], "current_stage",
+        p->n_stages ? p->stages[p->current_stage].name : "", "monitoring_frequency",
+        monitor_names[p->monitoring_frequency], "incident_response_plan", jstr_or_null(p->incident_response_plan),
+        "models", models, "stages", stages, "risk_mitigation_plan", plan, "audit", "text", audit_names[p->audit_text],
+        "retention_days", p->audit_retention_days, "server", "max_body_bytes", (json_int_t)p->max_body_bytes,
+        "queue_size", p->queue_size, "request_timeout_s", p->request_timeout_s, "max_batch", p->max_batch, "flags",
+        "suspend_after", p->suspend_after_flags, "license", jstr_or_null(p->license), "content_filter",
+        "categories", cats, "leetspeak", p->filter.n_leet, "warnings", jstrings(p->warnings, p->n_warnings));
+    if (!o) return sg_error_new("out of memory building the policy's JSON");
+    *out = o;
+    return NULL;
 }

@@ -214,6 +214,13 @@ sg_policy_limits sg_policy_rate_limit(const sg_policy *p, int stage, const char 
 /* The level on the gradient of a component group at a stage. */
 sg_access_level sg_policy_component_level(const sg_policy *p, int stage, sg_component c);
 
+/* The policy as JSON, for `policy check --json`, status pages and system
+ * cards: every setting plus the computed effective audiences and models.
+ * Filter categories appear with their action and sizes, not their terms.
+ * The caller owns *out (json_decref). */
+typedef struct json_t json_t;
+sg_error *sg_policy_to_json(const sg_policy *p, json_t **out) SG_MUST_CHECK;
+
 /* Names for printing (and the YAML spellings). */
 const char *sg_access_level_name(sg_access_level level);
 const char *sg_component_name(sg_component c);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,7 +292,9 @@ static void errors_have_exact_positions(void **state) {
                  "t.yaml:8:11: evaluation gate needs 'min' or 'max'");
     /* Content filter. */
     expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n      patterns: ['a(b']\n",
-                 "t.yaml:8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 3");
+                 "t.yaml:8:22: pattern in category 'pii' does not compile: missing closing parenthesis");
+    expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n      patterns: [\"\\\\d(x\"]\n",
+                 "t.yaml:8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 4");
     expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"x\"\n      terms: [\"t\"]\n"
                              "      action: \"hardcoded\"\n",
                  "t.yaml:9:15: category 'x' has action hardcoded but no 'response'");
@@ -539,6 +542,60 @@ static void alias_bombs_are_refused(void **state) {
     free(y);
 }
 
+/* Lists are checked for duplicates pair by pair: very long ones are refused. */
+static void huge_lists_are_refused(void **state) {
+    (void)state;
+    size_t cap = 64 * 1024, n = 0;
+    char *y = malloc(cap);
+    assert_non_null(y);
+    n += (size_t)snprintf(y + n, cap - n, HEAD STAGE1 "    safety_protocols_enabled: [");
+    for (int i = 0; i < 5000; i++) n += (size_t)snprintf(y + n, cap - n, "%sp%d", i ? "," : "", i);
+    n += (size_t)snprintf(y + n, cap - n, "]\n");
+    sg_policy *p;
+    sg_error *err = sg_policy_load_string("t.yaml", y, n, NULL, &p);
+    assert_non_null(err);
+    assert_string_equal(sg_error_message(err), "t.yaml:5:31: a list of 5000 entries; at most 4096 are supported");
+    sg_error_free(err);
+    free(y);
+}
+
+static void json_view_of_a_policy(void **state) {
+    (void)state;
+    sg_policy *p;
+    sg_error *err = sg_policy_load("examples/release.yaml", &p);
+    if (err) fail_msg("%s", sg_error_message(err));
+    json_t *j;
+    assert_null(sg_policy_to_json(p, &j));
+    assert_string_equal(json_string_value(json_object_get(j, "current_stage")), "Internal Alpha");
+    assert_string_equal(json_string_value(json_object_get(j, "digest")), p->digest);
+    json_t *stages = json_object_get(j, "stages");
+    assert_int_equal(json_array_size(stages), 4);
+    json_t *api = json_array_get(stages, 2);
+    assert_string_equal(json_string_value(json_object_get(api, "name")), "Public API");
+    assert_false(json_is_true(json_object_get(api, "current")));
+    assert_int_equal(json_array_size(json_object_get(api, "effective_audiences")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(api, "access"), "replication")), "hosted");
+    json_t *pub = json_object_get(json_object_get(api, "audience_models"), "public");
+    assert_int_equal(json_array_size(pub), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(api, "rate_limits"), "public"),
+                                                        "tpm")),
+                     10000);
+    json_t *gates = json_object_get(api, "gates");
+    assert_int_equal(json_integer_value(json_object_get(gates, "min_days")), 30);
+    json_t *ev = json_array_get(json_object_get(gates, "evaluations"), 2);
+    assert_string_equal(json_string_value(json_object_get(ev, "metric")), "false_positive_rate");
+    assert_true(json_real_value(json_object_get(ev, "max")) == 0.005);
+    assert_null(json_object_get(ev, "min"));
+    json_t *cats = json_object_get(json_object_get(j, "content_filter"), "categories");
+    assert_int_equal(json_array_size(cats), 8);
+    /* Terms are not exposed, only counted. */
+    assert_true(json_is_integer(json_object_get(json_array_get(cats, 0), "terms")));
+    assert_int_equal(json_array_size(json_object_get(j, "risk_mitigation_plan")), 4);
+    assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
+    json_decref(j);
+    sg_policy_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shared_starter_loads_as_it_stands),
@@ -553,6 +610,8 @@ int main(void) {
         cmocka_unit_test(gates_override_stage_defaults),
         cmocka_unit_test(top_level_settings),
         cmocka_unit_test(alias_bombs_are_refused),
+        cmocka_unit_test(huge_lists_are_refused),
+        cmocka_unit_test(json_view_of_a_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
