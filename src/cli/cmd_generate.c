@@ -37,6 +37,7 @@ static void usage(FILE *out) {
             "      --ids              print the generated ids (space-separated, one line per sequence)\n"
             "      --no-eot           do not stop at <|endoftext|>\n"
             "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
+            "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
             "      --threads N        threads for the forward pass (default: all cores)\n"
             "      --stats            print prefill and decode speed to stderr\n");
 }
@@ -120,7 +121,9 @@ int sg_cmd_generate(int argc, char **argv) {
     int n_prompt_ids = 0, n_stop_text = 0, want_ids = 0, no_eot = 0, stagger = 0, stats = 0;
     long max_tokens = 64, top_k = 0, threads = 0, seed = 0;
     float temperature = 1, top_p = 1;
-    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS };
+    long limits[MAX_PROMPTS];
+    for (int i = 0; i < MAX_PROMPTS; i++) limits[i] = -1;
+    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS, O_LIMIT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},         {"prompt", required_argument, 0, 'p'},
         {"max-tokens", required_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
@@ -129,7 +132,8 @@ int sg_cmd_generate(int argc, char **argv) {
         {"top-p", required_argument, 0, O_TOPP},      {"seed", required_argument, 0, O_SEED},
         {"stop", required_argument, 0, O_STOP},       {"no-eot", no_argument, 0, O_NOEOT},
         {"stagger", no_argument, 0, O_STAGGER},       {"threads", required_argument, 0, O_THREADS},
-        {"stats", no_argument, 0, O_STATS},           {0, 0, 0, 0},
+        {"stats", no_argument, 0, O_STATS},           {"limit", required_argument, 0, O_LIMIT},
+        {0, 0, 0, 0},
     };
     optind = 1;
     int c;
@@ -174,6 +178,20 @@ int sg_cmd_generate(int argc, char **argv) {
             if (parse_int(optarg, "--threads", 1, 1024, &threads)) return 2;
             break;
         case O_STATS: stats = 1; break;
+        case O_LIMIT: {
+            char *eq = strchr(optarg, '=');
+            long idx, lim;
+            if (!eq) {
+                fprintf(stderr, "stagegate generate: --limit wants I=N, got '%s'\n", optarg);
+                return 2;
+            }
+            *eq = 0;
+            if (parse_int(optarg, "--limit index", 0, MAX_PROMPTS - 1, &idx) ||
+                parse_int(eq + 1, "--limit count", 0, 1 << 20, &lim))
+                return 2;
+            limits[idx] = lim;
+            break;
+        }
         default: usage(stderr); return 2;
         }
     }
@@ -258,6 +276,7 @@ int sg_cmd_generate(int argc, char **argv) {
         int adding = 0;
         while (added < n_seq && (!stagger || added <= step)) {
             params.sampling.seed = (uint64_t)seed + (uint64_t)added;
+            params.max_tokens = limits[added] >= 0 ? (int)limits[added] : (int)max_tokens;
             err = sg_batch_add(batch, prompts[added], n_prompts[added], &params, &seq_ids[added]);
             if (err) {
                 err = sg_error_wrap(err, "sequence %d", added);
