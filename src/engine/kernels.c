@@ -146,9 +146,13 @@ static void mv_cols(float *Y, const float *X, const float *W, int n, int in, int
         }
 }
 
+/* Below this many multiply-adds a kernel runs on one thread: waking the
+ * others would cost more than it saves (and much more on a loaded machine). */
+#define SG_PARALLEL_MIN ((size_t)1 << 18)
+
 void sg_matvec_batch(float *Y, const float *X, const float *W, const float *b, int n, int in, int out) {
     int n_blocks = out / MV_CW;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)in * out >= SG_PARALLEL_MIN)
     {
 #pragma omp for schedule(static)
         for (int blk = 0; blk < n_blocks; blk++) {
@@ -176,7 +180,7 @@ void sg_matvec_batch(float *Y, const float *X, const float *W, const float *b, i
 }
 
 void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)V * C >= SG_PARALLEL_MIN)
     for (int v = 0; v < V; v++) {
         const float *e = E + (size_t)v * C;
         for (int g = 0; g < n; g++) Y[(size_t)g * V + v] = dot(X + (size_t)g * C, e, C);
