@@ -6,6 +6,8 @@
 
 int sg_cmd_version(int argc, char **argv);
 int sg_cmd_tokenize(int argc, char **argv);
+int sg_cmd_generate(int argc, char **argv);
+int sg_cmd_logits(int argc, char **argv);
 int sg_cmd_tokenizer(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);

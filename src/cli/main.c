@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
+    {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
+    {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
