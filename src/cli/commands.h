@@ -6,5 +6,8 @@
 
 int sg_cmd_version(int argc, char **argv);
 int sg_cmd_tokenize(int argc, char **argv);
+int sg_cmd_train(int argc, char **argv);
+int sg_cmd_finetune(int argc, char **argv);
+int sg_cmd_eval(int argc, char **argv);
 
 #endif

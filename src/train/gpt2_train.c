@@ -99,6 +99,8 @@ static void point_weights(const sg_gpt2_config *c, float *block, sg_gpt2_weights
     w->ln_f_w = p, p += C;
     w->ln_f_b = p;
     w->layers = layers;
+    w->block = block;
+    w->block_floats = (size_t)(p + C - block);
 }
 
 sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_model **out) {
@@ -175,6 +177,29 @@ float *sg_train_model_grads(sg_train_model *m, size_t *n) {
 const sg_gpt2_weights *sg_train_model_weights(const sg_train_model *m) { return &m->w; }
 const sg_gpt2_weights *sg_train_model_grad_weights(const sg_train_model *m) { return &m->g; }
 const float *sg_train_model_logits(const sg_train_model *m) { return m->logits; }
+
+sg_error *sg_train_model_load(sg_train_model *m, const sg_gpt2_weights *src) {
+    const sg_gpt2_config *a = &m->c, *b = &src->config;
+    if (a->n_layer != b->n_layer || a->n_head != b->n_head || a->n_embd != b->n_embd || a->n_ctx != b->n_ctx ||
+        a->vocab_size != b->vocab_size || a->n_inner != b->n_inner)
+        return sg_error_new("shape mismatch: model has layers %d heads %d embd %d n_ctx %d vocab %d inner %d, "
+                            "weights have %d %d %d %d %d %d",
+                            a->n_layer, a->n_head, a->n_embd, a->n_ctx, a->vocab_size, a->n_inner, b->n_layer,
+                            b->n_head, b->n_embd, b->n_ctx, b->vocab_size, b->n_inner);
+    int n = sg_gpt2_tensors(src, NULL);
+    sg_gpt2_tensor *ts = malloc(sizeof *ts * (size_t)n), *td = malloc(sizeof *td * (size_t)n);
+    if (!ts || !td) {
+        free(ts);
+        free(td);
+        return sg_error_new("out of memory");
+    }
+    sg_gpt2_tensors(src, ts);
+    sg_gpt2_tensors(&m->w, td);
+    for (int i = 0; i < n; i++) memcpy(td[i].data, ts[i].data, ts[i].numel * sizeof(float));
+    free(ts);
+    free(td);
+    return NULL;
+}
 
 void sg_train_zero_grad(sg_train_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 

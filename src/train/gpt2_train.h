@@ -37,6 +37,9 @@ float *sg_train_model_grads(sg_train_model *m, size_t *n);
 const sg_gpt2_weights *sg_train_model_weights(const sg_train_model *m);
 const sg_gpt2_weights *sg_train_model_grad_weights(const sg_train_model *m);
 
+/* Copies weights of the same shape into the parameter block. */
+sg_error *sg_train_model_load(sg_train_model *m, const sg_gpt2_weights *src) SG_MUST_CHECK;
+
 /* Tensor segments of the block: offset, size, and whether it is a matrix
  * (ndim 2: gets weight decay). Returns the count; fills `out` when non-NULL. */
 typedef struct {

@@ -22,7 +22,7 @@ HP = dict(lr=3e-3, warmup=5, total=STEPS, floor=0.1, beta1=0.9, beta2=0.95, eps=
 
 
 def names():
-    out = [("wte", (V, C)), ("wpe", (NCTX, C))]
+    out = [("wte.weight", (V, C)), ("wpe.weight", (NCTX, C))]
     for i in range(L):
         p = f"h.{i}."
         out += [(p + "ln_1.weight", (C,)), (p + "ln_1.bias", (C,)),
@@ -85,7 +85,7 @@ def make(d):
 
 
 def forward(P, tok):
-    x = P["wte"][tok[:, :-1].long()] + P["wpe"][:T]
+    x = P["wte.weight"][tok[:, :-1].long()] + P["wpe.weight"][:T]
     hs = C // NH
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
     for i in range(L):
@@ -102,7 +102,7 @@ def forward(P, tok):
         h = torch.nn.functional.gelu(h @ p("mlp.c_fc.weight") + p("mlp.c_fc.bias"), approximate="tanh")
         x = x + h @ p("mlp.c_proj.weight") + p("mlp.c_proj.bias")
     x = torch.nn.functional.layer_norm(x, (C,), P["ln_f.weight"], P["ln_f.bias"], 1e-5)
-    logits = x @ P["wte"].T
+    logits = x @ P["wte.weight"].T
     return torch.nn.functional.cross_entropy(logits.reshape(-1, V), tok[:, 1:].reshape(-1).long())
 
 
