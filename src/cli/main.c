@@ -16,6 +16,7 @@ static const command commands[] = {
     {"train", sg_cmd_train, "train a GPT-2 model from scratch"},
     {"finetune", sg_cmd_finetune, "continue training a checkpoint on new text"},
     {"eval", sg_cmd_eval, "perplexity of a checkpoint on text; gradient checks"},
+    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
 };
 
 static void usage(FILE *out) {
