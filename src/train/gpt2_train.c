@@ -29,6 +29,7 @@ struct sg_train_model {
     /* scratch */
     float *tmp, *dresidual, *dbuf, *dbuf2, *dqkv, *dfch; /* [BT,C] x4, [BT,3C], [BT,F] */
     float *attn_scratch;                                 /* 3 [T,T] */
+    float *ones;                                         /* [BT] of 1, for bias gradients */
 
     /* the last forward */
     int B, T, has_targets, train;
@@ -133,11 +134,13 @@ sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_mod
         BT * C, BT, BT, BT * V,                                      /* lnf logits */
         BT * C, BT * C, BT * C, BT * C, BT * 3 * C, BT * F,          /* scratch */
         3 * (size_t)T * T,                                           /* attention scratch */
+        BT,                                                          /* ones */
     };
     float **ptrs[] = {&m->encoded, &m->ln1, &m->ln1_mean, &m->ln1_rstd, &m->qkv, &m->atty, &m->att,
                       &m->residual2, &m->ln2, &m->ln2_mean, &m->ln2_rstd, &m->fch, &m->fch_gelu,
                       &m->residual3, &m->lnf, &m->lnf_mean, &m->lnf_rstd, &m->logits, &m->tmp,
-                      &m->dresidual, &m->dbuf, &m->dbuf2, &m->dqkv, &m->dfch, &m->attn_scratch};
+                      &m->dresidual, &m->dbuf, &m->dbuf2, &m->dqkv, &m->dfch, &m->attn_scratch,
+                      &m->ones};
     size_t n = sizeof sizes / sizeof sizes[0], total = 0;
     for (size_t i = 0; i < n; i++) total += sizes[i];
     m->act_block = calloc(total, sizeof(float));
@@ -149,6 +152,7 @@ sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_mod
     }
     float *p = m->act_block;
     for (size_t i = 0; i < n; i++) *ptrs[i] = p, p += sizes[i];
+    for (size_t i = 0; i < BT; i++) m->ones[i] = 1.0f;
     point_weights(c, m->params, &m->w, m->wl);
     point_weights(c, m->grads, &m->g, m->gl);
     *out = m;
@@ -243,15 +247,10 @@ static void linear_forward(float *out, const float *inp, const float *W, const f
 
 /* dinp = dout · W^T (overwritten), dW += inp^T · dout, db += column sums of dout. */
 static void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
-                            int N, int IC, int OC) {
+                            const float *ones, int N, int IC, int OC) {
     sgemm(0, 1, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
     sgemm(1, 0, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
-#pragma omp parallel for schedule(static)
-    for (int o = 0; o < OC; o++) {
-        float s = 0.0f;
-        for (int i = 0; i < N; i++) s += dout[(size_t)i * OC + o];
-        db[o] += s;
-    }
+    cblas_sgemv(CblasRowMajor, CblasTrans, N, OC, 1.0f, dout, OC, ones, 1, 1.0f, db, 1);
 }
 
 static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
@@ -305,21 +304,24 @@ static void layernorm_backward(float *dinp, float *dw, float *db, const float *d
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
+/* gelu_new: 0.5 x (1 + tanh(u)), u = k (x + 0.044715 x^3); 0.5 (1 + tanh(u))
+ * is the logistic function of 2u, which costs one expf instead of a tanhf. */
+static inline float gelu_gate(float x) {
+    float u = GELU_K * (x + 0.044715f * x * x * x);
+    return 1.0f / (1.0f + expf(-2.0f * u));
+}
+
 static void gelu_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
-    }
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * gelu_gate(inp[i]);
 }
 
 /* d[i] = gelu'(inp[i]) * d[i] */
 static void gelu_backward(float *d, const float *inp, size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float th = tanhf(GELU_K * (x + 0.044715f * x * x * x));
-        float local = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        float x = inp[i], s = gelu_gate(x), th = 2.0f * s - 1.0f;
+        float local = s + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
         d[i] *= local;
     }
 }
@@ -339,7 +341,7 @@ static void attention_forward(sg_train_model *m, int l, float *out, float *att, 
 #pragma omp parallel for schedule(static)
             for (int i = 0; i < T; i++) {
                 float *row = P + (size_t)i * T, mx = -INFINITY, sum = 0.0f;
-                for (int j = 0; j <= i; j++) mx = fmaxf(mx, row[j]);
+                for (int j = 0; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
                 for (int j = 0; j <= i; j++) sum += (row[j] = expf(row[j] - mx));
                 float inv = 1.0f / sum;
                 for (int j = 0; j <= i; j++) row[j] *= inv;
@@ -463,7 +465,7 @@ sg_error *sg_train_forward(sg_train_model *m, const int *inputs, const int *targ
 #pragma omp parallel for schedule(static) reduction(+ : total)
         for (int i = 0; i < BT; i++) {
             float *row = m->logits + (size_t)i * V, mx = -INFINITY;
-            for (int v = 0; v < V; v++) mx = fmaxf(mx, row[v]);
+            for (int v = 0; v < V; v++) mx = row[v] > mx ? row[v] : mx;
             double sum = 0.0;
             for (int v = 0; v < V; v++) sum += (row[v] = expf(row[v] - mx));
             float inv = (float)(1.0 / sum);
@@ -519,9 +521,9 @@ sg_error *sg_train_backward(sg_train_model *m, float scale) {
                 m->dbuf2[i] = m->dresidual[i] * sg_dropout_mask(m->drop_seed, 3 + 3 * (uint64_t)l, i, m->drop.resid);
             dmlp = m->dbuf2;
         }
-        linear_backward(m->dfch, g->mlp_proj_w, g->mlp_proj_b, dmlp, fchg, w->mlp_proj_w, BT, F, C);
+        linear_backward(m->dfch, g->mlp_proj_w, g->mlp_proj_b, dmlp, fchg, w->mlp_proj_w, m->ones, BT, F, C);
         gelu_backward(m->dfch, fch, (size_t)BT * F);
-        linear_backward(m->dbuf, g->c_fc_w, g->c_fc_b, m->dfch, ln2, w->c_fc_w, BT, C, F);
+        linear_backward(m->dbuf, g->c_fc_w, g->c_fc_b, m->dfch, ln2, w->c_fc_w, m->ones, BT, C, F);
         layernorm_backward(m->dresidual, g->ln_2_w, g->ln_2_b, m->dbuf, res2, w->ln_2_w, ln2m, ln2r, BT, C);
 
         /* residual2 = residual + drop(attn) */
@@ -532,9 +534,9 @@ sg_error *sg_train_backward(sg_train_model *m, float scale) {
                 m->dbuf2[i] = m->dresidual[i] * sg_dropout_mask(m->drop_seed, 2 + 3 * (uint64_t)l, i, m->drop.resid);
             dattn = m->dbuf2;
         }
-        linear_backward(m->dbuf, g->attn_proj_w, g->attn_proj_b, dattn, atty, w->attn_proj_w, BT, C, C);
+        linear_backward(m->dbuf, g->attn_proj_w, g->attn_proj_b, dattn, atty, w->attn_proj_w, m->ones, BT, C, C);
         attention_backward(m, l, m->dqkv, m->dbuf, att, qkv, B, T);
-        linear_backward(m->dbuf, g->c_attn_w, g->c_attn_b, m->dqkv, ln1, w->c_attn_w, BT, C, 3 * C);
+        linear_backward(m->dbuf, g->c_attn_w, g->c_attn_b, m->dqkv, ln1, w->c_attn_w, m->ones, BT, C, 3 * C);
         layernorm_backward(m->dresidual, g->ln_1_w, g->ln_1_b, m->dbuf, residual, w->ln_1_w, ln1m, ln1r, BT, C);
     }
 
