@@ -10,5 +10,6 @@ int sg_cmd_train(int argc, char **argv);
 int sg_cmd_finetune(int argc, char **argv);
 int sg_cmd_eval(int argc, char **argv);
 int sg_cmd_tokenizer(int argc, char **argv);
+int sg_cmd_checkpoint(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"finetune", sg_cmd_finetune, "continue training a checkpoint on new text"},
     {"eval", sg_cmd_eval, "perplexity of a checkpoint on text; gradient checks"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
 };
 
 static void usage(FILE *out) {
