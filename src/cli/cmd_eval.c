@@ -1,7 +1,9 @@
 /* cmd_eval.c — `stagegate eval perplexity` (loss and perplexity of a
  * checkpoint on text) and `stagegate eval gradients` (the training step on
  * given token batches, for checking against a reference implementation). */
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: stagegate eval perplexity -m DIR [--context N] [--json] FILES...\n"
+            "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
             "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
             "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
             "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
@@ -35,6 +37,10 @@ static int perplexity(int argc, char **argv) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--context") && i + 1 < argc) context = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int th = atoi(argv[++i]);
+            if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
+        }
         else if (argv[i][0] == '-') {
             free(files);
             usage(stderr);
