@@ -44,6 +44,11 @@ out=$("$SG_BIN" eval perplexity -m "$tmp/full" --threads 1 --json "$SG_ROOT"/dat
 echo "$out" | jq -e '.loss > 0 and .loss < 8 and .tokens > 1000 and (.perplexity - (.loss | exp) | fabs) < 0.01' >/dev/null \
   || fail "eval perplexity: $out"
 
+# eval sample: deterministic for a seed, continues the prompt
+s1=$("$SG_BIN" eval sample -m "$tmp/full" --seed 3 -n 20 "The Congress")
+s2=$("$SG_BIN" eval sample -m "$tmp/full" --seed 3 -n 20 "The Congress")
+[[ $s1 == "$s2" && $s1 == "The Congress"* && ${#s1} -gt 14 ]] || fail "eval sample: '$s1' vs '$s2'"
+
 # Ctrl-C: saves a checkpoint and exits 0
 "$SG_BIN" train "${common[@]}" --steps 100000 --eval-interval 0 -o "$tmp/int" "${corpus[@]}" 2>"$tmp/int.log" &
 pid=$!
