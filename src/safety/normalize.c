@@ -254,7 +254,7 @@ sg_error *sg_normalize(const sg_normalizer *nz, const char *text, size_t len, sg
     unit *u = v.u;
     size_t n = v.n;
 
-    /* Length of the word each unit belongs to, for the single-letter join rule. */
+    /* Length of the whitespace-delimited token of each unit, for the single-letter join rule. */
     size_t *wlen = calloc(n + 1, sizeof *wlen);
     size_t cap = 4 * n + 3;
     out->text = malloc(cap + 1);
@@ -266,13 +266,13 @@ sg_error *sg_normalize(const sg_normalizer *nz, const char *text, size_t len, sg
         sg_norm_text_free(out);
         return sg_error_new("out of memory");
     }
-    for (size_t i = 0; i < n;) {
-        if (!is_word(&u[i])) {
+    for (size_t i = 0; i < n;) { /* tokens: runs of non-space units */
+        if (u[i].cls == CLS_SPACE) {
             i++;
             continue;
         }
         size_t j = i;
-        while (j < n && is_word(&u[j])) j++;
+        while (j < n && u[j].cls != CLS_SPACE) j++;
         for (size_t k = i; k < j; k++) wlen[k] = j - i;
         i = j;
     }

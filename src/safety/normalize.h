@@ -14,7 +14,7 @@
  *
  * Two views: SG_NORM_WORDS keeps every separator as a word boundary;
  * SG_NORM_JOINED also removes separators inside words ("s.p.a.m") and spaces
- * between single letters ("s p a m"). The filter matches both. */
+ * between one-character tokens ("s p a m"). The filter matches both. */
 #ifndef SG_NORMALIZE_H
 #define SG_NORMALIZE_H
 
