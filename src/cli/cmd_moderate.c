@@ -12,12 +12,13 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: stagegate moderate [--lines]\n"
+            "usage: stagegate moderate [--policy FILE] [--lines]\n"
             "\n"
             "Reads text on stdin and prints the moderation result as JSON:\n"
             "{id, model, results: [{flagged, categories, category_scores}]}.\n"
-            "Uses the built-in content-filter categories.\n"
-            "  --lines   each input line is a separate input (one result per line)\n");
+            "  --policy FILE  use the content_filter categories of this release policy\n"
+            "                 (default: the built-in categories)\n"
+            "  --lines        each input line is a separate input (one result per line)\n");
 }
 
 static char *read_all(FILE *f, size_t *len) {
@@ -42,10 +43,13 @@ static char *read_all(FILE *f, size_t *len) {
 
 int sg_cmd_moderate(int argc, char **argv) {
     int lines = 0;
+    const char *policy = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--policy") && i + 1 < argc) {
+            policy = argv[++i];
         } else if (!strcmp(argv[i], "--lines")) {
             lines = 1;
         } else {
@@ -61,7 +65,7 @@ int sg_cmd_moderate(int argc, char **argv) {
         return 1;
     }
     sg_filter *f = NULL;
-    sg_error *err = sg_filter_new(sg_default_filter_rules(), &f);
+    sg_error *err = sg_filter_load(policy, &f);
     int n = 0;
     const char **inputs = NULL;
     size_t *lens = NULL;
