@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
     {"moderate", sg_cmd_moderate, "moderation result for text on stdin (/v1/moderations shape)"},
+    {"filter-eval", sg_cmd_filter_eval, "evaluate the content filter (precision, recall, evasions)"},
     {"policy", sg_cmd_policy, "check a release policy file"},
 };
 

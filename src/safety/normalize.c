@@ -212,7 +212,11 @@ static void apply_leet(const sg_normalizer *nz, unit *u, size_t n) {
             int alnum_after = 0; /* walk backwards to know what follows */
             for (size_t k = j; k-- > i;) {
                 int cls = u[k].cls;
-                if (cls == CLS_DIGIT || (cls == CLS_PUNCT && alnum_after)) {
+                /* A symbol reads as a letter when a letter or digit follows it in the
+                 * token ("$pam", "sh!t"), or at the end of a word unless it is '!'
+                 * ("nude$", but "spam!" keeps its exclamation mark). */
+                int after_letter = k > i && u[k - 1].cls == CLS_LETTER;
+                if (cls == CLS_DIGIT || (cls == CLS_PUNCT && (alnum_after || (after_letter && u[k].cp != '!')))) {
                     uint32_t to = table_lookup(nz->leet, (size_t)nz->n_leet, u[k].cp);
                     if (to != u[k].cp) {
                         u[k].cp = sg_skeleton_char(to);
