@@ -152,7 +152,10 @@ static void evade_word(buf *b, const char *w, size_t n, int kind, int spaced, ui
             else if (r < 0.45) put_confusable(b, c, rng);
             else if (r < 0.6) putc_(b, upper(c));
             else putc_(b, c);
-            if (uniform(rng) < 0.15) putc_(b, c);
+            if (uniform(rng) < 0.15) {
+                if (sep) putc_(b, (char)sep); /* a repeat in a spaced-out word is spaced out too */
+                putc_(b, c);
+            }
             break;
         }
     }

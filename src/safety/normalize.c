@@ -197,8 +197,40 @@ static sg_error *to_units(const char *text, size_t len, unit_vec *v) {
     return NULL;
 }
 
-/* Step 4: leetspeak inside tokens that contain a letter. */
-static void apply_leet(const sg_normalizer *nz, unit *u, size_t n) {
+static int leet_map(const sg_normalizer *nz, unit *x) {
+    uint32_t to = table_lookup(nz->leet, (size_t)nz->n_leet, x->cp);
+    if (to == x->cp) return 0;
+    x->cp = sg_skeleton_char(to);
+    x->cls = CLS_LETTER;
+    return 1;
+}
+
+/* Leetspeak in one token (its units are u[idx[0..m)]), if it has a letter.
+ * Digits read as letters; a symbol does when a letter or digit follows it
+ * ("$pam", "sh!t"), or when it ends a word and is not '!' ("nude$"), or is
+ * '!' in a word already written in leet ("h3nta!"); "spam!" stays. */
+static void leet_token(const sg_normalizer *nz, unit *u, const size_t *idx, size_t m) {
+    int has_letter = 0, leet_seen = 0, alnum_after = 0;
+    for (size_t k = 0; k < m; k++) has_letter |= u[idx[k]].cls == CLS_LETTER;
+    if (!has_letter) return;
+    for (size_t k = m; k-- > 0;) {
+        unit *x = &u[idx[k]];
+        if (x->cls == CLS_DIGIT || (x->cls == CLS_PUNCT && alnum_after)) leet_seen |= leet_map(nz, x);
+        if (x->cls == CLS_LETTER || x->cls == CLS_DIGIT) alnum_after = 1;
+    }
+    int after_letter = 0; /* the last letter or digit before, separators skipped, is a letter */
+    for (size_t k = 0; k < m; k++) {
+        unit *x = &u[idx[k]];
+        if (x->cls == CLS_PUNCT && after_letter && (x->cp != '!' || leet_seen)) leet_seen |= leet_map(nz, x);
+        if (x->cls != CLS_PUNCT) after_letter = x->cls == CLS_LETTER;
+    }
+}
+
+/* Step 4: leetspeak per whitespace-delimited token; three or more
+ * one-character tokens in a row ("8 0 m b") count as one token. */
+static int apply_leet(const sg_normalizer *nz, unit *u, size_t n) {
+    size_t *idx = malloc((n + 1) * sizeof *idx);
+    if (!idx) return -1;
     size_t i = 0;
     while (i < n) {
         if (u[i].cls == CLS_SPACE) {
@@ -206,28 +238,29 @@ static void apply_leet(const sg_normalizer *nz, unit *u, size_t n) {
             continue;
         }
         size_t j = i;
-        int has_letter = 0;
-        while (j < n && u[j].cls != CLS_SPACE) has_letter |= u[j++].cls == CLS_LETTER;
-        if (has_letter) {
-            int alnum_after = 0; /* walk backwards to know what follows */
-            for (size_t k = j; k-- > i;) {
-                int cls = u[k].cls;
-                /* A symbol reads as a letter when a letter or digit follows it in the
-                 * token ("$pam", "sh!t"), or at the end of a word unless it is '!'
-                 * ("nude$", but "spam!" keeps its exclamation mark). */
-                int after_letter = k > i && u[k - 1].cls == CLS_LETTER;
-                if (cls == CLS_DIGIT || (cls == CLS_PUNCT && (alnum_after || (after_letter && u[k].cp != '!')))) {
-                    uint32_t to = table_lookup(nz->leet, (size_t)nz->n_leet, u[k].cp);
-                    if (to != u[k].cp) {
-                        u[k].cp = sg_skeleton_char(to);
-                        u[k].cls = CLS_LETTER;
-                    }
+        while (j < n && u[j].cls != CLS_SPACE) j++;
+        size_t end = j, count = 1;
+        if (j - i == 1) { /* a run of one-character tokens? */
+            for (size_t k = j;;) {
+                while (k < n && u[k].cls == CLS_SPACE) k++;
+                if (k < n && (k + 1 == n || u[k + 1].cls == CLS_SPACE)) {
+                    count++;
+                    end = k + 1;
+                    k = end;
+                } else {
+                    break;
                 }
-                if (u[k].cls == CLS_LETTER || u[k].cls == CLS_DIGIT) alnum_after = 1;
             }
         }
-        i = j;
+        if (count < 3) end = j;
+        size_t m = 0;
+        for (size_t k = i; k < end; k++)
+            if (u[k].cls != CLS_SPACE) idx[m++] = k;
+        leet_token(nz, u, idx, m);
+        i = end;
     }
+    free(idx);
+    return 0;
 }
 
 static int is_word(const unit *x) { return x->cls == CLS_LETTER || x->cls == CLS_DIGIT; }
@@ -254,7 +287,10 @@ sg_error *sg_normalize(const sg_normalizer *nz, const char *text, size_t len, sg
         free(v.u);
         return err;
     }
-    apply_leet(nz, v.u, v.n);
+    if (apply_leet(nz, v.u, v.n)) {
+        free(v.u);
+        return sg_error_new("out of memory");
+    }
     unit *u = v.u;
     size_t n = v.n;
 

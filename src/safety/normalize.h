@@ -7,8 +7,8 @@
  * table (Cyrillic, Greek and other look-alikes to a Latin skeleton, with l and
  * I folded into i), case folding, and leetspeak (4->a, 3->e, $->s, ...) applied
  * only inside tokens that contain a letter, and to a symbol only when a letter
- * or digit follows it in the token or it ends a word and is not '!', so "$5"
- * and "hello!" stay as they are while "$pam" and "nude$" do not.
+ * or digit follows it in the token or it ends a word and is not a plain '!',
+ * so "$5" and "hello!" stay as they are while "$pam" and "nude$" do not.
  * Words come out separated by one space, with a space at both ends, and runs of
  * the same character collapse to one ("kiiill" and "k1ll" both read "ki").
  * Patterns go through exactly the same transform, so doubled letters agree.

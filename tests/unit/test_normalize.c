@@ -54,7 +54,11 @@ static void leetspeak_only_inside_words(void **state) {
     check("$5 off", SG_NORM_WORDS, " 5 of ");   /* arithmetic stays arithmetic */
     check("1990", SG_NORM_WORDS, " 190 ");  /* digits collapse too, the same for patterns */
     check("spam!", SG_NORM_WORDS, " spam ");    /* trailing punctuation is not leet */
-    check("h3ll0!!", SG_NORM_WORDS, " heio ");
+    check("h3ll0 there!", SG_NORM_WORDS, " heio there ");
+    check("h3nt@!", SG_NORM_WORDS, " hentai ");     /* '!' ends a word written in leet */
+    check("nude$", SG_NORM_WORDS, " nudes ");
+    check("8 0 m b", SG_NORM_WORDS, " b o m b ");   /* spaced-out leet reads as one token */
+    check("8 0 m b", SG_NORM_JOINED, " bomb ");
 }
 
 static void repeats_collapse(void **state) {
