@@ -15,6 +15,9 @@ static const command commands[] = {
     {"moderate", sg_cmd_moderate, "moderation result for text on stdin (/v1/moderations shape)"},
     {"filter-eval", sg_cmd_filter_eval, "evaluate the content filter (precision, recall, evasions)"},
     {"policy", sg_cmd_policy, "check a release policy file"},
+    {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
+    {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
+    {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
 };
 
 static void usage(FILE *out) {
