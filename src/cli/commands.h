@@ -11,5 +11,7 @@ int sg_cmd_policy(int argc, char **argv);
 int sg_cmd_tokenize(int argc, char **argv);
 int sg_cmd_generate(int argc, char **argv);
 int sg_cmd_logits(int argc, char **argv);
+int sg_cmd_keys(int argc, char **argv);
+int sg_cmd_audit(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command commands[] = {
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
     {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
+    {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
+    {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
 };
 
 static void usage(FILE *out) {
