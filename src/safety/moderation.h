@@ -18,4 +18,10 @@
 sg_error *sg_moderate(const sg_filter *f, const char *const *inputs, const size_t *lens, int n, const char *model,
                       json_t **out) SG_MUST_CHECK;
 
+/* The whole POST /v1/moderations exchange: validates the request body
+ * ({"input": string or array of strings, "model": optional string}) and
+ * builds the response. A bad body gives an error naming the field, for a 400. */
+sg_error *sg_moderate_request(const sg_filter *f, const json_t *body, const char *default_model,
+                              json_t **out) SG_MUST_CHECK;
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "safety/default_rules.h"
 #include "safety/filter.h"
+#include "safety/moderation.h"
 
 static char *threat_terms[] = {"kill you", "pipe bomb"};
 static char *slur_terms[] = {"*cunt*"};
@@ -250,6 +251,34 @@ static void default_rules_compile(void **state) {
     sg_filter_free(g);
 }
 
+static void moderation_requests(void **state) {
+    (void)state;
+    json_error_t je;
+    json_t *body = json_loads("{\"input\": [\"I will k1ll you\", \"nice weather\"]}", 0, &je);
+    json_t *r;
+    assert_null(sg_moderate_request(f, body, "filter", &r));
+    json_t *res = json_object_get(r, "results");
+    assert_int_equal(json_array_size(res), 2);
+    assert_true(json_is_true(json_object_get(json_array_get(res, 0), "flagged")));
+    assert_true(json_is_true(json_object_get(json_object_get(json_array_get(res, 0), "categories"), "violence")));
+    assert_true(json_is_false(json_object_get(json_array_get(res, 1), "flagged")));
+    assert_string_equal(json_string_value(json_object_get(r, "model")), "filter");
+    json_decref(r);
+    json_decref(body);
+    const char *bad[] = {"[]", "{}", "{\"input\": 3}", "{\"input\": []}", "{\"input\": [\"a\", 1]}",
+                         "{\"input\": \"a\", \"model\": 1}"};
+    const char *why[] = {"JSON object", "'input' is required", "string or an array", "empty array", "'input[1]'",
+                         "'model'"};
+    for (int i = 0; i < 6; i++) {
+        body = json_loads(bad[i], 0, &je);
+        sg_error *err = sg_moderate_request(f, body, "filter", &r);
+        assert_non_null(err);
+        if (!strstr(sg_error_message(err), why[i])) fail_msg("%s: %s", bad[i], sg_error_message(err));
+        sg_error_free(err);
+        json_decref(body);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(evasions_are_caught),
@@ -262,6 +291,7 @@ int main(void) {
         cmocka_unit_test(stream_releases_with_bounded_delay),
         cmocka_unit_test(bad_rules_are_rejected),
         cmocka_unit_test(default_rules_compile),
+        cmocka_unit_test(moderation_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
