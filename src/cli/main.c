@@ -15,6 +15,7 @@ static const command commands[] = {
     {"moderate", sg_cmd_moderate, "moderation result for text on stdin (/v1/moderations shape)"},
     {"filter-eval", sg_cmd_filter_eval, "evaluate the content filter (precision, recall, evasions)"},
     {"detect", sg_cmd_detect, "is stdin text from the model? watermark and zero-shot scores"},
+    {"watermark-eval", sg_cmd_watermark_eval, "evaluate the watermark (tpr, fpr, perplexity cost, edits)"},
     {"policy", sg_cmd_policy, "check a release policy file"},
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
     {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
