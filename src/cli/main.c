@@ -16,6 +16,7 @@ static const command commands[] = {
     {"filter-eval", sg_cmd_filter_eval, "evaluate the content filter (precision, recall, evasions)"},
     {"detect", sg_cmd_detect, "is stdin text from the model? watermark and zero-shot scores"},
     {"watermark-eval", sg_cmd_watermark_eval, "evaluate the watermark (tpr, fpr, perplexity cost, edits)"},
+    {"detect-eval", sg_cmd_detect_eval, "evaluate zero-shot detection (AUROC, tpr at 1% fpr)"},
     {"policy", sg_cmd_policy, "check a release policy file"},
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
     {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},

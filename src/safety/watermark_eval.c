@@ -18,8 +18,7 @@ static uint64_t next_u64(uint64_t *s) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* All held-out text, tokenized, concatenated in file-name order. */
-static sg_error *heldout_tokens(const sg_tokenizer *tok, const char *dir, int **ids, int *n) {
+sg_error *sg_eval_heldout_tokens(const sg_tokenizer *tok, const char *dir, int **ids, int *n) {
     *ids = NULL;
     *n = 0;
     DIR *d = opendir(dir);
@@ -61,11 +60,8 @@ static sg_error *heldout_tokens(const sg_tokenizer *tok, const char *dir, int **
     return err;
 }
 
-/* Generates one completion per prompt, all in one batch; `wm` may be NULL.
- * out[i*T ..] receives the tokens, *sum_logp the log-probabilities under the
- * unmodified distribution. */
-static sg_error *generate_all(sg_gpt2 *model, const int *const *prompts, int n_prompt, int n, int T,
-                              sg_watermark *wm, uint64_t seed, int *out, double *sum_logp, int *count) {
+sg_error *sg_eval_generate(sg_gpt2 *model, const int *const *prompts, int n_prompt, int n, int T, int top_k,
+                           sg_watermark *wm, uint64_t seed, int *out, double *sum_logp, int *count) {
     sg_batch *batch;
     sg_error *err = sg_batch_new(model, &batch);
     if (err) return err;
@@ -76,6 +72,7 @@ static sg_error *generate_all(sg_gpt2 *model, const int *const *prompts, int n_p
     p.max_tokens = T;
     p.sampling.temperature = 1;
     p.sampling.top_p = 1;
+    p.sampling.top_k = top_k;
     p.eot_token = -1;
     for (int i = 0; i < n && !err; i++) {
         p.sampling.seed = seed + (uint64_t)i;
@@ -126,7 +123,7 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
         return sg_error_new("watermark evaluation: prompt %d + completion %d exceed the context %d", P, T,
                             w->config.n_ctx);
     int *held = NULL, n_held = 0;
-    sg_error *err = heldout_tokens(tok, cfg->heldout_dir, &held, &n_held);
+    sg_error *err = sg_eval_heldout_tokens(tok, cfg->heldout_dir, &held, &n_held);
     if (err) return sg_error_wrap(err, "watermark evaluation");
     int stride = (P + T);
     if ((long)N * stride > n_held) {
@@ -146,8 +143,8 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
     if (!err) err = sg_gpt2_new(w, N, &model);
     double lp_wm = 0, lp_plain = 0;
     int c_wm = 0, c_plain = 0;
-    if (!err) err = generate_all(model, prompts, P, N, T, wm, cfg->seed, wm_out, &lp_wm, &c_wm);
-    if (!err) err = generate_all(model, prompts, P, N, T, NULL, cfg->seed, plain_out, &lp_plain, &c_plain);
+    if (!err) err = sg_eval_generate(model, prompts, P, N, T, 0, wm, cfg->seed, wm_out, &lp_wm, &c_wm);
+    if (!err) err = sg_eval_generate(model, prompts, P, N, T, 0, NULL, cfg->seed, plain_out, &lp_plain, &c_plain);
 
     int tp = 0, fp = 0, plain_fp = 0, tp10 = 0, tp25 = 0;
     double z_sum = 0, hz_sum = 0, hz_sq = 0, hz_max = -1e9;

@@ -16,6 +16,7 @@
 
 #include "base/error.h"
 #include "engine/checkpoint.h"
+#include "engine/gpt2.h"
 #include "engine/tokenizer.h"
 #include "safety/watermark.h"
 
@@ -31,5 +32,16 @@ typedef struct {
 sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,
                                 const unsigned char key[SG_WATERMARK_KEY_BYTES],
                                 const sg_watermark_eval_config *cfg, json_t **out) SG_MUST_CHECK;
+
+/* Shared with the detection suite. All held-out text (.txt files of `dir`,
+ * in name order) tokenized and concatenated; free *ids. */
+sg_error *sg_eval_heldout_tokens(const sg_tokenizer *tok, const char *dir, int **ids, int *n) SG_MUST_CHECK;
+
+/* One completion of exactly T tokens per prompt (n prompts of n_prompt
+ * tokens), all in one batch on `model` (n slots), temperature 1, top_k (0 =
+ * off), with the watermark `wm` or none; out[i*T ..] gets the tokens and
+ * *sum_logp / *count the log-probabilities under the unmodified distribution. */
+sg_error *sg_eval_generate(sg_gpt2 *model, const int *const *prompts, int n_prompt, int n, int T, int top_k,
+                           sg_watermark *wm, uint64_t seed, int *out, double *sum_logp, int *count) SG_MUST_CHECK;
 
 #endif

