@@ -17,20 +17,21 @@
 #include "safety/zeroshot.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate detect -m DIR [--db PATH] [--explain] [options] < text\n"
-            "\n"
-            "Scores the text on stdin and prints one JSON object: watermark {z, p_value, green,\n"
-            "tokens_scored}, zero_shot {score, log_rank, log_likelihood}, tokens_scored and a\n"
-            "verdict (watermarked, likely_generated or not_detected).\n"
-            "  -m DIR               the model (checkpoint + vocab.json/merges.txt) to tokenize and score with\n"
-            "  --db PATH            the store holding the watermark key; without it, no watermark check\n"
-            "  --explain            add each token's rank under the model (top-10/100/1000/beyond)\n"
-            "  --ids                stdin holds token ids, not text\n"
-            "  --gamma G            watermark green fraction (default 0.25, as generate)\n"
-            "  --z-threshold Z      watermark verdict threshold (default 4)\n"
-            "  --zs-threshold S     zero-shot verdict threshold (default 2; calibrate on human text)\n"
-            "  --no-zero-shot       skip the model scoring (watermark only)\n");
+    fprintf(
+        out,
+        "usage: stagegate detect -m DIR [--db PATH] [--explain] [options] < text\n"
+        "\n"
+        "Scores the text on stdin and prints one JSON object: watermark {z, p_value, green,\n"
+        "tokens_scored}, zero_shot {score, log_rank, log_likelihood}, tokens_scored and a\n"
+        "verdict (watermarked, likely_generated or not_detected).\n"
+        "  -m DIR               the model (checkpoint + vocab.json/merges.txt) to tokenize and score with\n"
+        "  --db PATH            the store holding the watermark key; without it, no watermark check\n"
+        "  --explain            add each token's rank under the model (top-10/100/1000/beyond)\n"
+        "  --ids                stdin holds token ids, not text\n"
+        "  --gamma G            watermark green fraction (default 0.25, as generate)\n"
+        "  --z-threshold Z      watermark verdict threshold (default 4)\n"
+        "  --zs-threshold S     zero-shot verdict threshold (default 2; calibrate on human text)\n"
+        "  --no-zero-shot       skip the model scoring (watermark only)\n");
 }
 
 static char *read_stdin(size_t *len) {
@@ -98,11 +99,16 @@ int sg_cmd_detect(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) dir = argv[++i];
-        else if (!strcmp(a, "--db") && has) db = argv[++i];
-        else if (!strcmp(a, "--explain")) explain = 1;
-        else if (!strcmp(a, "--ids")) ids_in = 1;
-        else if (!strcmp(a, "--no-zero-shot")) zero_shot = 0;
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has)
+            dir = argv[++i];
+        else if (!strcmp(a, "--db") && has)
+            db = argv[++i];
+        else if (!strcmp(a, "--explain"))
+            explain = 1;
+        else if (!strcmp(a, "--ids"))
+            ids_in = 1;
+        else if (!strcmp(a, "--no-zero-shot"))
+            zero_shot = 0;
         else if (!strcmp(a, "--gamma") && has) {
             if (number(argv[++i], "--gamma", &gamma)) return 2;
         } else if (!strcmp(a, "--z-threshold") && has) {
@@ -205,9 +211,10 @@ int sg_cmd_detect(int argc, char **argv) {
         json_object_set_new(out, "zero_shot", json_null());
     }
     json_object_set_new(out, "tokens_scored", json_integer(scored));
-    json_object_set_new(out, "verdict", json_string(detected_wm ? "watermarked"
-                                                    : detected_zs ? "likely_generated"
-                                                                  : "not_detected"));
+    json_object_set_new(out, "verdict",
+                        json_string(detected_wm   ? "watermarked"
+                                    : detected_zs ? "likely_generated"
+                                                  : "not_detected"));
     json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     putchar('\n');
     status = 0;

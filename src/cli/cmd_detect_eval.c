@@ -13,19 +13,18 @@
 #include "safety/detect_eval.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate detect-eval -m DIR [options]\n"
-            "\n"
-            "Zero-shot detection of the model's own text: completions at temperature 1 and top-k 40\n"
-            "against the human continuations of the same held-out prompts. Prints AUROC and the\n"
-            "true-positive rate at 1%% false positives for Fast-DetectGPT, log-rank and likelihood.\n"
-            "  -m DIR             the model (checkpoint + tokenizer files)\n"
-            "  --samples N        completions per sampling, and human passages (default 100)\n"
-            "  --tokens T         passage length (default 200)\n"
-            "  --prompt-tokens P  prompt length (default 32)\n"
-            "  --seed S           sampling seed (default 1)\n"
-            "  --heldout DIR      human text, .txt files (default data/sotu/heldout)\n"
-            "  --out FILE         also write the JSON result to FILE\n");
+    fprintf(out, "usage: stagegate detect-eval -m DIR [options]\n"
+                 "\n"
+                 "Zero-shot detection of the model's own text: completions at temperature 1 and top-k 40\n"
+                 "against the human continuations of the same held-out prompts. Prints AUROC and the\n"
+                 "true-positive rate at 1%% false positives for Fast-DetectGPT, log-rank and likelihood.\n"
+                 "  -m DIR             the model (checkpoint + tokenizer files)\n"
+                 "  --samples N        completions per sampling, and human passages (default 100)\n"
+                 "  --tokens T         passage length (default 200)\n"
+                 "  --prompt-tokens P  prompt length (default 32)\n"
+                 "  --seed S           sampling seed (default 1)\n"
+                 "  --heldout DIR      human text, .txt files (default data/sotu/heldout)\n"
+                 "  --out FILE         also write the JSON result to FILE\n");
 }
 
 int sg_cmd_detect_eval(int argc, char **argv) {
@@ -37,21 +36,29 @@ int sg_cmd_detect_eval(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) dir = argv[++i];
-        else if (!strcmp(a, "--heldout") && has) cfg.heldout_dir = argv[++i];
-        else if (!strcmp(a, "--out") && has) out_path = argv[++i];
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has)
+            dir = argv[++i];
+        else if (!strcmp(a, "--heldout") && has)
+            cfg.heldout_dir = argv[++i];
+        else if (!strcmp(a, "--out") && has)
+            out_path = argv[++i];
         else if (has && (!strcmp(a, "--samples") || !strcmp(a, "--tokens") || !strcmp(a, "--prompt-tokens") ||
                          !strcmp(a, "--seed"))) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
             if (end == argv[i] || *end || v < 0) {
-                fprintf(stderr, "stagegate detect-eval: %s wants a non-negative integer, got '%s'\n", a, argv[i]);
+                fprintf(stderr, "stagegate detect-eval: %s wants a non-negative integer, got '%s'\n", a,
+                        argv[i]);
                 return 2;
             }
-            if (!strcmp(a, "--samples")) cfg.samples = (int)v;
-            else if (!strcmp(a, "--tokens")) cfg.tokens = (int)v;
-            else if (!strcmp(a, "--prompt-tokens")) cfg.prompt_tokens = (int)v;
-            else cfg.seed = (uint64_t)v;
+            if (!strcmp(a, "--samples"))
+                cfg.samples = (int)v;
+            else if (!strcmp(a, "--tokens"))
+                cfg.tokens = (int)v;
+            else if (!strcmp(a, "--prompt-tokens"))
+                cfg.prompt_tokens = (int)v;
+            else
+                cfg.seed = (uint64_t)v;
         } else {
             fprintf(stderr, "stagegate detect-eval: unknown or incomplete argument '%s'\n", a);
             usage(stderr);

@@ -13,19 +13,18 @@
 #include "safety/filter_eval.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate filter-eval [--policy FILE] [--data DIR] [--heldout DIR] [--seed N]\n"
-            "                             [--json] [--out FILE]\n"
-            "\n"
-            "Evaluates the content filter on the project's labelled set: violating texts and\n"
-            "generated evasions (leet, confusables, separators, repeats, case, mixed), hard\n"
-            "negatives, and every sentence of the held-out corpus as clean text.\n"
-            "  --policy FILE  the content_filter of this release policy (default: built-in rules)\n"
-            "  --data DIR     labelled set (default tests/data/filter_eval)\n"
-            "  --heldout DIR  clean text, .txt files (default data/sotu/heldout)\n"
-            "  --seed N       evasion generator seed (default 1)\n"
-            "  --json         print the JSON result instead of the table\n"
-            "  --out FILE     also write the JSON result to FILE (atomically)\n");
+    fprintf(out, "usage: stagegate filter-eval [--policy FILE] [--data DIR] [--heldout DIR] [--seed N]\n"
+                 "                             [--json] [--out FILE]\n"
+                 "\n"
+                 "Evaluates the content filter on the project's labelled set: violating texts and\n"
+                 "generated evasions (leet, confusables, separators, repeats, case, mixed), hard\n"
+                 "negatives, and every sentence of the held-out corpus as clean text.\n"
+                 "  --policy FILE  the content_filter of this release policy (default: built-in rules)\n"
+                 "  --data DIR     labelled set (default tests/data/filter_eval)\n"
+                 "  --heldout DIR  clean text, .txt files (default data/sotu/heldout)\n"
+                 "  --seed N       evasion generator seed (default 1)\n"
+                 "  --json         print the JSON result instead of the table\n"
+                 "  --out FILE     also write the JSON result to FILE (atomically)\n");
 }
 
 static double num(json_t *o, const char *k) {
@@ -44,28 +43,33 @@ static void print_table(json_t *r) {
         int widths[] = {9, 7, 10};
         for (int i = 0; i < 3; i++) {
             double v = num(c, keys[i]);
-            if (v < 0) printf(" %*s", widths[i], "-");
-            else printf(" %*.3f", widths[i], v);
+            if (v < 0)
+                printf(" %*s", widths[i], "-");
+            else
+                printf(" %*.3f", widths[i], v);
         }
         printf("\n");
     }
     printf("\nevasion recall by kind:");
     json_t *kinds = json_object_get(r, "evasion_recall_by_kind");
-    json_object_foreach(kinds, name, c) printf(" %s %.3f", name, json_is_number(c) ? json_number_value(c) : -1.0);
+    json_object_foreach(kinds, name, c)
+        printf(" %s %.3f", name, json_is_number(c) ? json_number_value(c) : -1.0);
     json_t *cl = json_object_get(r, "clean");
     printf("\n\nprecision %.4f  recall %.4f  recall on evasions %.4f (%lld evasions)\n", num(m, "precision"),
-           num(m, "recall"), num(m, "recall_evasions"), (long long)json_integer_value(json_object_get(r, "evasions")));
+           num(m, "recall"), num(m, "recall_evasions"),
+           (long long)json_integer_value(json_object_get(r, "evasions")));
     printf("false positives on held-out sentences: %lld of %lld = %.4f%%\n",
            (long long)json_integer_value(json_object_get(cl, "flagged")),
-           (long long)json_integer_value(json_object_get(cl, "sentences")), 100 * num(m, "false_positive_rate"));
+           (long long)json_integer_value(json_object_get(cl, "sentences")),
+           100 * num(m, "false_positive_rate"));
     printf("hard negatives flagged: %lld of %lld\n",
            (long long)json_integer_value(json_object_get(cl, "hard_negatives_flagged")),
            (long long)json_integer_value(json_object_get(cl, "hard_negatives")));
     size_t i;
     json_t *ex;
-    json_array_foreach(json_object_get(cl, "examples"), i, ex) printf(
-        "  flagged [%s]: %s\n", json_string_value(json_object_get(ex, "category")),
-        json_string_value(json_object_get(ex, "text")));
+    json_array_foreach(json_object_get(cl, "examples"), i, ex)
+        printf("  flagged [%s]: %s\n", json_string_value(json_object_get(ex, "category")),
+               json_string_value(json_object_get(ex, "text")));
 }
 
 int sg_cmd_filter_eval(int argc, char **argv) {
@@ -78,10 +82,14 @@ int sg_cmd_filter_eval(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--policy") && has) policy = argv[++i];
-        else if (!strcmp(a, "--data") && has) cfg.data_dir = argv[++i];
-        else if (!strcmp(a, "--heldout") && has) cfg.heldout_dir = argv[++i];
-        else if (!strcmp(a, "--out") && has) out_path = argv[++i];
+        } else if (!strcmp(a, "--policy") && has)
+            policy = argv[++i];
+        else if (!strcmp(a, "--data") && has)
+            cfg.data_dir = argv[++i];
+        else if (!strcmp(a, "--heldout") && has)
+            cfg.heldout_dir = argv[++i];
+        else if (!strcmp(a, "--out") && has)
+            out_path = argv[++i];
         else if (!strcmp(a, "--seed") && has) {
             char *end;
             cfg.seed = strtoull(argv[++i], &end, 10);
@@ -89,7 +97,8 @@ int sg_cmd_filter_eval(int argc, char **argv) {
                 fprintf(stderr, "stagegate filter-eval: --seed wants a number, got '%s'\n", argv[i]);
                 return 2;
             }
-        } else if (!strcmp(a, "--json")) as_json = 1;
+        } else if (!strcmp(a, "--json"))
+            as_json = 1;
         else {
             fprintf(stderr, "stagegate filter-eval: unknown or incomplete argument '%s'\n", a);
             usage(stderr);

@@ -11,14 +11,13 @@
 #include "safety/moderation.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate moderate [--policy FILE] [--lines]\n"
-            "\n"
-            "Reads text on stdin and prints the moderation result as JSON:\n"
-            "{id, model, results: [{flagged, categories, category_scores}]}.\n"
-            "  --policy FILE  use the content_filter categories of this release policy\n"
-            "                 (default: the built-in categories)\n"
-            "  --lines        each input line is a separate input (one result per line)\n");
+    fprintf(out, "usage: stagegate moderate [--policy FILE] [--lines]\n"
+                 "\n"
+                 "Reads text on stdin and prints the moderation result as JSON:\n"
+                 "{id, model, results: [{flagged, categories, category_scores}]}.\n"
+                 "  --policy FILE  use the content_filter categories of this release policy\n"
+                 "                 (default: the built-in categories)\n"
+                 "  --lines        each input line is a separate input (one result per line)\n");
 }
 
 static char *read_all(FILE *f, size_t *len) {

@@ -15,21 +15,20 @@
 #include "safety/watermark_key.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate watermark-eval -m DIR [--db PATH] [options]\n"
-            "\n"
-            "Generates completions from prompts cut from held-out text with and without the\n"
-            "watermark and reports tpr (at the z threshold), fpr and the z distribution on the\n"
-            "human continuations, the perplexity cost, and tpr after replacing 10%%/25%% of tokens.\n"
-            "  -m DIR             the model (checkpoint + tokenizer files)\n"
-            "  --db PATH          the store holding the watermark key (default stagegate.db)\n"
-            "  --samples N        completions (default 50)\n"
-            "  --tokens T         completion length (default 200)\n"
-            "  --prompt-tokens P  prompt length (default 32)\n"
-            "  --gamma G --delta D --z-threshold Z   (defaults 0.25, 2, 4)\n"
-            "  --seed S           sampling seed (default 1)\n"
-            "  --heldout DIR      human text, .txt files (default data/sotu/heldout)\n"
-            "  --out FILE         also write the JSON result to FILE\n");
+    fprintf(out, "usage: stagegate watermark-eval -m DIR [--db PATH] [options]\n"
+                 "\n"
+                 "Generates completions from prompts cut from held-out text with and without the\n"
+                 "watermark and reports tpr (at the z threshold), fpr and the z distribution on the\n"
+                 "human continuations, the perplexity cost, and tpr after replacing 10%%/25%% of tokens.\n"
+                 "  -m DIR             the model (checkpoint + tokenizer files)\n"
+                 "  --db PATH          the store holding the watermark key (default stagegate.db)\n"
+                 "  --samples N        completions (default 50)\n"
+                 "  --tokens T         completion length (default 200)\n"
+                 "  --prompt-tokens P  prompt length (default 32)\n"
+                 "  --gamma G --delta D --z-threshold Z   (defaults 0.25, 2, 4)\n"
+                 "  --seed S           sampling seed (default 1)\n"
+                 "  --heldout DIR      human text, .txt files (default data/sotu/heldout)\n"
+                 "  --out FILE         also write the JSON result to FILE\n");
 }
 
 static int num(const char *s, double *v) {
@@ -48,10 +47,14 @@ int sg_cmd_watermark_eval(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) dir = argv[++i];
-        else if (!strcmp(a, "--db") && has) db = argv[++i];
-        else if (!strcmp(a, "--heldout") && has) cfg.heldout_dir = argv[++i];
-        else if (!strcmp(a, "--out") && has) out_path = argv[++i];
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has)
+            dir = argv[++i];
+        else if (!strcmp(a, "--db") && has)
+            db = argv[++i];
+        else if (!strcmp(a, "--heldout") && has)
+            cfg.heldout_dir = argv[++i];
+        else if (!strcmp(a, "--out") && has)
+            out_path = argv[++i];
         else if (has && (!strcmp(a, "--samples") || !strcmp(a, "--tokens") || !strcmp(a, "--prompt-tokens") ||
                          !strcmp(a, "--gamma") || !strcmp(a, "--delta") || !strcmp(a, "--z-threshold") ||
                          !strcmp(a, "--seed"))) {
@@ -59,13 +62,20 @@ int sg_cmd_watermark_eval(int argc, char **argv) {
                 fprintf(stderr, "stagegate watermark-eval: %s wants a number, got '%s'\n", a, argv[i]);
                 return 2;
             }
-            if (!strcmp(a, "--samples")) cfg.samples = (int)v;
-            else if (!strcmp(a, "--tokens")) cfg.tokens = (int)v;
-            else if (!strcmp(a, "--prompt-tokens")) cfg.prompt_tokens = (int)v;
-            else if (!strcmp(a, "--gamma")) cfg.gamma = v;
-            else if (!strcmp(a, "--delta")) cfg.delta = v;
-            else if (!strcmp(a, "--z-threshold")) cfg.z_threshold = v;
-            else cfg.seed = (uint64_t)v;
+            if (!strcmp(a, "--samples"))
+                cfg.samples = (int)v;
+            else if (!strcmp(a, "--tokens"))
+                cfg.tokens = (int)v;
+            else if (!strcmp(a, "--prompt-tokens"))
+                cfg.prompt_tokens = (int)v;
+            else if (!strcmp(a, "--gamma"))
+                cfg.gamma = v;
+            else if (!strcmp(a, "--delta"))
+                cfg.delta = v;
+            else if (!strcmp(a, "--z-threshold"))
+                cfg.z_threshold = v;
+            else
+                cfg.seed = (uint64_t)v;
         } else {
             fprintf(stderr, "stagegate watermark-eval: unknown or incomplete argument '%s'\n", a);
             usage(stderr);

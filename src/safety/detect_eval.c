@@ -56,11 +56,12 @@ static sg_error *score_all(const sg_gpt2_weights *w, const int *toks, int n, int
     return NULL;
 }
 
-sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok, const sg_detect_eval_config *cfg,
-                             json_t **out) {
+sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,
+                             const sg_detect_eval_config *cfg, json_t **out) {
     *out = NULL;
     int N = cfg->samples, T = cfg->tokens, P = cfg->prompt_tokens;
-    if (N < 2 || T < 2 || P < 1) return sg_error_new("detection evaluation: need samples >= 2, tokens >= 2, prompt >= 1");
+    if (N < 2 || T < 2 || P < 1)
+        return sg_error_new("detection evaluation: need samples >= 2, tokens >= 2, prompt >= 1");
     if (P + T > w->config.n_ctx)
         return sg_error_new("detection evaluation: prompt %d + completion %d exceed the context %d", P, T,
                             w->config.n_ctx);
@@ -89,7 +90,8 @@ sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok, 
     double lp;
     int cnt;
     if (!err) err = sg_eval_generate(model, prompts, P, N, T, 0, NULL, cfg->seed, gen[0], &lp, &cnt);
-    if (!err) err = sg_eval_generate(model, prompts, P, N, T, 40, NULL, cfg->seed + 1000003, gen[1], &lp, &cnt);
+    if (!err)
+        err = sg_eval_generate(model, prompts, P, N, T, 40, NULL, cfg->seed + 1000003, gen[1], &lp, &cnt);
     sg_gpt2_free(model);
     if (!err) err = score_all(w, human, N, T, sc[0]);
     if (!err) err = score_all(w, gen[0], N, T, sc[1]);
@@ -110,11 +112,13 @@ sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok, 
             }
             json_object_set_new(table, sampling[g], row);
         }
-        double a1 = sg_auroc(sc[1][S_FAST], N, sc[0][S_FAST], N), a2 = sg_auroc(sc[2][S_FAST], N, sc[0][S_FAST], N);
+        double a1 = sg_auroc(sc[1][S_FAST], N, sc[0][S_FAST], N),
+               a2 = sg_auroc(sc[2][S_FAST], N, sc[0][S_FAST], N);
         json_object_set_new(m, "auroc", json_real(a1 < a2 ? a1 : a2)); /* the harder sampling */
         json_object_set_new(m, "auroc_temperature_1", json_real(a1));
         json_object_set_new(m, "auroc_top_k_40", json_real(a2));
-        json_object_set_new(m, "tpr_at_1pct_fpr", json_real(tpr_above(sc[1][S_FAST], N, threshold_1pct(sc[0][S_FAST], N))));
+        json_object_set_new(m, "tpr_at_1pct_fpr",
+                            json_real(tpr_above(sc[1][S_FAST], N, threshold_1pct(sc[0][S_FAST], N))));
         json_object_set_new(m, "zs_threshold", json_real(threshold_1pct(sc[0][S_FAST], N)));
         o = json_object();
         json_object_set_new(o, "suite", json_string("detection"));

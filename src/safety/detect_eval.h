@@ -23,8 +23,8 @@ typedef struct {
     const char *heldout_dir;
 } sg_detect_eval_config;
 
-sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok, const sg_detect_eval_config *cfg,
-                             json_t **out) SG_MUST_CHECK;
+sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,
+                             const sg_detect_eval_config *cfg, json_t **out) SG_MUST_CHECK;
 
 /* Area under the ROC curve of positives pos[0..np) over negatives neg[0..nn)
  * (Mann-Whitney, ties count one half). */

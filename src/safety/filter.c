@@ -36,9 +36,8 @@ struct sg_filter {
     size_t hold;
 };
 
-static const char EMAIL_RX[] =
-    "(?<![\\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\\.[A-Za-z]{2,24}(?![\\w@])";
+static const char EMAIL_RX[] = "(?<![\\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                               "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\\.[A-Za-z]{2,24}(?![\\w@])";
 static const char PHONE_RX[] =
     "(?<![\\w+])(?:(?:\\+\\d{1,3}[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-]?)\\d{3}[ .-]?\\d{4}"
     "|\\+\\d{1,3}(?:[ .-]?\\d{2,4}){2,5})(?![\\w-])";
@@ -57,7 +56,8 @@ const char *sg_filter_category_name(const sg_filter *f, int c) { return f->cats[
 sg_filter_action sg_filter_category_action(const sg_filter *f, int c) { return f->cats[c].action; }
 
 static int applies(const sg_filter *f, int c, int side) {
-    return ((side & SG_FILTER_INPUT) && f->cats[c].on_input) || ((side & SG_FILTER_OUTPUT) && f->cats[c].on_output);
+    return ((side & SG_FILTER_INPUT) && f->cats[c].on_input) ||
+           ((side & SG_FILTER_OUTPUT) && f->cats[c].on_output);
 }
 
 void sg_filter_free(sg_filter *f) {
@@ -105,11 +105,12 @@ static sg_error *add_term(sg_filter *f, const char *term, int cat, int allow) {
     return NULL;
 }
 
-static sg_error *add_regex(sg_filter *f, const char *src, int cat, const char *kind, int luhn, int min_digits) {
+static sg_error *add_regex(sg_filter *f, const char *src, int cat, const char *kind, int luhn,
+                           int min_digits) {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-                                   &code, &off, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
+                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -156,11 +157,16 @@ sg_error *sg_filter_new(const sg_filter_rules *rules, sg_filter **out) {
         for (int i = 0; i < rc->n_allow && !err; i++) err = add_term(f, rc->allow[i], c, 1);
         for (int i = 0; i < rc->n_patterns && !err; i++) {
             const char *p = rc->patterns[i];
-            if (!strcmp(p, "builtin:email")) err = add_regex(f, EMAIL_RX, c, "email", 0, 0);
-            else if (!strcmp(p, "builtin:phone")) err = add_regex(f, PHONE_RX, c, "phone", 0, 8);
-            else if (!strcmp(p, "builtin:card_number")) err = add_regex(f, CARD_RX, c, "card_number", 1, 13);
-            else if (!strncmp(p, "builtin:", 8)) err = sg_error_new("unknown built-in detector '%s'", p);
-            else err = add_regex(f, p, c, "pattern", 0, 0);
+            if (!strcmp(p, "builtin:email"))
+                err = add_regex(f, EMAIL_RX, c, "email", 0, 0);
+            else if (!strcmp(p, "builtin:phone"))
+                err = add_regex(f, PHONE_RX, c, "phone", 0, 8);
+            else if (!strcmp(p, "builtin:card_number"))
+                err = add_regex(f, CARD_RX, c, "card_number", 1, 13);
+            else if (!strncmp(p, "builtin:", 8))
+                err = sg_error_new("unknown built-in detector '%s'", p);
+            else
+                err = add_regex(f, p, c, "pattern", 0, 0);
         }
         if (err) err = sg_error_wrap(err, "content filter category '%s'", fc->name);
     }
@@ -240,7 +246,8 @@ static int count_digits(const char *s, size_t n) {
     return k;
 }
 
-static sg_error *scan_regex(const sg_filter *f, const regex *r, const char *text, size_t len, sg_filter_matches *out) {
+static sg_error *scan_regex(const sg_filter *f, const regex *r, const char *text, size_t len,
+                            sg_filter_matches *out) {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->code, NULL);
     if (!md) return sg_error_new("out of memory");
     sg_error *err = NULL;
@@ -259,7 +266,8 @@ static sg_error *scan_regex(const sg_filter *f, const regex *r, const char *text
         int ok = e > s;
         if (ok && r->luhn) ok = luhn_ok(text + s, e - s);
         if (ok && r->min_digits) ok = count_digits(text + s, e - s) >= r->min_digits;
-        if (ok) err = push_match(out, (sg_filter_match){r->category, f->cats[r->category].action, s, e, r->kind});
+        if (ok)
+            err = push_match(out, (sg_filter_match){r->category, f->cats[r->category].action, s, e, r->kind});
         at = e > s ? e : s + 1;
         while (at < len && ((unsigned char)text[at] & 0xC0) == 0x80) at++;
     }
@@ -333,10 +341,14 @@ char *sg_filter_redact(const char *text, size_t len, const sg_filter_matches *m,
 
 static sg_filter_verdict verdict_of(sg_filter_action a) {
     switch (a) {
-    case SG_FILTER_BLOCK: return SG_VERDICT_BLOCK;
-    case SG_FILTER_HARDCODED: return SG_VERDICT_HARDCODED;
-    case SG_FILTER_REDACT: return SG_VERDICT_REDACT;
-    case SG_FILTER_FLAG: return SG_VERDICT_FLAG;
+    case SG_FILTER_BLOCK:
+        return SG_VERDICT_BLOCK;
+    case SG_FILTER_HARDCODED:
+        return SG_VERDICT_HARDCODED;
+    case SG_FILTER_REDACT:
+        return SG_VERDICT_REDACT;
+    case SG_FILTER_FLAG:
+        return SG_VERDICT_FLAG;
     }
     return SG_VERDICT_PASS;
 }

@@ -25,10 +25,10 @@ typedef struct sg_filter sg_filter;
 enum { SG_FILTER_INPUT = 1, SG_FILTER_OUTPUT = 2, SG_FILTER_ANY = 3 };
 
 typedef struct {
-    int category;             /* index into the rules' categories */
-    sg_filter_action action;  /* that category's action */
-    size_t start, end;        /* byte span in the original text */
-    const char *kind;         /* "term", "pattern", "email", "phone" or "card_number" */
+    int category;            /* index into the rules' categories */
+    sg_filter_action action; /* that category's action */
+    size_t start, end;       /* byte span in the original text */
+    const char *kind;        /* "term", "pattern", "email", "phone" or "card_number" */
 } sg_filter_match;
 
 typedef struct {
@@ -91,15 +91,16 @@ typedef struct {
     const char *text; /* releasable bytes (may be empty) */
     size_t len;
     int blocked;
-    int category;                   /* the blocking category, or -1 */
-    const sg_filter_match *flags;   /* FLAG matches in the released text, offsets relative to the
-                                       whole stream */
+    int category;                 /* the blocking category, or -1 */
+    const sg_filter_match *flags; /* FLAG matches in the released text, offsets relative to the
+                                     whole stream */
     size_t n_flags;
 } sg_filter_chunk;
 
 typedef struct sg_filter_stream sg_filter_stream;
 sg_error *sg_filter_stream_new(const sg_filter *f, sg_filter_stream **out) SG_MUST_CHECK;
-sg_error *sg_filter_stream_push(sg_filter_stream *s, const char *bytes, size_t n, sg_filter_chunk *out) SG_MUST_CHECK;
+sg_error *sg_filter_stream_push(sg_filter_stream *s, const char *bytes, size_t n,
+                                sg_filter_chunk *out) SG_MUST_CHECK;
 /* The end of the completion: releases (or blocks) the rest. */
 sg_error *sg_filter_stream_finish(sg_filter_stream *s, sg_filter_chunk *out) SG_MUST_CHECK;
 size_t sg_filter_stream_hold(const sg_filter_stream *s);

@@ -44,11 +44,13 @@ static void putc_(buf *b, char c) { put(b, &c, 1); }
 static void put_cp(buf *b, uint32_t cp) {
     char s[4];
     size_t n;
-    if (cp < 0x80) s[0] = (char)cp, n = 1;
-    else if (cp < 0x800) s[0] = (char)(0xC0 | (cp >> 6)), s[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+    if (cp < 0x80)
+        s[0] = (char)cp, n = 1;
+    else if (cp < 0x800)
+        s[0] = (char)(0xC0 | (cp >> 6)), s[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
     else if (cp < 0x10000)
-        s[0] = (char)(0xE0 | (cp >> 12)), s[1] = (char)(0x80 | ((cp >> 6) & 0x3F)), s[2] = (char)(0x80 | (cp & 0x3F)),
-        n = 3;
+        s[0] = (char)(0xE0 | (cp >> 12)), s[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+        s[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
     else
         s[0] = (char)(0xF0 | (cp >> 18)), s[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
         s[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), s[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
@@ -58,42 +60,69 @@ static void put_cp(buf *b, uint32_t cp) {
 /* ---- evasions ---- */
 
 static const char *const evasion_names[] = {"leet", "confusables", "separators", "repeats", "case", "mixed"};
-const char *sg_evasion_name(int kind) { return kind >= 0 && kind < SG_EVADE_KINDS ? evasion_names[kind] : "?"; }
+const char *sg_evasion_name(int kind) {
+    return kind >= 0 && kind < SG_EVADE_KINDS ? evasion_names[kind] : "?";
+}
 
 /* Leetspeak spellings a writer uses (lower-case letter -> choices). */
 static const char *leet_of(char c) {
     switch (c) {
-    case 'a': return "4@";
-    case 'b': return "8";
-    case 'e': return "3";
-    case 'g': return "9";
-    case 'i': return "1!";
-    case 'l': return "1|";
-    case 'o': return "0";
-    case 's': return "5$";
-    case 't': return "7+";
-    default: return NULL;
+    case 'a':
+        return "4@";
+    case 'b':
+        return "8";
+    case 'e':
+        return "3";
+    case 'g':
+        return "9";
+    case 'i':
+        return "1!";
+    case 'l':
+        return "1|";
+    case 'o':
+        return "0";
+    case 's':
+        return "5$";
+    case 't':
+        return "7+";
+    default:
+        return NULL;
     }
 }
 
 /* Look-alikes from other scripts for a lower-case Latin letter. */
 static uint32_t confusable_of(char c) {
     switch (c) {
-    case 'a': return 0x0430; /* Cyrillic a */
-    case 'c': return 0x0441;
-    case 'e': return 0x0435;
-    case 'h': return 0x04BB;
-    case 'i': return 0x0456;
-    case 'j': return 0x0458;
-    case 'k': return 0x03BA; /* Greek kappa */
-    case 'o': return 0x03BF; /* Greek omicron */
-    case 'p': return 0x0440;
-    case 's': return 0x0455;
-    case 't': return 0x03C4; /* Greek tau */
-    case 'v': return 0x03BD; /* Greek nu */
-    case 'x': return 0x0445;
-    case 'y': return 0x0443;
-    default: return 0;
+    case 'a':
+        return 0x0430; /* Cyrillic a */
+    case 'c':
+        return 0x0441;
+    case 'e':
+        return 0x0435;
+    case 'h':
+        return 0x04BB;
+    case 'i':
+        return 0x0456;
+    case 'j':
+        return 0x0458;
+    case 'k':
+        return 0x03BA; /* Greek kappa */
+    case 'o':
+        return 0x03BF; /* Greek omicron */
+    case 'p':
+        return 0x0440;
+    case 's':
+        return 0x0455;
+    case 't':
+        return 0x03C4; /* Greek tau */
+    case 'v':
+        return 0x03BD; /* Greek nu */
+    case 'x':
+        return 0x0445;
+    case 'y':
+        return 0x0443;
+    default:
+        return 0;
     }
 }
 
@@ -107,9 +136,12 @@ static void put_confusable(buf *b, char c, uint64_t *rng) {
     char l = lower(c);
     uint32_t cp = confusable_of(l);
     double r = uniform(rng);
-    if (cp && r < 0.6) put_cp(b, cp);
-    else if (r < 0.8) put_cp(b, 0xFF41 + (uint32_t)(l - 'a'));   /* fullwidth */
-    else put_cp(b, 0x1D41A + (uint32_t)(l - 'a'));               /* mathematical bold */
+    if (cp && r < 0.6)
+        put_cp(b, cp);
+    else if (r < 0.8)
+        put_cp(b, 0xFF41 + (uint32_t)(l - 'a')); /* fullwidth */
+    else
+        put_cp(b, 0x1D41A + (uint32_t)(l - 'a')); /* mathematical bold */
 }
 
 /* Evades one word (ASCII letters w[0..n)). `spaced` allows spaces as the separator. */
@@ -129,12 +161,16 @@ static void evade_word(buf *b, const char *w, size_t n, int kind, int spaced, ui
         const char *leet = leet_of(l);
         switch (kind) {
         case SG_EVADE_LEET:
-            if (leet && i != keep && r < 0.6) putc_(b, leet[below(rng, (int)strlen(leet))]);
-            else putc_(b, c);
+            if (leet && i != keep && r < 0.6)
+                putc_(b, leet[below(rng, (int)strlen(leet))]);
+            else
+                putc_(b, c);
             break;
         case SG_EVADE_CONFUSABLES:
-            if (r < 0.5) put_confusable(b, c, rng);
-            else putc_(b, c);
+            if (r < 0.5)
+                put_confusable(b, c, rng);
+            else
+                putc_(b, c);
             break;
         case SG_EVADE_REPEATS:
             putc_(b, c);
@@ -148,10 +184,14 @@ static void evade_word(buf *b, const char *w, size_t n, int kind, int spaced, ui
             putc_(b, c);
             break;
         default: /* mixed */
-            if (leet && i != keep && r < 0.25) putc_(b, leet[below(rng, (int)strlen(leet))]);
-            else if (r < 0.45) put_confusable(b, c, rng);
-            else if (r < 0.6) putc_(b, upper(c));
-            else putc_(b, c);
+            if (leet && i != keep && r < 0.25)
+                putc_(b, leet[below(rng, (int)strlen(leet))]);
+            else if (r < 0.45)
+                put_confusable(b, c, rng);
+            else if (r < 0.6)
+                putc_(b, upper(c));
+            else
+                putc_(b, c);
             if (uniform(rng) < 0.15) {
                 if (sep) putc_(b, (char)sep); /* a repeat in a spaced-out word is spaced out too */
                 putc_(b, c);
@@ -202,7 +242,8 @@ static int is_upper_start(const char *s, size_t n) {
     return (c >= 'A' && c <= 'Z') || c == '"' || c >= 0x80 || (c >= '0' && c <= '9');
 }
 
-void sg_split_sentences(const char *text, size_t len, void (*fn)(void *ctx, const char *s, size_t n), void *ctx) {
+void sg_split_sentences(const char *text, size_t len, void (*fn)(void *ctx, const char *s, size_t n),
+                        void *ctx) {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
@@ -215,9 +256,10 @@ void sg_split_sentences(const char *text, size_t len, void (*fn)(void *ctx, cons
                 size_t w = i;
                 while (w > start && text[w - 1] != ' ') w--;
                 size_t wl = i - w;
-                if (wl == 1 || (wl == 2 && (!strncmp(text + w, "Mr", 2) || !strncmp(text + w, "Dr", 2) ||
-                                            !strncmp(text + w, "Ms", 2) || !strncmp(text + w, "St", 2) ||
-                                            !strncmp(text + w, "Jr", 2))) ||
+                if (wl == 1 ||
+                    (wl == 2 && (!strncmp(text + w, "Mr", 2) || !strncmp(text + w, "Dr", 2) ||
+                                 !strncmp(text + w, "Ms", 2) || !strncmp(text + w, "St", 2) ||
+                                 !strncmp(text + w, "Jr", 2))) ||
                     (wl == 3 && !strncmp(text + w, "Mrs", 3)) || (wl >= 3 && text[i - 2] == '.'))
                     end = 0;
             }
@@ -250,8 +292,10 @@ static uint64_t predict(run *r, const char *text, size_t len) {
     sg_filter_matches m;
     sg_error *err = sg_filter_scan(r->f, text, len, SG_FILTER_ANY, &m);
     if (err) {
-        if (!r->err) r->err = err;
-        else sg_error_free(err);
+        if (!r->err)
+            r->err = err;
+        else
+            sg_error_free(err);
         return 0;
     }
     uint64_t bits = 0;
@@ -281,7 +325,8 @@ static void on_clean(void *ctx, const char *s, size_t n) {
         r->clean_flagged++;
         if (json_array_size(r->examples) < 20) {
             json_t *ex = json_object();
-            json_object_set_new(ex, "category", json_string(sg_filter_category_name(r->f, first_category(r, pred))));
+            json_object_set_new(ex, "category",
+                                json_string(sg_filter_category_name(r->f, first_category(r, pred))));
             json_object_set_new(ex, "text", json_stringn(s, n));
             json_array_append_new(r->examples, ex);
         }
@@ -308,8 +353,10 @@ static sg_error *read_clean(run *r, const char *dir) {
             }
             names = p;
         }
-        if (!(names[n] = sg_path_join(dir, e->d_name))) err = sg_error_new("out of memory");
-        else n++;
+        if (!(names[n] = sg_path_join(dir, e->d_name)))
+            err = sg_error_new("out of memory");
+        else
+            n++;
     }
     closedir(d);
     if (!err && n == 0) err = sg_error_new("%s: no .txt files of clean text", dir);
@@ -329,8 +376,8 @@ static sg_error *read_clean(run *r, const char *dir) {
 
 /* Calls fn(ctx, file, line_no, field1, field2) for each "a<TAB>b" (or one
  * field) line that is not blank or a '#' comment. */
-static sg_error *read_tsv(const char *path, int fields, sg_error *(*fn)(run *, const char *, int, char *, char *),
-                          run *r) {
+static sg_error *read_tsv(const char *path, int fields,
+                          sg_error *(*fn)(run *, const char *, int, char *, char *), run *r) {
     char *text;
     size_t len;
     sg_error *err = sg_file_read(path, &text, &len);
@@ -342,7 +389,8 @@ static sg_error *read_tsv(const char *path, int fields, sg_error *(*fn)(run *, c
         line++;
         if (*s && *s != '#') {
             char *tab = strchr(s, '\t');
-            if (fields == 2 && !tab) err = sg_error_new("%s:%d: expected 'category<TAB>text'", path, line);
+            if (fields == 2 && !tab)
+                err = sg_error_new("%s:%d: expected 'category<TAB>text'", path, line);
             else if (fields == 2) {
                 *tab = '\0';
                 err = fn(r, path, line, s, tab + 1);
@@ -443,7 +491,8 @@ sg_error *sg_filter_eval_run(const sg_filter *f, const sg_filter_eval_config *cf
         json_object_set_new(cats, sg_filter_category_name(f, c), o);
     }
     json_t *kinds = json_object();
-    for (int k = 0; k < SG_EVADE_KINDS; k++) json_object_set_new(kinds, sg_evasion_name(k), ratio(r.kind_tp[k], r.kind_n[k]));
+    for (int k = 0; k < SG_EVADE_KINDS; k++)
+        json_object_set_new(kinds, sg_evasion_name(k), ratio(r.kind_tp[k], r.kind_n[k]));
     json_t *metrics = json_object();
     json_object_set_new(metrics, "precision", ratio(tp, tp + fp));
     json_object_set_new(metrics, "recall", ratio(tp, n));

@@ -25,17 +25,26 @@ typedef struct {
     uint64_t seed;           /* evasion generator seed */
 } sg_filter_eval_config;
 
-sg_error *sg_filter_eval_run(const sg_filter *f, const sg_filter_eval_config *cfg, json_t **out) SG_MUST_CHECK;
+sg_error *sg_filter_eval_run(const sg_filter *f, const sg_filter_eval_config *cfg,
+                             json_t **out) SG_MUST_CHECK;
 
 /* The evasion kinds, and one evasion of `text` (malloc'd, NUL-terminated).
  * *rng is the generator state; exposed for tests. */
-enum { SG_EVADE_LEET, SG_EVADE_CONFUSABLES, SG_EVADE_SEPARATORS, SG_EVADE_REPEATS, SG_EVADE_CASE, SG_EVADE_MIXED,
-       SG_EVADE_KINDS };
+enum {
+    SG_EVADE_LEET,
+    SG_EVADE_CONFUSABLES,
+    SG_EVADE_SEPARATORS,
+    SG_EVADE_REPEATS,
+    SG_EVADE_CASE,
+    SG_EVADE_MIXED,
+    SG_EVADE_KINDS
+};
 const char *sg_evasion_name(int kind);
 char *sg_evade(const char *text, int kind, uint64_t *rng);
 
 /* Splits running text into sentences (at . ! ? followed by a space and a
  * capital, not after Mr./Dr./single initials): calls fn for each. */
-void sg_split_sentences(const char *text, size_t len, void (*fn)(void *ctx, const char *s, size_t n), void *ctx);
+void sg_split_sentences(const char *text, size_t len, void (*fn)(void *ctx, const char *s, size_t n),
+                        void *ctx);
 
 #endif

@@ -29,7 +29,8 @@ void sg_matcher_free(sg_matcher *m);
 
 /* Adds a pattern (len > 0). `allow` marks an allow-list entry: it is never
  * reported, and term matches of the same group inside its span are dropped. */
-sg_error *sg_matcher_add(sg_matcher *m, const char *pat, size_t len, int id, int group, int allow) SG_MUST_CHECK;
+sg_error *sg_matcher_add(sg_matcher *m, const char *pat, size_t len, int id, int group,
+                         int allow) SG_MUST_CHECK;
 
 /* Builds the failure links; call once after the last add, before scanning. */
 sg_error *sg_matcher_build(sg_matcher *m) SG_MUST_CHECK;

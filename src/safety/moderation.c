@@ -4,8 +4,8 @@
 #include <sodium.h>
 #include <stdlib.h>
 
-sg_error *sg_moderate(const sg_filter *f, const char *const *inputs, const size_t *lens, int n, const char *model,
-                      json_t **out) {
+sg_error *sg_moderate(const sg_filter *f, const char *const *inputs, const size_t *lens, int n,
+                      const char *model, json_t **out) {
     *out = NULL;
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
     unsigned char rnd[12];
@@ -54,7 +54,8 @@ sg_error *sg_moderate(const sg_filter *f, const char *const *inputs, const size_
     return NULL;
 }
 
-sg_error *sg_moderate_request(const sg_filter *f, const json_t *body, const char *default_model, json_t **out) {
+sg_error *sg_moderate_request(const sg_filter *f, const json_t *body, const char *default_model,
+                              json_t **out) {
     *out = NULL;
     if (!json_is_object(body)) return sg_error_new("the request body must be a JSON object");
     const json_t *input = json_object_get(body, "input"), *model = json_object_get(body, "model");
@@ -62,17 +63,21 @@ sg_error *sg_moderate_request(const sg_filter *f, const json_t *body, const char
     if (model && !json_is_string(model)) return sg_error_new("'model' must be a string");
     size_t n = json_is_array(input) ? json_array_size(input) : 1;
     if (json_is_array(input) && n == 0) return sg_error_new("'input' must not be an empty array");
-    if (!json_is_array(input) && !json_is_string(input)) return sg_error_new("'input' must be a string or an array of strings");
+    if (!json_is_array(input) && !json_is_string(input))
+        return sg_error_new("'input' must be a string or an array of strings");
     const char **texts = malloc(n * sizeof *texts);
     size_t *lens = malloc(n * sizeof *lens);
     sg_error *err = texts && lens ? NULL : sg_error_new("out of memory");
     for (size_t i = 0; i < n && !err; i++) {
         const json_t *s = json_is_array(input) ? json_array_get(input, i) : input;
-        if (!json_is_string(s)) err = sg_error_new("'input[%zu]' must be a string", i);
-        else texts[i] = json_string_value(s), lens[i] = json_string_length(s);
+        if (!json_is_string(s))
+            err = sg_error_new("'input[%zu]' must be a string", i);
+        else
+            texts[i] = json_string_value(s), lens[i] = json_string_length(s);
     }
     if (!err && n > 2048) err = sg_error_new("'input' has %zu items; at most 2048", n);
-    if (!err) err = sg_moderate(f, texts, lens, (int)n, model ? json_string_value(model) : default_model, out);
+    if (!err)
+        err = sg_moderate(f, texts, lens, (int)n, model ? json_string_value(model) : default_model, out);
     free(texts);
     free(lens);
     return err;

@@ -15,8 +15,8 @@
 
 /* `lens[i]` bytes of `inputs[i]` for i < n; `model` names the filter in the
  * result (e.g. "stagegate-filter"). The new object goes to *out. */
-sg_error *sg_moderate(const sg_filter *f, const char *const *inputs, const size_t *lens, int n, const char *model,
-                      json_t **out) SG_MUST_CHECK;
+sg_error *sg_moderate(const sg_filter *f, const char *const *inputs, const size_t *lens, int n,
+                      const char *model, json_t **out) SG_MUST_CHECK;
 
 /* The whole POST /v1/moderations exchange: validates the request body
  * ({"input": string or array of strings, "model": optional string}) and

@@ -26,32 +26,29 @@ struct sg_normalizer {
  * decomposition already handles fullwidth forms and mathematical letters;
  * this table covers what it leaves: other scripts' letters that look Latin. */
 static const cp_pair confusables[] = {
-    {'l', 'i'},     {0x0131, 'i'},  {0x0138, 'k'},  {0x0180, 'b'},  {0x01C0, 'i'},  {0x0251, 'a'},
-    {0x0261, 'g'},  {0x0262, 'g'},  {0x026A, 'i'},  {0x0274, 'n'},  {0x0280, 'r'},  {0x028F, 'y'},
-    {0x0299, 'b'},  {0x029C, 'h'},  {0x0391, 'a'},  {0x0392, 'b'},  {0x0395, 'e'},  {0x0396, 'z'},
-    {0x0397, 'h'},  {0x0399, 'i'},  {0x039A, 'k'},  {0x039C, 'm'},  {0x039D, 'n'},  {0x039F, 'o'},
-    {0x03A1, 'p'},  {0x03A4, 't'},  {0x03A5, 'y'},  {0x03A7, 'x'},  {0x03B1, 'a'},  {0x03B2, 'b'},
-    {0x03B3, 'y'},  {0x03B5, 'e'},  {0x03B7, 'n'},  {0x03B9, 'i'},  {0x03BA, 'k'},  {0x03BD, 'v'},
-    {0x03BF, 'o'},  {0x03C1, 'p'},  {0x03C2, 's'},  {0x03C4, 't'},  {0x03C5, 'u'},  {0x03C7, 'x'},
-    {0x03C9, 'w'},  {0x03F2, 'c'},  {0x03F3, 'j'},  {0x03F9, 'c'},  {0x0405, 's'},  {0x0406, 'i'},
-    {0x0408, 'j'},  {0x0410, 'a'},  {0x0412, 'b'},  {0x0415, 'e'},  {0x041A, 'k'},  {0x041C, 'm'},
-    {0x041D, 'h'},  {0x041E, 'o'},  {0x0420, 'p'},  {0x0421, 'c'},  {0x0422, 't'},  {0x0423, 'y'},
-    {0x0425, 'x'},  {0x0430, 'a'},  {0x0432, 'b'},  {0x0433, 'r'},  {0x0435, 'e'},  {0x043A, 'k'},
-    {0x043C, 'm'},  {0x043D, 'h'},  {0x043E, 'o'},  {0x043F, 'n'},  {0x0440, 'p'},  {0x0441, 'c'},
-    {0x0442, 't'},  {0x0443, 'y'},  {0x0445, 'x'},  {0x044C, 'b'},  {0x0455, 's'},  {0x0456, 'i'},
-    {0x0458, 'j'},  {0x04AE, 'y'},  {0x04AF, 'y'},  {0x04BB, 'h'},  {0x04C0, 'i'},  {0x04CF, 'i'},
-    {0x0501, 'd'},  {0x051B, 'q'},  {0x051D, 'w'},  {0x0578, 'n'},  {0x057D, 'u'},  {0x0585, 'o'},
-    {0x13A0, 'd'},  {0x13A1, 'r'},  {0x13A2, 't'},  {0x13AC, 'e'},  {0x13B3, 'w'},  {0x13BB, 'h'},
-    {0x13C2, 'h'},  {0x13DA, 's'},  {0x13E2, 'r'},  {0x1D00, 'a'},  {0x1D04, 'c'},  {0x1D05, 'd'},
-    {0x1D07, 'e'},  {0x1D0A, 'j'},  {0x1D0B, 'k'},  {0x1D0D, 'm'},  {0x1D0F, 'o'},  {0x1D18, 'p'},
-    {0x1D1B, 't'},  {0x1D1C, 'u'},  {0x1D20, 'v'},  {0x1D21, 'w'},  {0x1D22, 'z'},  {0x2C9F, 'o'},
-    {0xA731, 's'},  {0xA76E, 'e'},
+    {'l', 'i'},    {0x0131, 'i'}, {0x0138, 'k'}, {0x0180, 'b'}, {0x01C0, 'i'}, {0x0251, 'a'}, {0x0261, 'g'},
+    {0x0262, 'g'}, {0x026A, 'i'}, {0x0274, 'n'}, {0x0280, 'r'}, {0x028F, 'y'}, {0x0299, 'b'}, {0x029C, 'h'},
+    {0x0391, 'a'}, {0x0392, 'b'}, {0x0395, 'e'}, {0x0396, 'z'}, {0x0397, 'h'}, {0x0399, 'i'}, {0x039A, 'k'},
+    {0x039C, 'm'}, {0x039D, 'n'}, {0x039F, 'o'}, {0x03A1, 'p'}, {0x03A4, 't'}, {0x03A5, 'y'}, {0x03A7, 'x'},
+    {0x03B1, 'a'}, {0x03B2, 'b'}, {0x03B3, 'y'}, {0x03B5, 'e'}, {0x03B7, 'n'}, {0x03B9, 'i'}, {0x03BA, 'k'},
+    {0x03BD, 'v'}, {0x03BF, 'o'}, {0x03C1, 'p'}, {0x03C2, 's'}, {0x03C4, 't'}, {0x03C5, 'u'}, {0x03C7, 'x'},
+    {0x03C9, 'w'}, {0x03F2, 'c'}, {0x03F3, 'j'}, {0x03F9, 'c'}, {0x0405, 's'}, {0x0406, 'i'}, {0x0408, 'j'},
+    {0x0410, 'a'}, {0x0412, 'b'}, {0x0415, 'e'}, {0x041A, 'k'}, {0x041C, 'm'}, {0x041D, 'h'}, {0x041E, 'o'},
+    {0x0420, 'p'}, {0x0421, 'c'}, {0x0422, 't'}, {0x0423, 'y'}, {0x0425, 'x'}, {0x0430, 'a'}, {0x0432, 'b'},
+    {0x0433, 'r'}, {0x0435, 'e'}, {0x043A, 'k'}, {0x043C, 'm'}, {0x043D, 'h'}, {0x043E, 'o'}, {0x043F, 'n'},
+    {0x0440, 'p'}, {0x0441, 'c'}, {0x0442, 't'}, {0x0443, 'y'}, {0x0445, 'x'}, {0x044C, 'b'}, {0x0455, 's'},
+    {0x0456, 'i'}, {0x0458, 'j'}, {0x04AE, 'y'}, {0x04AF, 'y'}, {0x04BB, 'h'}, {0x04C0, 'i'}, {0x04CF, 'i'},
+    {0x0501, 'd'}, {0x051B, 'q'}, {0x051D, 'w'}, {0x0578, 'n'}, {0x057D, 'u'}, {0x0585, 'o'}, {0x13A0, 'd'},
+    {0x13A1, 'r'}, {0x13A2, 't'}, {0x13AC, 'e'}, {0x13B3, 'w'}, {0x13BB, 'h'}, {0x13C2, 'h'}, {0x13DA, 's'},
+    {0x13E2, 'r'}, {0x1D00, 'a'}, {0x1D04, 'c'}, {0x1D05, 'd'}, {0x1D07, 'e'}, {0x1D0A, 'j'}, {0x1D0B, 'k'},
+    {0x1D0D, 'm'}, {0x1D0F, 'o'}, {0x1D18, 'p'}, {0x1D1B, 't'}, {0x1D1C, 'u'}, {0x1D20, 'v'}, {0x1D21, 'w'},
+    {0x1D22, 'z'}, {0x2C9F, 'o'}, {0xA731, 's'}, {0xA76E, 'e'},
 };
 
 /* Default leetspeak: digits and symbols that read as letters inside words. */
 static const cp_pair default_leet[] = {
-    {'0', 'o'}, {'1', 'i'}, {'2', 'z'}, {'3', 'e'}, {'4', 'a'}, {'5', 's'}, {'6', 'g'},
-    {'7', 't'}, {'8', 'b'}, {'9', 'g'}, {'@', 'a'}, {'$', 's'}, {'!', 'i'}, {'|', 'i'},
+    {'0', 'o'}, {'1', 'i'}, {'2', 'z'},    {'3', 'e'},    {'4', 'a'},    {'5', 's'},    {'6', 'g'},
+    {'7', 't'}, {'8', 'b'}, {'9', 'g'},    {'@', 'a'},    {'$', 's'},    {'!', 'i'},    {'|', 'i'},
     {'+', 't'}, {'(', 'c'}, {0x20AC, 'e'}, {0x00A3, 'i'}, {0x00A5, 'y'}, {0x00A2, 'c'},
 };
 
@@ -60,8 +57,10 @@ static uint32_t table_lookup(const cp_pair *t, size_t n, uint32_t cp) {
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (t[mid].from == cp) return t[mid].to;
-        if (t[mid].from < cp) lo = mid + 1;
-        else hi = mid;
+        if (t[mid].from < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return cp;
 }
@@ -135,12 +134,19 @@ static int classify(uint32_t cp) {
         return CLS_PUNCT;
     }
     switch (utf8proc_category((utf8proc_int32_t)cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
         return CLS_LETTER;
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
         return CLS_DIGIT;
-    case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
         return CLS_SPACE;
     default:
         return CLS_PUNCT;
@@ -178,10 +184,10 @@ static sg_error *to_units(const char *text, size_t len, unit_vec *v) {
         }
         utf8proc_int32_t buf[32];
         int last_bound = 0;
-        utf8proc_ssize_t m = utf8proc_decompose_char(
-            cp, buf, 32,
-            UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_IGNORE | UTF8PROC_STRIPMARK | UTF8PROC_LUMP,
-            &last_bound);
+        utf8proc_ssize_t m = utf8proc_decompose_char(cp, buf, 32,
+                                                     UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_IGNORE |
+                                                         UTF8PROC_STRIPMARK | UTF8PROC_LUMP,
+                                                     &last_bound);
         if (m < 0 || m > 32) { /* unassigned or absurdly long: keep as is */
             buf[0] = cp;
             m = 1;

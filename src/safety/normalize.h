@@ -27,10 +27,10 @@
 typedef enum { SG_NORM_WORDS, SG_NORM_JOINED } sg_norm_view;
 
 typedef struct {
-    char *text;          /* normalised UTF-8, NUL-terminated, " word word " */
+    char *text; /* normalised UTF-8, NUL-terminated, " word word " */
     size_t len;
-    size_t *orig_start;  /* [len]: first original byte behind normalised byte i */
-    size_t *orig_end;    /* [len]: one past the last original byte behind byte i */
+    size_t *orig_start; /* [len]: first original byte behind normalised byte i */
+    size_t *orig_end;   /* [len]: one past the last original byte behind byte i */
 } sg_norm_text;
 
 typedef struct sg_normalizer sg_normalizer;

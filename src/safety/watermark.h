@@ -40,7 +40,7 @@ typedef struct {
     int tokens_scored; /* unique (previous, token) pairs */
     int green;
     double z;
-    double p_value; /* one-sided, 1 - Phi(z) */
+    double p_value;  /* one-sided, 1 - Phi(z) */
     int watermarked; /* z >= threshold */
 } sg_watermark_score;
 

@@ -42,7 +42,8 @@ sg_error *sg_eval_heldout_tokens(const sg_tokenizer *tok, const char *dir, int *
         if (!err) err = sg_tokenizer_encode(tok, text, len, 0, &part, &np);
         if (!err) {
             int *p = realloc(*ids, (size_t)(*n + np) * sizeof *p);
-            if (!p) err = sg_error_new("out of memory");
+            if (!p)
+                err = sg_error_new("out of memory");
             else {
                 memcpy(p + *n, part, (size_t)np * sizeof *p);
                 *ids = p;
@@ -103,7 +104,8 @@ sg_error *sg_eval_generate(sg_gpt2 *model, const int *const *prompts, int n_prom
 }
 
 /* z of one completion, its prompt's last token as context. */
-static sg_error *score(const sg_watermark *wm, int context, const int *toks, int T, double thr, sg_watermark_score *s) {
+static sg_error *score(const sg_watermark *wm, int context, const int *toks, int T, double thr,
+                       sg_watermark_score *s) {
     int *buf = malloc((size_t)(T + 1) * sizeof *buf);
     if (!buf) return sg_error_new("out of memory");
     buf[0] = context;
@@ -118,7 +120,8 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
                                 const sg_watermark_eval_config *cfg, json_t **out) {
     *out = NULL;
     int N = cfg->samples, T = cfg->tokens, P = cfg->prompt_tokens, V = w->config.vocab_size;
-    if (N < 1 || T < 2 || P < 1) return sg_error_new("watermark evaluation: need samples >= 1, tokens >= 2, prompt >= 1");
+    if (N < 1 || T < 2 || P < 1)
+        return sg_error_new("watermark evaluation: need samples >= 1, tokens >= 2, prompt >= 1");
     if (P + T > w->config.n_ctx)
         return sg_error_new("watermark evaluation: prompt %d + completion %d exceed the context %d", P, T,
                             w->config.n_ctx);
@@ -128,12 +131,13 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
     int stride = (P + T);
     if ((long)N * stride > n_held) {
         free(held);
-        return sg_error_new("watermark evaluation: %d held-out tokens are too few for %d passages of %d", n_held, N,
-                            stride);
+        return sg_error_new("watermark evaluation: %d held-out tokens are too few for %d passages of %d",
+                            n_held, N, stride);
     }
     stride = n_held / N; /* spread the passages over the whole held-out set */
     const int **prompts = malloc((size_t)N * sizeof *prompts);
-    int *wm_out = malloc((size_t)N * T * sizeof *wm_out), *plain_out = malloc((size_t)N * T * sizeof *plain_out);
+    int *wm_out = malloc((size_t)N * T * sizeof *wm_out),
+        *plain_out = malloc((size_t)N * T * sizeof *plain_out);
     sg_watermark *wm = NULL, *det = NULL;
     sg_gpt2 *model = NULL;
     if (!prompts || !wm_out || !plain_out) err = sg_error_new("out of memory");
@@ -144,7 +148,8 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
     double lp_wm = 0, lp_plain = 0;
     int c_wm = 0, c_plain = 0;
     if (!err) err = sg_eval_generate(model, prompts, P, N, T, 0, wm, cfg->seed, wm_out, &lp_wm, &c_wm);
-    if (!err) err = sg_eval_generate(model, prompts, P, N, T, 0, NULL, cfg->seed, plain_out, &lp_plain, &c_plain);
+    if (!err)
+        err = sg_eval_generate(model, prompts, P, N, T, 0, NULL, cfg->seed, plain_out, &lp_plain, &c_plain);
 
     int tp = 0, fp = 0, plain_fp = 0, tp10 = 0, tp25 = 0;
     double z_sum = 0, hz_sum = 0, hz_sq = 0, hz_max = -1e9;
@@ -173,8 +178,10 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
             for (int j = 0; j < T; j++)
                 if (next_u64(&rng) % 100 < (uint64_t)frac) edited[j] = (int)(next_u64(&rng) % (uint64_t)V);
             if ((err = score(det, ctx, edited, T, cfg->z_threshold, &s))) break;
-            if (frac == 10) tp10 += s.watermarked;
-            else tp25 += s.watermarked;
+            if (frac == 10)
+                tp10 += s.watermarked;
+            else
+                tp25 += s.watermarked;
         }
     }
     free(edited);

@@ -21,9 +21,9 @@
 #include "safety/watermark.h"
 
 typedef struct {
-    int samples;        /* completions (and human passages) */
-    int tokens;         /* T, completion length */
-    int prompt_tokens;  /* prompt length cut from held-out text */
+    int samples;       /* completions (and human passages) */
+    int tokens;        /* T, completion length */
+    int prompt_tokens; /* prompt length cut from held-out text */
     double gamma, delta, z_threshold;
     uint64_t seed;
     const char *heldout_dir;
@@ -42,6 +42,7 @@ sg_error *sg_eval_heldout_tokens(const sg_tokenizer *tok, const char *dir, int *
  * off), with the watermark `wm` or none; out[i*T ..] gets the tokens and
  * *sum_logp / *count the log-probabilities under the unmodified distribution. */
 sg_error *sg_eval_generate(sg_gpt2 *model, const int *const *prompts, int n_prompt, int n, int T, int top_k,
-                           sg_watermark *wm, uint64_t seed, int *out, double *sum_logp, int *count) SG_MUST_CHECK;
+                           sg_watermark *wm, uint64_t seed, int *out, double *sum_logp,
+                           int *count) SG_MUST_CHECK;
 
 #endif

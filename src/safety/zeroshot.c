@@ -11,13 +11,15 @@ const char *sg_rank_bucket(int rank) {
     return rank <= 10 ? "top-10" : rank <= 100 ? "top-100" : rank <= 1000 ? "top-1000" : "beyond";
 }
 
-sg_error *sg_zeroshot_score(const sg_gpt2_weights *w, const int *tokens, int n, int want_ranks, sg_zeroshot *out) {
+sg_error *sg_zeroshot_score(const sg_gpt2_weights *w, const int *tokens, int n, int want_ranks,
+                            sg_zeroshot *out) {
     memset(out, 0, sizeof *out);
     int V = w->config.vocab_size;
     if (n > w->config.n_ctx) n = w->config.n_ctx;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= V)
-            return sg_error_new("token %d at position %d is outside the model's vocabulary (%d)", tokens[i], i, V);
+            return sg_error_new("token %d at position %d is outside the model's vocabulary (%d)", tokens[i],
+                                i, V);
     if (n < 2) return sg_error_new("need at least 2 tokens to score, got %d", n);
     sg_gpt2 *model = NULL;
     sg_error *err = sg_gpt2_new(w, 1, &model);

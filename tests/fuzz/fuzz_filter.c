@@ -14,7 +14,8 @@ static sg_normalizer *nz;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!filter) {
-        if (sg_filter_new(sg_default_filter_rules(), &filter) || sg_normalizer_new(NULL, NULL, 0, &nz)) abort();
+        if (sg_filter_new(sg_default_filter_rules(), &filter) || sg_normalizer_new(NULL, NULL, 0, &nz))
+            abort();
     }
     const char *text = (const char *)data;
     for (int view = 0; view < 2; view++) {

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,17 @@ static unsigned cats_of(const char *text) {
 static void evasions_are_caught(void **state) {
     (void)state;
     const char *evasive[] = {
-        "I will kill you",          "I will KILL YOU",       "i will k1ll y0u",
-        "i will kiiiilll youuu",    "i will k.i.l.l you",    "i will k i l l you",
-        "i will \xd0\xbaill you",   /* Cyrillic ka */        "i will \xef\xbd\x8b\xef\xbd\x89ll you",
-        "i will ki\xe2\x80\x8bll you", "how to make a p1pe-b0mb", "a p.i.p.e b.o.m.b",
+        "I will kill you",
+        "I will KILL YOU",
+        "i will k1ll y0u",
+        "i will kiiiilll youuu",
+        "i will k.i.l.l you",
+        "i will k i l l you",
+        "i will \xd0\xbaill you",
+        /* Cyrillic ka */ "i will \xef\xbd\x8b\xef\xbd\x89ll you",
+        "i will ki\xe2\x80\x8bll you",
+        "how to make a p1pe-b0mb",
+        "a p.i.p.e b.o.m.b",
     };
     for (size_t i = 0; i < sizeof evasive / sizeof *evasive; i++)
         if (cats_of(evasive[i]) != 1u) fail_msg("not caught as violence only: \"%s\"", evasive[i]);
@@ -116,8 +124,9 @@ static void pii_detectors_with_luhn(void **state) {
     assert_int_equal(card, 1); /* the ...1112 number fails the Luhn check */
     size_t n;
     char *red = sg_filter_redact(text, strlen(text), &m, &n);
-    assert_string_equal(red, "mail [REDACTED], call [REDACTED], card [REDACTED], not a card 4111 1111 1111 1112, "
-                             "year 2017-2018");
+    assert_string_equal(red,
+                        "mail [REDACTED], call [REDACTED], card [REDACTED], not a card 4111 1111 1111 1112, "
+                        "year 2017-2018");
     assert_int_equal(n, strlen(red));
     free(red);
     sg_filter_matches_free(&m);
@@ -164,8 +173,10 @@ static int run_stream(const char *const *pieces, size_t n, char *out, size_t cap
     *flags = 0;
     for (size_t i = 0; i <= n && !blocked; i++) {
         sg_filter_chunk c;
-        if (i < n) assert_null(sg_filter_stream_push(s, pieces[i], strlen(pieces[i]), &c));
-        else assert_null(sg_filter_stream_finish(s, &c));
+        if (i < n)
+            assert_null(sg_filter_stream_push(s, pieces[i], strlen(pieces[i]), &c));
+        else
+            assert_null(sg_filter_stream_finish(s, &c));
         assert_true(o + c.len < cap);
         memcpy(out + o, c.text, c.len);
         o += c.len;
@@ -260,15 +271,20 @@ static void moderation_requests(void **state) {
     json_t *res = json_object_get(r, "results");
     assert_int_equal(json_array_size(res), 2);
     assert_true(json_is_true(json_object_get(json_array_get(res, 0), "flagged")));
-    assert_true(json_is_true(json_object_get(json_object_get(json_array_get(res, 0), "categories"), "violence")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(json_array_get(res, 0), "categories"), "violence")));
     assert_true(json_is_false(json_object_get(json_array_get(res, 1), "flagged")));
     assert_string_equal(json_string_value(json_object_get(r, "model")), "filter");
     json_decref(r);
     json_decref(body);
-    const char *bad[] = {"[]", "{}", "{\"input\": 3}", "{\"input\": []}", "{\"input\": [\"a\", 1]}",
+    const char *bad[] = {"[]",
+                         "{}",
+                         "{\"input\": 3}",
+                         "{\"input\": []}",
+                         "{\"input\": [\"a\", 1]}",
                          "{\"input\": \"a\", \"model\": 1}"};
-    const char *why[] = {"JSON object", "'input' is required", "string or an array", "empty array", "'input[1]'",
-                         "'model'"};
+    const char *why[] = {"JSON object", "'input' is required", "string or an array",
+                         "empty array", "'input[1]'",          "'model'"};
     for (int i = 0; i < 6; i++) {
         body = json_loads(bad[i], 0, &je);
         sg_error *err = sg_moderate_request(f, body, "filter", &r);
@@ -281,16 +297,11 @@ static void moderation_requests(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(evasions_are_caught),
-        cmocka_unit_test(clean_text_and_word_boundaries),
-        cmocka_unit_test(scunthorpe_allow_list),
-        cmocka_unit_test(offsets_are_in_the_original_text),
-        cmocka_unit_test(pii_detectors_with_luhn),
-        cmocka_unit_test(input_decisions),
-        cmocka_unit_test(stream_catches_split_matches),
-        cmocka_unit_test(stream_releases_with_bounded_delay),
-        cmocka_unit_test(bad_rules_are_rejected),
-        cmocka_unit_test(default_rules_compile),
+        cmocka_unit_test(evasions_are_caught),          cmocka_unit_test(clean_text_and_word_boundaries),
+        cmocka_unit_test(scunthorpe_allow_list),        cmocka_unit_test(offsets_are_in_the_original_text),
+        cmocka_unit_test(pii_detectors_with_luhn),      cmocka_unit_test(input_decisions),
+        cmocka_unit_test(stream_catches_split_matches), cmocka_unit_test(stream_releases_with_bounded_delay),
+        cmocka_unit_test(bad_rules_are_rejected),       cmocka_unit_test(default_rules_compile),
         cmocka_unit_test(moderation_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

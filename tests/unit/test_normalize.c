@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <string.h>
 
@@ -32,13 +33,16 @@ static void case_width_marks_and_confusables(void **state) {
     (void)state;
     check("Spam", SG_NORM_WORDS, " spam ");
     check("SPAM", SG_NORM_WORDS, " spam ");
-    check("\xef\xbd\x93\xef\xbd\x90\xef\xbd\x81\xef\xbd\x8d", SG_NORM_WORDS, " spam ");  /* fullwidth */
-    check("\xf0\x9d\x90\xac\xf0\x9d\x90\xa9\xf0\x9d\x90\x9a\xf0\x9d\x90\xa6", SG_NORM_WORDS, " spam "); /* math bold */
-    check("\xd1\x95\xd1\x80\xd0\xb0m", SG_NORM_WORDS, " spam ");           /* Cyrillic dze, er, a */
-    check("sp\xce\xb1m", SG_NORM_WORDS, " spam ");                          /* Greek alpha */
-    check("spa\xcc\x81m", SG_NORM_WORDS, " spam ");                         /* combining acute */
-    check("sp\xc3\xa1m", SG_NORM_WORDS, " spam ");                          /* precomposed a-acute */
-    check("sp\xe2\x80\x8b" "am", SG_NORM_WORDS, " spam ");                 /* zero-width space */
+    check("\xef\xbd\x93\xef\xbd\x90\xef\xbd\x81\xef\xbd\x8d", SG_NORM_WORDS, " spam "); /* fullwidth */
+    check("\xf0\x9d\x90\xac\xf0\x9d\x90\xa9\xf0\x9d\x90\x9a\xf0\x9d\x90\xa6", SG_NORM_WORDS,
+          " spam ");                                             /* math bold */
+    check("\xd1\x95\xd1\x80\xd0\xb0m", SG_NORM_WORDS, " spam "); /* Cyrillic dze, er, a */
+    check("sp\xce\xb1m", SG_NORM_WORDS, " spam ");               /* Greek alpha */
+    check("spa\xcc\x81m", SG_NORM_WORDS, " spam ");              /* combining acute */
+    check("sp\xc3\xa1m", SG_NORM_WORDS, " spam ");               /* precomposed a-acute */
+    check("sp\xe2\x80\x8b"
+          "am",
+          SG_NORM_WORDS, " spam "); /* zero-width space */
     check("I", SG_NORM_WORDS, " i ");
     check("l", SG_NORM_WORDS, " i ");
     assert_int_equal(sg_skeleton_char(0x0410), 'a'); /* Cyrillic capital A */
@@ -51,13 +55,13 @@ static void leetspeak_only_inside_words(void **state) {
     check("kill", SG_NORM_WORDS, " ki ");
     check("$p4m", SG_NORM_WORDS, " spam ");
     check("sp@m", SG_NORM_WORDS, " spam ");
-    check("$5 off", SG_NORM_WORDS, " 5 of ");   /* arithmetic stays arithmetic */
-    check("1990", SG_NORM_WORDS, " 190 ");  /* digits collapse too, the same for patterns */
-    check("spam!", SG_NORM_WORDS, " spam ");    /* trailing punctuation is not leet */
+    check("$5 off", SG_NORM_WORDS, " 5 of "); /* arithmetic stays arithmetic */
+    check("1990", SG_NORM_WORDS, " 190 ");    /* digits collapse too, the same for patterns */
+    check("spam!", SG_NORM_WORDS, " spam ");  /* trailing punctuation is not leet */
     check("h3ll0 there!", SG_NORM_WORDS, " heio there ");
-    check("h3nt@!", SG_NORM_WORDS, " hentai ");     /* '!' ends a word written in leet */
+    check("h3nt@!", SG_NORM_WORDS, " hentai "); /* '!' ends a word written in leet */
     check("nude$", SG_NORM_WORDS, " nudes ");
-    check("8 0 m b", SG_NORM_WORDS, " b o m b ");   /* spaced-out leet reads as one token */
+    check("8 0 m b", SG_NORM_WORDS, " b o m b "); /* spaced-out leet reads as one token */
     check("8 0 m b", SG_NORM_JOINED, " bomb ");
 }
 
@@ -74,7 +78,7 @@ static void separators_inside_words(void **state) {
     check("s.p.a.m", SG_NORM_JOINED, " spam ");
     check("s p a m now", SG_NORM_JOINED, " spam now ");
     check("s-p_a*m", SG_NORM_JOINED, " spam ");
-    check("a spam b", SG_NORM_JOINED, " a spam b ");   /* single letters next to words stay apart */
+    check("a spam b", SG_NORM_JOINED, " a spam b "); /* single letters next to words stay apart */
     check("well, then", SG_NORM_JOINED, " wei then ");
 }
 
@@ -135,9 +139,12 @@ static void matcher_overlaps_and_allow(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(case_width_marks_and_confusables), cmocka_unit_test(leetspeak_only_inside_words),
-        cmocka_unit_test(repeats_collapse),                 cmocka_unit_test(separators_inside_words),
-        cmocka_unit_test(offsets_map_back),                 cmocka_unit_test(custom_leet_and_bad_entries),
+        cmocka_unit_test(case_width_marks_and_confusables),
+        cmocka_unit_test(leetspeak_only_inside_words),
+        cmocka_unit_test(repeats_collapse),
+        cmocka_unit_test(separators_inside_words),
+        cmocka_unit_test(offsets_map_back),
+        cmocka_unit_test(custom_leet_and_bad_entries),
         cmocka_unit_test(matcher_overlaps_and_allow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

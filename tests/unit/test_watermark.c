@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "safety/detect_eval.h"
 #include "safety/watermark.h"
 
-#define VOCAB 50257 /* GPT-2's vocabulary, for green-list fractions and random streams */
+#define VOCAB 50257    /* GPT-2's vocabulary, for green-list fractions and random streams */
 #define GEN_VOCAB 4096 /* the synthetic language: smaller so the test stays fast */
 #define T 200
 
@@ -122,7 +123,7 @@ static void unwatermarked_streams_stay_near_zero(void **state) {
         flagged += s.watermarked;
     }
     double mean = sum / trials, var = sumsq / trials - mean * mean;
-    assert_true(fabs(mean) < 0.3);      /* z is standard normal under the null */
+    assert_true(fabs(mean) < 0.3); /* z is standard normal under the null */
     assert_true(var > 0.6 && var < 1.5);
     assert_int_equal(flagged, 0);
     /* a sample from the model without the processor is not watermarked either */
