@@ -62,6 +62,9 @@ static void print_table(json_t *r) {
            (long long)json_integer_value(json_object_get(cl, "flagged")),
            (long long)json_integer_value(json_object_get(cl, "sentences")),
            100 * num(m, "false_positive_rate"));
+    if (num(m, "recall_unseen") >= 0)
+        printf("recall on texts written without the term lists (violating_unseen.tsv): %.4f\n",
+               num(m, "recall_unseen"));
     printf("hard negatives flagged: %lld of %lld\n",
            (long long)json_integer_value(json_object_get(cl, "hard_negatives_flagged")),
            (long long)json_integer_value(json_object_get(cl, "hard_negatives")));

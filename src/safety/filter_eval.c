@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
 
@@ -282,6 +283,7 @@ typedef struct {
     long *tp, *fp, *n, *ev_tp, *ev_n; /* per category */
     long kind_tp[SG_EVADE_KINDS], kind_n[SG_EVADE_KINDS];
     long clean, clean_flagged, hard, hard_flagged;
+    long unseen, unseen_tp; /* violating_unseen.tsv, when present */
     uint64_t rng;
     json_t *examples;
     sg_error *err;
@@ -433,6 +435,18 @@ static sg_error *on_violating(run *r, const char *path, int line, char *cat, cha
     return NULL;
 }
 
+static sg_error *on_unseen(run *r, const char *path, int line, char *cat, char *text) {
+    (void)path;
+    (void)line;
+    int label = -1;
+    for (int c = 0; c < r->nc; c++)
+        if (!strcmp(sg_filter_category_name(r->f, c), cat)) label = c;
+    uint64_t pred = predict(r, text, strlen(text));
+    r->unseen++;
+    if (label >= 0 && (pred >> label & 1)) r->unseen_tp++;
+    return NULL;
+}
+
 static sg_error *on_hard(run *r, const char *path, int line, char *cat, char *text) {
     (void)path;
     (void)line;
@@ -462,13 +476,16 @@ sg_error *sg_filter_eval_run(const sg_filter *f, const sg_filter_eval_config *cf
 
     char *vpath = sg_path_join(cfg->data_dir, "violating.tsv");
     char *hpath = sg_path_join(cfg->data_dir, "hard_negatives.tsv");
-    sg_error *err = vpath && hpath ? NULL : sg_error_new("out of memory");
+    char *upath = sg_path_join(cfg->data_dir, "violating_unseen.tsv");
+    sg_error *err = vpath && hpath && upath ? NULL : sg_error_new("out of memory");
     if (!err) err = read_tsv(vpath, 2, on_violating, &r);
     if (!err) err = read_tsv(hpath, 1, on_hard, &r);
+    if (!err && access(upath, R_OK) == 0) err = read_tsv(upath, 2, on_unseen, &r);
     if (!err) err = read_clean(&r, cfg->heldout_dir);
     if (!err && r.err) err = r.err, r.err = NULL;
     free(vpath);
     free(hpath);
+    free(upath);
     if (err) {
         sg_error_free(r.err);
         json_decref(r.examples);
@@ -499,6 +516,7 @@ sg_error *sg_filter_eval_run(const sg_filter *f, const sg_filter_eval_config *cf
     json_object_set_new(metrics, "recall_evasions", ratio(ev_tp, ev_n));
     json_object_set_new(metrics, "false_positive_rate", ratio(r.clean_flagged, r.clean));
     json_object_set_new(metrics, "hard_negative_fp_rate", ratio(r.hard_flagged, r.hard));
+    json_object_set_new(metrics, "recall_unseen", ratio(r.unseen_tp, r.unseen));
     json_t *clean = json_object();
     json_object_set_new(clean, "sentences", json_integer(r.clean));
     json_object_set_new(clean, "flagged", json_integer(r.clean_flagged));

@@ -2,7 +2,8 @@
  * labelled set of violating texts (DATA/violating.tsv, "category<TAB>text"),
  * evasions of each generated here (leet, confusables, separators, repeats,
  * case, and all of them mixed, from a seeded generator), hard negatives
- * (DATA/hard_negatives.tsv) and clean text: every sentence of the held-out
+ * (DATA/hard_negatives.tsv), optionally texts written without looking at the
+ * terms (DATA/violating_unseen.tsv, reported as recall_unseen) and clean text: every sentence of the held-out
  * State of the Union addresses (the .txt files in HELDOUT), split at run time.
  *
  * The result is a JSON object {suite: "filter", metrics: {recall,
