@@ -3,11 +3,13 @@
  * evasions of each generated here (leet, confusables, separators, repeats,
  * case, and all of them mixed, from a seeded generator), hard negatives
  * (DATA/hard_negatives.tsv), optionally texts written without looking at the
- * terms (DATA/violating_unseen.tsv, reported as recall_unseen) and clean text: every sentence of the held-out
- * State of the Union addresses (the .txt files in HELDOUT), split at run time.
+ * terms (DATA/violating_unseen.tsv, reported as recall_unseen), and clean
+ * text: every sentence of the held-out State of the Union addresses (the .txt
+ * files in HELDOUT), split at run time.
  *
  * The result is a JSON object {suite: "filter", metrics: {recall,
- * recall_evasions, false_positive_rate, hard_negative_fp_rate, precision},
+ * recall_evasions, recall_unseen, false_positive_rate, hard_negative_fp_rate,
+ * precision},
  * categories: {name: {n, tp, fp, precision, recall, recall_evasions}},
  * evasions: {kind: recall}, clean: {sentences, flagged, examples}} that the
  * release gates read (metric names match examples/release.yaml). */
