@@ -14,7 +14,9 @@
  * (absent strings as "name=-\n"); texts enter only through their digests.
  * sg_audit_verify walks the log from record 1 and names the first record that
  * was changed, removed or moved. Cutting records off the end is invisible to
- * any chain: keep the head that verify prints somewhere else and compare.
+ * any chain by itself: keep the head that verify prints (sequence number and
+ * hash) somewhere else, and pass it back as an anchor to check that the log
+ * still reaches it unchanged.
  *
  * Durability: sg_audit_append returns after a synchronous=FULL commit, so a
  * request acknowledged after it is on disk.
@@ -57,15 +59,22 @@ sg_error *sg_audit_append(sg_store *store, const sg_audit_entry *entry, int64_t 
 
 typedef struct {
     bool intact;
-    int64_t records;    /* records read */
-    int64_t bad_seq;    /* the first bad record, 0 when intact */
-    char problem[256];  /* what is wrong with it */
-    int64_t head_seq;   /* the last record and its hash (hex), for anchoring */
+    int64_t records;   /* records read */
+    int64_t bad_seq;   /* the first bad record, 0 when intact */
+    char problem[256]; /* what is wrong with it */
+    int64_t head_seq;  /* the last record and its hash (hex), for anchoring */
     char head_hash[2 * SG_HASH_BYTES + 1];
 } sg_audit_report;
 
 /* Checks the whole chain. An error only when the store cannot be read. */
 sg_error *sg_audit_verify(sg_store *store, sg_audit_report *report) SG_MUST_CHECK;
+
+/* The same, and also that record `anchor_seq` still exists with the hash
+ * `anchor_hash` (hex), as an earlier verify reported it: this catches records
+ * cut off the end, or a chain rewritten from some record on. An error for a
+ * malformed anchor. */
+sg_error *sg_audit_verify_anchored(sg_store *store, int64_t anchor_seq, const char *anchor_hash,
+                                   sg_audit_report *report) SG_MUST_CHECK;
 
 /* Calls fn for the last `n` records, oldest first. */
 sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_row_fn fn, void *ctx) SG_MUST_CHECK;

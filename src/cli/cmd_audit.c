@@ -17,15 +17,15 @@
 #include "store/store.h"
 
 static const char usage_text[] =
-    "usage: stagegate audit verify [--db PATH]\n"
+    "usage: stagegate audit verify [--db PATH] [--anchor SEQ:HASH]\n"
     "       stagegate audit tail   [--db PATH] [-n N] [--json]\n"
     "       stagegate audit record [--db PATH] --decision D [--reason TEXT] [--count N] [--threads T]\n"
     "       stagegate audit purge  [--db PATH] --older-than DURATION\n"
     "\n"
     "verify  checks the hash chain from the first record; exits 0 when intact and\n"
-    "        1 naming the first changed, removed or reordered record. Prints the\n"
-    "        head (last sequence number and hash): keep it elsewhere to detect\n"
-    "        records cut off the end later.\n"
+    "        1 naming the first changed, removed or reordered record. Prints an\n"
+    "        anchor SEQ:HASH for the last record: keep it elsewhere and pass it to\n"
+    "        a later verify with --anchor to detect records cut off the end.\n"
     "tail    prints the last N records (default 20), as text or JSON lines.\n"
     "record  appends an operator event (e.g. --decision stage-change --reason ...),\n"
     "        N times (in each of T threads); prints \"seq S\" once each record is\n"
@@ -35,7 +35,7 @@ static const char usage_text[] =
     "--db defaults to ./stagegate.db.\n";
 
 typedef struct {
-    const char *db, *decision, *reason, *count, *threads, *older_than, *n;
+    const char *db, *decision, *reason, *count, *threads, *older_than, *n, *anchor;
     bool json;
 } options;
 
@@ -57,10 +57,14 @@ static int parse(int argc, char **argv, options *o) {
         const char *name;
         size_t off;
     } flags[] = {
-        {"--db", offsetof(options, db)},         {"--decision", offsetof(options, decision)},
-        {"--reason", offsetof(options, reason)}, {"--count", offsetof(options, count)},
-        {"--older-than", offsetof(options, older_than)}, {"-n", offsetof(options, n)},
+        {"--db", offsetof(options, db)},
+        {"--decision", offsetof(options, decision)},
+        {"--reason", offsetof(options, reason)},
+        {"--count", offsetof(options, count)},
+        {"--older-than", offsetof(options, older_than)},
+        {"-n", offsetof(options, n)},
         {"--threads", offsetof(options, threads)},
+        {"--anchor", offsetof(options, anchor)},
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -101,15 +105,26 @@ static int positive(const char *flag, const char *text, int64_t *out) {
 }
 
 static int cmd_verify(options *o) {
+    int64_t anchor_seq = 0;
+    const char *anchor_hash = NULL;
+    if (o->anchor) {
+        char *end;
+        errno = 0;
+        anchor_seq = strtoll(o->anchor, &end, 10);
+        if (end == o->anchor || *end != ':' || errno || anchor_seq < 1)
+            return usage_error("--anchor '%s': expected SEQ:HASH as printed by verify", o->anchor);
+        anchor_hash = end + 1;
+    }
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
     if (err) return fail(err);
     sg_audit_report rep;
-    err = sg_audit_verify(store, &rep);
+    err = sg_audit_verify_anchored(store, anchor_seq, anchor_hash, &rep);
     sg_store_close(store);
     if (err) return fail(err);
     if (!rep.intact) {
-        fprintf(stderr, "stagegate audit: audit log damaged at record %" PRId64 ": %s\n", rep.bad_seq, rep.problem);
+        fprintf(stderr, "stagegate audit: audit log damaged at record %" PRId64 ": %s\n", rep.bad_seq,
+                rep.problem);
         if (rep.head_seq)
             fprintf(stderr, "stagegate audit: records 1 to %" PRId64 " are intact\n", rep.head_seq);
         return 1;
@@ -117,7 +132,7 @@ static int cmd_verify(options *o) {
     if (rep.records == 0)
         printf("audit log intact: 0 records\n");
     else
-        printf("audit log intact: %" PRId64 " records, head %" PRId64 " %s\n", rep.records, rep.head_seq,
+        printf("audit log intact: %" PRId64 " records; anchor %" PRId64 ":%s\n", rep.records, rep.head_seq,
                rep.head_hash);
     return 0;
 }
@@ -138,20 +153,21 @@ static int print_row(const sg_audit_row *r, void *ctx) {
     iso_time(r->time_ms, when, sizeof when);
     for (int i = 0; i < SG_HASH_BYTES; i++) snprintf(hash + 2 * i, 3, "%02x", r->hash[i]);
     if (json) {
-        json_t *o = json_pack("{s:I, s:s, s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:I, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
-                              "seq", (json_int_t)r->seq, "time", when, "key_id", (json_int_t)r->key_id, "audience",
-                              r->audience, "model", r->model, "stage", r->stage, "decision", or_dash(r->decision),
-                              "reason", r->reason, "prompt_tokens", (json_int_t)r->prompt_tokens,
-                              "completion_tokens", (json_int_t)r->completion_tokens, "latency_us",
-                              (json_int_t)r->latency_us, "text_mode", or_dash(r->text_mode), "prompt_digest",
-                              r->prompt_digest, "completion_digest", r->completion_digest, "prompt", r->prompt_text,
-                              "completion", r->completion_text, "hash", hash);
+        json_t *o = json_pack(
+            "{s:I, s:s, s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:I, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
+            "seq", (json_int_t)r->seq, "time", when, "key_id", (json_int_t)r->key_id, "audience", r->audience,
+            "model", r->model, "stage", r->stage, "decision", or_dash(r->decision), "reason", r->reason,
+            "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
+            (json_int_t)r->completion_tokens, "latency_us", (json_int_t)r->latency_us, "text_mode",
+            or_dash(r->text_mode), "prompt_digest", r->prompt_digest, "completion_digest",
+            r->completion_digest, "prompt", r->prompt_text, "completion", r->completion_text, "hash", hash);
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (line) puts(line);
         free(line);
         json_decref(o);
     } else {
-        printf("%6" PRId64 " %s key=%" PRId64 " %s %s %s %-9s tokens=%" PRId64 "/%" PRId64 " latency=%.3fms %s\n",
+        printf("%6" PRId64 " %s key=%" PRId64 " %s %s %s %-9s tokens=%" PRId64 "/%" PRId64
+               " latency=%.3fms %s\n",
                r->seq, when, r->key_id, or_dash(r->audience), or_dash(r->model), or_dash(r->stage),
                or_dash(r->decision), r->prompt_tokens, r->completion_tokens, (double)r->latency_us / 1000.0,
                or_dash(r->reason));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/audit.h"
 #include "access/keys.h"
 #include "base/log.h"
 #include "cli/commands.h"
@@ -26,6 +27,7 @@ static const char usage_text[] =
     "ID is the number `keys list` shows; `-` reads the secret from standard input.\n"
     "DURATION is a number and a unit: s, m, h, d or w (e.g. 30d). --rpm/--tpm are\n"
     "this key's requests and tokens per minute (default: the policy's limits).\n"
+    "Creations and revocations are recorded in the audit log.\n"
     "--db defaults to ./stagegate.db.\n";
 
 typedef struct {
@@ -51,9 +53,12 @@ static int parse(int argc, char **argv, options *o) {
         const char *name;
         size_t off;
     } flags[] = {
-        {"--db", offsetof(options, db)},         {"--name", offsetof(options, name)},
-        {"--audience", offsetof(options, audience)}, {"--expires", offsetof(options, expires)},
-        {"--rpm", offsetof(options, rpm)},       {"--tpm", offsetof(options, tpm)},
+        {"--db", offsetof(options, db)},
+        {"--name", offsetof(options, name)},
+        {"--audience", offsetof(options, audience)},
+        {"--expires", offsetof(options, expires)},
+        {"--rpm", offsetof(options, rpm)},
+        {"--tpm", offsetof(options, tpm)},
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -92,6 +97,19 @@ static sg_error *open_all(const char *db, sg_store **store, sg_keys **keys) {
     free(key_path);
     if (err) sg_store_close(*store);
     return err;
+}
+
+/* Administrative actions go on the audit trail too (key id 0: they are not
+ * requests and count toward no key's usage). A failure is reported but does
+ * not undo the action. */
+static void admin_event(sg_store *store, const char *decision, const char *audience, const char *what) {
+    sg_audit_entry e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
+    sg_error *err = sg_audit_append(store, &e, NULL);
+    if (err) {
+        fprintf(stderr, "stagegate keys: warning: not recorded in the audit log: %s\n",
+                sg_error_message(err));
+        sg_error_free(err);
+    }
 }
 
 static int parse_limit(const char *flag, const char *text, int64_t *out) {
@@ -140,7 +158,8 @@ static int cmd_create(options *o) {
     if (o->ref) return usage_error("unexpected argument '%s'", o->ref);
     sg_key_spec spec = {.name = o->name, .audience = o->audience};
     int rc;
-    if ((rc = parse_limit("--rpm", o->rpm, &spec.rpm)) || (rc = parse_limit("--tpm", o->tpm, &spec.tpm))) return rc;
+    if ((rc = parse_limit("--rpm", o->rpm, &spec.rpm)) || (rc = parse_limit("--tpm", o->tpm, &spec.tpm)))
+        return rc;
     if (o->expires) {
         int64_t ms;
         sg_error *err = sg_parse_duration_ms(o->expires, &ms);
@@ -158,13 +177,19 @@ static int cmd_create(options *o) {
     char secret[SG_KEY_SECRET_LEN + 1];
     int64_t id;
     err = sg_keys_create(keys, &spec, secret, &id);
-    sg_keys_close(keys);
-    sg_store_close(store);
-    if (err) return fail(err);
     char expires[32], rpm[24], tpm[24];
     format_time(spec.expires_ms, expires, sizeof expires);
     format_limit(spec.rpm, rpm, sizeof rpm);
     format_limit(spec.tpm, tpm, sizeof tpm);
+    if (!err) {
+        char what[512];
+        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" created (rpm %s, tpm %s, expires %s)", id,
+                 spec.name, rpm, tpm, expires);
+        admin_event(store, "key-created", spec.audience, what);
+    }
+    sg_keys_close(keys);
+    sg_store_close(store);
+    if (err) return fail(err);
     printf("created key %" PRId64 " \"%s\" for audience %s (rpm %s, tpm %s, expires %s)\n", id, spec.name,
            spec.audience, rpm, tpm, expires);
     printf("the secret below is shown only this once; store it now:\n%s\n", secret);
@@ -184,8 +209,8 @@ static int cmd_list(options *o) {
     sg_store_close(store);
     if (err) return fail(err);
     int64_t now = sg_now_ms();
-    printf("%-5s %-20s %-18s %-8s %-8s %-21s %-21s %-8s %s\n", "ID", "NAME", "AUDIENCE", "RPM", "TPM", "CREATED",
-           "EXPIRES", "STATUS", "SECRET");
+    printf("%-5s %-20s %-18s %-8s %-8s %-21s %-21s %-8s %s\n", "ID", "NAME", "AUDIENCE", "RPM", "TPM",
+           "CREATED", "EXPIRES", "STATUS", "SECRET");
     for (size_t i = 0; i < n; i++) {
         const sg_key_record *k = &list[i];
         char created[32], expires[32], rpm[24], tpm[24];
@@ -193,8 +218,8 @@ static int cmd_list(options *o) {
         format_time(k->expires_ms, expires, sizeof expires);
         format_limit(k->rpm, rpm, sizeof rpm);
         format_limit(k->tpm, tpm, sizeof tpm);
-        printf("%-5" PRId64 " %-20s %-18s %-8s %-8s %-21s %-21s %-8s sg-...%s\n", k->id, k->name, k->audience, rpm,
-               tpm, created, expires, status_of(k, now), k->hint);
+        printf("%-5" PRId64 " %-20s %-18s %-8s %-8s %-21s %-21s %-8s sg-...%s\n", k->id, k->name, k->audience,
+               rpm, tpm, created, expires, status_of(k, now), k->hint);
     }
     free(list);
     return 0;
@@ -227,6 +252,11 @@ static int cmd_revoke(options *o) {
     sg_key_record rec = {0};
     bool found = false;
     if (!err) err = sg_store_key_get(store, id, &rec, &found);
+    if (!err && !already) {
+        char what[256];
+        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" revoked", id, rec.name);
+        admin_event(store, "key-revoked", rec.audience, what);
+    }
     sg_keys_close(keys);
     sg_store_close(store);
     sodium_memzero(buf, sizeof buf);
@@ -251,7 +281,7 @@ static int cmd_show(options *o) {
     err = sg_keys_find(keys, o->ref, &k, &found);
     if (!err && !found)
         err = strspn(o->ref, "0123456789") == strlen(o->ref) ? sg_error_new("no key with id %s", o->ref)
-                                                               : sg_error_new("no key with that secret");
+                                                             : sg_error_new("no key with that secret");
     if (!err) err = sg_store_usage_get(store, k.id, &total, &days, &n_days);
     sg_keys_close(keys);
     sg_store_close(store);

@@ -16,5 +16,7 @@ int sg_cmd_generate(int argc, char **argv);
 int sg_cmd_logits(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
+int sg_cmd_tokenizer(int argc, char **argv);
+int sg_cmd_checkpoint(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static const command commands[] = {
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
+    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
 };
 
 static void usage(FILE *out) {

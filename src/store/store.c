@@ -75,9 +75,9 @@ enum {
 };
 
 #define KEY_COLUMNS "id, name, audience, hint, hash, rpm, tpm, created_ms, expires_ms, revoked_ms"
-#define AUDIT_COLUMNS                                                                              \
-    "seq, time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "              \
-    "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "    \
+#define AUDIT_COLUMNS                                                                                        \
+    "seq, time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "                        \
+    "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "              \
     "completion_text, prev_hash, hash"
 
 static const char *const query_sql[Q_COUNT_] = {
@@ -96,8 +96,7 @@ static const char *const query_sql[Q_COUNT_] = {
     [Q_USAGE_DAYS] = "SELECT day, requests, prompt_tokens, completion_tokens FROM usage "
                      "WHERE key_id = ? ORDER BY day DESC",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [Q_AUDIT_EACH] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ? ORDER BY seq",
     [Q_AUDIT_COUNT] = "SELECT count(*), coalesce(max(seq), 0) FROM audit",
     [Q_AUDIT_PURGE] = "UPDATE audit SET prompt_text = NULL, completion_text = NULL WHERE time_ms < ? "
@@ -119,6 +118,7 @@ typedef struct {
  * never waits behind an audit commit's fsync (WAL lets one reader and one
  * writer run at once). ":memory:" has a single connection for both. */
 struct sg_store {
+    char *path;
     conn writer, rd;
     conn *reader; /* &rd, or &writer for ":memory:" */
     /* group commit of audit records (see sg_store_audit_append) */
@@ -271,6 +271,11 @@ sg_error *sg_store_open(const char *path, sg_store **out) {
     s->gc_tail = &s->gc_queue;
     bool memory = strcmp(path, ":memory:") == 0;
     s->reader = memory ? &s->writer : &s->rd;
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return sg_error_new("out of memory");
+    }
     sg_error *err = NULL;
     /* A new database holds key hashes and possibly prompts: create it private
      * (SQLite gives its -wal and -shm files the same permissions). */
@@ -301,6 +306,7 @@ void sg_store_close(sg_store *s) {
     pthread_mutex_destroy(&s->rd.lock);
     pthread_mutex_destroy(&s->gc_lock);
     pthread_cond_destroy(&s->gc_cond);
+    free(s->path);
     free(s);
 }
 
@@ -480,7 +486,8 @@ static sg_error *usage_add_locked(conn *c, int64_t key_id, int64_t time_ms, int6
     return run(c, st, "recording usage");
 }
 
-sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt, int64_t completion) {
+sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt,
+                             int64_t completion) {
     conn *c = &s->writer;
     lock(c);
     sg_error *err = usage_add_locked(c, key_id, time_ms, prompt, completion);
@@ -609,7 +616,8 @@ static sg_error *write_batch_locked(conn *c, pending *first, size_t n) {
         p->seal(row, last_hash, p->ctx);
         if ((err = insert_audit_locked(c, row))) goto rollback;
         if (p->usage && row->key_id > 0 &&
-            (err = usage_add_locked(c, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
+            (err =
+                 usage_add_locked(c, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
             goto rollback;
         memcpy(last_hash, row->hash, SG_HASH_BYTES);
     }
@@ -637,7 +645,8 @@ static void flush_batch(sg_store *s, pending *batch) {
     unlock(c);
 }
 
-sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
+sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
+                                void *ctx) {
     pending me = {.row = row, .usage = usage, .seal = seal, .ctx = ctx};
     pthread_mutex_lock(&s->gc_lock);
     *s->gc_tail = &me;
@@ -687,13 +696,26 @@ static void read_audit(sqlite3_stmt *st, sg_audit_row *r) {
     copy_hash(r->hash, st, 17);
 }
 
-/* Walks with a private statement (one consistent read snapshot) while holding
- * the store's lock: `fn` must not call back into the store. */
 sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn, void *ctx) {
-    conn *c = s->reader;
-    lock(c);
-    sqlite3_stmt *st = NULL;
+    /* A file database gets a connection of its own for the walk, so that a
+     * long verify holds no lock the request path needs. */
+    conn own = {0}, *c = s->reader;
     sg_error *err = NULL;
+    bool private_conn = s->reader != &s->writer;
+    if (private_conn) {
+        c = &own;
+        if (sqlite3_open_v2(s->path, &own.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+            err =
+                sg_error_new("reading the audit log: %s", own.db ? sqlite3_errmsg(own.db) : "out of memory");
+            sqlite3_close(own.db);
+            return err;
+        }
+        sqlite3_busy_timeout(own.db, 10000);
+    } else {
+        lock(c);
+    }
+    sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(c->db, query_sql[Q_AUDIT_EACH], -1, &st, NULL) != SQLITE_OK)
         err = db_error(c, "reading the audit log");
     int rc = SQLITE_DONE;
@@ -712,7 +734,10 @@ sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn,
         if (rc != SQLITE_DONE) err = db_error(c, "reading the audit log");
     }
     sqlite3_finalize(st);
-    unlock(c);
+    if (private_conn)
+        sqlite3_close(own.db);
+    else
+        unlock(c);
     return err;
 }
 

@@ -49,20 +49,20 @@ typedef struct {
     int64_t id;
     char name[SG_KEY_NAME_MAX];
     char audience[SG_KEY_AUDIENCE_MAX];
-    char hint[SG_KEY_HINT_MAX];  /* last characters of the secret, for display */
+    char hint[SG_KEY_HINT_MAX];        /* last characters of the secret, for display */
     unsigned char hash[SG_HASH_BYTES]; /* keyed BLAKE2b of the secret */
-    int64_t rpm, tpm;            /* per-key limits; 0 = not set (policy decides) */
+    int64_t rpm, tpm;                  /* per-key limits; 0 = not set (policy decides) */
     int64_t created_ms;
-    int64_t expires_ms;          /* 0 = never */
-    int64_t revoked_ms;          /* 0 = not revoked */
+    int64_t expires_ms; /* 0 = never */
+    int64_t revoked_ms; /* 0 = not revoked */
 } sg_key_record;
 
 /* Inserts `key` (its id is ignored) and returns the new id. */
 sg_error *sg_store_key_insert(sg_store *store, const sg_key_record *key, int64_t *id) SG_MUST_CHECK;
 /* Looks a key up by id or by hash; *found tells whether it exists. */
 sg_error *sg_store_key_get(sg_store *store, int64_t id, sg_key_record *out, bool *found) SG_MUST_CHECK;
-sg_error *sg_store_key_by_hash(sg_store *store, const unsigned char hash[SG_HASH_BYTES],
-                               sg_key_record *out, bool *found) SG_MUST_CHECK;
+sg_error *sg_store_key_by_hash(sg_store *store, const unsigned char hash[SG_HASH_BYTES], sg_key_record *out,
+                               bool *found) SG_MUST_CHECK;
 /* All keys in id order (free *out with free()). */
 sg_error *sg_store_key_list(sg_store *store, sg_key_record **out, size_t *n) SG_MUST_CHECK;
 /* Marks a key revoked at `now_ms` (kept for the audit trail). *changed is
@@ -96,9 +96,9 @@ typedef struct {
     char *audience, *model, *stage, *decision, *reason;
     int64_t prompt_tokens, completion_tokens;
     int64_t latency_us;
-    char *text_mode;                           /* "none", "hashed" or "full" */
-    char *prompt_digest, *completion_digest;   /* hex BLAKE2b of the texts */
-    char *prompt_text, *completion_text;       /* only with "full", until purged */
+    char *text_mode;                         /* "none", "hashed" or "full" */
+    char *prompt_digest, *completion_digest; /* hex BLAKE2b of the texts */
+    char *prompt_text, *completion_text;     /* only with "full", until purged */
     unsigned char prev_hash[SG_HASH_BYTES];
     unsigned char hash[SG_HASH_BYTES];
 } sg_audit_row;
@@ -118,8 +118,11 @@ typedef void (*sg_audit_seal_fn)(sg_audit_row *row, const unsigned char last_has
 sg_error *sg_store_audit_append(sg_store *store, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
                                 void *ctx) SG_MUST_CHECK;
 
-/* Calls `fn` for each record with seq >= from_seq in sequence order; a
- * non-zero return from fn stops the walk. The row is valid during the call. */
+/* Calls `fn` for each record with seq >= from_seq in sequence order, over one
+ * consistent snapshot; a non-zero return from fn stops the walk. The row is
+ * valid during the call. A file database is walked through a connection of
+ * its own (the request path is never blocked, fn may use the store); with
+ * ":memory:" the walk holds the store's lock and fn must not use the store. */
 typedef int (*sg_audit_row_fn)(const sg_audit_row *row, void *ctx);
 sg_error *sg_store_audit_each(sg_store *store, int64_t from_seq, sg_audit_row_fn fn, void *ctx) SG_MUST_CHECK;
 

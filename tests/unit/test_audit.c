@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -31,10 +33,18 @@ static int setup(void **state) {
         char reason[32], prompt[32];
         snprintf(reason, sizeof reason, "request %d", i);
         snprintf(prompt, sizeof prompt, "prompt number %d", i);
-        sg_audit_entry e = {.time_ms = 1700000000000LL + i, .audience = "internal_devs", .model = "sg-tiny",
-                            .stage = "internal", .decision = i % 3 ? "allowed" : "429", .reason = reason,
-                            .prompt_tokens = i, .completion_tokens = 2 * i, .latency_us = 100 * i,
-                            .text_mode = SG_AUDIT_TEXT_FULL, .prompt_text = prompt, .completion_text = "ok"};
+        sg_audit_entry e = {.time_ms = 1700000000000LL + i,
+                            .audience = "internal_devs",
+                            .model = "sg-tiny",
+                            .stage = "internal",
+                            .decision = i % 3 ? "allowed" : "429",
+                            .reason = reason,
+                            .prompt_tokens = i,
+                            .completion_tokens = 2 * i,
+                            .latency_us = 100 * i,
+                            .text_mode = SG_AUDIT_TEXT_FULL,
+                            .prompt_text = prompt,
+                            .completion_text = "ok"};
         int64_t seq;
         if (sg_audit_append(f->store, &e, &seq) || seq != i) return -1;
     }
@@ -135,10 +145,9 @@ static void removed_and_renumbered_is_named(void **state) {
 static void reordered_records_are_named(void **state) {
     fixture *f = *state;
     /* Swap records 3 and 4 (everything but their position). */
-    tamper(f,
-           "UPDATE audit SET seq = -3 WHERE seq = 3;"
-           "UPDATE audit SET seq = 3 WHERE seq = 4;"
-           "UPDATE audit SET seq = 4 WHERE seq = -3;");
+    tamper(f, "UPDATE audit SET seq = -3 WHERE seq = 3;"
+              "UPDATE audit SET seq = 3 WHERE seq = 4;"
+              "UPDATE audit SET seq = 4 WHERE seq = -3;");
     sg_audit_report rep = verify(f);
     assert_false(rep.intact);
     assert_int_equal(rep.bad_seq, 3);
@@ -149,11 +158,13 @@ static void rehashed_record_breaks_the_next_link(void **state) {
     fixture *f = *state;
     /* A forger who rewrites record 8 and recomputes its own hash (here: takes
      * record 9's hash) is still caught, at the next record. */
-    tamper(f, "UPDATE audit SET (time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "
-              "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "
-              "completion_text, prev_hash, hash) = (SELECT time_ms, key_id, audience, model, stage, decision, "
-              "reason, prompt_tokens, completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, "
-              "prompt_text, completion_text, prev_hash, hash FROM audit WHERE seq = 9) WHERE seq = 8");
+    tamper(
+        f,
+        "UPDATE audit SET (time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "
+        "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "
+        "completion_text, prev_hash, hash) = (SELECT time_ms, key_id, audience, model, stage, decision, "
+        "reason, prompt_tokens, completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, "
+        "prompt_text, completion_text, prev_hash, hash FROM audit WHERE seq = 9) WHERE seq = 8");
     sg_audit_report rep = verify(f);
     assert_false(rep.intact);
     assert_int_equal(rep.bad_seq, 8); /* self-consistent, but not linked to record 7 */
@@ -162,7 +173,9 @@ static void rehashed_record_breaks_the_next_link(void **state) {
 
 static void text_modes_and_retention(void **state) {
     fixture *f = *state;
-    sg_audit_entry e = {.time_ms = 1800000000000LL, .decision = "allowed", .prompt_text = "secret prompt",
+    sg_audit_entry e = {.time_ms = 1800000000000LL,
+                        .decision = "allowed",
+                        .prompt_text = "secret prompt",
                         .completion_text = "secret answer"};
     int64_t seq_none, seq_hashed;
     e.text_mode = SG_AUDIT_TEXT_NONE;
@@ -216,7 +229,8 @@ static void usage_is_metered_by_decision(void **state) {
     assert_null(sg_store_key_insert(f->store, &k, &id));
     const char *decisions[] = {"allowed", "429", "filtered", "403", "hardcoded"};
     for (int i = 0; i < 5; i++) {
-        sg_audit_entry e = {.key_id = id, .decision = decisions[i], .prompt_tokens = 10, .completion_tokens = 5};
+        sg_audit_entry e = {
+            .key_id = id, .decision = decisions[i], .prompt_tokens = 10, .completion_tokens = 5};
         assert_null(sg_audit_append(f->store, &e, NULL));
     }
     sg_usage total;
@@ -256,6 +270,36 @@ static void tail_gives_last_records(void **state) {
     assert_int_equal(all.n, N_RECORDS);
 }
 
+static void anchor_catches_truncation_and_rewrites(void **state) {
+    fixture *f = *state;
+    sg_audit_report rep = verify(f);
+    char anchor[65];
+    memcpy(anchor, rep.head_hash, sizeof anchor);
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_true(rep.intact);
+    /* More records after the anchor are fine. */
+    sg_audit_entry e = {.decision = "allowed"};
+    assert_null(sg_audit_append(f->store, &e, NULL));
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_true(rep.intact);
+    /* Cutting off the end is invisible to the chain alone, not to the anchor. */
+    tamper(f, "DELETE FROM audit WHERE seq >= 9");
+    assert_true(verify(f).intact);
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_false(rep.intact);
+    assert_int_equal(rep.bad_seq, 9);
+    assert_string_equal(rep.problem, "records 9 to 10 have been removed: the log ends before the anchor");
+    /* A different hash at the anchor: the chain was rewritten. */
+    anchor[0] = anchor[0] == '0' ? '1' : '0';
+    assert_null(sg_audit_verify_anchored(f->store, 8, anchor, &rep));
+    assert_false(rep.intact);
+    assert_int_equal(rep.bad_seq, 8);
+    assert_non_null(strstr(rep.problem, "not the anchored record"));
+    sg_error *err = sg_audit_verify_anchored(f->store, 8, "abc", &rep);
+    assert_non_null(err);
+    sg_error_free(err);
+}
+
 typedef struct {
     sg_store *store;
     int64_t key_id;
@@ -265,7 +309,8 @@ typedef struct {
 static void *append_many(void *arg) {
     appender *a = arg;
     for (int i = 0; i < 40; i++) {
-        sg_audit_entry e = {.key_id = a->key_id, .decision = "allowed", .prompt_tokens = 1, .completion_tokens = 1};
+        sg_audit_entry e = {
+            .key_id = a->key_id, .decision = "allowed", .prompt_tokens = 1, .completion_tokens = 1};
         sg_error *err = sg_audit_append(a->store, &e, NULL);
         if (err) {
             a->failed++;
@@ -325,6 +370,7 @@ int main(void) {
         T(text_modes_and_retention),
         T(usage_is_metered_by_decision),
         T(tail_gives_last_records),
+        T(anchor_catches_truncation_and_rewrites),
         T(concurrent_appends_share_commits_and_stay_chained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
