@@ -5,5 +5,6 @@
 #define SG_COMMANDS_H
 
 int sg_cmd_version(int argc, char **argv);
+int sg_cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
+    {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,156 @@
+/* cmd_tokenize.c — `stagegate tokenize`: text on stdin to GPT-2 token ids
+ * (space-separated, one line) or, with --decode, ids back to bytes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "engine/tokenizer.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: stagegate tokenize -m DIR [--decode] [--special]\n"
+            "\n"
+            "Reads stdin and writes stdout. DIR holds vocab.json and merges.txt.\n"
+            "  -m, --model DIR   tokenizer (or checkpoint) directory\n"
+            "  -d, --decode      read ids (whitespace-separated) and write their bytes\n"
+            "  -s, --special     encode \"<|endoftext|>\" as the end-of-text id\n"
+            "                    (by default it is ordinary text)\n");
+}
+
+static int read_all(FILE *f, char **data, size_t *size) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return -1;
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                return -1;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        return -1;
+    }
+    *data = buf;
+    *size = n;
+    return 0;
+}
+
+static int encode(const sg_tokenizer *t, const char *in, size_t n, int special) {
+    int *ids, n_ids;
+    sg_error *err = sg_tokenizer_encode(t, in, n, special, &ids, &n_ids);
+    if (err) {
+        fprintf(stderr, "stagegate tokenize: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 1;
+    }
+    char *out = malloc((size_t)n_ids * 12 + 2), *p = out;
+    if (!out) {
+        free(ids);
+        fprintf(stderr, "stagegate tokenize: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < n_ids; i++) {
+        if (i) *p++ = ' ';
+        p += sprintf(p, "%d", ids[i]);
+    }
+    *p++ = '\n';
+    int rc = fwrite(out, 1, (size_t)(p - out), stdout) == (size_t)(p - out) ? 0 : 1;
+    free(out);
+    free(ids);
+    return rc;
+}
+
+static int decode(const sg_tokenizer *t, const char *in, size_t n) {
+    int *ids = NULL, cap = 0, n_ids = 0;
+    const char *s = in, *end = in + n;
+    while (s < end) {
+        while (s < end && strchr(" \t\r\n", *s)) s++;
+        if (s == end) break;
+        char *e;
+        errno = 0;
+        long v = strtol(s, &e, 10);
+        if (e == s || errno || v < 0 || v > 0x7fffffff || (e < end && !strchr(" \t\r\n", *e))) {
+            fprintf(stderr, "stagegate tokenize: input byte %zu: expected a token id\n", (size_t)(s - in));
+            free(ids);
+            return 1;
+        }
+        if (n_ids == cap) {
+            cap = cap ? cap * 2 : 1024;
+            int *ni = realloc(ids, (size_t)cap * sizeof *ids);
+            if (!ni) {
+                free(ids);
+                fprintf(stderr, "stagegate tokenize: out of memory\n");
+                return 1;
+            }
+            ids = ni;
+        }
+        ids[n_ids++] = (int)v;
+        s = e;
+    }
+    char *bytes;
+    size_t len;
+    sg_error *err = sg_tokenizer_decode(t, ids, n_ids, &bytes, &len);
+    free(ids);
+    if (err) {
+        fprintf(stderr, "stagegate tokenize: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 1;
+    }
+    int rc = fwrite(bytes, 1, len, stdout) == len ? 0 : 1;
+    free(bytes);
+    return rc;
+}
+
+int sg_cmd_tokenize(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"decode", no_argument, 0, 'd'},
+                                         {"special", no_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *dir = NULL;
+    int do_decode = 0, special = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:dsh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': dir = optarg; break;
+        case 'd': do_decode = 1; break;
+        case 's': special = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!dir || optind != argc) {
+        fprintf(stderr, "stagegate tokenize: %s\n", dir ? "unexpected argument" : "-m DIR is required");
+        usage(stderr);
+        return 2;
+    }
+    sg_tokenizer *t;
+    sg_error *err = sg_tokenizer_load(dir, &t);
+    if (err) {
+        fprintf(stderr, "stagegate tokenize: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 1;
+    }
+    char *in;
+    size_t n;
+    if (read_all(stdin, &in, &n)) {
+        fprintf(stderr, "stagegate tokenize: reading stdin: %s\n", strerror(errno));
+        sg_tokenizer_free(t);
+        return 1;
+    }
+    int rc = do_decode ? decode(t, in, n) : encode(t, in, n, special);
+    free(in);
+    sg_tokenizer_free(t);
+    return rc;
+}
