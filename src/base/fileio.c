@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,17 @@ sg_error *sg_atomic_file_write(sg_atomic_file *f, const void *data, size_t size)
         p += n;
         size -= (size_t)n;
     }
+    return NULL;
+}
+
+sg_error *sg_atomic_file_write_zeros(sg_atomic_file *f, size_t size) {
+    if (size == 0) return NULL;
+    off_t pos = lseek(f->fd, 0, SEEK_CUR);
+    if (pos < 0 || size > (size_t)INT64_MAX - (size_t)pos)
+        return sg_error_new("%s: seek: %s", f->tmp_path, pos < 0 ? strerror(errno) : "file too large");
+    off_t end = pos + (off_t)size;
+    if (ftruncate(f->fd, end) != 0 || lseek(f->fd, end, SEEK_SET) != end)
+        return sg_error_new("%s: extend to %lld bytes: %s", f->tmp_path, (long long)end, strerror(errno));
     return NULL;
 }
 

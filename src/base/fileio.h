@@ -25,6 +25,8 @@ sg_error *sg_file_read(const char *path, char **data, size_t *size) SG_MUST_CHEC
 typedef struct sg_atomic_file sg_atomic_file;
 sg_error *sg_atomic_file_open(const char *path, sg_atomic_file **out) SG_MUST_CHECK;
 sg_error *sg_atomic_file_write(sg_atomic_file *f, const void *data, size_t size) SG_MUST_CHECK;
+/* Appends `size` zero bytes as a hole (sparse file: no disk blocks written). */
+sg_error *sg_atomic_file_write_zeros(sg_atomic_file *f, size_t size) SG_MUST_CHECK;
 /* Commits (fsync + rename) and frees `f`. */
 sg_error *sg_atomic_file_commit(sg_atomic_file *f) SG_MUST_CHECK;
 /* Abandons the write: removes the temporary and frees `f`. */

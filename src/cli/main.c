@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
+    {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
+    {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
 };
 
 static void usage(FILE *out) {
