@@ -8,5 +8,6 @@ int sg_cmd_version(int argc, char **argv);
 int sg_cmd_tokenize(int argc, char **argv);
 int sg_cmd_generate(int argc, char **argv);
 int sg_cmd_logits(int argc, char **argv);
+int sg_cmd_policy(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
     {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
+    {"policy", sg_cmd_policy, "check a release policy file"},
 };
 
 static void usage(FILE *out) {
