@@ -1,0 +1,604 @@
+/* store.c — SQLite implementation of the store interface (store.h): schema
+ * migrations, keys, usage and audit rows. All of stagegate's SQL is here. */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- migrations ----------------------------------------------------------
+ * Ordered; version N is the N-th entry. Append new ones at the end; never
+ * change one that has shipped. Each runs in its own transaction. */
+static const char *const migrations[] = {
+    /* 1: keys, usage, audit log */
+    "CREATE TABLE keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  audience TEXT NOT NULL,"
+    "  hint TEXT NOT NULL,"
+    "  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+    "  rpm INTEGER NOT NULL DEFAULT 0 CHECK (rpm >= 0),"
+    "  tpm INTEGER NOT NULL DEFAULT 0 CHECK (tpm >= 0),"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE usage ("
+    "  key_id INTEGER NOT NULL REFERENCES keys(id),"
+    "  day TEXT NOT NULL,"
+    "  requests INTEGER NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (key_id, day)) WITHOUT ROWID;"
+    "CREATE TABLE audit ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  key_id INTEGER NOT NULL DEFAULT 0,"
+    "  audience TEXT, model TEXT, stage TEXT,"
+    "  decision TEXT NOT NULL, reason TEXT,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  latency_us INTEGER NOT NULL DEFAULT 0,"
+    "  text_mode TEXT NOT NULL,"
+    "  prompt_digest TEXT, completion_digest TEXT,"
+    "  prompt_text TEXT, completion_text TEXT,"
+    "  prev_hash BLOB NOT NULL,"
+    "  hash BLOB NOT NULL);"
+    "CREATE INDEX audit_time ON audit(time_ms);",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- prepared statements, compiled once per connection --------------------- */
+enum {
+    Q_KEY_INSERT,
+    Q_KEY_GET,
+    Q_KEY_BY_HASH,
+    Q_KEY_LIST,
+    Q_KEY_REVOKE,
+    Q_USAGE_ADD,
+    Q_USAGE_TOTAL,
+    Q_USAGE_DAYS,
+    Q_AUDIT_LAST,
+    Q_AUDIT_INSERT,
+    Q_AUDIT_EACH,
+    Q_AUDIT_COUNT,
+    Q_AUDIT_PURGE,
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_COUNT_
+};
+
+#define KEY_COLUMNS "id, name, audience, hint, hash, rpm, tpm, created_ms, expires_ms, revoked_ms"
+#define AUDIT_COLUMNS                                                                              \
+    "seq, time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "              \
+    "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "    \
+    "completion_text, prev_hash, hash"
+
+static const char *const query_sql[Q_COUNT_] = {
+    [Q_KEY_INSERT] = "INSERT INTO keys (name, audience, hint, hash, rpm, tpm, created_ms, expires_ms, "
+                     "revoked_ms) VALUES (?,?,?,?,?,?,?,?,?)",
+    [Q_KEY_GET] = "SELECT " KEY_COLUMNS " FROM keys WHERE id = ?",
+    [Q_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM keys WHERE hash = ?",
+    [Q_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM keys ORDER BY id",
+    [Q_KEY_REVOKE] = "UPDATE keys SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0",
+    [Q_USAGE_ADD] = "INSERT INTO usage (key_id, day, requests, prompt_tokens, completion_tokens) "
+                    "VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (key_id, day) DO UPDATE SET "
+                    "requests = requests + 1, prompt_tokens = prompt_tokens + ?3, "
+                    "completion_tokens = completion_tokens + ?4",
+    [Q_USAGE_TOTAL] = "SELECT count(*), coalesce(sum(requests),0), coalesce(sum(prompt_tokens),0), "
+                      "coalesce(sum(completion_tokens),0) FROM usage WHERE key_id = ?",
+    [Q_USAGE_DAYS] = "SELECT day, requests, prompt_tokens, completion_tokens FROM usage "
+                     "WHERE key_id = ? ORDER BY day DESC",
+    [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS
+                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_AUDIT_EACH] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ? ORDER BY seq",
+    [Q_AUDIT_COUNT] = "SELECT count(*), coalesce(max(seq), 0) FROM audit",
+    [Q_AUDIT_PURGE] = "UPDATE audit SET prompt_text = NULL, completion_text = NULL WHERE time_ms < ? "
+                      "AND (prompt_text IS NOT NULL OR completion_text IS NOT NULL)",
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+};
+
+struct sg_store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    sqlite3_stmt *stmts[Q_COUNT_];
+    int version;
+};
+
+static sg_error *db_error(sg_store *s, const char *what) {
+    return sg_error_new("%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* The cached statement for `q`, reset and with bindings cleared. */
+static sg_error *stmt(sg_store *s, int q, sqlite3_stmt **out) {
+    *out = NULL;
+    if (!s->stmts[q]) {
+        if (sqlite3_prepare_v3(s->db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[q], NULL) !=
+            SQLITE_OK)
+            return db_error(s, "preparing statement");
+    }
+    sqlite3_reset(s->stmts[q]);
+    sqlite3_clear_bindings(s->stmts[q]);
+    *out = s->stmts[q];
+    return NULL;
+}
+
+/* Runs a statement that returns no rows. */
+static sg_error *run(sg_store *s, sqlite3_stmt *st, const char *what) {
+    int rc = sqlite3_step(st);
+    sg_error *err = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? NULL : db_error(s, what);
+    sqlite3_reset(st);
+    return err;
+}
+
+static sg_error *run_q(sg_store *s, int q, const char *what) {
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, q, &st);
+    return err ? err : run(s, st, what);
+}
+
+static sg_error *exec(sg_store *s, const char *sql, const char *what) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sg_error *err = sg_error_new("%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return err;
+    }
+    return NULL;
+}
+
+static sg_error *read_version(sg_store *s, int *version) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error(s, "reading schema version");
+    sg_error *err = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    else
+        err = db_error(s, "reading schema version");
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Applies pending migrations, each in an IMMEDIATE transaction that re-reads
+ * the version, so two processes opening a new file at once do not race. */
+static sg_error *migrate(sg_store *s) {
+    sg_error *err = exec(s,
+                         "CREATE TABLE IF NOT EXISTS schema_version ("
+                         "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+                         "creating schema_version");
+    if (err) return err;
+    if ((err = read_version(s, &s->version))) return err;
+    if (s->version > N_MIGRATIONS)
+        return sg_error_new("database schema version %d is newer than this program (%d): upgrade stagegate",
+                            s->version, N_MIGRATIONS);
+    while (s->version < N_MIGRATIONS) {
+        if ((err = exec(s, "BEGIN IMMEDIATE", "starting migration"))) return err;
+        int v = 0;
+        if ((err = read_version(s, &v))) goto fail;
+        if (v < N_MIGRATIONS) {
+            if ((err = exec(s, migrations[v], "applying migration"))) {
+                err = sg_error_wrap(err, "schema migration %d", v + 1);
+                goto fail;
+            }
+            char sql[128];
+            snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES (%d, %lld)", v + 1,
+                     (long long)time(NULL) * 1000);
+            if ((err = exec(s, sql, "recording migration"))) goto fail;
+            v++;
+        }
+        if ((err = exec(s, "COMMIT", "committing migration"))) goto fail;
+        s->version = v;
+    }
+    return NULL;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
+sg_error *sg_store_open(const char *path, sg_store **out) {
+    *out = NULL;
+    sg_store *s = calloc(1, sizeof *s);
+    if (!s) return sg_error_new("out of memory");
+    pthread_mutex_init(&s->lock, NULL);
+    sg_error *err = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        err = sg_error_new("%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+    /* WAL: readers do not block the writer. synchronous=FULL: every commit is
+     * fsynced before it returns (the audit log's durability promise). */
+    if ((err = exec(s,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                    "configuring database")))
+        goto fail;
+    if ((err = migrate(s))) goto fail;
+    *out = s;
+    return NULL;
+fail:
+    sg_store_close(s);
+    return sg_error_wrap(err, "opening database %s", path);
+}
+
+void sg_store_close(sg_store *s) {
+    if (!s) return;
+    for (int i = 0; i < Q_COUNT_; i++) sqlite3_finalize(s->stmts[i]);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int sg_store_schema_version(sg_store *s) { return s->version; }
+int sg_store_schema_latest(void) { return N_MIGRATIONS; }
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void lock(sg_store *s) { pthread_mutex_lock(&s->lock); }
+static void unlock(sg_store *s) { pthread_mutex_unlock(&s->lock); }
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static char *dup_text(sqlite3_stmt *st, int col) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void copy_hash(unsigned char dst[SG_HASH_BYTES], sqlite3_stmt *st, int col) {
+    memset(dst, 0, SG_HASH_BYTES);
+    const void *b = sqlite3_column_blob(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    if (b) memcpy(dst, b, n < SG_HASH_BYTES ? (size_t)n : SG_HASH_BYTES);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *t) {
+    if (t)
+        sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* ---- keys -------------------------------------------------------------------- */
+
+static void read_key(sqlite3_stmt *st, sg_key_record *k) {
+    memset(k, 0, sizeof *k);
+    k->id = sqlite3_column_int64(st, 0);
+    copy_text(k->name, sizeof k->name, st, 1);
+    copy_text(k->audience, sizeof k->audience, st, 2);
+    copy_text(k->hint, sizeof k->hint, st, 3);
+    copy_hash(k->hash, st, 4);
+    k->rpm = sqlite3_column_int64(st, 5);
+    k->tpm = sqlite3_column_int64(st, 6);
+    k->created_ms = sqlite3_column_int64(st, 7);
+    k->expires_ms = sqlite3_column_int64(st, 8);
+    k->revoked_ms = sqlite3_column_int64(st, 9);
+}
+
+sg_error *sg_store_key_insert(sg_store *s, const sg_key_record *k, int64_t *id) {
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, Q_KEY_INSERT, &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, k->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, k->audience, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, k->hint, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 4, k->hash, SG_HASH_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, k->rpm);
+        sqlite3_bind_int64(st, 6, k->tpm);
+        sqlite3_bind_int64(st, 7, k->created_ms);
+        sqlite3_bind_int64(st, 8, k->expires_ms);
+        sqlite3_bind_int64(st, 9, k->revoked_ms);
+        err = run(s, st, "inserting key");
+        if (!err) *id = sqlite3_last_insert_rowid(s->db);
+    }
+    unlock(s);
+    return err;
+}
+
+static sg_error *key_lookup(sg_store *s, int q, int64_t id, const unsigned char *hash, sg_key_record *out,
+                            bool *found) {
+    *found = false;
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, q, &st);
+    if (!err) {
+        if (hash)
+            sqlite3_bind_blob(st, 1, hash, SG_HASH_BYTES, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            read_key(st, out);
+            *found = true;
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(s, "looking up key");
+        }
+        sqlite3_reset(st);
+    }
+    unlock(s);
+    return err;
+}
+
+sg_error *sg_store_key_get(sg_store *s, int64_t id, sg_key_record *out, bool *found) {
+    return key_lookup(s, Q_KEY_GET, id, NULL, out, found);
+}
+
+sg_error *sg_store_key_by_hash(sg_store *s, const unsigned char hash[SG_HASH_BYTES], sg_key_record *out,
+                               bool *found) {
+    return key_lookup(s, Q_KEY_BY_HASH, 0, hash, out, found);
+}
+
+sg_error *sg_store_key_list(sg_store *s, sg_key_record **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, Q_KEY_LIST, &st);
+    size_t cap = 0;
+    int rc = SQLITE_DONE;
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            sg_key_record *grown = realloc(*out, cap * sizeof **out);
+            if (!grown) {
+                err = sg_error_new("out of memory");
+                break;
+            }
+            *out = grown;
+        }
+        read_key(st, &(*out)[(*n)++]);
+    }
+    if (!err && rc != SQLITE_DONE) err = db_error(s, "listing keys");
+    if (st) sqlite3_reset(st);
+    unlock(s);
+    if (err) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return err;
+}
+
+sg_error *sg_store_key_revoke(sg_store *s, int64_t id, int64_t now_ms, bool *changed) {
+    *changed = false;
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, Q_KEY_REVOKE, &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, now_ms > 0 ? now_ms : 1);
+        sqlite3_bind_int64(st, 2, id);
+        err = run(s, st, "revoking key");
+        if (!err) *changed = sqlite3_changes(s->db) > 0;
+    }
+    unlock(s);
+    return err;
+}
+
+/* ---- usage ------------------------------------------------------------------- */
+
+static void utc_day(int64_t time_ms, char day[11]) {
+    time_t t = (time_t)(time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(day, 11, "%Y-%m-%d", &tm);
+}
+
+/* Caller holds the lock. */
+static sg_error *usage_add_locked(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt,
+                                  int64_t completion) {
+    char day[11];
+    utc_day(time_ms, day);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, Q_USAGE_ADD, &st);
+    if (err) return err;
+    sqlite3_bind_int64(st, 1, key_id);
+    sqlite3_bind_text(st, 2, day, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, prompt);
+    sqlite3_bind_int64(st, 4, completion);
+    return run(s, st, "recording usage");
+}
+
+sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt, int64_t completion) {
+    lock(s);
+    sg_error *err = usage_add_locked(s, key_id, time_ms, prompt, completion);
+    unlock(s);
+    return err;
+}
+
+sg_error *sg_store_usage_get(sg_store *s, int64_t key_id, sg_usage *total, sg_usage **days, size_t *n_days) {
+    memset(total, 0, sizeof *total);
+    if (days) *days = NULL;
+    if (n_days) *n_days = 0;
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, Q_USAGE_TOTAL, &st);
+    int64_t rows = 0;
+    if (!err) {
+        sqlite3_bind_int64(st, 1, key_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            rows = sqlite3_column_int64(st, 0);
+            total->requests = sqlite3_column_int64(st, 1);
+            total->prompt_tokens = sqlite3_column_int64(st, 2);
+            total->completion_tokens = sqlite3_column_int64(st, 3);
+        } else {
+            err = db_error(s, "reading usage");
+        }
+        sqlite3_reset(st);
+    }
+    if (!err && days && rows > 0) err = stmt(s, Q_USAGE_DAYS, &st);
+    if (!err && days && rows > 0) {
+        sqlite3_bind_int64(st, 1, key_id);
+        *days = calloc((size_t)rows, sizeof **days);
+        if (!*days) err = sg_error_new("out of memory");
+        while (!err && *n_days < (size_t)rows && sqlite3_step(st) == SQLITE_ROW) {
+            sg_usage *u = &(*days)[(*n_days)++];
+            copy_text(u->day, sizeof u->day, st, 0);
+            u->requests = sqlite3_column_int64(st, 1);
+            u->prompt_tokens = sqlite3_column_int64(st, 2);
+            u->completion_tokens = sqlite3_column_int64(st, 3);
+        }
+        sqlite3_reset(st);
+    }
+    unlock(s);
+    return err;
+}
+
+/* ---- audit ------------------------------------------------------------------- */
+
+void sg_audit_row_clear(sg_audit_row *r) {
+    free(r->audience);
+    free(r->model);
+    free(r->stage);
+    free(r->decision);
+    free(r->reason);
+    free(r->text_mode);
+    free(r->prompt_digest);
+    free(r->completion_digest);
+    free(r->prompt_text);
+    free(r->completion_text);
+    r->audience = r->model = r->stage = r->decision = r->reason = r->text_mode = NULL;
+    r->prompt_digest = r->completion_digest = r->prompt_text = r->completion_text = NULL;
+}
+
+sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
+    lock(s);
+    sg_error *err = run_q(s, Q_BEGIN, "starting audit transaction");
+    if (err) goto out;
+    sqlite3_stmt *st = NULL;
+    unsigned char last_hash[SG_HASH_BYTES] = {0};
+    int64_t last_seq = 0;
+    if ((err = stmt(s, Q_AUDIT_LAST, &st))) goto rollback;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        last_seq = sqlite3_column_int64(st, 0);
+        copy_hash(last_hash, st, 1);
+    } else if (rc != SQLITE_DONE) {
+        err = db_error(s, "reading the audit head");
+    }
+    sqlite3_reset(st);
+    if (err) goto rollback;
+    row->seq = last_seq + 1;
+    seal(row, last_hash, ctx);
+    if ((err = stmt(s, Q_AUDIT_INSERT, &st))) goto rollback;
+    sqlite3_bind_int64(st, 1, row->seq);
+    sqlite3_bind_int64(st, 2, row->time_ms);
+    sqlite3_bind_int64(st, 3, row->key_id);
+    bind_text_or_null(st, 4, row->audience);
+    bind_text_or_null(st, 5, row->model);
+    bind_text_or_null(st, 6, row->stage);
+    bind_text_or_null(st, 7, row->decision ? row->decision : "");
+    bind_text_or_null(st, 8, row->reason);
+    sqlite3_bind_int64(st, 9, row->prompt_tokens);
+    sqlite3_bind_int64(st, 10, row->completion_tokens);
+    sqlite3_bind_int64(st, 11, row->latency_us);
+    bind_text_or_null(st, 12, row->text_mode ? row->text_mode : "none");
+    bind_text_or_null(st, 13, row->prompt_digest);
+    bind_text_or_null(st, 14, row->completion_digest);
+    bind_text_or_null(st, 15, row->prompt_text);
+    bind_text_or_null(st, 16, row->completion_text);
+    sqlite3_bind_blob(st, 17, row->prev_hash, SG_HASH_BYTES, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 18, row->hash, SG_HASH_BYTES, SQLITE_TRANSIENT);
+    if ((err = run(s, st, "inserting audit record"))) goto rollback;
+    if (usage && row->key_id > 0 &&
+        (err = usage_add_locked(s, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
+        goto rollback;
+    if ((err = run_q(s, Q_COMMIT, "committing audit record"))) goto rollback;
+    goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    unlock(s);
+    return err;
+}
+
+static void read_audit(sqlite3_stmt *st, sg_audit_row *r) {
+    memset(r, 0, sizeof *r);
+    r->seq = sqlite3_column_int64(st, 0);
+    r->time_ms = sqlite3_column_int64(st, 1);
+    r->key_id = sqlite3_column_int64(st, 2);
+    r->audience = dup_text(st, 3);
+    r->model = dup_text(st, 4);
+    r->stage = dup_text(st, 5);
+    r->decision = dup_text(st, 6);
+    r->reason = dup_text(st, 7);
+    r->prompt_tokens = sqlite3_column_int64(st, 8);
+    r->completion_tokens = sqlite3_column_int64(st, 9);
+    r->latency_us = sqlite3_column_int64(st, 10);
+    r->text_mode = dup_text(st, 11);
+    r->prompt_digest = dup_text(st, 12);
+    r->completion_digest = dup_text(st, 13);
+    r->prompt_text = dup_text(st, 14);
+    r->completion_text = dup_text(st, 15);
+    copy_hash(r->prev_hash, st, 16);
+    copy_hash(r->hash, st, 17);
+}
+
+/* Walks with a private statement (one consistent read snapshot) while holding
+ * the store's lock: `fn` must not call back into the store. */
+sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn, void *ctx) {
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = NULL;
+    if (sqlite3_prepare_v2(s->db, query_sql[Q_AUDIT_EACH], -1, &st, NULL) != SQLITE_OK)
+        err = db_error(s, "reading the audit log");
+    int rc = SQLITE_DONE;
+    if (!err) {
+        sqlite3_bind_int64(st, 1, from_seq);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            sg_audit_row r;
+            read_audit(st, &r);
+            int stop = fn(&r, ctx);
+            sg_audit_row_clear(&r);
+            if (stop) {
+                rc = SQLITE_DONE;
+                break;
+            }
+        }
+        if (rc != SQLITE_DONE) err = db_error(s, "reading the audit log");
+    }
+    sqlite3_finalize(st);
+    unlock(s);
+    return err;
+}
+
+sg_error *sg_store_audit_count(sg_store *s, int64_t *count, int64_t *last_seq) {
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, Q_AUDIT_COUNT, &st);
+    if (!err) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *count = sqlite3_column_int64(st, 0);
+            *last_seq = sqlite3_column_int64(st, 1);
+        } else {
+            err = db_error(s, "counting audit records");
+        }
+        sqlite3_reset(st);
+    }
+    unlock(s);
+    return err;
+}
+
+sg_error *sg_store_audit_purge_text(sg_store *s, int64_t before_ms, int64_t *purged) {
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = stmt(s, Q_AUDIT_PURGE, &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, before_ms);
+        err = run(s, st, "purging audit texts");
+        if (!err && purged) *purged = sqlite3_changes(s->db);
+    }
+    unlock(s);
+    return err;
+}

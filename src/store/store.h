@@ -1,0 +1,131 @@
+/* store.h — the persistent store: API keys, per-key usage and the audit log.
+ *
+ * Every SQL statement of stagegate lives in src/store; other modules call the
+ * typed functions below, so that a PostgreSQL implementation can later sit
+ * behind the same interface. The implementation is SQLite in WAL mode with a
+ * busy timeout (several processes may share the file: the server and the
+ * `keys`/`audit` commands), foreign keys on and synchronous=FULL, so that a
+ * committed write survives a crash or power loss.
+ *
+ * Schema: versioned migrations, an ordered list in store.c; the `schema_version`
+ * table records which were applied. A module that needs new tables appends a
+ * migration to that list (never edits an applied one).
+ *
+ * Threads: an sg_store is one SQLite connection guarded by a mutex; every
+ * function takes the mutex for its whole duration, so one sg_store may be
+ * shared by all threads of the server. (Writes are serialised by SQLite
+ * anyway; reads are a few microseconds.)
+ */
+#ifndef SG_STORE_H
+#define SG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+#define SG_HASH_BYTES 32 /* BLAKE2b-256 digests: key hashes, audit chain */
+
+typedef struct sg_store sg_store;
+
+/* Opens (creating if needed) the database at `path` and applies any pending
+ * migrations. ":memory:" gives a private in-memory database. */
+sg_error *sg_store_open(const char *path, sg_store **out) SG_MUST_CHECK;
+void sg_store_close(sg_store *store);
+
+/* The schema version of the open database (highest migration applied) and
+ * the highest this program knows. */
+int sg_store_schema_version(sg_store *store);
+int sg_store_schema_latest(void);
+
+/* ---- API keys ---------------------------------------------------------- */
+
+#define SG_KEY_NAME_MAX 128
+#define SG_KEY_AUDIENCE_MAX 128
+#define SG_KEY_HINT_MAX 16
+
+typedef struct {
+    int64_t id;
+    char name[SG_KEY_NAME_MAX];
+    char audience[SG_KEY_AUDIENCE_MAX];
+    char hint[SG_KEY_HINT_MAX];  /* last characters of the secret, for display */
+    unsigned char hash[SG_HASH_BYTES]; /* keyed BLAKE2b of the secret */
+    int64_t rpm, tpm;            /* per-key limits; 0 = not set (policy decides) */
+    int64_t created_ms;
+    int64_t expires_ms;          /* 0 = never */
+    int64_t revoked_ms;          /* 0 = not revoked */
+} sg_key_record;
+
+/* Inserts `key` (its id is ignored) and returns the new id. */
+sg_error *sg_store_key_insert(sg_store *store, const sg_key_record *key, int64_t *id) SG_MUST_CHECK;
+/* Looks a key up by id or by hash; *found tells whether it exists. */
+sg_error *sg_store_key_get(sg_store *store, int64_t id, sg_key_record *out, bool *found) SG_MUST_CHECK;
+sg_error *sg_store_key_by_hash(sg_store *store, const unsigned char hash[SG_HASH_BYTES],
+                               sg_key_record *out, bool *found) SG_MUST_CHECK;
+/* All keys in id order (free *out with free()). */
+sg_error *sg_store_key_list(sg_store *store, sg_key_record **out, size_t *n) SG_MUST_CHECK;
+/* Marks a key revoked at `now_ms` (kept for the audit trail). *changed is
+ * false when the id does not exist or the key was already revoked. */
+sg_error *sg_store_key_revoke(sg_store *store, int64_t id, int64_t now_ms, bool *changed) SG_MUST_CHECK;
+
+/* ---- usage --------------------------------------------------------------- */
+
+typedef struct {
+    char day[11]; /* "YYYY-MM-DD" (UTC); "" for a total */
+    int64_t requests, prompt_tokens, completion_tokens;
+} sg_usage;
+
+/* Adds one request's usage to the key's counters for the UTC day of `time_ms`.
+ * (sg_store_audit_append does this in the same transaction as the record.) */
+sg_error *sg_store_usage_add(sg_store *store, int64_t key_id, int64_t time_ms, int64_t prompt_tokens,
+                             int64_t completion_tokens) SG_MUST_CHECK;
+/* Totals over all days, and the per-day rows newest first (free *days). */
+sg_error *sg_store_usage_get(sg_store *store, int64_t key_id, sg_usage *total, sg_usage **days,
+                             size_t *n_days) SG_MUST_CHECK;
+
+/* ---- audit log ----------------------------------------------------------- */
+
+/* One stored audit record. Strings are NULL when absent. The chain algorithm
+ * (what goes into `hash`) belongs to src/access/audit.c; the store only keeps
+ * rows in sequence order. */
+typedef struct {
+    int64_t seq; /* 1, 2, 3... assigned by the store */
+    int64_t time_ms;
+    int64_t key_id; /* 0 = no key (e.g. a 401) */
+    char *audience, *model, *stage, *decision, *reason;
+    int64_t prompt_tokens, completion_tokens;
+    int64_t latency_us;
+    char *text_mode;                           /* "none", "hashed" or "full" */
+    char *prompt_digest, *completion_digest;   /* hex BLAKE2b of the texts */
+    char *prompt_text, *completion_text;       /* only with "full", until purged */
+    unsigned char prev_hash[SG_HASH_BYTES];
+    unsigned char hash[SG_HASH_BYTES];
+} sg_audit_row;
+
+/* Frees the strings of a row filled by the store (not the row itself). */
+void sg_audit_row_clear(sg_audit_row *row);
+
+/* Called inside the append transaction with the sequence number and the hash
+ * of the last record (zeros for the first): fills row->prev_hash and row->hash. */
+typedef void (*sg_audit_seal_fn)(sg_audit_row *row, const unsigned char last_hash[SG_HASH_BYTES], void *ctx);
+
+/* Appends `row` in one durable transaction: assigns row->seq, calls `seal`,
+ * inserts, and when `usage` is true adds the row's tokens to the usage of
+ * row->key_id. Returns after the commit is on disk. */
+sg_error *sg_store_audit_append(sg_store *store, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
+                                void *ctx) SG_MUST_CHECK;
+
+/* Calls `fn` for each record with seq >= from_seq in sequence order; a
+ * non-zero return from fn stops the walk. The row is valid during the call. */
+typedef int (*sg_audit_row_fn)(const sg_audit_row *row, void *ctx);
+sg_error *sg_store_audit_each(sg_store *store, int64_t from_seq, sg_audit_row_fn fn, void *ctx) SG_MUST_CHECK;
+
+/* Number of records and the highest sequence number (0 when empty). */
+sg_error *sg_store_audit_count(sg_store *store, int64_t *count, int64_t *last_seq) SG_MUST_CHECK;
+
+/* Retention: drops the stored prompt/completion texts of records older than
+ * `before_ms` (their digests stay, so the chain still verifies). */
+sg_error *sg_store_audit_purge_text(sg_store *store, int64_t before_ms, int64_t *purged) SG_MUST_CHECK;
+
+#endif
