@@ -9,5 +9,8 @@ int sg_cmd_tokenize(int argc, char **argv);
 int sg_cmd_generate(int argc, char **argv);
 int sg_cmd_logits(int argc, char **argv);
 int sg_cmd_policy(int argc, char **argv);
+int sg_cmd_serve(int argc, char **argv);
+/* `policy apply` (argv[0] = "apply"): implemented beside the server in cmd_serve.c. */
+int sg_policy_apply(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
     {"policy", sg_cmd_policy, "check a release policy file"},
+    {"serve", sg_cmd_serve, "run the gated API server (OpenAI-compatible)"},
 };
 
 static void usage(FILE *out) {
