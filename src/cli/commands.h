@@ -12,5 +12,6 @@ int sg_cmd_policy(int argc, char **argv);
 int sg_cmd_serve(int argc, char **argv);
 /* `policy apply` (argv[0] = "apply"): implemented beside the server in cmd_serve.c. */
 int sg_policy_apply(int argc, char **argv);
+int sg_cmd_checkpoint(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
     {"policy", sg_cmd_policy, "check a release policy file"},
     {"serve", sg_cmd_serve, "run the gated API server (OpenAI-compatible)"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
 };
 
 static void usage(FILE *out) {
