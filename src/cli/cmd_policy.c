@@ -52,12 +52,12 @@ static void put_list(buf *b, char *const *items, int n) {
 }
 
 enum { COL_STAGE, COL_AUDIENCES, COL_MODELS, COL_ACCESS, COL_PROTOCOLS, COL_GATES, NCOLS };
-static const char *const headers[NCOLS] = {"STAGE", "AUDIENCES", "MODELS", "ACCESS (model/risk/repl)",
+static const char *const headers[NCOLS] = {" STAGE", "AUDIENCES", "MODELS", "ACCESS (model/risk/repl)",
                                            "PROTOCOLS", "GATES (to enter)"};
 
 static void fill_row(const sg_policy *p, int i, buf *cells) {
     const sg_policy_stage *s = &p->stages[i];
-    put(&cells[COL_STAGE], "%s%s", i == p->current_stage ? "* " : "  ", s->name);
+    put(&cells[COL_STAGE], "%s%s", i == p->current_stage ? "*" : " ", s->name);
     put_list(&cells[COL_AUDIENCES], s->effective_audiences, s->n_effective_audiences);
     put_list(&cells[COL_MODELS], s->effective_models, s->n_effective_models);
     for (int a = 0; a < s->n_audience_models; a++) {
@@ -76,27 +76,51 @@ static void fill_row(const sg_policy *p, int i, buf *cells) {
     }
     const sg_policy_gates *gt = &s->gates;
     int any = 0;
-    if (gt->min_days) put(g, "%s%d days in '%s'", any++ ? "; " : "", gt->min_days, p->stages[i - 1].name);
+    if (gt->min_days) put(g, "%s%d days in '%s'", any++ ? "\n" : "", gt->min_days, p->stages[i - 1].name);
     if (gt->risk_assessment != SG_RISK_NONE)
-        put(g, "%srisk assessment %s", any++ ? "; " : "", sg_risk_status_name(gt->risk_assessment));
+        put(g, "%srisk assessment %s", any++ ? "\n" : "", sg_risk_status_name(gt->risk_assessment));
     for (int e = 0; e < gt->n_evaluations; e++) {
         const sg_policy_eval_gate *ev = &gt->evaluations[e];
-        put(g, "%s%s/%s %s", any++ ? "; " : "", ev->suite, ev->model, ev->metric);
+        put(g, "%s%s/%s %s", any++ ? "\n" : "", ev->suite, ev->model, ev->metric);
         if (ev->has_min) put(g, " >= %g", ev->min);
         if (ev->has_max) put(g, " <= %g", ev->max);
     }
     if (gt->signoffs) {
-        put(g, "%s%d sign-off%s", any++ ? "; " : "", gt->signoffs, gt->signoffs == 1 ? "" : "s");
+        put(g, "%s%d sign-off%s", any++ ? "\n" : "", gt->signoffs, gt->signoffs == 1 ? "" : "s");
         if (gt->n_reviewers) {
             put(g, " of ");
             put_list(g, gt->reviewers, gt->n_reviewers);
         }
     }
     if (gt->n_safety_protocols) {
-        put(g, "%sprotocols active: ", any++ ? "; " : "");
-        put_list(g, gt->safety_protocols, gt->n_safety_protocols);
+        int same = gt->n_safety_protocols == s->n_protocols;
+        for (int k = 0; same && k < gt->n_safety_protocols; k++) same = strcmp(gt->safety_protocols[k], s->protocols[k]) == 0;
+        put(g, "%s", any++ ? "\n" : "");
+        if (same) {
+            put(g, "its protocols active");
+        } else {
+            put(g, "protocols active: ");
+            put_list(g, gt->safety_protocols, gt->n_safety_protocols);
+        }
     }
     if (!any) put(g, "none");
+}
+
+/* Column widths; longer cells wrap at spaces. ACCESS never wraps. */
+static const size_t max_width[NCOLS] = {22, 24, 26, 40, 28, 48};
+
+/* The next wrapped segment of `s` (at most w characters unless a word is
+ * longer): its length, and in *skip the characters to the next segment. */
+static size_t segment(const char *s, size_t w, size_t *skip) {
+    size_t n = strlen(s);
+    const char *nl = memchr(s, '\n', n < w + 1 ? n : w + 1);
+    if (nl) return *skip = (size_t)(nl - s) + 1, (size_t)(nl - s);
+    if (n <= w) return *skip = n, n;
+    size_t cut = w;
+    while (cut > 0 && s[cut] != ' ') cut--;
+    if (cut == 0) cut = w; /* one long word: hard break */
+    *skip = cut + (s[cut] == ' ');
+    return cut;
 }
 
 static void print_table(const sg_policy *p) {
@@ -106,18 +130,35 @@ static void print_table(const sg_policy *p) {
     for (int c = 0; c < NCOLS; c++) width[c] = strlen(headers[c]);
     for (int i = 0; i < p->n_stages; i++) {
         fill_row(p, i, &cells[i * NCOLS]);
-        for (int c = 0; c < NCOLS; c++)
-            if (cells[i * NCOLS + c].len > width[c]) width[c] = cells[i * NCOLS + c].len;
+        for (int c = 0; c < NCOLS; c++) {
+            size_t len = cells[i * NCOLS + c].len;
+            if (len > max_width[c]) len = max_width[c];
+            if (len > width[c]) width[c] = len;
+        }
     }
-    printf("  %-*s", (int)width[0] - 2, headers[0]);
-    for (int c = 1; c < NCOLS; c++) printf("  %-*s", c == NCOLS - 1 ? 0 : (int)width[c], headers[c]);
+    for (int c = 0; c < NCOLS; c++) printf("%s%-*s", c ? "  " : "", c == NCOLS - 1 ? 0 : (int)width[c], headers[c]);
     printf("\n");
     for (int i = 0; i < p->n_stages; i++) {
-        for (int c = 0; c < NCOLS; c++) {
-            buf *b = &cells[i * NCOLS + c];
-            printf("%s%-*s", c ? "  " : "", c == NCOLS - 1 ? 0 : (int)width[c], b->s ? b->s : "");
+        const char *rest[NCOLS];
+        for (int c = 0; c < NCOLS; c++) rest[c] = cells[i * NCOLS + c].s ? cells[i * NCOLS + c].s : "";
+        for (int more = 1; more;) {
+            more = 0;
+            size_t len[NCOLS], skip[NCOLS];
+            int last = 0;
+            for (int c = 0; c < NCOLS; c++) {
+                len[c] = segment(rest[c], width[c], &skip[c]);
+                if (len[c]) last = c;
+            }
+            for (int c = 0; c <= last; c++) {
+                printf("%s%-*.*s", c ? "  " : "", c == last ? 0 : (int)width[c], (int)len[c], rest[c]);
+            }
+            for (int c = 0; c < NCOLS; c++) {
+                rest[c] += skip[c];
+                more |= *rest[c] != 0;
+            }
+            printf("\n");
         }
-        printf("\n");
+        if (i + 1 < p->n_stages) printf("\n");
     }
     for (int i = 0; i < p->n_stages * NCOLS; i++) free(cells[i].s);
     free(cells);

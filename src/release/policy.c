@@ -430,6 +430,51 @@ static int collect(ctx *c, const yaml_node_t *n, const char *what, const char *c
     return 1;
 }
 
+/* Joins a relative `path` to `base` and folds "." and "dir/.." lexically, so
+ * that "examples" + "../models/x" reads "models/x". */
+static char *resolve_path(ctx *c, const char *base, const char *path) {
+    if (path[0] == '/' || !base) return sdup(c, path);
+    char *joined = sg_path_join(base, path);
+    if (!joined) {
+        c->oom = 1;
+        return NULL;
+    }
+    size_t n = strlen(joined);
+    char *out = malloc(n + 2);
+    const char **parts = calloc(n + 1, sizeof *parts);
+    if (!out || !parts) {
+        free(out);
+        free(parts);
+        free(joined);
+        c->oom = 1;
+        return NULL;
+    }
+    int absolute = joined[0] == '/', np = 0, fixed = 0; /* fixed: leading ".." that cannot fold */
+    for (char *save = NULL, *t = strtok_r(joined, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(t, ".")) continue;
+        if (!strcmp(t, "..") && np > fixed) {
+            np--;
+            continue;
+        }
+        if (!strcmp(t, "..") && absolute) continue;
+        if (!strcmp(t, "..")) fixed = np + 1;
+        parts[np++] = t;
+    }
+    size_t len = 0;
+    if (absolute) out[len++] = '/';
+    for (int i = 0; i < np; i++) {
+        size_t l = strlen(parts[i]);
+        if (i) out[len++] = '/';
+        memcpy(out + len, parts[i], l);
+        len += l;
+    }
+    if (len == 0) out[len++] = '.';
+    out[len] = 0;
+    free(parts);
+    free(joined);
+    return out;
+}
+
 /* ----------------------------------------------------------------- models */
 
 static void parse_models(ctx *c, const yaml_node_t *n, const char *base_dir) {
@@ -465,15 +510,12 @@ static void parse_models(ctx *c, const yaml_node_t *n, const char *base_dir) {
             free(dir);
             continue;
         }
-        if (dir[0] != '/' && base_dir) {
-            char *joined = sg_path_join(base_dir, dir);
-            free(dir);
-            dir = joined;
-            if (!dir) {
-                c->oom = 1;
-                free(name);
-                continue;
-            }
+        char *resolved = resolve_path(c, base_dir, dir);
+        free(dir);
+        dir = resolved;
+        if (!dir) {
+            free(name);
+            continue;
         }
         sg_policy_model *m = &p->models[p->n_models++];
         m->name = name;
@@ -1101,11 +1143,10 @@ static void parse_top(ctx *c, const yaml_node_t *root, const char *base_dir) {
         if (collect(c, v[TK_FLAGS], "'flags'", keys, 1, fv, fk) && fv[0])
             get_int(c, fv[0], "suspend_after", 0, 1000000, &p->suspend_after_flags);
     }
-    if (v[TK_LICENSE] && get_string(c, v[TK_LICENSE], "license", &p->license) && p->license[0] != '/' && base_dir) {
-        char *joined = sg_path_join(base_dir, p->license);
+    if (v[TK_LICENSE] && get_string(c, v[TK_LICENSE], "license", &p->license)) {
+        char *resolved = resolve_path(c, base_dir, p->license);
         free(p->license);
-        p->license = joined;
-        if (!joined) c->oom = 1;
+        p->license = resolved;
     }
     if (v[TK_FILTER]) parse_content_filter(c, v[TK_FILTER]);
 }
