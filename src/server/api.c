@@ -157,7 +157,7 @@ typedef struct {
 
 static void completion_free(completion *c) {
     if (!c) return;
-    for (int i = 0; i < c->n_choices; i++) {
+    for (int i = 0; c->choices && i < c->n_choices; i++) {
         free(c->choices[i].text.buf);
         free(c->choices[i].offsets);
     }
@@ -419,7 +419,7 @@ static json_t *choices_json(completion *c) {
 /* ---- streaming ------------------------------------------------------------ */
 
 static void emit_event(completion *c, json_t *chunk) {
-    char *s = json_dumps(chunk, JSON_COMPACT);
+    char *s = json_dumps(chunk, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(chunk);
     if (!s) return;
     bytes_put(&c->out, "data: ", 6);

@@ -99,7 +99,7 @@ void sg_http_respond_text(sg_http_request *req, int status, const char *content_
 }
 
 void sg_http_respond_json(sg_http_request *req, int status, json_t *json) {
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    char *text = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(json);
     if (!text) {
         sg_http_respond_text(req, 500, "application/json",
