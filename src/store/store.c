@@ -2,12 +2,15 @@
  * migrations, keys, usage and audit rows. All of stagegate's SQL is here. */
 #include "store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- migrations ----------------------------------------------------------
  * Ordered; version N is the N-th entry. Append new ones at the end; never
@@ -203,12 +206,43 @@ fail:
     return err;
 }
 
+/* Switches to WAL unless it is on already. The switch takes an exclusive lock
+ * and SQLite reports SQLITE_BUSY for it without consulting the busy handler,
+ * so retry while other processes hold the file (up to the busy timeout). */
+static sg_error *enable_wal(sg_store *s) {
+    for (int attempt = 0;; attempt++) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) rc = sqlite3_step(st);
+        char mode[16] = "";
+        if (rc == SQLITE_ROW) snprintf(mode, sizeof mode, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (!strcmp(mode, "wal") || !strcmp(mode, "memory")) return NULL; /* ":memory:" has no WAL */
+        int code = sqlite3_errcode(s->db) & 0xff;
+        bool busy = rc != SQLITE_ROW && (code == SQLITE_BUSY || code == SQLITE_LOCKED);
+        if (!busy || attempt >= 1000)
+            return sg_error_new("enabling WAL mode: %s", rc == SQLITE_ROW ? mode : sqlite3_errmsg(s->db));
+        usleep(10000);
+    }
+}
+
 sg_error *sg_store_open(const char *path, sg_store **out) {
     *out = NULL;
     sg_store *s = calloc(1, sizeof *s);
     if (!s) return sg_error_new("out of memory");
     pthread_mutex_init(&s->lock, NULL);
     sg_error *err = NULL;
+    /* A new database holds key hashes and possibly prompts: create it private
+     * (SQLite gives its -wal and -shm files the same permissions). */
+    if (strcmp(path, ":memory:") != 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+        else if (errno != EEXIST) {
+            err = sg_error_new("%s", strerror(errno));
+            goto fail;
+        }
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         err = sg_error_new("%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -218,10 +252,8 @@ sg_error *sg_store_open(const char *path, sg_store **out) {
     sqlite3_busy_timeout(s->db, 10000);
     /* WAL: readers do not block the writer. synchronous=FULL: every commit is
      * fsynced before it returns (the audit log's durability promise). */
-    if ((err = exec(s,
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                    "configuring database")))
-        goto fail;
+    if ((err = enable_wal(s))) goto fail;
+    if ((err = exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "configuring database"))) goto fail;
     if ((err = migrate(s))) goto fail;
     *out = s;
     return NULL;
