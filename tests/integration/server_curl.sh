@@ -7,7 +7,7 @@
 source "$SG_ROOT/tests/lib/server.sh"
 
 make_model "$T/m1"
-make_model "$T/m2"
+make_model "$T/m2" 1024
 write_policy "$T/policy.yaml" "Internal Alpha" "max_body_bytes: 4096"
 start_server "$T/policy.yaml"
 

