@@ -15,5 +15,6 @@ int sg_policy_apply(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
+int sg_cmd_tokenizer(int argc, char **argv);
 
 #endif

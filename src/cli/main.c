@@ -20,6 +20,7 @@ static const command commands[] = {
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
+    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
 };
 
 static void usage(FILE *out) {
