@@ -2,7 +2,7 @@
 """A GPT-2 written for stagegate's reference tests (PyTorch + numpy only).
 
   gpt2_ref.py make DIR --layers L --heads H --embd C --vocab V --ctx T [--seed S]
-              [--prefix] [--attn-bias]
+              [--std X] [--prefix] [--attn-bias]
       writes a random-weight HF-layout checkpoint: config.json and a
       model.safetensors written by hand (8-byte little-endian header length,
       JSON header, raw little-endian F32 data). LayerNorm weights and all
@@ -84,9 +84,9 @@ def cmd_make(a):
         if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
             arr = 1.0 + 0.1 * rng.standard_normal(shape, dtype=np.float32)
         elif name.endswith("c_proj.weight"):
-            arr = (0.02 / math.sqrt(2 * L)) * rng.standard_normal(shape, dtype=np.float32)
+            arr = (a.std / math.sqrt(2 * L)) * rng.standard_normal(shape, dtype=np.float32)
         else:
-            arr = 0.02 * rng.standard_normal(shape, dtype=np.float32)
+            arr = a.std * rng.standard_normal(shape, dtype=np.float32)
         tensors.append((prefix + name, arr.astype(np.float32)))
         if a.attn_bias and name.endswith("ln_1.bias"):
             i = name.split(".")[1]
@@ -203,6 +203,7 @@ def main():
     for k in ("layers", "heads", "embd", "vocab", "ctx"):
         mk.add_argument("--" + k, type=int, required=True)
     mk.add_argument("--seed", type=int, default=0)
+    mk.add_argument("--std", type=float, default=0.02, help="weight scale (larger = less repetitive greedy text)")
     mk.add_argument("--prefix", action="store_true")
     mk.add_argument("--attn-bias", action="store_true")
     lg = sub.add_parser("logits")
