@@ -189,6 +189,7 @@ static int check(const char *path) {
     printf("release: %s%s%s, %s, current stage '%s'\n", p->model_name, p->version ? " " : "",
            p->version ? p->version : "", sg_deployment_strategy_name(p->deployment_strategy),
            p->stages[p->current_stage].name);
+    printf("digest: blake2b-256:%s\n", p->digest);
     printf("monitoring: %s; incident response plan: %s\n", sg_monitoring_frequency_name(p->monitoring_frequency),
            p->incident_response_plan ? p->incident_response_plan : "(none)");
     if (p->n_models) {

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <yaml.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -28,7 +29,7 @@
 #define MAX_ERRORS 50
 /* Aliases let a small document name the same subtree many times; every node
  * visit costs one unit of this budget so that walking stays linear-ish. */
-#define NODE_BUDGET 2000000L
+#define NODE_BUDGET 1000000L
 
 /* ---------------------------------------------------------------- names */
 
@@ -160,9 +161,11 @@ static yaml_node_t *node(ctx *c, yaml_node_item_t id) {
     return yaml_document_get_node(c->doc, id);
 }
 
+static int is_null(const yaml_node_t *n);
+
 static const char *kind_name(const yaml_node_t *n) {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
+    case YAML_SCALAR_NODE: return is_null(n) ? "null" : "a scalar";
     case YAML_SEQUENCE_NODE: return "a list";
     case YAML_MAPPING_NODE: return "a mapping";
     default: return "nothing";
@@ -305,7 +308,14 @@ static int get_enum(ctx *c, const yaml_node_t *n, const char *key, const char *c
  * Also returns the item nodes (for locating later errors) in *nodes if asked. */
 static int get_string_list(ctx *c, const yaml_node_t *n, const char *key, int single_ok, char ***out, int *count,
                            yaml_node_t ***nodes) {
-    if (single_ok && n->type == YAML_SCALAR_NODE && !is_null(n)) {
+    if (is_null(n)) { /* "key:" with nothing after it: an empty list */
+        *out = calloc(1, sizeof(char *));
+        if (nodes) *nodes = calloc(1, sizeof(yaml_node_t *));
+        if (!*out || (nodes && !*nodes)) c->oom = 1;
+        *count = 0;
+        return 1;
+    }
+    if (single_ok && n->type == YAML_SCALAR_NODE) {
         char **a = calloc(1, sizeof *a);
         yaml_node_t **an = nodes ? calloc(1, sizeof *an) : NULL;
         if (!a || (nodes && !an)) {
@@ -806,14 +816,20 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
     if (v[SK_AUDIENCE]) {
         yaml_node_t **an = NULL;
         if (get_string_list(c, v[SK_AUDIENCE], "audience", 1, &s->audiences, &s->n_audiences, &an))
-            for (int i = 0; i < s->n_audiences; i++)
+            for (int i = 0; i < s->n_audiences; i++) {
                 if (!valid_name(s->audiences[i], 0))
                     err_at(c, an[i], "audience must be 1-64 characters of letters, digits, '_', '-' or '.', got '%s'",
                            s->audiences[i]);
+                else if (!strcmp(s->audiences[i], "default"))
+                    err_at(c, an[i], "'default' is reserved (the rate limit of unlisted audiences): pick another "
+                                     "audience name");
+            }
         free(an);
     } else if (idx == 0) {
         err_at(c, n, "the first release stage ('%s') is missing 'audience'", s->name);
     }
+    if (v[SK_AUDIENCE] && idx == 0 && s->n_audiences == 0 && is_null(v[SK_AUDIENCE]))
+        err_at(c, v[SK_AUDIENCE], "the first release stage ('%s') has no audience", s->name);
     if (v[SK_REPLACE_AUD]) get_bool(c, v[SK_REPLACE_AUD], "replace_audiences", &s->replace_audiences);
     if (v[SK_REPLACE_MODELS]) get_bool(c, v[SK_REPLACE_MODELS], "replace_models", &s->replace_models);
     if (v[SK_DURATION]) get_int(c, v[SK_DURATION], "duration_days", 0, 36500, &s->duration_days);
@@ -1226,6 +1242,13 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
         sg_policy_free(p);
         return sg_error_new("out of memory");
     }
+    unsigned char hash[32];
+    if (sodium_init() < 0) {
+        sg_policy_free(p);
+        return sg_error_new("libsodium failed to initialise");
+    }
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)text, len, NULL, 0);
+    sodium_bin2hex(p->digest, sizeof p->digest, hash, sizeof hash);
     p->deployment_strategy = SG_DEPLOY_STAGED_RELEASE;
     p->monitoring_frequency = SG_MONITOR_DAILY;
     p->audit_text = SG_AUDIT_TEXT_HASHED;
@@ -1247,8 +1270,9 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
         sg_error *err;
         yaml_mark_t m = parser.problem_mark;
         if (parser.context)
-            err = sg_error_new("%s:%zu:%zu: YAML syntax error: %s %s", name, m.line + 1, m.column + 1,
-                               parser.problem ? parser.problem : "error", parser.context);
+            err = sg_error_new("%s:%zu:%zu: YAML syntax error: %s (%s started at %zu:%zu)", name, m.line + 1,
+                               m.column + 1, parser.problem ? parser.problem : "error", parser.context,
+                               parser.context_mark.line + 1, parser.context_mark.column + 1);
         else
             err = sg_error_new("%s:%zu:%zu: YAML syntax error: %s", name, m.line + 1, m.column + 1,
                                parser.problem ? parser.problem : "error");
@@ -1270,7 +1294,14 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
             yaml_document_delete(&next);
         }
     }
-    if (c.budget <= 0) err_at(&c, root, "the policy is too large or uses too many aliases");
+    if (c.budget <= 0) { /* reported even past MAX_ERRORS */
+        char *line = fmt("%s:%d:%d: the policy is too large or uses too many aliases", name, line_of(root),
+                         col_of(root));
+        if (line) add_error_line(&c, line);
+        else c.oom = 1;
+        free(line);
+        c.n_errors++;
+    }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
 
@@ -1325,7 +1356,7 @@ const sg_policy_model *sg_policy_find_model(const sg_policy *p, const char *mode
 }
 
 int sg_policy_audience_at(const sg_policy *p, int stage, const char *audience) {
-    if (stage < 0 || stage >= p->n_stages) return 0;
+    if (stage < 0 || stage >= p->n_stages || !audience) return 0;
     const sg_policy_stage *s = &p->stages[stage];
     return has_string(s->effective_audiences, s->n_effective_audiences, audience);
 }
@@ -1342,8 +1373,8 @@ static void say(char *why, size_t size, const char *f, ...) {
 sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *audience, const char *model, char *why,
                                    size_t why_size) {
     say(why, why_size, "%s", "");
-    if (!sg_policy_find_model(p, model)) {
-        say(why, why_size, "model '%s' does not exist", model);
+    if (!model || !sg_policy_find_model(p, model)) {
+        say(why, why_size, "model '%s' does not exist", model ? model : "");
         return SG_POLICY_DENY_UNKNOWN_MODEL;
     }
     if (stage < 0 || stage >= p->n_stages) {
@@ -1359,6 +1390,7 @@ sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *au
         say(why, why_size, "model '%s' is not released at stage '%s'", model, s->name);
         return SG_POLICY_DENY_NOT_RELEASED;
     }
+    if (!audience) audience = "";
     int ok = has_string(s->effective_audiences, s->n_effective_audiences, audience);
     for (int i = 0; ok && i < s->n_audience_models; i++)
         if (!strcmp(s->audience_models[i].audience, audience))
@@ -1371,30 +1403,27 @@ sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *au
 }
 
 int sg_policy_protocol_enabled(const sg_policy *p, int stage, const char *name) {
-    if (stage < 0 || stage >= p->n_stages) return 0;
+    if (stage < 0 || stage >= p->n_stages || !name) return 0;
     return has_string(p->stages[stage].protocols, p->stages[stage].n_protocols, name);
+}
+
+/* The newest entry for `audience` at stage <= `stage`, or NULL. */
+static const sg_policy_audience_limit *find_limit(const sg_policy *p, int stage, const char *audience) {
+    for (int i = stage; i >= 0; i--)
+        for (int j = 0; j < p->stages[i].n_rate_limits; j++)
+            if (!strcmp(p->stages[i].rate_limits[j].audience, audience)) return &p->stages[i].rate_limits[j];
+    return NULL;
 }
 
 sg_policy_limits sg_policy_rate_limit(const sg_policy *p, int stage, const char *audience) {
     sg_policy_limits l = {0, 0, 0};
     if (stage < 0 || stage >= p->n_stages) return l;
     l.enforced = sg_policy_protocol_enabled(p, stage, "rate_limit");
-    for (int i = stage; i >= 0; i--) {
-        const sg_policy_stage *s = &p->stages[i];
-        const sg_policy_audience_limit *dflt = NULL;
-        for (int j = 0; j < s->n_rate_limits; j++) {
-            if (!strcmp(s->rate_limits[j].audience, audience)) {
-                l.rpm = s->rate_limits[j].rpm;
-                l.tpm = s->rate_limits[j].tpm;
-                return l;
-            }
-            if (!strcmp(s->rate_limits[j].audience, "default")) dflt = &s->rate_limits[j];
-        }
-        if (dflt) {
-            l.rpm = dflt->rpm;
-            l.tpm = dflt->tpm;
-            return l;
-        }
+    const sg_policy_audience_limit *rl = audience ? find_limit(p, stage, audience) : NULL;
+    if (!rl) rl = find_limit(p, stage, "default");
+    if (rl) {
+        l.rpm = rl->rpm;
+        l.tpm = rl->tpm;
     }
     return l;
 }

@@ -134,6 +134,7 @@ typedef struct {
 typedef struct {
     char *path;     /* the policy file as given */
     char *base_dir; /* its directory */
+    char digest[65]; /* BLAKE2b-256 of the file's bytes, hex: which policy is in force (audit) */
 
     /* The starter schema. */
     char *model_name;
@@ -200,10 +201,10 @@ int sg_policy_audience_at(const sg_policy *p, int stage, const char *audience);
 /* Is safety protocol `name` enabled at `stage` (its safety_protocols_enabled)? */
 int sg_policy_protocol_enabled(const sg_policy *p, int stage, const char *name);
 
-/* The rate limit for `audience` at `stage`: the newest declaration for that
- * audience (or "default") at this stage or, failing that, at an earlier one.
- * `enforced` is 0 when the stage does not enable the rate_limit protocol.
- * A key's own rpm/tpm override these. */
+/* The rate limit for `audience` at `stage`: the newest entry for that
+ * audience at this stage or an earlier one; failing that, the newest
+ * "default" entry; failing that, unlimited. `enforced` is 0 when the stage
+ * does not enable the rate_limit protocol. A key's own rpm/tpm override these. */
 typedef struct {
     long rpm, tpm; /* 0 = unlimited */
     int enforced;
