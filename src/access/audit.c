@@ -132,6 +132,8 @@ typedef struct {
     sg_audit_report *rep;
     int64_t expected_seq;
     unsigned char expected_prev[SG_HASH_BYTES];
+    int64_t anchor_seq; /* 0 = no anchor */
+    unsigned char anchor_hash[SG_HASH_BYTES];
 } verifier;
 
 static int fail(verifier *v, int64_t seq, const char *fmt, ...) SG_PRINTF(3, 4);
@@ -177,6 +179,9 @@ static int verify_row(const sg_audit_row *r, void *ctx) {
                     " (records reordered, or removed and renumbered, or record %" PRId64 " rewritten)",
                     r->seq, r->seq - 1, r->seq - 1);
     }
+    if (r->seq == v->anchor_seq && sodium_memcmp(r->hash, v->anchor_hash, SG_HASH_BYTES) != 0)
+        return fail(v, r->seq,
+                    "record %" PRId64 " is not the anchored record (the chain was rewritten at or before it)", r->seq);
     memcpy(v->expected_prev, r->hash, SG_HASH_BYTES);
     v->expected_seq++;
     v->rep->head_seq = r->seq;
@@ -184,14 +189,37 @@ static int verify_row(const sg_audit_row *r, void *ctx) {
     return 0;
 }
 
-sg_error *sg_audit_verify(sg_store *store, sg_audit_report *rep) {
+sg_error *sg_audit_verify_anchored(sg_store *store, int64_t anchor_seq, const char *anchor_hash,
+                                   sg_audit_report *rep) {
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
     memset(rep, 0, sizeof *rep);
     rep->intact = true;
-    verifier v = {.rep = rep, .expected_seq = 1};
+    verifier v = {.rep = rep, .expected_seq = 1, .anchor_seq = anchor_hash ? anchor_seq : 0};
+    if (anchor_hash) {
+        size_t len = 0;
+        if (anchor_seq < 1 || strlen(anchor_hash) != 2 * SG_HASH_BYTES ||
+            sodium_hex2bin(v.anchor_hash, SG_HASH_BYTES, anchor_hash, strlen(anchor_hash), NULL, &len, NULL) != 0 ||
+            len != SG_HASH_BYTES)
+            return sg_error_new("anchor: expected a record number and a 64-digit hex hash");
+    }
     sg_error *err = sg_store_audit_each(store, 1, verify_row, &v);
     if (err) return sg_error_wrap(err, "verifying the audit log");
+    if (rep->intact && v.anchor_seq && rep->head_seq < v.anchor_seq) {
+        rep->intact = false;
+        rep->bad_seq = rep->head_seq + 1;
+        if (rep->head_seq + 1 == v.anchor_seq)
+            snprintf(rep->problem, sizeof rep->problem,
+                     "record %" PRId64 " has been removed: the log ends before the anchor", v.anchor_seq);
+        else
+            snprintf(rep->problem, sizeof rep->problem,
+                     "records %" PRId64 " to %" PRId64 " have been removed: the log ends before the anchor",
+                     rep->head_seq + 1, v.anchor_seq);
+    }
     return NULL;
+}
+
+sg_error *sg_audit_verify(sg_store *store, sg_audit_report *rep) {
+    return sg_audit_verify_anchored(store, 0, NULL, rep);
 }
 
 sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_row_fn fn, void *ctx) {

@@ -14,7 +14,9 @@
  * (absent strings as "name=-\n"); texts enter only through their digests.
  * sg_audit_verify walks the log from record 1 and names the first record that
  * was changed, removed or moved. Cutting records off the end is invisible to
- * any chain: keep the head that verify prints somewhere else and compare.
+ * any chain by itself: keep the head that verify prints (sequence number and
+ * hash) somewhere else, and pass it back as an anchor to check that the log
+ * still reaches it unchanged.
  *
  * Durability: sg_audit_append returns after a synchronous=FULL commit, so a
  * request acknowledged after it is on disk.
@@ -66,6 +68,13 @@ typedef struct {
 
 /* Checks the whole chain. An error only when the store cannot be read. */
 sg_error *sg_audit_verify(sg_store *store, sg_audit_report *report) SG_MUST_CHECK;
+
+/* The same, and also that record `anchor_seq` still exists with the hash
+ * `anchor_hash` (hex), as an earlier verify reported it: this catches records
+ * cut off the end, or a chain rewritten from some record on. An error for a
+ * malformed anchor. */
+sg_error *sg_audit_verify_anchored(sg_store *store, int64_t anchor_seq, const char *anchor_hash,
+                                   sg_audit_report *report) SG_MUST_CHECK;
 
 /* Calls fn for the last `n` records, oldest first. */
 sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_row_fn fn, void *ctx) SG_MUST_CHECK;

@@ -17,15 +17,15 @@
 #include "store/store.h"
 
 static const char usage_text[] =
-    "usage: stagegate audit verify [--db PATH]\n"
+    "usage: stagegate audit verify [--db PATH] [--anchor SEQ:HASH]\n"
     "       stagegate audit tail   [--db PATH] [-n N] [--json]\n"
     "       stagegate audit record [--db PATH] --decision D [--reason TEXT] [--count N] [--threads T]\n"
     "       stagegate audit purge  [--db PATH] --older-than DURATION\n"
     "\n"
     "verify  checks the hash chain from the first record; exits 0 when intact and\n"
-    "        1 naming the first changed, removed or reordered record. Prints the\n"
-    "        head (last sequence number and hash): keep it elsewhere to detect\n"
-    "        records cut off the end later.\n"
+    "        1 naming the first changed, removed or reordered record. Prints an\n"
+    "        anchor SEQ:HASH for the last record: keep it elsewhere and pass it to\n"
+    "        a later verify with --anchor to detect records cut off the end.\n"
     "tail    prints the last N records (default 20), as text or JSON lines.\n"
     "record  appends an operator event (e.g. --decision stage-change --reason ...),\n"
     "        N times (in each of T threads); prints \"seq S\" once each record is\n"
@@ -35,7 +35,7 @@ static const char usage_text[] =
     "--db defaults to ./stagegate.db.\n";
 
 typedef struct {
-    const char *db, *decision, *reason, *count, *threads, *older_than, *n;
+    const char *db, *decision, *reason, *count, *threads, *older_than, *n, *anchor;
     bool json;
 } options;
 
@@ -60,7 +60,7 @@ static int parse(int argc, char **argv, options *o) {
         {"--db", offsetof(options, db)},         {"--decision", offsetof(options, decision)},
         {"--reason", offsetof(options, reason)}, {"--count", offsetof(options, count)},
         {"--older-than", offsetof(options, older_than)}, {"-n", offsetof(options, n)},
-        {"--threads", offsetof(options, threads)},
+        {"--threads", offsetof(options, threads)}, {"--anchor", offsetof(options, anchor)},
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -101,11 +101,21 @@ static int positive(const char *flag, const char *text, int64_t *out) {
 }
 
 static int cmd_verify(options *o) {
+    int64_t anchor_seq = 0;
+    const char *anchor_hash = NULL;
+    if (o->anchor) {
+        char *end;
+        errno = 0;
+        anchor_seq = strtoll(o->anchor, &end, 10);
+        if (end == o->anchor || *end != ':' || errno || anchor_seq < 1)
+            return usage_error("--anchor '%s': expected SEQ:HASH as printed by verify", o->anchor);
+        anchor_hash = end + 1;
+    }
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
     if (err) return fail(err);
     sg_audit_report rep;
-    err = sg_audit_verify(store, &rep);
+    err = sg_audit_verify_anchored(store, anchor_seq, anchor_hash, &rep);
     sg_store_close(store);
     if (err) return fail(err);
     if (!rep.intact) {
@@ -117,7 +127,7 @@ static int cmd_verify(options *o) {
     if (rep.records == 0)
         printf("audit log intact: 0 records\n");
     else
-        printf("audit log intact: %" PRId64 " records, head %" PRId64 " %s\n", rep.records, rep.head_seq,
+        printf("audit log intact: %" PRId64 " records; anchor %" PRId64 ":%s\n", rep.records, rep.head_seq,
                rep.head_hash);
     return 0;
 }

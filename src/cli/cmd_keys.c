@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/audit.h"
 #include "access/keys.h"
 #include "base/log.h"
 #include "cli/commands.h"
@@ -26,6 +27,7 @@ static const char usage_text[] =
     "ID is the number `keys list` shows; `-` reads the secret from standard input.\n"
     "DURATION is a number and a unit: s, m, h, d or w (e.g. 30d). --rpm/--tpm are\n"
     "this key's requests and tokens per minute (default: the policy's limits).\n"
+    "Creations and revocations are recorded in the audit log.\n"
     "--db defaults to ./stagegate.db.\n";
 
 typedef struct {
@@ -94,6 +96,18 @@ static sg_error *open_all(const char *db, sg_store **store, sg_keys **keys) {
     return err;
 }
 
+/* Administrative actions go on the audit trail too (key id 0: they are not
+ * requests and count toward no key's usage). A failure is reported but does
+ * not undo the action. */
+static void admin_event(sg_store *store, const char *decision, const char *audience, const char *what) {
+    sg_audit_entry e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
+    sg_error *err = sg_audit_append(store, &e, NULL);
+    if (err) {
+        fprintf(stderr, "stagegate keys: warning: not recorded in the audit log: %s\n", sg_error_message(err));
+        sg_error_free(err);
+    }
+}
+
 static int parse_limit(const char *flag, const char *text, int64_t *out) {
     if (!text) {
         *out = 0;
@@ -158,13 +172,19 @@ static int cmd_create(options *o) {
     char secret[SG_KEY_SECRET_LEN + 1];
     int64_t id;
     err = sg_keys_create(keys, &spec, secret, &id);
-    sg_keys_close(keys);
-    sg_store_close(store);
-    if (err) return fail(err);
     char expires[32], rpm[24], tpm[24];
     format_time(spec.expires_ms, expires, sizeof expires);
     format_limit(spec.rpm, rpm, sizeof rpm);
     format_limit(spec.tpm, tpm, sizeof tpm);
+    if (!err) {
+        char what[512];
+        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" created (rpm %s, tpm %s, expires %s)", id, spec.name, rpm,
+                 tpm, expires);
+        admin_event(store, "key-created", spec.audience, what);
+    }
+    sg_keys_close(keys);
+    sg_store_close(store);
+    if (err) return fail(err);
     printf("created key %" PRId64 " \"%s\" for audience %s (rpm %s, tpm %s, expires %s)\n", id, spec.name,
            spec.audience, rpm, tpm, expires);
     printf("the secret below is shown only this once; store it now:\n%s\n", secret);
@@ -227,6 +247,11 @@ static int cmd_revoke(options *o) {
     sg_key_record rec = {0};
     bool found = false;
     if (!err) err = sg_store_key_get(store, id, &rec, &found);
+    if (!err && !already) {
+        char what[256];
+        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" revoked", id, rec.name);
+        admin_event(store, "key-revoked", rec.audience, what);
+    }
     sg_keys_close(keys);
     sg_store_close(store);
     sodium_memzero(buf, sizeof buf);

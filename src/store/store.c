@@ -107,65 +107,81 @@ static const char *const query_sql[Q_COUNT_] = {
     [Q_ROLLBACK] = "ROLLBACK",
 };
 
-struct sg_store {
+/* One SQLite connection, its statements and the mutex that serialises it. */
+typedef struct {
     sqlite3 *db;
     pthread_mutex_t lock;
     sqlite3_stmt *stmts[Q_COUNT_];
+} conn;
+
+/* Two connections: writes go through `writer`; reads (key lookups on every
+ * request, usage, the audit walk) through `reader`, so that authentication
+ * never waits behind an audit commit's fsync (WAL lets one reader and one
+ * writer run at once). ":memory:" has a single connection for both. */
+struct sg_store {
+    char *path;
+    conn writer, rd;
+    conn *reader; /* &rd, or &writer for ":memory:" */
+    /* group commit of audit records (see sg_store_audit_append) */
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_cond;
+    struct pending *gc_queue, **gc_tail;
+    bool gc_flushing;
     int version;
 };
 
-static sg_error *db_error(sg_store *s, const char *what) {
-    return sg_error_new("%s: %s", what, sqlite3_errmsg(s->db));
+static sg_error *db_error(conn *c, const char *what) {
+    return sg_error_new("%s: %s", what, sqlite3_errmsg(c->db));
 }
 
 /* The cached statement for `q`, reset and with bindings cleared. */
-static sg_error *stmt(sg_store *s, int q, sqlite3_stmt **out) {
+static sg_error *stmt(conn *c, int q, sqlite3_stmt **out) {
     *out = NULL;
-    if (!s->stmts[q]) {
-        if (sqlite3_prepare_v3(s->db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[q], NULL) !=
+    if (!c->stmts[q]) {
+        if (sqlite3_prepare_v3(c->db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[q], NULL) !=
             SQLITE_OK)
-            return db_error(s, "preparing statement");
+            return db_error(c, "preparing statement");
     }
-    sqlite3_reset(s->stmts[q]);
-    sqlite3_clear_bindings(s->stmts[q]);
-    *out = s->stmts[q];
+    sqlite3_reset(c->stmts[q]);
+    sqlite3_clear_bindings(c->stmts[q]);
+    *out = c->stmts[q];
     return NULL;
 }
 
 /* Runs a statement that returns no rows. */
-static sg_error *run(sg_store *s, sqlite3_stmt *st, const char *what) {
+static sg_error *run(conn *c, sqlite3_stmt *st, const char *what) {
     int rc = sqlite3_step(st);
-    sg_error *err = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? NULL : db_error(s, what);
+    sg_error *err = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? NULL : db_error(c, what);
     sqlite3_reset(st);
     return err;
 }
 
-static sg_error *run_q(sg_store *s, int q, const char *what) {
+static sg_error *run_q(conn *c, int q, const char *what) {
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, q, &st);
-    return err ? err : run(s, st, what);
+    sg_error *err = stmt(c, q, &st);
+    return err ? err : run(c, st, what);
 }
 
-static sg_error *exec(sg_store *s, const char *sql, const char *what) {
+static sg_error *exec(conn *c, const char *sql, const char *what) {
     char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        sg_error *err = sg_error_new("%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sg_error *err = sg_error_new("%s: %s", what, msg ? msg : sqlite3_errmsg(c->db));
         sqlite3_free(msg);
         return err;
     }
     return NULL;
 }
 
-static sg_error *read_version(sg_store *s, int *version) {
+static sg_error *read_version(conn *c, int *version) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st, NULL) !=
+    if (sqlite3_prepare_v2(c->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_error(s, "reading schema version");
+        return db_error(c, "reading schema version");
     sg_error *err = NULL;
     if (sqlite3_step(st) == SQLITE_ROW)
         *version = sqlite3_column_int(st, 0);
     else
-        err = db_error(s, "reading schema version");
+        err = db_error(c, "reading schema version");
     sqlite3_finalize(st);
     return err;
 }
@@ -173,68 +189,98 @@ static sg_error *read_version(sg_store *s, int *version) {
 /* Applies pending migrations, each in an IMMEDIATE transaction that re-reads
  * the version, so two processes opening a new file at once do not race. */
 static sg_error *migrate(sg_store *s) {
-    sg_error *err = exec(s,
+    conn *c = &s->writer;
+    sg_error *err = exec(c,
                          "CREATE TABLE IF NOT EXISTS schema_version ("
                          "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
                          "creating schema_version");
     if (err) return err;
-    if ((err = read_version(s, &s->version))) return err;
+    if ((err = read_version(c, &s->version))) return err;
     if (s->version > N_MIGRATIONS)
         return sg_error_new("database schema version %d is newer than this program (%d): upgrade stagegate",
                             s->version, N_MIGRATIONS);
     while (s->version < N_MIGRATIONS) {
-        if ((err = exec(s, "BEGIN IMMEDIATE", "starting migration"))) return err;
+        if ((err = exec(c, "BEGIN IMMEDIATE", "starting migration"))) return err;
         int v = 0;
-        if ((err = read_version(s, &v))) goto fail;
+        if ((err = read_version(c, &v))) goto fail;
         if (v < N_MIGRATIONS) {
-            if ((err = exec(s, migrations[v], "applying migration"))) {
+            if ((err = exec(c, migrations[v], "applying migration"))) {
                 err = sg_error_wrap(err, "schema migration %d", v + 1);
                 goto fail;
             }
             char sql[128];
             snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES (%d, %lld)", v + 1,
                      (long long)time(NULL) * 1000);
-            if ((err = exec(s, sql, "recording migration"))) goto fail;
+            if ((err = exec(c, sql, "recording migration"))) goto fail;
             v++;
         }
-        if ((err = exec(s, "COMMIT", "committing migration"))) goto fail;
+        if ((err = exec(c, "COMMIT", "committing migration"))) goto fail;
         s->version = v;
     }
     return NULL;
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     return err;
 }
 
 /* Switches to WAL unless it is on already. The switch takes an exclusive lock
  * and SQLite reports SQLITE_BUSY for it without consulting the busy handler,
  * so retry while other processes hold the file (up to the busy timeout). */
-static sg_error *enable_wal(sg_store *s) {
+static sg_error *enable_wal(conn *c) {
     for (int attempt = 0;; attempt++) {
         sqlite3_stmt *st;
-        int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
         if (rc == SQLITE_OK) rc = sqlite3_step(st);
         char mode[16] = "";
         if (rc == SQLITE_ROW) snprintf(mode, sizeof mode, "%s", (const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
         if (!strcmp(mode, "wal") || !strcmp(mode, "memory")) return NULL; /* ":memory:" has no WAL */
-        int code = sqlite3_errcode(s->db) & 0xff;
+        int code = sqlite3_errcode(c->db) & 0xff;
         bool busy = rc != SQLITE_ROW && (code == SQLITE_BUSY || code == SQLITE_LOCKED);
         if (!busy || attempt >= 1000)
-            return sg_error_new("enabling WAL mode: %s", rc == SQLITE_ROW ? mode : sqlite3_errmsg(s->db));
+            return sg_error_new("enabling WAL mode: %s", rc == SQLITE_ROW ? mode : sqlite3_errmsg(c->db));
         usleep(10000);
     }
+}
+
+static sg_error *conn_open(conn *c, const char *path) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK)
+        return sg_error_new("%s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, 10000);
+    /* WAL: readers do not block the writer. synchronous=FULL: every commit is
+     * fsynced before it returns (the audit log's durability promise). */
+    sg_error *err = enable_wal(c);
+    if (!err) err = exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "configuring database");
+    return err;
+}
+
+static void conn_close(conn *c) {
+    for (int i = 0; i < Q_COUNT_; i++) sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->db);
 }
 
 sg_error *sg_store_open(const char *path, sg_store **out) {
     *out = NULL;
     sg_store *s = calloc(1, sizeof *s);
     if (!s) return sg_error_new("out of memory");
-    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->writer.lock, NULL);
+    pthread_mutex_init(&s->rd.lock, NULL);
+    pthread_mutex_init(&s->gc_lock, NULL);
+    pthread_cond_init(&s->gc_cond, NULL);
+    s->gc_tail = &s->gc_queue;
+    bool memory = strcmp(path, ":memory:") == 0;
+    s->reader = memory ? &s->writer : &s->rd;
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return sg_error_new("out of memory");
+    }
     sg_error *err = NULL;
     /* A new database holds key hashes and possibly prompts: create it private
      * (SQLite gives its -wal and -shm files the same permissions). */
-    if (strcmp(path, ":memory:") != 0) {
+    if (!memory) {
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0)
             close(fd);
@@ -243,18 +289,9 @@ sg_error *sg_store_open(const char *path, sg_store **out) {
             goto fail;
         }
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        err = sg_error_new("%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 10000);
-    /* WAL: readers do not block the writer. synchronous=FULL: every commit is
-     * fsynced before it returns (the audit log's durability promise). */
-    if ((err = enable_wal(s))) goto fail;
-    if ((err = exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "configuring database"))) goto fail;
+    if ((err = conn_open(&s->writer, path))) goto fail;
     if ((err = migrate(s))) goto fail;
+    if (!memory && (err = conn_open(&s->rd, path))) goto fail;
     *out = s;
     return NULL;
 fail:
@@ -264,9 +301,13 @@ fail:
 
 void sg_store_close(sg_store *s) {
     if (!s) return;
-    for (int i = 0; i < Q_COUNT_; i++) sqlite3_finalize(s->stmts[i]);
-    sqlite3_close(s->db);
-    pthread_mutex_destroy(&s->lock);
+    conn_close(&s->rd);
+    conn_close(&s->writer);
+    pthread_mutex_destroy(&s->writer.lock);
+    pthread_mutex_destroy(&s->rd.lock);
+    pthread_mutex_destroy(&s->gc_lock);
+    pthread_cond_destroy(&s->gc_cond);
+    free(s->path);
     free(s);
 }
 
@@ -275,8 +316,8 @@ int sg_store_schema_latest(void) { return N_MIGRATIONS; }
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void lock(sg_store *s) { pthread_mutex_lock(&s->lock); }
-static void unlock(sg_store *s) { pthread_mutex_unlock(&s->lock); }
+static void lock(conn *c) { pthread_mutex_lock(&c->lock); }
+static void unlock(conn *c) { pthread_mutex_unlock(&c->lock); }
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col) {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -319,9 +360,10 @@ static void read_key(sqlite3_stmt *st, sg_key_record *k) {
 }
 
 sg_error *sg_store_key_insert(sg_store *s, const sg_key_record *k, int64_t *id) {
-    lock(s);
+    conn *c = &s->writer;
+    lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, Q_KEY_INSERT, &st);
+    sg_error *err = stmt(c, Q_KEY_INSERT, &st);
     if (!err) {
         sqlite3_bind_text(st, 1, k->name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, k->audience, -1, SQLITE_TRANSIENT);
@@ -332,19 +374,20 @@ sg_error *sg_store_key_insert(sg_store *s, const sg_key_record *k, int64_t *id) 
         sqlite3_bind_int64(st, 7, k->created_ms);
         sqlite3_bind_int64(st, 8, k->expires_ms);
         sqlite3_bind_int64(st, 9, k->revoked_ms);
-        err = run(s, st, "inserting key");
-        if (!err) *id = sqlite3_last_insert_rowid(s->db);
+        err = run(c, st, "inserting key");
+        if (!err) *id = sqlite3_last_insert_rowid(c->db);
     }
-    unlock(s);
+    unlock(c);
     return err;
 }
 
 static sg_error *key_lookup(sg_store *s, int q, int64_t id, const unsigned char *hash, sg_key_record *out,
                             bool *found) {
+    conn *c = s->reader;
     *found = false;
-    lock(s);
+    lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, q, &st);
+    sg_error *err = stmt(c, q, &st);
     if (!err) {
         if (hash)
             sqlite3_bind_blob(st, 1, hash, SG_HASH_BYTES, SQLITE_STATIC);
@@ -355,11 +398,11 @@ static sg_error *key_lookup(sg_store *s, int q, int64_t id, const unsigned char 
             read_key(st, out);
             *found = true;
         } else if (rc != SQLITE_DONE) {
-            err = db_error(s, "looking up key");
+            err = db_error(c, "looking up key");
         }
         sqlite3_reset(st);
     }
-    unlock(s);
+    unlock(c);
     return err;
 }
 
@@ -373,11 +416,12 @@ sg_error *sg_store_key_by_hash(sg_store *s, const unsigned char hash[SG_HASH_BYT
 }
 
 sg_error *sg_store_key_list(sg_store *s, sg_key_record **out, size_t *n) {
+    conn *c = s->reader;
     *out = NULL;
     *n = 0;
-    lock(s);
+    lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, Q_KEY_LIST, &st);
+    sg_error *err = stmt(c, Q_KEY_LIST, &st);
     size_t cap = 0;
     int rc = SQLITE_DONE;
     while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -392,9 +436,9 @@ sg_error *sg_store_key_list(sg_store *s, sg_key_record **out, size_t *n) {
         }
         read_key(st, &(*out)[(*n)++]);
     }
-    if (!err && rc != SQLITE_DONE) err = db_error(s, "listing keys");
+    if (!err && rc != SQLITE_DONE) err = db_error(c, "listing keys");
     if (st) sqlite3_reset(st);
-    unlock(s);
+    unlock(c);
     if (err) {
         free(*out);
         *out = NULL;
@@ -404,17 +448,18 @@ sg_error *sg_store_key_list(sg_store *s, sg_key_record **out, size_t *n) {
 }
 
 sg_error *sg_store_key_revoke(sg_store *s, int64_t id, int64_t now_ms, bool *changed) {
+    conn *c = &s->writer;
     *changed = false;
-    lock(s);
+    lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, Q_KEY_REVOKE, &st);
+    sg_error *err = stmt(c, Q_KEY_REVOKE, &st);
     if (!err) {
         sqlite3_bind_int64(st, 1, now_ms > 0 ? now_ms : 1);
         sqlite3_bind_int64(st, 2, id);
-        err = run(s, st, "revoking key");
-        if (!err) *changed = sqlite3_changes(s->db) > 0;
+        err = run(c, st, "revoking key");
+        if (!err) *changed = sqlite3_changes(c->db) > 0;
     }
-    unlock(s);
+    unlock(c);
     return err;
 }
 
@@ -428,34 +473,36 @@ static void utc_day(int64_t time_ms, char day[11]) {
 }
 
 /* Caller holds the lock. */
-static sg_error *usage_add_locked(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt,
+static sg_error *usage_add_locked(conn *c, int64_t key_id, int64_t time_ms, int64_t prompt,
                                   int64_t completion) {
     char day[11];
     utc_day(time_ms, day);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, Q_USAGE_ADD, &st);
+    sg_error *err = stmt(c, Q_USAGE_ADD, &st);
     if (err) return err;
     sqlite3_bind_int64(st, 1, key_id);
     sqlite3_bind_text(st, 2, day, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, prompt);
     sqlite3_bind_int64(st, 4, completion);
-    return run(s, st, "recording usage");
+    return run(c, st, "recording usage");
 }
 
 sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt, int64_t completion) {
-    lock(s);
-    sg_error *err = usage_add_locked(s, key_id, time_ms, prompt, completion);
-    unlock(s);
+    conn *c = &s->writer;
+    lock(c);
+    sg_error *err = usage_add_locked(c, key_id, time_ms, prompt, completion);
+    unlock(c);
     return err;
 }
 
 sg_error *sg_store_usage_get(sg_store *s, int64_t key_id, sg_usage *total, sg_usage **days, size_t *n_days) {
+    conn *c = s->reader;
     memset(total, 0, sizeof *total);
     if (days) *days = NULL;
     if (n_days) *n_days = 0;
-    lock(s);
+    lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, Q_USAGE_TOTAL, &st);
+    sg_error *err = stmt(c, Q_USAGE_TOTAL, &st);
     int64_t rows = 0;
     if (!err) {
         sqlite3_bind_int64(st, 1, key_id);
@@ -465,11 +512,11 @@ sg_error *sg_store_usage_get(sg_store *s, int64_t key_id, sg_usage *total, sg_us
             total->prompt_tokens = sqlite3_column_int64(st, 2);
             total->completion_tokens = sqlite3_column_int64(st, 3);
         } else {
-            err = db_error(s, "reading usage");
+            err = db_error(c, "reading usage");
         }
         sqlite3_reset(st);
     }
-    if (!err && days && rows > 0) err = stmt(s, Q_USAGE_DAYS, &st);
+    if (!err && days && rows > 0) err = stmt(c, Q_USAGE_DAYS, &st);
     if (!err && days && rows > 0) {
         sqlite3_bind_int64(st, 1, key_id);
         *days = calloc((size_t)rows, sizeof **days);
@@ -483,7 +530,7 @@ sg_error *sg_store_usage_get(sg_store *s, int64_t key_id, sg_usage *total, sg_us
         }
         sqlite3_reset(st);
     }
-    unlock(s);
+    unlock(c);
     return err;
 }
 
@@ -504,26 +551,25 @@ void sg_audit_row_clear(sg_audit_row *r) {
     r->prompt_digest = r->completion_digest = r->prompt_text = r->completion_text = NULL;
 }
 
-sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
-    lock(s);
-    sg_error *err = run_q(s, Q_BEGIN, "starting audit transaction");
-    if (err) goto out;
+/* Group commit. An append joins a queue; the first appender finding no flush
+ * under way becomes the leader, takes the whole queue and writes it in one
+ * transaction (one fsync), then wakes the others. Under concurrency many
+ * records share an fsync; alone, an append is a plain transaction. Each
+ * caller still returns only after its own record is committed. */
+typedef struct pending {
+    sg_audit_row *row;
+    bool usage;
+    sg_audit_seal_fn seal;
+    void *ctx;
+    sg_error *err;
+    bool done;
+    struct pending *next;
+} pending;
+
+static sg_error *insert_audit_locked(conn *c, const sg_audit_row *row) {
     sqlite3_stmt *st = NULL;
-    unsigned char last_hash[SG_HASH_BYTES] = {0};
-    int64_t last_seq = 0;
-    if ((err = stmt(s, Q_AUDIT_LAST, &st))) goto rollback;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        last_seq = sqlite3_column_int64(st, 0);
-        copy_hash(last_hash, st, 1);
-    } else if (rc != SQLITE_DONE) {
-        err = db_error(s, "reading the audit head");
-    }
-    sqlite3_reset(st);
-    if (err) goto rollback;
-    row->seq = last_seq + 1;
-    seal(row, last_hash, ctx);
-    if ((err = stmt(s, Q_AUDIT_INSERT, &st))) goto rollback;
+    sg_error *err = stmt(c, Q_AUDIT_INSERT, &st);
+    if (err) return err;
     sqlite3_bind_int64(st, 1, row->seq);
     sqlite3_bind_int64(st, 2, row->time_ms);
     sqlite3_bind_int64(st, 3, row->key_id);
@@ -542,17 +588,88 @@ sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_a
     bind_text_or_null(st, 16, row->completion_text);
     sqlite3_bind_blob(st, 17, row->prev_hash, SG_HASH_BYTES, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 18, row->hash, SG_HASH_BYTES, SQLITE_TRANSIENT);
-    if ((err = run(s, st, "inserting audit record"))) goto rollback;
-    if (usage && row->key_id > 0 &&
-        (err = usage_add_locked(s, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
-        goto rollback;
-    if ((err = run_q(s, Q_COMMIT, "committing audit record"))) goto rollback;
-    goto out;
+    return run(c, st, "inserting audit record");
+}
+
+/* Writes `n` queued records starting at `first` in one transaction, chaining
+ * each to the one before. Caller holds the store lock. */
+static sg_error *write_batch_locked(conn *c, pending *first, size_t n) {
+    sg_error *err = run_q(c, Q_BEGIN, "starting audit transaction");
+    if (err) return err;
+    sqlite3_stmt *st = NULL;
+    unsigned char last_hash[SG_HASH_BYTES] = {0};
+    int64_t last_seq = 0;
+    if ((err = stmt(c, Q_AUDIT_LAST, &st))) goto rollback;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        last_seq = sqlite3_column_int64(st, 0);
+        copy_hash(last_hash, st, 1);
+    } else if (rc != SQLITE_DONE) {
+        err = db_error(c, "reading the audit head");
+    }
+    sqlite3_reset(st);
+    if (err) goto rollback;
+    pending *p = first;
+    for (size_t i = 0; i < n; i++, p = p->next) {
+        sg_audit_row *row = p->row;
+        row->seq = ++last_seq;
+        p->seal(row, last_hash, p->ctx);
+        if ((err = insert_audit_locked(c, row))) goto rollback;
+        if (p->usage && row->key_id > 0 &&
+            (err = usage_add_locked(c, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
+            goto rollback;
+        memcpy(last_hash, row->hash, SG_HASH_BYTES);
+    }
+    if ((err = run_q(c, Q_COMMIT, "committing audit records"))) goto rollback;
+    return NULL;
 rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    unlock(s);
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     return err;
+}
+
+/* The leader's work: the batch together, or each record alone when the
+ * batch fails (so that one bad record does not fail its neighbours). */
+static void flush_batch(sg_store *s, pending *batch) {
+    conn *c = &s->writer;
+    size_t n = 0;
+    for (pending *p = batch; p; p = p->next) n++;
+    lock(c);
+    sg_error *err = write_batch_locked(c, batch, n);
+    if (err && n > 1) {
+        sg_error_free(err);
+        for (pending *p = batch; p; p = p->next) p->err = write_batch_locked(c, p, 1);
+    } else {
+        batch->err = err;
+    }
+    unlock(c);
+}
+
+sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
+    pending me = {.row = row, .usage = usage, .seal = seal, .ctx = ctx};
+    pthread_mutex_lock(&s->gc_lock);
+    *s->gc_tail = &me;
+    s->gc_tail = &me.next;
+    while (!me.done) {
+        if (s->gc_flushing) {
+            pthread_cond_wait(&s->gc_cond, &s->gc_lock);
+            continue;
+        }
+        s->gc_flushing = true;
+        pending *batch = s->gc_queue;
+        s->gc_queue = NULL;
+        s->gc_tail = &s->gc_queue;
+        pthread_mutex_unlock(&s->gc_lock);
+        flush_batch(s, batch);
+        pthread_mutex_lock(&s->gc_lock);
+        for (pending *p = batch, *next; p; p = next) {
+            next = p->next; /* p belongs to a waiting thread: read before marking done */
+            p->done = true;
+        }
+        s->gc_flushing = false;
+        pthread_cond_broadcast(&s->gc_cond);
+    }
+    pthread_mutex_unlock(&s->gc_lock);
+    return me.err;
 }
 
 static void read_audit(sqlite3_stmt *st, sg_audit_row *r) {
@@ -577,14 +694,26 @@ static void read_audit(sqlite3_stmt *st, sg_audit_row *r) {
     copy_hash(r->hash, st, 17);
 }
 
-/* Walks with a private statement (one consistent read snapshot) while holding
- * the store's lock: `fn` must not call back into the store. */
 sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn, void *ctx) {
-    lock(s);
-    sqlite3_stmt *st = NULL;
+    /* A file database gets a connection of its own for the walk, so that a
+     * long verify holds no lock the request path needs. */
+    conn own = {0}, *c = s->reader;
     sg_error *err = NULL;
-    if (sqlite3_prepare_v2(s->db, query_sql[Q_AUDIT_EACH], -1, &st, NULL) != SQLITE_OK)
-        err = db_error(s, "reading the audit log");
+    bool private_conn = s->reader != &s->writer;
+    if (private_conn) {
+        c = &own;
+        if (sqlite3_open_v2(s->path, &own.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+            err = sg_error_new("reading the audit log: %s", own.db ? sqlite3_errmsg(own.db) : "out of memory");
+            sqlite3_close(own.db);
+            return err;
+        }
+        sqlite3_busy_timeout(own.db, 10000);
+    } else {
+        lock(c);
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, query_sql[Q_AUDIT_EACH], -1, &st, NULL) != SQLITE_OK)
+        err = db_error(c, "reading the audit log");
     int rc = SQLITE_DONE;
     if (!err) {
         sqlite3_bind_int64(st, 1, from_seq);
@@ -598,39 +727,44 @@ sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn,
                 break;
             }
         }
-        if (rc != SQLITE_DONE) err = db_error(s, "reading the audit log");
+        if (rc != SQLITE_DONE) err = db_error(c, "reading the audit log");
     }
     sqlite3_finalize(st);
-    unlock(s);
+    if (private_conn)
+        sqlite3_close(own.db);
+    else
+        unlock(c);
     return err;
 }
 
 sg_error *sg_store_audit_count(sg_store *s, int64_t *count, int64_t *last_seq) {
-    lock(s);
+    conn *c = s->reader;
+    lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, Q_AUDIT_COUNT, &st);
+    sg_error *err = stmt(c, Q_AUDIT_COUNT, &st);
     if (!err) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             *count = sqlite3_column_int64(st, 0);
             *last_seq = sqlite3_column_int64(st, 1);
         } else {
-            err = db_error(s, "counting audit records");
+            err = db_error(c, "counting audit records");
         }
         sqlite3_reset(st);
     }
-    unlock(s);
+    unlock(c);
     return err;
 }
 
 sg_error *sg_store_audit_purge_text(sg_store *s, int64_t before_ms, int64_t *purged) {
-    lock(s);
+    conn *c = &s->writer;
+    lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = stmt(s, Q_AUDIT_PURGE, &st);
+    sg_error *err = stmt(c, Q_AUDIT_PURGE, &st);
     if (!err) {
         sqlite3_bind_int64(st, 1, before_ms);
-        err = run(s, st, "purging audit texts");
-        if (!err && purged) *purged = sqlite3_changes(s->db);
+        err = run(c, st, "purging audit texts");
+        if (!err && purged) *purged = sqlite3_changes(c->db);
     }
-    unlock(s);
+    unlock(c);
     return err;
 }

@@ -110,14 +110,19 @@ void sg_audit_row_clear(sg_audit_row *row);
  * of the last record (zeros for the first): fills row->prev_hash and row->hash. */
 typedef void (*sg_audit_seal_fn)(sg_audit_row *row, const unsigned char last_hash[SG_HASH_BYTES], void *ctx);
 
-/* Appends `row` in one durable transaction: assigns row->seq, calls `seal`,
- * inserts, and when `usage` is true adds the row's tokens to the usage of
- * row->key_id. Returns after the commit is on disk. */
+/* Appends `row` durably: assigns row->seq, calls `seal`, inserts, and when
+ * `usage` is true adds the row's tokens to the usage of row->key_id, all in
+ * one transaction. Returns after the commit is on disk. Concurrent appends
+ * are group-committed (one transaction and fsync for all waiting threads;
+ * a failing record is retried alone so it cannot fail the others). */
 sg_error *sg_store_audit_append(sg_store *store, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
                                 void *ctx) SG_MUST_CHECK;
 
-/* Calls `fn` for each record with seq >= from_seq in sequence order; a
- * non-zero return from fn stops the walk. The row is valid during the call. */
+/* Calls `fn` for each record with seq >= from_seq in sequence order, over one
+ * consistent snapshot; a non-zero return from fn stops the walk. The row is
+ * valid during the call. A file database is walked through a connection of
+ * its own (the request path is never blocked, fn may use the store); with
+ * ":memory:" the walk holds the store's lock and fn must not use the store. */
 typedef int (*sg_audit_row_fn)(const sg_audit_row *row, void *ctx);
 sg_error *sg_store_audit_each(sg_store *store, int64_t from_seq, sg_audit_row_fn fn, void *ctx) SG_MUST_CHECK;
 

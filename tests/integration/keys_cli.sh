@@ -45,6 +45,14 @@ err=$("$SG_BIN" keys revoke --db "$db" 77 2>&1); rc=$?
 set -e
 [[ $rc == 1 && $err == "stagegate keys: no key with id 77" ]] || fail "revoke unknown: rc=$rc $err"
 
+# creations and revocations are on the audit trail, which verifies.
+trail=$("$SG_BIN" audit tail --db "$db")
+grep -q 'operator key-created .*key 1 "alice" created (rpm 60, tpm 9000' <<<"$trail" || fail "audit trail: $trail"
+grep -q 'operator key-revoked .*key 1 "alice" revoked$' <<<"$trail" || fail "audit trail: $trail"
+[[ $(grep -c key-revoked <<<"$trail") == 1 ]] || fail "a repeated revoke must not be recorded again"
+"$SG_BIN" audit verify --db "$db" >/dev/null || fail "audit verify"
+"$SG_BIN" keys show --db "$db" 1 | grep -q '^requests: *0$' || fail "admin events must not count as usage"
+
 # expiry shows up without any restart or cache.
 "$SG_BIN" keys create --db "$db" --name brief --audience internal_devs --expires 1s >/dev/null
 sleep 1.2

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,90 @@ static void tail_gives_last_records(void **state) {
     assert_int_equal(all.n, N_RECORDS);
 }
 
+static void anchor_catches_truncation_and_rewrites(void **state) {
+    fixture *f = *state;
+    sg_audit_report rep = verify(f);
+    char anchor[65];
+    memcpy(anchor, rep.head_hash, sizeof anchor);
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_true(rep.intact);
+    /* More records after the anchor are fine. */
+    sg_audit_entry e = {.decision = "allowed"};
+    assert_null(sg_audit_append(f->store, &e, NULL));
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_true(rep.intact);
+    /* Cutting off the end is invisible to the chain alone, not to the anchor. */
+    tamper(f, "DELETE FROM audit WHERE seq >= 9");
+    assert_true(verify(f).intact);
+    assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
+    assert_false(rep.intact);
+    assert_int_equal(rep.bad_seq, 9);
+    assert_string_equal(rep.problem, "records 9 to 10 have been removed: the log ends before the anchor");
+    /* A different hash at the anchor: the chain was rewritten. */
+    anchor[0] = anchor[0] == '0' ? '1' : '0';
+    assert_null(sg_audit_verify_anchored(f->store, 8, anchor, &rep));
+    assert_false(rep.intact);
+    assert_int_equal(rep.bad_seq, 8);
+    assert_non_null(strstr(rep.problem, "not the anchored record"));
+    sg_error *err = sg_audit_verify_anchored(f->store, 8, "abc", &rep);
+    assert_non_null(err);
+    sg_error_free(err);
+}
+
+typedef struct {
+    sg_store *store;
+    int64_t key_id;
+    int ok, failed;
+} appender;
+
+static void *append_many(void *arg) {
+    appender *a = arg;
+    for (int i = 0; i < 40; i++) {
+        sg_audit_entry e = {.key_id = a->key_id, .decision = "allowed", .prompt_tokens = 1, .completion_tokens = 1};
+        sg_error *err = sg_audit_append(a->store, &e, NULL);
+        if (err) {
+            a->failed++;
+            sg_error_free(err);
+        } else {
+            a->ok++;
+        }
+    }
+    return NULL;
+}
+
+static void concurrent_appends_share_commits_and_stay_chained(void **state) {
+    fixture *f = *state;
+    sg_key_record k = {.rpm = 0};
+    snprintf(k.name, sizeof k.name, "c");
+    snprintf(k.audience, sizeof k.audience, "a");
+    snprintf(k.hint, sizeof k.hint, "h");
+    memset(k.hash, 9, sizeof k.hash);
+    int64_t id;
+    assert_null(sg_store_key_insert(f->store, &k, &id));
+    enum { THREADS = 8 };
+    appender a[THREADS];
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        /* Thread 0 meters usage to a key that does not exist: each of its
+         * records fails (foreign key), and must not take others with it. */
+        a[t] = (appender){.store = f->store, .key_id = t == 0 ? 999 : id};
+        assert_int_equal(pthread_create(&th[t], NULL, append_many, &a[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
+    assert_int_equal(a[0].ok, 0);
+    assert_int_equal(a[0].failed, 40);
+    for (int t = 1; t < THREADS; t++) {
+        assert_int_equal(a[t].ok, 40);
+        assert_int_equal(a[t].failed, 0);
+    }
+    sg_audit_report rep = verify(f);
+    assert_true(rep.intact);
+    assert_int_equal(rep.records, N_RECORDS + (THREADS - 1) * 40);
+    sg_usage total;
+    assert_null(sg_store_usage_get(f->store, id, &total, NULL, NULL));
+    assert_int_equal(total.requests, (THREADS - 1) * 40);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -270,6 +355,8 @@ int main(void) {
         T(text_modes_and_retention),
         T(usage_is_metered_by_decision),
         T(tail_gives_last_records),
+        T(anchor_catches_truncation_and_rewrites),
+        T(concurrent_appends_share_commits_and_stay_chained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

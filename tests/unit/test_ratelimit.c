@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "access/ratelimit.h"
+#include "base/log.h"
 
 static double fake_now;
 static double fake_clock(void *ctx) {
@@ -66,6 +67,28 @@ static void racing_threads_admit_exactly_capacity(void **state) {
     assert_int_equal(run_race(0, 1000, 30, &rl), 33);
     sg_ratelimit_peek(rl, 7, 0, 1000, &st);
     assert_int_equal(st.remaining_tokens, 10);
+    sg_ratelimit_free(rl);
+}
+
+/* With the real clock the bucket refills during the race: admissions may
+ * exceed the capacity only by what refilled, never more. */
+static void real_clock_race_never_overshoots(void **state) {
+    (void)state;
+    sg_ratelimit *rl;
+    assert_null(sg_ratelimit_new(NULL, NULL, &rl));
+    enum { THREADS = 8 };
+    atomic_int admitted = 0, negative = 0;
+    pthread_t th[THREADS];
+    const int64_t tpm = 6000; /* 100 tokens per second */
+    racer r = {rl, 0, tpm, 7, 2000, &admitted, &negative};
+    double t0 = sg_monotonic_s();
+    for (int i = 0; i < THREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, race, &r), 0);
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    double elapsed = sg_monotonic_s() - t0;
+    assert_int_equal(atomic_load(&negative), 0);
+    double bound = ((double)tpm + elapsed * (double)tpm / 60.0) / 7.0;
+    assert_true(atomic_load(&admitted) >= (int)(tpm / 7));
+    assert_true(atomic_load(&admitted) <= (int)bound + 1);
     sg_ratelimit_free(rl);
 }
 
@@ -161,6 +184,7 @@ static void token_reset_and_durations(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(racing_threads_admit_exactly_capacity),
+        cmocka_unit_test(real_clock_race_never_overshoots),
         cmocka_unit_test(refusal_takes_nothing_and_refund_gives_back),
         cmocka_unit_test(refill_is_continuous),
         cmocka_unit_test(token_reset_and_durations),
