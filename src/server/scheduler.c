@@ -163,6 +163,8 @@ struct sg_sched {
     pthread_cond_t cv;
     int stopping;
     int queue_size, queued;
+    /* `running` counts live sequences (for metrics); the batch may still hold
+     * the slots of cancelled ones until its next step. */
     sg_job *queue_head, *queue_tail;
     sg_job *active; /* jobs with sequences in the batch */
     int capacity, running;
@@ -255,13 +257,44 @@ static void sweep(sg_sched *s) {
     }
 }
 
+/* Scheduler thread, s->mu held: queued jobs whose sequences were all
+ * cancelled, or whose deadline passed while waiting, leave the queue now. */
+static void drop_dead_queued(sg_sched *s) {
+    double now = sg_monotonic_s();
+    sg_job **link = &s->queue_head, *prev = NULL;
+    while (*link) {
+        sg_job *job = *link;
+        pthread_mutex_lock(&job->mu);
+        int all_cancelled = 1;
+        for (int i = 0; i < job->n_seqs; i++)
+            if (!job->in[i].cancel) all_cancelled = 0;
+        int expired = job->deadline > 0 && now > job->deadline;
+        if (all_cancelled || expired) {
+            if (expired && !all_cancelled) job->timed_out = 1;
+            for (int i = 0; i < job->n_seqs; i++) finish_seq(job, i, expired ? SG_FINISH_LENGTH : SG_FINISH_CANCELLED);
+        }
+        pthread_mutex_unlock(&job->mu);
+        if (all_cancelled || expired) {
+            *link = job->next;
+            if (s->queue_tail == job) s->queue_tail = prev;
+            s->queued--;
+            if (s->metrics) sg_metrics_add_queue(s->metrics, -1);
+            sg_job_release(job);
+        } else {
+            prev = job;
+            link = &job->next;
+        }
+    }
+}
+
 static void *sched_main(void *arg) {
     sg_sched *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         sweep(s);
         /* Admit queued jobs in order while the batch has room for all of a job's sequences. */
-        while (s->queue_head && s->capacity - s->running >= s->queue_head->n_seqs) {
+        drop_dead_queued(s);
+        while (s->queue_head && s->capacity - sg_batch_running(s->batch) >= s->queue_head->n_seqs) {
             sg_job *job = s->queue_head;
             s->queue_head = job->next;
             if (!s->queue_head) s->queue_tail = NULL;
@@ -272,7 +305,7 @@ static void *sched_main(void *arg) {
             s->active = job;
         }
         if (s->stopping && !s->queue_head && !s->active) break;
-        if (s->running == 0) {
+        if (sg_batch_running(s->batch) == 0) {
             if (s->stopping) {
                 sweep(s);
                 continue;
