@@ -23,7 +23,7 @@ async function check(name, fn) {
 await check('models.list returns what the key may use', async () => {
   const ids = [];
   for await (const m of dev.models.list()) ids.push(m.id);
-  assert.deepEqual(ids.sort(), ['slow', 'tiny']);
+  assert.deepEqual(ids.sort(), ['big', 'slow', 'tiny']);
 });
 
 let greedy;
