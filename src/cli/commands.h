@@ -18,6 +18,10 @@ int sg_cmd_train(int argc, char **argv);
 int sg_cmd_finetune(int argc, char **argv);
 int sg_cmd_eval(int argc, char **argv);
 int sg_cmd_tokenizer(int argc, char **argv);
+int sg_cmd_policy(int argc, char **argv);
+int sg_cmd_serve(int argc, char **argv);
+/* `policy apply` (argv[0] = "apply"): implemented beside the server in cmd_serve.c. */
+int sg_policy_apply(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);

@@ -25,6 +25,8 @@ static const command commands[] = {
     {"finetune", sg_cmd_finetune, "continue training a checkpoint on new text"},
     {"eval", sg_cmd_eval, "perplexity of a checkpoint on text; gradient checks"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
+    {"policy", sg_cmd_policy, "check a release policy file"},
+    {"serve", sg_cmd_serve, "run the gated API server (OpenAI-compatible)"},
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
