@@ -21,6 +21,14 @@ static const command commands[] = {
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
     {"policy", sg_cmd_policy, "check a release policy file"},
+    {"stage", sg_cmd_stage, "release stage: status, advance through gates, rollback, history"},
+    {"risk", sg_cmd_risk, "record risk assessments and mitigation status"},
+    {"signoff", sg_cmd_signoff, "record a reviewer's sign-off for a stage"},
+    {"incident", sg_cmd_incident, "open, close and list incidents (suspend, roll back)"},
+    {"report", sg_cmd_report, "usage, refusals, incidents and stage changes over a period"},
+    {"card", sg_cmd_card, "write a model card from training records and evaluations"},
+    {"datasheet", sg_cmd_datasheet, "write a datasheet for the training corpus"},
+    {"system-card", sg_cmd_system_card, "write the deployment's system card and release timeline"},
 };
 
 static void usage(FILE *out) {
