@@ -53,7 +53,11 @@ static void print_status(const sg_policy *p, const sg_release_state *st, const s
         }
         if (!any) printf(" no model");
         sg_policy_limits l = sg_policy_rate_limit(p, st->stage, aud);
-        if (l.enforced) printf("; rpm %ld, tpm %ld", l.rpm, l.tpm);
+        if (l.enforced) {
+            if (l.rpm) printf("; %ld requests/min", l.rpm);
+            if (l.tpm) printf("; %ld tokens/min", l.tpm);
+            if (!l.rpm && !l.tpm) printf("; no rate limit set");
+        }
         int64_t inc = sg_release_suspended(st, aud, NULL);
         if (inc) printf("; SUSPENDED by incident #%lld", (long long)inc);
         printf("\n");

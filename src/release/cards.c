@@ -223,6 +223,11 @@ static void put_corpus_list(buf *b, const json_t *list) {
 
 /* ---- model card ------------------------------------------------------------ */
 
+/* Sizes a suite reports (token and file counts) are not measures of the model. */
+static int is_measure(const char *metric) {
+    return strcmp(metric, "tokens") && strcmp(metric, "files") && strncmp(metric, "n_", 2);
+}
+
 static int released_stage(const sg_policy *p, const char *model) {
     for (int s = 0; s < p->n_stages; s++)
         for (int i = 0; i < p->stages[s].n_effective_models; i++)
@@ -294,10 +299,12 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
             put(&b, "\n");
         }
     }
-    if (nl) {
+    int n_measures = 0;
+    for (size_t k = 0; k < nl; k++) n_measures += is_measure(ev[latest[k]].metric);
+    if (n_measures) {
         put(&b, "metrics:\n");
         for (size_t k = 0; k < nl; k++) {
-            int dup = 0;
+            int dup = !is_measure(ev[latest[k]].metric);
             for (size_t j = 0; j < k; j++)
                 if (!strcmp(ev[latest[j]].metric, ev[latest[k]].metric)) dup = 1;
             if (!dup) put(&b, "- %s\n", ev[latest[k]].metric);
@@ -308,24 +315,38 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
         : p->deployment_strategy == SG_DEPLOY_FULL_RELEASE ? "full-release"
                                                             : "internal-only");
     put(&b, "pipeline_tag: text-generation\n");
-    if (nl) {
+    if (n_measures) {
+        /* one result per suite and dataset, with its measures */
         put(&b, "model-index:\n- name: ");
         put_yaml_str(&b, model);
         put(&b, "\n  results:\n");
         for (size_t k = 0; k < nl; k++) {
             const sg_eval_record *e = &ev[latest[k]];
+            int first = 1, any = 0;
+            for (size_t j = 0; j < k; j++)
+                if (!strcmp(ev[latest[j]].suite, e->suite) && !strcmp(ev[latest[j]].dataset, e->dataset)) first = 0;
+            for (size_t j = k; j < nl; j++)
+                if (!strcmp(ev[latest[j]].suite, e->suite) && !strcmp(ev[latest[j]].dataset, e->dataset) &&
+                    is_measure(ev[latest[j]].metric))
+                    any = 1;
+            if (!first || !any) continue;
             put(&b, "  - task:\n      type: text-generation\n    dataset:\n      name: ");
             put_yaml_str(&b, e->dataset[0] ? e->dataset : e->suite);
             put(&b, "\n      type: ");
             put_yaml_str(&b, e->suite);
-            put(&b, "\n    metrics:\n    - type: ");
-            put_yaml_str(&b, e->metric);
-            put(&b, "\n      value: %.6g\n      name: ", e->value);
-            char name[512];
-            snprintf(name, sizeof name, "%s (%s suite, run #%lld, code %s)", e->metric, e->suite, (long long)e->run_id,
-                     e->code_version);
-            put_yaml_str(&b, name);
-            put(&b, "\n      verified: false\n");
+            put(&b, "\n    metrics:\n");
+            for (size_t j = k; j < nl; j++) {
+                const sg_eval_record *m = &ev[latest[j]];
+                if (strcmp(m->suite, e->suite) || strcmp(m->dataset, e->dataset) || !is_measure(m->metric)) continue;
+                put(&b, "    - type: ");
+                put_yaml_str(&b, m->metric);
+                put(&b, "\n      value: %.6g\n      name: ", m->value);
+                char name[512];
+                snprintf(name, sizeof name, "%s (%s suite, run #%lld, code %s)", m->metric, m->suite,
+                         (long long)m->run_id, m->code_version);
+                put_yaml_str(&b, name);
+                put(&b, "\n      verified: false\n");
+            }
         }
     }
     put(&b, "---\n\n");
