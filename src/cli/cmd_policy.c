@@ -233,6 +233,7 @@ int sg_cmd_policy(int argc, char **argv) {
         }
         return check(argv[2]);
     }
+    if (!strcmp(argv[1], "apply")) return sg_policy_apply(argc - 1, argv + 1); /* in cmd_serve.c */
     fprintf(stderr, "stagegate policy: unknown verb '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -29,6 +29,14 @@ static const command commands[] = {
     {"card", sg_cmd_card, "write a model card from training records and evaluations"},
     {"datasheet", sg_cmd_datasheet, "write a datasheet for the training corpus"},
     {"system-card", sg_cmd_system_card, "write the deployment's system card and release timeline"},
+    {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
+    {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
+    {"policy", sg_cmd_policy, "check a release policy file"},
+    {"serve", sg_cmd_serve, "run the gated API server (OpenAI-compatible)"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
+    {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
+    {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
+    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
 };
 
 static void usage(FILE *out) {

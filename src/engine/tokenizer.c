@@ -131,10 +131,14 @@ typedef struct {
 } pair_slot;
 
 typedef struct cache_entry {
-    uint64_t hash;
     uint32_t len, n_ids;
     /* followed by int ids[n_ids] then the key bytes */
 } cache_entry;
+
+typedef struct {
+    uint64_t hash; /* compared before following e */
+    cache_entry *e; /* NULL: empty */
+} cache_slot;
 
 #define CACHE_SLOTS (1u << 17)
 #define CACHE_MAX_ENTRIES (CACHE_SLOTS / 2)
@@ -150,7 +154,7 @@ struct sg_tokenizer {
     uint64_t pair_mask;
     sg_pretok *pretok;
     pthread_rwlock_t cache_lock;
-    cache_entry **cache; /* CACHE_SLOTS slots */
+    cache_slot *cache; /* CACHE_SLOTS slots */
     unsigned cache_count;
 };
 
@@ -409,7 +413,7 @@ sg_error *sg_tokenizer_load(const char *dir, sg_tokenizer **out) {
 void sg_tokenizer_free(sg_tokenizer *t) {
     if (!t) return;
     if (t->cache) {
-        for (unsigned i = 0; i < CACHE_SLOTS; i++) free(t->cache[i]);
+        for (unsigned i = 0; i < CACHE_SLOTS; i++) free(t->cache[i].e);
         free(t->cache);
     }
     pthread_rwlock_destroy(&t->cache_lock);
@@ -545,11 +549,11 @@ static int cache_get(sg_tokenizer *t, uint64_t h, const unsigned char *piece, si
     int found = -1;
     pthread_rwlock_rdlock(&t->cache_lock);
     for (uint64_t i = h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
-        const cache_entry *e = t->cache[i];
-        if (!e) break;
-        if (e->hash == h && e->len == len && !memcmp(entry_key(e), piece, len)) {
-            memcpy(out, e + 1, e->n_ids * sizeof(int));
-            found = (int)e->n_ids;
+        const cache_slot *s = &t->cache[i];
+        if (!s->e) break;
+        if (s->hash == h && s->e->len == len && !memcmp(entry_key(s->e), piece, len)) {
+            memcpy(out, s->e + 1, s->e->n_ids * sizeof(int));
+            found = (int)s->e->n_ids;
             break;
         }
     }
@@ -560,7 +564,6 @@ static int cache_get(sg_tokenizer *t, uint64_t h, const unsigned char *piece, si
 static void cache_put(sg_tokenizer *t, uint64_t h, const unsigned char *piece, size_t len, const int *ids, int n) {
     cache_entry *e = malloc(sizeof *e + (size_t)n * sizeof(int) + len);
     if (!e) return; /* the cache is an optimisation only */
-    e->hash = h;
     e->len = (uint32_t)len;
     e->n_ids = (uint32_t)n;
     memcpy(e + 1, ids, (size_t)n * sizeof(int));
@@ -568,12 +571,12 @@ static void cache_put(sg_tokenizer *t, uint64_t h, const unsigned char *piece, s
     pthread_rwlock_wrlock(&t->cache_lock);
     if (t->cache_count < CACHE_MAX_ENTRIES) {
         uint64_t i = h & (CACHE_SLOTS - 1);
-        for (; t->cache[i]; i = (i + 1) & (CACHE_SLOTS - 1)) {
-            const cache_entry *o = t->cache[i];
-            if (o->hash == h && o->len == len && !memcmp(entry_key(o), piece, len)) break; /* raced */
+        for (; t->cache[i].e; i = (i + 1) & (CACHE_SLOTS - 1)) {
+            const cache_slot *s = &t->cache[i];
+            if (s->hash == h && s->e->len == len && !memcmp(entry_key(s->e), piece, len)) break; /* raced */
         }
-        if (!t->cache[i]) {
-            t->cache[i] = e;
+        if (!t->cache[i].e) {
+            t->cache[i] = (cache_slot){h, e};
             t->cache_count++;
             e = NULL;
         }

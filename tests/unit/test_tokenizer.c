@@ -390,11 +390,56 @@ static void training_is_deterministic_and_checked(void **state) {
     remove_dir(dir);
 }
 
+typedef struct {
+    const char *pieces[16];
+    int n;
+} piece_list;
+
+static sg_error *collect(void *ctx, const unsigned char *piece, size_t len) {
+    piece_list *l = ctx;
+    if (l->n == 16) return sg_error_new("too many pieces");
+    l->pieces[l->n++] = strndup((const char *)piece, len);
+    return NULL;
+}
+
+/* The pre-tokenizer splits as GPT-2's Python `regex` module does (expected
+ * pieces generated with it), and invalid UTF-8 runs become pieces of their own. */
+static void pretokenizer_matches_python_regex(void **state) {
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *want[16];
+    } cases[] = {
+        {"Hello world's  end  \x0a\x0a x", {"Hello", " world", "'s", " ", " end", "  \x0a\x0a", " x", NULL}},
+        {"!\xc2\x85\xc2\x85!a \xc2\x85", {"!", "\xc2\x85", "\xc2\x85", "!", "a", " \xc2\x85", NULL}},
+        {"a\xef\xbb\xbf! \xef\xbb\xbf\xef\xbb\xbf" "b", {"a", "\xef\xbb\xbf!", " \xef\xbb\xbf\xef\xbb\xbf", "b", NULL}},
+        {"I'M 'RE'll  123abc\x09 \xc2\xa0x", {"I", "'", "M", " '", "RE", "'ll", " ", " 123", "abc", "\x09 ", "\xc2\xa0", "x", NULL}},
+        {"  \x0a", {"  \x0a", NULL}},
+        /* Not Python's (it takes no invalid UTF-8): the design in tokenizer.h. */
+        {"ab\xff\xfe" "cd  \xff \xc3", {"ab", "\xff\xfe", "cd", "  ", "\xff", " ", "\xc3", NULL}},
+    };
+    sg_pretok *p;
+    assert_null(sg_pretok_new(&p));
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        piece_list got = {0};
+        assert_null(sg_pretok_split(p, (const unsigned char *)cases[c].text, strlen(cases[c].text), collect, &got));
+        int n = 0;
+        while (cases[c].want[n]) n++;
+        if (got.n != n) fail_msg("case %zu: %d pieces, expected %d", c, got.n, n);
+        for (int i = 0; i < n; i++) {
+            assert_string_equal(got.pieces[i], cases[c].want[i]);
+            free((void *)got.pieces[i]);
+        }
+    }
+    sg_pretok_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(trained_tokenizer_round_trips),  cmocka_unit_test(special_token_only_when_allowed),
         cmocka_unit_test(merge_order_is_gpt2s),           cmocka_unit_test(bad_files_are_named),
         cmocka_unit_test(concurrent_encoding_agrees),     cmocka_unit_test(training_is_deterministic_and_checked),
+        cmocka_unit_test(pretokenizer_matches_python_regex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
