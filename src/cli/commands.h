@@ -5,15 +5,24 @@
 #define SG_COMMANDS_H
 
 int sg_cmd_version(int argc, char **argv);
+int sg_cmd_moderate(int argc, char **argv);
+int sg_cmd_filter_eval(int argc, char **argv);
+int sg_cmd_detect(int argc, char **argv);
+int sg_cmd_watermark_eval(int argc, char **argv);
+int sg_cmd_detect_eval(int argc, char **argv);
+int sg_cmd_policy(int argc, char **argv);
 int sg_cmd_tokenize(int argc, char **argv);
 int sg_cmd_train(int argc, char **argv);
 int sg_cmd_finetune(int argc, char **argv);
 int sg_cmd_eval(int argc, char **argv);
 int sg_cmd_tokenizer(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
+int sg_cmd_generate(int argc, char **argv);
+int sg_cmd_logits(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
-int sg_cmd_policy(int argc, char **argv);
+int sg_cmd_tokenizer(int argc, char **argv);
+int sg_cmd_checkpoint(int argc, char **argv);
 
 int sg_cmd_stage(int argc, char **argv);
 int sg_cmd_risk(int argc, char **argv);

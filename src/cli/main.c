@@ -12,6 +12,12 @@ typedef struct {
 
 static const command commands[] = {
     {"version", sg_cmd_version, "print the version"},
+    {"moderate", sg_cmd_moderate, "moderation result for text on stdin (/v1/moderations shape)"},
+    {"filter-eval", sg_cmd_filter_eval, "evaluate the content filter (precision, recall, evasions)"},
+    {"detect", sg_cmd_detect, "is stdin text from the model? watermark and zero-shot scores"},
+    {"watermark-eval", sg_cmd_watermark_eval, "evaluate the watermark (tpr, fpr, perplexity cost, edits)"},
+    {"detect-eval", sg_cmd_detect_eval, "evaluate zero-shot detection (AUROC, tpr at 1% fpr)"},
+    {"policy", sg_cmd_policy, "check a release policy file"},
     {"tokenize", sg_cmd_tokenize, "text to GPT-2 token ids and back"},
     {"train", sg_cmd_train, "train a GPT-2 model from scratch"},
     {"finetune", sg_cmd_finetune, "continue training a checkpoint on new text"},
@@ -37,6 +43,12 @@ static const command commands[] = {
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
+    {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
+    {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
+    {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
+    {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
+    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
+    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
 };
 
 static void usage(FILE *out) {
