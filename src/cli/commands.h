@@ -6,6 +6,9 @@
 
 int sg_cmd_version(int argc, char **argv);
 int sg_cmd_tokenize(int argc, char **argv);
+int sg_cmd_train(int argc, char **argv);
+int sg_cmd_finetune(int argc, char **argv);
+int sg_cmd_eval(int argc, char **argv);
 int sg_cmd_tokenizer(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);

@@ -1,0 +1,180 @@
+/* cmd_eval.c — `stagegate eval perplexity` (loss and perplexity of a
+ * checkpoint on text) and `stagegate eval gradients` (the training step on
+ * given token batches, for checking against a reference implementation). */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "cli/commands.h"
+#include "engine/checkpoint.h"
+#include "train/adamw.h"
+#include "train/dataset.h"
+#include "train/gpt2_train.h"
+#include "train/schedule.h"
+#include "train/train_config.h"
+#include "train/trainer.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
+            "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
+            "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
+            "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
+            "          --dropout P --seed S] -o OUT_DIR\n"
+            "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
+            "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n");
+}
+
+static int perplexity(int argc, char **argv) {
+    const char *model = NULL;
+    int context = 0, json = 0, n = 0;
+    char **files = calloc((size_t)argc, sizeof *files);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-m") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--context") && i + 1 < argc) context = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int th = atoi(argv[++i]);
+            if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
+        }
+        else if (argv[i][0] == '-') {
+            free(files);
+            usage(stderr);
+            return 2;
+        } else files[n++] = argv[i];
+    }
+    if (!model || !n || context < 0) {
+        free(files);
+        usage(stderr);
+        return 2;
+    }
+    char **expanded = NULL;
+    int n_expanded = 0;
+    double loss = 0;
+    size_t tokens = 0;
+    sg_error *err = sg_dataset_expand(files, n, &expanded, &n_expanded);
+    if (!err) err = sg_eval_perplexity(model, expanded, n_expanded, context, &loss, &tokens);
+    sg_dataset_free_paths(expanded, n_expanded);
+    free(files);
+    if (err) {
+        fprintf(stderr, "stagegate eval: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 1;
+    }
+    if (json) printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %zu}\n", loss, exp(loss), tokens);
+    else printf("loss %.4f  perplexity %.3f  tokens %zu\n", loss, exp(loss), tokens);
+    return 0;
+}
+
+static int gradients(int argc, char **argv) {
+    const char *model = NULL, *tokens = NULL, *out = NULL;
+    sg_train_config c;
+    sg_train_config_defaults(&c);
+    c.dropout_embd = c.dropout_attn = c.dropout_resid = 0.0;
+    sg_error *err = NULL;
+    sg_checkpoint *ck = NULL;
+    sg_train_model *m = NULL;
+    sg_adamw opt = {0};
+    sg_file_map map = {0};
+    FILE *lf = NULL;
+    int rc = 1;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc) {
+            usage(stderr);
+            sg_train_config_free(&c);
+            return 2;
+        }
+        const char *a = argv[i], *v = argv[++i];
+        if (!strcmp(a, "-m")) model = v;
+        else if (!strcmp(a, "--tokens")) tokens = v;
+        else if (!strcmp(a, "-o")) out = v;
+        else if (!strcmp(a, "--dropout")) {
+            if (!(err = sg_train_config_set(&c, "dropout_embd", v, "command line")) &&
+                !(err = sg_train_config_set(&c, "dropout_attn", v, "command line")))
+                err = sg_train_config_set(&c, "dropout_resid", v, "command line");
+        } else if (!strncmp(a, "--", 2)) err = sg_train_config_set(&c, a + 2, v, "command line");
+        else err = sg_error_new("unexpected argument %s", a);
+        if (err) goto done;
+    }
+    if (!model || !tokens || !out) {
+        usage(stderr);
+        sg_train_config_free(&c);
+        return 2;
+    }
+    if ((err = sg_checkpoint_open(model, &ck))) goto done;
+    const sg_gpt2_weights *w = sg_checkpoint_weights(ck);
+    int B = c.batch, T = c.context;
+    if ((err = sg_train_model_new(&w->config, B, T, &m)) || (err = sg_train_model_load(m, w))) goto done;
+    sg_adamw_config ac = {(float)c.beta1, (float)c.beta2, (float)c.eps, (float)c.weight_decay};
+    if ((err = sg_adamw_init(&opt, &ac, &w->config))) goto done;
+    if ((err = sg_file_map_open(tokens, &map))) goto done;
+    size_t per = (size_t)B * (T + 1);
+    if (map.size != (size_t)c.steps * per * sizeof(int32_t)) {
+        err = sg_error_new("%s: %zu bytes, expected %ld x %d x %d int32 tokens", tokens, map.size, c.steps, B, T + 1);
+        goto done;
+    }
+    char *lp = sg_path_join(out, "losses.txt");
+    lf = lp ? fopen(lp, "w") : NULL;
+    free(lp);
+    if (!lf) {
+        err = sg_error_new("%s: cannot write losses.txt", out);
+        goto done;
+    }
+    size_t n;
+    float *params = sg_train_model_params(m, &n), *grads = sg_train_model_grads(m, NULL);
+    sg_schedule sched = {(float)c.lr, c.warmup, c.steps, (float)c.lr_floor};
+    sg_dropout drop = {(float)c.dropout_embd, (float)c.dropout_attn, (float)c.dropout_resid};
+    int *in = malloc(sizeof(int) * (size_t)B * T), *tg = malloc(sizeof(int) * (size_t)B * T);
+    for (long s = 0; s < c.steps && !err; s++) {
+        const int32_t *src = (const int32_t *)map.data + (size_t)s * per;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                in[b * T + t] = src[(size_t)b * (T + 1) + t];
+                tg[b * T + t] = src[(size_t)b * (T + 1) + t + 1];
+            }
+        float loss;
+        sg_train_zero_grad(m);
+        if ((err = sg_train_forward(m, in, tg, B, T, 1, &drop, (uint64_t)c.seed + (uint64_t)s, &loss)) ||
+            (err = sg_train_backward(m, 1.0f)))
+            break;
+        if (s == 0) {
+            char *gp = sg_path_join(out, "grads.f32");
+            err = sg_file_write_atomic(gp, grads, n * sizeof(float));
+            free(gp);
+        }
+        fprintf(lf, "%.9g\n", loss);
+        sg_clip_grad_norm(grads, n, (float)c.clip);
+        sg_adamw_step(&opt, params, grads, sg_schedule_lr(&sched, s));
+    }
+    free(in);
+    free(tg);
+    if (!err) rc = 0;
+done:
+    if (lf) fclose(lf);
+    sg_file_unmap(&map);
+    sg_adamw_free(&opt);
+    sg_train_model_free(m);
+    sg_checkpoint_close(ck);
+    sg_train_config_free(&c);
+    if (err) {
+        fprintf(stderr, "stagegate eval: %s\n", sg_error_message(err));
+        sg_error_free(err);
+    }
+    return rc;
+}
+
+int sg_cmd_eval(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "perplexity")) return perplexity(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "gradients")) return gradients(argc - 1, argv + 1);
+    fprintf(stderr, "stagegate eval: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
