@@ -161,6 +161,7 @@ sg_error *sg_release_public_read(const char *path, unsigned char pk[SG_ED25519_P
 
 sg_error *sg_release_key_create(sg_store *store, const char *db_path, unsigned char pk[SG_ED25519_PK_BYTES]) {
     unsigned char wrap[32], sealed[SEALED_LEN];
+    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
     unsigned char *sk = sodium_malloc(SG_ED25519_SK_BYTES);
     if (!sk) return sg_error_new("out of memory");
     sg_error *err = sg_dist_derive_key(db_path, store, WRAP_PURPOSE, wrap);
