@@ -31,17 +31,17 @@ static void usage(FILE *out) {
             "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
             "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
             "         a quick sample through the training forward pass (model cards, smoke tests)\n"
-            "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
-            "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
-            "          --dropout P --seed S] -o OUT_DIR\n"
-            "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
-            "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n"
             "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
             "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
             "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
             "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
             "         stores results measured outside stagegate (marked \"recorded\")\n"
-            "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n");
+            "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n"
+            "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
+            "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
+            "          --dropout P --seed S] -o OUT_DIR\n"
+            "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
+            "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n");
 }
 
 static int perplexity(int argc, char **argv) {
@@ -275,6 +275,8 @@ done:
         return 1;
     }
     return 0;
+}
+
 /* ---- stored evaluations (release/evals.h) ---------------------------------- */
 
 static const char *base_name(const char *path) {

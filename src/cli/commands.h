@@ -45,5 +45,11 @@ int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
 int sg_cmd_tokenizer(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
+int sg_cmd_licensee(int argc, char **argv);
+int sg_cmd_release(int argc, char **argv);
+int sg_cmd_pack(int argc, char **argv);
+int sg_cmd_unpack(int argc, char **argv);
+int sg_cmd_verify(int argc, char **argv);
+int sg_cmd_trace(int argc, char **argv);
 
 #endif

@@ -51,6 +51,12 @@ static const command commands[] = {
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
+    {"licensee", sg_cmd_licensee, "licensee key pairs; add, list and revoke licensees"},
+    {"release", sg_cmd_release, "the release's Ed25519 signing key"},
+    {"pack", sg_cmd_pack, "issue an encrypted, signed, fingerprinted bundle to a licensee"},
+    {"unpack", sg_cmd_unpack, "open a bundle with the licensee's key"},
+    {"verify", sg_cmd_verify, "check a bundle or unpacked directory against the release key"},
+    {"trace", sg_cmd_trace, "name the licensee whose copy a suspect model is"},
 };
 
 static void usage(FILE *out) {

@@ -96,6 +96,29 @@ static const char *const migrations[] = {
     "  UPDATE release_version SET value = value + 1 WHERE id = 1; END;"
     "CREATE TRIGGER incidents_bump_update AFTER UPDATE ON incidents BEGIN "
     "  UPDATE release_version SET value = value + 1 WHERE id = 1; END;",
+    /* 3: downloadable releases (src/distribution): licensees, the release
+     * signing key (secret sealed under a key derived from DB.key), issued
+     * bundles with what trace needs to recompute their fingerprints. */
+    "CREATE TABLE licensees ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  created_ms INTEGER NOT NULL,"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE release_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  sealed_secret BLOB NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE issues ("
+    "  id INTEGER PRIMARY KEY,"
+    "  licensee_id INTEGER NOT NULL REFERENCES licensees(id),"
+    "  model TEXT NOT NULL, stage TEXT NOT NULL,"
+    "  original_path TEXT NOT NULL, original_sha256 TEXT NOT NULL,"
+    "  nonce BLOB NOT NULL CHECK (length(nonce) = 32),"
+    "  epsilon REAL NOT NULL,"
+    "  license_sha256 TEXT NOT NULL, bundle_sha256 TEXT NOT NULL,"
+    "  issued_ms INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1204,4 +1227,245 @@ sg_error *sg_store_release_version(sg_store *s, int64_t *version) {
     *version = (!err && n) ? rows[0] : 0;
     free(rows);
     return err;
+}
+
+/* ---- downloadable releases ----------------------------------------------------
+ * Rare operations (a few per release): statements are prepared per call. */
+
+static sg_error *prep(conn *c, const char *sql, sqlite3_stmt **st) {
+    if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK) return db_error(c, "preparing statement");
+    return NULL;
+}
+
+static void copy_blob(unsigned char *dst, size_t cap, sqlite3_stmt *st, int col) {
+    memset(dst, 0, cap);
+    const void *b = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (b) memcpy(dst, b, n < cap ? n : cap);
+}
+
+sg_error *sg_store_licensee_insert(sg_store *s, const char *name,
+                                   const unsigned char public_key[SG_LICENSEE_KEY_BYTES], int64_t created_ms,
+                                   int64_t *id) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, "INSERT INTO licensees (name, public_key, created_ms) VALUES (?,?,?)", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, public_key, SG_LICENSEE_KEY_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, created_ms);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_CONSTRAINT_UNIQUE)
+            err = sg_error_new("a licensee named '%s' exists already", name);
+        else if (rc != SQLITE_DONE)
+            err = db_error(c, "inserting licensee");
+        else
+            *id = sqlite3_last_insert_rowid(c->db);
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+static void read_licensee(sqlite3_stmt *st, sg_licensee_record *r) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    copy_text(r->name, sizeof r->name, st, 1);
+    copy_blob(r->public_key, sizeof r->public_key, st, 2);
+    r->created_ms = sqlite3_column_int64(st, 3);
+    r->revoked_ms = sqlite3_column_int64(st, 4);
+}
+
+#define LICENSEE_COLUMNS "id, name, public_key, created_ms, revoked_ms"
+
+sg_error *sg_store_licensee_get(sg_store *s, const char *name, int64_t id, sg_licensee_record *out,
+                                bool *found) {
+    conn *c = s->reader;
+    *found = false;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c,
+                         id ? "SELECT " LICENSEE_COLUMNS " FROM licensees WHERE id = ?"
+                            : "SELECT " LICENSEE_COLUMNS " FROM licensees WHERE name = ?",
+                         &st);
+    if (!err) {
+        if (id)
+            sqlite3_bind_int64(st, 1, id);
+        else
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            read_licensee(st, out);
+            *found = true;
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "looking up licensee");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+/* Collects every row of `sql` through `read` into a growing array. */
+static sg_error *list_rows(conn *c, const char *sql, size_t size, void (*read)(sqlite3_stmt *, void *), void **out,
+                           size_t *n) {
+    *out = NULL;
+    *n = 0;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, sql, &st);
+    size_t cap = 0;
+    int rc = SQLITE_DONE;
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            void *grown = realloc(*out, cap * size);
+            if (!grown) {
+                err = sg_error_new("out of memory");
+                break;
+            }
+            *out = grown;
+        }
+        read(st, (char *)*out + size * (*n)++);
+    }
+    if (!err && rc != SQLITE_DONE) err = db_error(c, "listing rows");
+    sqlite3_finalize(st);
+    unlock(c);
+    if (err) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return err;
+}
+
+static void read_licensee_v(sqlite3_stmt *st, void *r) { read_licensee(st, r); }
+
+sg_error *sg_store_licensee_list(sg_store *s, sg_licensee_record **out, size_t *n) {
+    return list_rows(s->reader, "SELECT " LICENSEE_COLUMNS " FROM licensees ORDER BY id", sizeof **out,
+                     read_licensee_v, (void **)out, n);
+}
+
+sg_error *sg_store_licensee_revoke(sg_store *s, const char *name, int64_t now_ms, bool *changed) {
+    conn *c = &s->writer;
+    *changed = false;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, "UPDATE licensees SET revoked_ms = ? WHERE name = ? AND revoked_ms = 0", &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, now_ms > 0 ? now_ms : 1);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        err = run(c, st, "revoking licensee");
+        if (!err) *changed = sqlite3_changes(c->db) > 0;
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32], const unsigned char *sealed,
+                                      size_t sealed_len, int64_t created_ms) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    /* id fixed to 1: a second key is refused by the primary key */
+    sg_error *err =
+        prep(c, "INSERT INTO release_keys (id, public_key, sealed_secret, created_ms) VALUES (1,?,?,?)", &st);
+    if (!err) {
+        sqlite3_bind_blob(st, 1, public_key, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, sealed, (int)sealed_len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, created_ms);
+        int rc = sqlite3_step(st);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+            err = sg_error_new("this database has a release key already");
+        else if (rc != SQLITE_DONE)
+            err = db_error(c, "storing release key");
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[32], unsigned char **sealed,
+                                   size_t *sealed_len, bool *found) {
+    conn *c = s->reader;
+    *found = false;
+    *sealed = NULL;
+    *sealed_len = 0;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, "SELECT public_key, sealed_secret FROM release_keys WHERE id = 1", &st);
+    if (!err) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            copy_blob(public_key, 32, st, 0);
+            size_t n = (size_t)sqlite3_column_bytes(st, 1);
+            *sealed = malloc(n ? n : 1);
+            if (!*sealed)
+                err = sg_error_new("out of memory");
+            else {
+                if (n) memcpy(*sealed, sqlite3_column_blob(st, 1), n);
+                *sealed_len = n;
+                *found = true;
+            }
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "reading release key");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_issue_insert(sg_store *s, const sg_issue_record *r, int64_t *id) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c,
+                         "INSERT INTO issues (licensee_id, model, stage, original_path, original_sha256, nonce, "
+                         "epsilon, license_sha256, bundle_sha256, issued_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, r->licensee_id);
+        sqlite3_bind_text(st, 2, r->model, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, r->stage, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, r->original_path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, r->original_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 6, r->nonce, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 7, r->epsilon);
+        sqlite3_bind_text(st, 8, r->license_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 9, r->bundle_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 10, r->issued_ms);
+        err = run(c, st, "recording issued bundle");
+        if (!err && id) *id = sqlite3_last_insert_rowid(c->db);
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+static void read_issue(sqlite3_stmt *st, void *p) {
+    sg_issue_record *r = p;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->licensee_id = sqlite3_column_int64(st, 1);
+    copy_text(r->licensee, sizeof r->licensee, st, 2);
+    copy_text(r->model, sizeof r->model, st, 3);
+    copy_text(r->stage, sizeof r->stage, st, 4);
+    copy_text(r->original_path, sizeof r->original_path, st, 5);
+    copy_text(r->original_sha256, sizeof r->original_sha256, st, 6);
+    copy_blob(r->nonce, sizeof r->nonce, st, 7);
+    r->epsilon = sqlite3_column_double(st, 8);
+    copy_text(r->license_sha256, sizeof r->license_sha256, st, 9);
+    copy_text(r->bundle_sha256, sizeof r->bundle_sha256, st, 10);
+    r->issued_ms = sqlite3_column_int64(st, 11);
+}
+
+sg_error *sg_store_issue_list(sg_store *s, sg_issue_record **out, size_t *n) {
+    return list_rows(s->reader,
+                     "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_sha256, "
+                     "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
+                     "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
+                     sizeof **out, read_issue, (void **)out, n);
 }
