@@ -30,8 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     json_t *j;
     err = sg_policy_to_json(p, &j);
-    if (err) sg_error_free(err);
-    else json_decref(j);
+    if (err)
+        sg_error_free(err);
+    else
+        json_decref(j);
     sg_policy_free(p);
     return 0;
 }
