@@ -122,7 +122,40 @@ static void mv_panel(float *acc, const float *X, const float *W, int n, int in, 
     int wv = w & ~7;
     for (; i + 4 <= in; i += 4) {
         const float *w0 = W + (size_t)i * out + c0, *w1 = w0 + out, *w2 = w1 + out, *w3 = w2 + out;
-        for (int g = 0; g < n; g++) {
+        int g = 0;
+        /* four sequences at once share each load of W */
+        for (; g + 4 <= n; g += 4) {
+            __m256 xs[4][4];
+            for (int k = 0; k < 4; k++)
+                for (int r = 0; r < 4; r++) xs[k][r] = _mm256_broadcast_ss(X + (size_t)(g + k) * in + i + r);
+            float *y = acc + (size_t)g * MV_PANEL_MAX;
+            for (int c = 0; c < wv; c += 8) {
+                __m256 v0 = _mm256_loadu_ps(w0 + c), v1 = _mm256_loadu_ps(w1 + c), v2 = _mm256_loadu_ps(w2 + c),
+                       v3 = _mm256_loadu_ps(w3 + c);
+                for (int k = 0; k < 4; k++) {
+                    float *yk = y + (size_t)k * MV_PANEL_MAX + c;
+                    __m256 a = _mm256_loadu_ps(yk);
+                    a = _mm256_fmadd_ps(xs[k][0], v0, a);
+                    a = _mm256_fmadd_ps(xs[k][1], v1, a);
+                    a = _mm256_fmadd_ps(xs[k][2], v2, a);
+                    a = _mm256_fmadd_ps(xs[k][3], v3, a);
+                    _mm256_storeu_ps(yk, a);
+                }
+            }
+            for (int k = 0; k < 4; k++) {
+                const float *x = X + (size_t)(g + k) * in + i;
+                float *yk = y + (size_t)k * MV_PANEL_MAX;
+                for (int c = wv; c < w; c++) {
+                    float a = yk[c];
+                    a = fmaf(x[0], w0[c], a);
+                    a = fmaf(x[1], w1[c], a);
+                    a = fmaf(x[2], w2[c], a);
+                    a = fmaf(x[3], w3[c], a);
+                    yk[c] = a;
+                }
+            }
+        }
+        for (; g < n; g++) {
             const float *x = X + (size_t)g * in + i;
             __m256 x0 = _mm256_broadcast_ss(x), x1 = _mm256_broadcast_ss(x + 1), x2 = _mm256_broadcast_ss(x + 2),
                    x3 = _mm256_broadcast_ss(x + 3);
