@@ -222,11 +222,57 @@ void sg_matvec_batch(float *Y, const float *X, const float *W, const float *b, i
     }
 }
 
+#if SG_HAVE_AVX2
+static inline float hsum(__m256 s) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* out[g] = X[g]·e for G (1..4) vectors, sharing each load of e. Every dot
+ * uses the same arithmetic (two accumulators, then the tail) for any G. */
+static inline __attribute__((always_inline)) void dots(float *out, const float *X, const float *e, int G, int C,
+                                                       size_t ldo) {
+    __m256 a0[4], a1[4];
+    for (int g = 0; g < G; g++) a0[g] = a1[g] = _mm256_setzero_ps();
+    int c = 0;
+    for (; c + 16 <= C; c += 16) {
+        __m256 e0 = _mm256_loadu_ps(e + c), e1 = _mm256_loadu_ps(e + c + 8);
+        for (int g = 0; g < G; g++) {
+            a0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c), e0, a0[g]);
+            a1[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c + 8), e1, a1[g]);
+        }
+    }
+    if (c + 8 <= C) {
+        __m256 e0 = _mm256_loadu_ps(e + c);
+        for (int g = 0; g < G; g++) a0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c), e0, a0[g]);
+        c += 8;
+    }
+    for (int g = 0; g < G; g++) {
+        float sum = hsum(_mm256_add_ps(a0[g], a1[g]));
+        for (int k = c; k < C; k++) sum = fmaf(X[(size_t)g * C + k], e[k], sum);
+        out[g * ldo] = sum;
+    }
+}
+#endif
+
 void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V) {
 #pragma omp parallel for schedule(static) if ((size_t)V * C >= SG_PARALLEL_MIN)
     for (int v = 0; v < V; v++) {
         const float *e = E + (size_t)v * C;
+#if SG_HAVE_AVX2
+        int g = 0;
+        for (; g + 4 <= n; g += 4) dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 4, C, V);
+        switch (n - g) {
+        case 3: dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 3, C, V); break;
+        case 2: dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 2, C, V); break;
+        case 1: dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 1, C, V); break;
+        default: break;
+        }
+#else
         for (int g = 0; g < n; g++) Y[(size_t)g * V + v] = dot(X + (size_t)g * C, e, C);
+#endif
     }
 }
 
