@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
+#include "engine/kernels.h"
 #include "engine/tokenizer.h"
 
 #define MAX_PROMPTS 64
@@ -208,7 +209,7 @@ int sg_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "stagegate generate: several --prompt-ids need --ids\n");
         return 2;
     }
-    if (threads > 0) omp_set_num_threads((int)threads);
+    if (threads > 0) sg_set_threads((int)threads);
 
     int status = 1, n_seq = prompt ? 1 : n_prompt_ids;
     sg_checkpoint *ck = NULL;

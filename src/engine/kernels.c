@@ -27,6 +27,12 @@
  * which read the panel from cache). */
 #define SG_MATVEC_MAX_BATCH 8
 
+void sg_set_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
 void sg_layernorm(float *out, const float *in, const float *w, const float *b, int rows, int C, float eps) {
     for (int r = 0; r < rows; r++) {
         const float *x = in + (size_t)r * C;

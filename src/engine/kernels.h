@@ -11,6 +11,9 @@
 
 #include <stddef.h>
 
+/* Threads for the kernels: OpenMP (decode) and OpenBLAS (prefill). n >= 1. */
+void sg_set_threads(int n);
+
 /* out[r] = (in[r] - mean) / sqrt(var + eps) * w + b for each of `rows` rows of C. */
 void sg_layernorm(float *out, const float *in, const float *w, const float *b, int rows, int C, float eps);
 
