@@ -19,28 +19,27 @@
 #define MAX_PROMPTS 64
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate generate -m DIR (-p TEXT | --prompt-ids \"ID ...\"...) [options]\n"
-            "\n"
-            "Generates a continuation of the prompt with the model in DIR (config.json,\n"
-            "model.safetensors, and vocab.json + merges.txt for text) and streams it to stdout.\n"
-            "\n"
-            "  -m, --model DIR        checkpoint directory\n"
-            "  -p, --prompt TEXT      the prompt as text\n"
-            "      --prompt-ids IDS   the prompt as token ids; repeat to run several sequences\n"
-            "                         in one batch (one output line each, needs --ids)\n"
-            "  -n, --max-tokens N     new tokens at most (default 64)\n"
-            "      --temperature T    0 = greedy (default 1)\n"
-            "      --top-k K          keep the K most likely tokens, 0 = off (default 0)\n"
-            "      --top-p P          keep the smallest set holding P of the mass, 1 = off (default 1)\n"
-            "      --seed S           random seed; sequence i uses S + i (default 0)\n"
-            "      --stop TEXT        stop when the output ends with TEXT's tokens (up to 4)\n"
-            "      --ids              print the generated ids (space-separated, one line per sequence)\n"
-            "      --no-eot           do not stop at <|endoftext|>\n"
-            "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
-            "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
-            "      --threads N        threads for the forward pass (default: all cores)\n"
-            "      --stats            print prefill and decode speed to stderr\n");
+    fprintf(out, "usage: stagegate generate -m DIR (-p TEXT | --prompt-ids \"ID ...\"...) [options]\n"
+                 "\n"
+                 "Generates a continuation of the prompt with the model in DIR (config.json,\n"
+                 "model.safetensors, and vocab.json + merges.txt for text) and streams it to stdout.\n"
+                 "\n"
+                 "  -m, --model DIR        checkpoint directory\n"
+                 "  -p, --prompt TEXT      the prompt as text\n"
+                 "      --prompt-ids IDS   the prompt as token ids; repeat to run several sequences\n"
+                 "                         in one batch (one output line each, needs --ids)\n"
+                 "  -n, --max-tokens N     new tokens at most (default 64)\n"
+                 "      --temperature T    0 = greedy (default 1)\n"
+                 "      --top-k K          keep the K most likely tokens, 0 = off (default 0)\n"
+                 "      --top-p P          keep the smallest set holding P of the mass, 1 = off (default 1)\n"
+                 "      --seed S           random seed; sequence i uses S + i (default 0)\n"
+                 "      --stop TEXT        stop when the output ends with TEXT's tokens (up to 4)\n"
+                 "      --ids              print the generated ids (space-separated, one line per sequence)\n"
+                 "      --no-eot           do not stop at <|endoftext|>\n"
+                 "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
+                 "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
+                 "      --threads N        threads for the forward pass (default: all cores)\n"
+                 "      --stats            print prefill and decode speed to stderr\n");
 }
 
 static int parse_int(const char *s, const char *what, long lo, long hi, long *out) {
@@ -48,7 +47,8 @@ static int parse_int(const char *s, const char *what, long lo, long hi, long *ou
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "stagegate generate: %s must be an integer in [%ld, %ld], got '%s'\n", what, lo, hi, s);
+        fprintf(stderr, "stagegate generate: %s must be an integer in [%ld, %ld], got '%s'\n", what, lo, hi,
+                s);
         return -1;
     }
     *out = v;
@@ -124,29 +124,58 @@ int sg_cmd_generate(int argc, char **argv) {
     float temperature = 1, top_p = 1;
     long limits[MAX_PROMPTS];
     for (int i = 0; i < MAX_PROMPTS; i++) limits[i] = -1;
-    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS, O_LIMIT };
+    enum {
+        O_IDS = 256,
+        O_PROMPT_IDS,
+        O_TEMP,
+        O_TOPK,
+        O_TOPP,
+        O_SEED,
+        O_STOP,
+        O_NOEOT,
+        O_STAGGER,
+        O_THREADS,
+        O_STATS,
+        O_LIMIT
+    };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},         {"prompt", required_argument, 0, 'p'},
-        {"max-tokens", required_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
-        {"ids", no_argument, 0, O_IDS},               {"prompt-ids", required_argument, 0, O_PROMPT_IDS},
-        {"temperature", required_argument, 0, O_TEMP}, {"top-k", required_argument, 0, O_TOPK},
-        {"top-p", required_argument, 0, O_TOPP},      {"seed", required_argument, 0, O_SEED},
-        {"stop", required_argument, 0, O_STOP},       {"no-eot", no_argument, 0, O_NOEOT},
-        {"stagger", no_argument, 0, O_STAGGER},       {"threads", required_argument, 0, O_THREADS},
-        {"stats", no_argument, 0, O_STATS},           {"limit", required_argument, 0, O_LIMIT},
+        {"model", required_argument, 0, 'm'},
+        {"prompt", required_argument, 0, 'p'},
+        {"max-tokens", required_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'},
+        {"ids", no_argument, 0, O_IDS},
+        {"prompt-ids", required_argument, 0, O_PROMPT_IDS},
+        {"temperature", required_argument, 0, O_TEMP},
+        {"top-k", required_argument, 0, O_TOPK},
+        {"top-p", required_argument, 0, O_TOPP},
+        {"seed", required_argument, 0, O_SEED},
+        {"stop", required_argument, 0, O_STOP},
+        {"no-eot", no_argument, 0, O_NOEOT},
+        {"stagger", no_argument, 0, O_STAGGER},
+        {"threads", required_argument, 0, O_THREADS},
+        {"stats", no_argument, 0, O_STATS},
+        {"limit", required_argument, 0, O_LIMIT},
         {0, 0, 0, 0},
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "m:p:n:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model_dir = optarg; break;
-        case 'p': prompt = optarg; break;
+        case 'm':
+            model_dir = optarg;
+            break;
+        case 'p':
+            prompt = optarg;
+            break;
         case 'n':
             if (parse_int(optarg, "-n", 0, 1 << 20, &max_tokens)) return 2;
             break;
-        case 'h': usage(stdout); return 0;
-        case O_IDS: want_ids = 1; break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_IDS:
+            want_ids = 1;
+            break;
         case O_PROMPT_IDS:
             if (n_prompt_ids == MAX_PROMPTS) {
                 fprintf(stderr, "stagegate generate: at most %d --prompt-ids\n", MAX_PROMPTS);
@@ -173,12 +202,18 @@ int sg_cmd_generate(int argc, char **argv) {
             }
             stop_text[n_stop_text++] = optarg;
             break;
-        case O_NOEOT: no_eot = 1; break;
-        case O_STAGGER: stagger = 1; break;
+        case O_NOEOT:
+            no_eot = 1;
+            break;
+        case O_STAGGER:
+            stagger = 1;
+            break;
         case O_THREADS:
             if (parse_int(optarg, "--threads", 1, 1024, &threads)) return 2;
             break;
-        case O_STATS: stats = 1; break;
+        case O_STATS:
+            stats = 1;
+            break;
         case O_LIMIT: {
             char *eq = strchr(optarg, '=');
             long idx, lim;
@@ -193,7 +228,9 @@ int sg_cmd_generate(int argc, char **argv) {
             limits[idx] = lim;
             break;
         }
-        default: usage(stderr); return 2;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -29,18 +29,27 @@ int sg_cmd_logits(int argc, char **argv) {
     int decode = 0;
     long chunk = 0;
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"ids", required_argument, 0, 'i'},
-        {"decode", no_argument, 0, 'd'},      {"chunk", required_argument, 0, 'k'},
-        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {"model", required_argument, 0, 'm'},
+        {"ids", required_argument, 0, 'i'},
+        {"decode", no_argument, 0, 'd'},
+        {"chunk", required_argument, 0, 'k'},
+        {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': dir = optarg; break;
-        case 'i': ids_text = optarg; break;
-        case 'd': decode = 1; break;
+        case 'm':
+            dir = optarg;
+            break;
+        case 'i':
+            ids_text = optarg;
+            break;
+        case 'd':
+            decode = 1;
+            break;
         case 'k': {
             char *end;
             errno = 0;
@@ -51,9 +60,15 @@ int sg_cmd_logits(int argc, char **argv) {
             }
             break;
         }
-        case 'o': path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'o':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!dir || !ids_text || !path || (decode && chunk) || optind < argc) {
@@ -112,7 +127,8 @@ int sg_cmd_logits(int argc, char **argv) {
             err = sg_gpt2_decode(model, &slot, ids + at, 1, logits);
         else
             err = sg_gpt2_prefill(model, slot, ids + at, len, logits);
-        if (!err && fwrite(logits, sizeof(float), V, f) != (size_t)V) err = sg_error_new("%s: write failed", path);
+        if (!err && fwrite(logits, sizeof(float), V, f) != (size_t)V)
+            err = sg_error_new("%s: write failed", path);
     }
     if (!err && fclose(f)) err = sg_error_new("%s: %s", path, strerror(errno));
     f = NULL;

@@ -40,7 +40,8 @@ sg_error *sg_gpt2_new(const sg_gpt2_weights *weights, int max_slots, sg_gpt2 **o
     *out = NULL;
     const sg_gpt2_config *c = &weights->config;
     if (max_slots < 1) return sg_error_new("gpt2: max_slots must be at least 1, got %d", max_slots);
-    if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->n_ctx < 1 || c->vocab_size < 1 || c->n_inner < 1)
+    if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->n_ctx < 1 || c->vocab_size < 1 ||
+        c->n_inner < 1)
         return sg_error_new("gpt2: invalid config (n_layer %d, n_head %d, n_embd %d, n_ctx %d, vocab %d)",
                             c->n_layer, c->n_head, c->n_embd, c->n_ctx, c->vocab_size);
     if (c->n_embd % c->n_head)
@@ -115,7 +116,8 @@ int sg_gpt2_slot_length(const sg_gpt2 *m, int slot) {
 
 static sg_error *check_token(const sg_gpt2 *m, int tok, int i) {
     if (tok < 0 || tok >= m->cfg.vocab_size)
-        return sg_error_new("gpt2: token %d at position %d is out of range [0, %d)", tok, i, m->cfg.vocab_size);
+        return sg_error_new("gpt2: token %d at position %d is out of range [0, %d)", tok, i,
+                            m->cfg.vocab_size);
     return NULL;
 }
 
@@ -178,7 +180,8 @@ sg_error *sg_gpt2_prefill(sg_gpt2 *m, int slot, const int *tokens, int n, float 
 
 sg_error *sg_gpt2_decode(sg_gpt2 *m, const int *slots, const int *tokens, int n, float *logits) {
     const sg_gpt2_config *c = &m->cfg;
-    if (n < 1 || n > m->max_slots) return sg_error_new("gpt2: decode of %d sequences (1..%d)", n, m->max_slots);
+    if (n < 1 || n > m->max_slots)
+        return sg_error_new("gpt2: decode of %d sequences (1..%d)", n, m->max_slots);
     for (int i = 0; i < n; i++) {
         int s = slots[i];
         if (s < 0 || s >= m->max_slots || m->len[s] < 0)

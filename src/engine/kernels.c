@@ -136,8 +136,8 @@ static void mv_panel(float *acc, const float *X, const float *W, int n, int in, 
                 for (int r = 0; r < 4; r++) xs[k][r] = _mm256_broadcast_ss(X + (size_t)(g + k) * in + i + r);
             float *y = acc + (size_t)g * MV_PANEL_MAX;
             for (int c = 0; c < wv; c += 8) {
-                __m256 v0 = _mm256_loadu_ps(w0 + c), v1 = _mm256_loadu_ps(w1 + c), v2 = _mm256_loadu_ps(w2 + c),
-                       v3 = _mm256_loadu_ps(w3 + c);
+                __m256 v0 = _mm256_loadu_ps(w0 + c), v1 = _mm256_loadu_ps(w1 + c),
+                       v2 = _mm256_loadu_ps(w2 + c), v3 = _mm256_loadu_ps(w3 + c);
                 for (int k = 0; k < 4; k++) {
                     float *yk = y + (size_t)k * MV_PANEL_MAX + c;
                     __m256 a = _mm256_loadu_ps(yk);
@@ -163,8 +163,8 @@ static void mv_panel(float *acc, const float *X, const float *W, int n, int in, 
         }
         for (; g < n; g++) {
             const float *x = X + (size_t)g * in + i;
-            __m256 x0 = _mm256_broadcast_ss(x), x1 = _mm256_broadcast_ss(x + 1), x2 = _mm256_broadcast_ss(x + 2),
-                   x3 = _mm256_broadcast_ss(x + 3);
+            __m256 x0 = _mm256_broadcast_ss(x), x1 = _mm256_broadcast_ss(x + 1),
+                   x2 = _mm256_broadcast_ss(x + 2), x3 = _mm256_broadcast_ss(x + 3);
             float *y = acc + (size_t)g * MV_PANEL_MAX;
             for (int c = 0; c < wv; c += 8) {
                 __m256 a = _mm256_loadu_ps(y + c);
@@ -238,8 +238,8 @@ static inline float hsum(__m256 s) {
 
 /* out[g] = X[g]·e for G (1..4) vectors, sharing each load of e. Every dot
  * uses the same arithmetic (two accumulators, then the tail) for any G. */
-static inline __attribute__((always_inline)) void dots(float *out, const float *X, const float *e, int G, int C,
-                                                       size_t ldo) {
+static inline __attribute__((always_inline)) void dots(float *out, const float *X, const float *e, int G,
+                                                       int C, size_t ldo) {
     __m256 a0[4], a1[4];
     for (int g = 0; g < G; g++) a0[g] = a1[g] = _mm256_setzero_ps();
     int c = 0;
@@ -252,7 +252,8 @@ static inline __attribute__((always_inline)) void dots(float *out, const float *
     }
     if (c + 8 <= C) {
         __m256 e0 = _mm256_loadu_ps(e + c);
-        for (int g = 0; g < G; g++) a0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c), e0, a0[g]);
+        for (int g = 0; g < G; g++)
+            a0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c), e0, a0[g]);
         c += 8;
     }
     for (int g = 0; g < G; g++) {
@@ -271,10 +272,17 @@ void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V) {
         int g = 0;
         for (; g + 4 <= n; g += 4) dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 4, C, V);
         switch (n - g) {
-        case 3: dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 3, C, V); break;
-        case 2: dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 2, C, V); break;
-        case 1: dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 1, C, V); break;
-        default: break;
+        case 3:
+            dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 3, C, V);
+            break;
+        case 2:
+            dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 2, C, V);
+            break;
+        case 1:
+            dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 1, C, V);
+            break;
+        default:
+            break;
         }
 #else
         for (int g = 0; g < n; g++) Y[(size_t)g * V + v] = dot(X + (size_t)g * C, e, C);
@@ -287,8 +295,8 @@ void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V) {
 void sg_matmul(float *Y, const float *X, const float *W, const float *b, int m, int in, int out) {
     if (b)
         for (int r = 0; r < m; r++) memcpy(Y + (size_t)r * out, b, sizeof(float) * out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, out, in, 1.0f, X, in, W, out, b ? 1.0f : 0.0f, Y,
-                out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, out, in, 1.0f, X, in, W, out, b ? 1.0f : 0.0f,
+                Y, out);
 }
 
 void sg_attention_causal(float *out, const float *q, int ldq, const float *K, const float *V, int past, int m,
@@ -296,8 +304,8 @@ void sg_attention_causal(float *out, const float *q, int ldq, const float *K, co
     int hs = C / n_head, nk = past + m;
     float scale = 1.0f / sqrtf((float)hs);
     for (int h = 0; h < n_head; h++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nk, hs, scale, q + h * hs, ldq, K + h * hs, C, 0.0f,
-                    scratch, nk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nk, hs, scale, q + h * hs, ldq, K + h * hs, C,
+                    0.0f, scratch, nk);
 #pragma omp parallel for schedule(static) if (m >= 64)
         for (int r = 0; r < m; r++) {
             float *s = scratch + (size_t)r * nk;
@@ -305,7 +313,7 @@ void sg_attention_causal(float *out, const float *q, int ldq, const float *K, co
             sg_softmax(s, valid);
             for (int t = valid; t < nk; t++) s[t] = 0;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, nk, 1.0f, scratch, nk, V + h * hs, C, 0.0f,
-                    out + h * hs, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, nk, 1.0f, scratch, nk, V + h * hs, C,
+                    0.0f, out + h * hs, C);
     }
 }

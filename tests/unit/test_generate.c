@@ -24,7 +24,12 @@ typedef struct {
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    sg_gpt2_config c = {.n_layer = 2, .n_head = 2, .n_embd = 40, .n_ctx = 48, .vocab_size = 97, .n_inner = 160,
+    sg_gpt2_config c = {.n_layer = 2,
+                        .n_head = 2,
+                        .n_embd = 40,
+                        .n_ctx = 48,
+                        .vocab_size = 97,
+                        .n_inner = 160,
                         .ln_epsilon = 1e-5f};
     sg_error *err = sg_gpt2_weights_alloc(&c, &f->w);
     assert_null(err);
@@ -90,7 +95,8 @@ static result run_alone(sg_gpt2 *model, const int *prompt, int n_prompt, const s
     return r;
 }
 
-static const int P1[] = {3, 14, 15, 92, 65, 35}, P2[] = {2, 71, 82}, P3[] = {1, 1, 2, 3, 5, 8, 13, 21, 34, 55};
+static const int P1[] = {3, 14, 15, 92, 65, 35}, P2[] = {2, 71, 82},
+                 P3[] = {1, 1, 2, 3, 5, 8, 13, 21, 34, 55};
 
 static void test_alone_equals_batched(void **state) {
     fixture *f = *state;
