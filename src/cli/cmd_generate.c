@@ -19,27 +19,29 @@
 #define MAX_PROMPTS 64
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate generate -m DIR (-p TEXT | --prompt-ids \"ID ...\"...) [options]\n"
-                 "\n"
-                 "Generates a continuation of the prompt with the model in DIR (config.json,\n"
-                 "model.safetensors, and vocab.json + merges.txt for text) and streams it to stdout.\n"
-                 "\n"
-                 "  -m, --model DIR        checkpoint directory\n"
-                 "  -p, --prompt TEXT      the prompt as text\n"
-                 "      --prompt-ids IDS   the prompt as token ids; repeat to run several sequences\n"
-                 "                         in one batch (one output line each, needs --ids)\n"
-                 "  -n, --max-tokens N     new tokens at most (default 64)\n"
-                 "      --temperature T    0 = greedy (default 1)\n"
-                 "      --top-k K          keep the K most likely tokens, 0 = off (default 0)\n"
-                 "      --top-p P          keep the smallest set holding P of the mass, 1 = off (default 1)\n"
-                 "      --seed S           random seed; sequence i uses S + i (default 0)\n"
-                 "      --stop TEXT        stop when the output ends with TEXT's tokens (up to 4)\n"
-                 "      --ids              print the generated ids (space-separated, one line per sequence)\n"
-                 "      --no-eot           do not stop at <|endoftext|>\n"
-                 "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
-                 "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
-                 "      --threads N        threads for the forward pass (default: all cores)\n"
-                 "      --stats            print prefill and decode speed to stderr\n");
+    fprintf(out,
+            "usage: stagegate generate -m DIR (-p TEXT | --prompt-ids \"ID ...\"...) [options]\n"
+            "\n"
+            "Generates a continuation of the prompt with the model in DIR (config.json,\n"
+            "model.safetensors, and vocab.json + merges.txt for text) and streams it to stdout.\n"
+            "\n"
+            "  -m, --model DIR        checkpoint directory\n"
+            "  -p, --prompt TEXT      the prompt as text\n"
+            "      --prompt-ids IDS   the prompt as token ids; repeat to run several sequences\n"
+            "                         in one batch (one output line each, needs --ids)\n"
+            "  -n, --max-tokens N     new tokens at most (default 64)\n"
+            "      --temperature T    0 = greedy (default 1)\n"
+            "      --top-k K          keep the K most likely tokens, 0 = off (default 0)\n"
+            "      --top-p P          keep the smallest set holding P of the mass, 1 = off (default 1)\n"
+            "      --seed S           random seed; sequence i uses S + i (default 0)\n"
+            "      --stop TEXT        stop when the output ends with TEXT's tokens (up to 4)\n"
+            "      --ids              print the generated ids (space-separated, one line per sequence)\n"
+            "      --no-eot           do not stop at <|endoftext|>\n"
+            "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
+            "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
+            "      --threads N        threads for the forward pass (default: all cores)\n"
+            "      --bf16             decode with bf16 copies of the weights (half the bytes per token)\n"
+            "      --stats            print prefill and decode speed to stderr\n");
 }
 
 static int parse_int(const char *s, const char *what, long lo, long hi, long *out) {
@@ -119,7 +121,7 @@ static int idvec_push(idvec *v, int x) {
 int sg_cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *stop_text[SG_MAX_STOP];
     const char *prompt_ids[MAX_PROMPTS];
-    int n_prompt_ids = 0, n_stop_text = 0, want_ids = 0, no_eot = 0, stagger = 0, stats = 0;
+    int n_prompt_ids = 0, n_stop_text = 0, want_ids = 0, no_eot = 0, stagger = 0, stats = 0, bf16 = 0;
     long max_tokens = 64, top_k = 0, threads = 0, seed = 0;
     float temperature = 1, top_p = 1;
     long limits[MAX_PROMPTS];
@@ -136,7 +138,8 @@ int sg_cmd_generate(int argc, char **argv) {
         O_STAGGER,
         O_THREADS,
         O_STATS,
-        O_LIMIT
+        O_LIMIT,
+        O_BF16
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
@@ -155,6 +158,7 @@ int sg_cmd_generate(int argc, char **argv) {
         {"threads", required_argument, 0, O_THREADS},
         {"stats", no_argument, 0, O_STATS},
         {"limit", required_argument, 0, O_LIMIT},
+        {"bf16", no_argument, 0, O_BF16},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -213,6 +217,9 @@ int sg_cmd_generate(int argc, char **argv) {
             break;
         case O_STATS:
             stats = 1;
+            break;
+        case O_BF16:
+            bf16 = 1;
             break;
         case O_LIMIT: {
             char *eq = strchr(optarg, '=');
@@ -292,6 +299,7 @@ int sg_cmd_generate(int argc, char **argv) {
     }
     err = sg_gpt2_new(w, n_seq, &model);
     if (err) goto fail;
+    if (bf16 && (err = sg_gpt2_use_bf16(model))) goto fail;
     err = sg_batch_new(model, &batch);
     if (err) goto fail;
     events = malloc(sizeof *events * sg_batch_capacity(batch));

@@ -17,16 +17,17 @@
 #include "engine/gpt2.h"
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate logits -m DIR --ids \"ID ...\" [--decode | --chunk K] -o FILE\n"
+    fprintf(out, "usage: stagegate logits -m DIR --ids \"ID ...\" [--decode | --chunk K] [--bf16] -o FILE\n"
                  "\n"
                  "Writes the model's logits (float32 rows of vocab_size) for a prompt: the last\n"
                  "position after one prefill (default), every position through the decode path\n"
-                 "(--decode), or each chunk's last position when prefilling K tokens at a time.\n");
+                 "(--decode), or each chunk's last position when prefilling K tokens at a time.\n"
+                 "--bf16 decodes with bf16 weights.\n");
 }
 
 int sg_cmd_logits(int argc, char **argv) {
     const char *dir = NULL, *ids_text = NULL, *path = NULL;
-    int decode = 0;
+    int decode = 0, bf16 = 0;
     long chunk = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
@@ -35,6 +36,7 @@ int sg_cmd_logits(int argc, char **argv) {
         {"chunk", required_argument, 0, 'k'},
         {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},
+        {"bf16", no_argument, 0, 'b'},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -49,6 +51,9 @@ int sg_cmd_logits(int argc, char **argv) {
             break;
         case 'd':
             decode = 1;
+            break;
+        case 'b':
+            bf16 = 1;
             break;
         case 'k': {
             char *end;
@@ -112,6 +117,7 @@ int sg_cmd_logits(int argc, char **argv) {
     if (err) goto done;
     err = sg_gpt2_new(sg_checkpoint_weights(ck), 1, &model);
     if (err) goto done;
+    if (bf16 && (err = sg_gpt2_use_bf16(model))) goto done;
     int V = sg_gpt2_config_of(model)->vocab_size;
     logits = malloc(sizeof(float) * V);
     f = fopen(path, "wb");

@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -121,113 +122,6 @@ void sg_attention_head(float *out, const float *q, const float *K, const float *
 
 enum { MV_PANEL_MAX = 512 };
 
-/* acc[g][0..w) += X[g, i0..i1) · W[i0..i1, c0..c0+w) for g < n. */
-static void mv_panel(float *acc, const float *X, const float *W, int n, int in, int out, int c0, int w) {
-    int i = 0;
-#if SG_HAVE_AVX2
-    int wv = w & ~7;
-    for (; i + 4 <= in; i += 4) {
-        const float *w0 = W + (size_t)i * out + c0, *w1 = w0 + out, *w2 = w1 + out, *w3 = w2 + out;
-        int g = 0;
-        /* four sequences at once share each load of W */
-        for (; g + 4 <= n; g += 4) {
-            __m256 xs[4][4];
-            for (int k = 0; k < 4; k++)
-                for (int r = 0; r < 4; r++) xs[k][r] = _mm256_broadcast_ss(X + (size_t)(g + k) * in + i + r);
-            float *y = acc + (size_t)g * MV_PANEL_MAX;
-            for (int c = 0; c < wv; c += 8) {
-                __m256 v0 = _mm256_loadu_ps(w0 + c), v1 = _mm256_loadu_ps(w1 + c),
-                       v2 = _mm256_loadu_ps(w2 + c), v3 = _mm256_loadu_ps(w3 + c);
-                for (int k = 0; k < 4; k++) {
-                    float *yk = y + (size_t)k * MV_PANEL_MAX + c;
-                    __m256 a = _mm256_loadu_ps(yk);
-                    a = _mm256_fmadd_ps(xs[k][0], v0, a);
-                    a = _mm256_fmadd_ps(xs[k][1], v1, a);
-                    a = _mm256_fmadd_ps(xs[k][2], v2, a);
-                    a = _mm256_fmadd_ps(xs[k][3], v3, a);
-                    _mm256_storeu_ps(yk, a);
-                }
-            }
-            for (int k = 0; k < 4; k++) {
-                const float *x = X + (size_t)(g + k) * in + i;
-                float *yk = y + (size_t)k * MV_PANEL_MAX;
-                for (int c = wv; c < w; c++) {
-                    float a = yk[c];
-                    a = fmaf(x[0], w0[c], a);
-                    a = fmaf(x[1], w1[c], a);
-                    a = fmaf(x[2], w2[c], a);
-                    a = fmaf(x[3], w3[c], a);
-                    yk[c] = a;
-                }
-            }
-        }
-        for (; g < n; g++) {
-            const float *x = X + (size_t)g * in + i;
-            __m256 x0 = _mm256_broadcast_ss(x), x1 = _mm256_broadcast_ss(x + 1),
-                   x2 = _mm256_broadcast_ss(x + 2), x3 = _mm256_broadcast_ss(x + 3);
-            float *y = acc + (size_t)g * MV_PANEL_MAX;
-            for (int c = 0; c < wv; c += 8) {
-                __m256 a = _mm256_loadu_ps(y + c);
-                a = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w0 + c), a);
-                a = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w1 + c), a);
-                a = _mm256_fmadd_ps(x2, _mm256_loadu_ps(w2 + c), a);
-                a = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w3 + c), a);
-                _mm256_storeu_ps(y + c, a);
-            }
-            for (int c = wv; c < w; c++) {
-                float a = y[c];
-                a = fmaf(x[0], w0[c], a);
-                a = fmaf(x[1], w1[c], a);
-                a = fmaf(x[2], w2[c], a);
-                a = fmaf(x[3], w3[c], a);
-                y[c] = a;
-            }
-        }
-    }
-#endif
-    for (; i < in; i++) {
-        const float *wr = W + (size_t)i * out + c0;
-        for (int g = 0; g < n; g++) {
-            float xv = X[(size_t)g * in + i], *y = acc + (size_t)g * MV_PANEL_MAX;
-            for (int c = 0; c < w; c++) y[c] = fmaf(xv, wr[c], y[c]);
-        }
-    }
-}
-
-void sg_matvec_batch(float *Y, const float *X, const float *W, const float *b, int n, int in, int out) {
-    int parallel = (size_t)in * out >= SG_PARALLEL_MIN;
-    int threads = parallel ? omp_get_max_threads() : 1;
-    /* Panels: at most MV_PANEL_MAX wide, a multiple of 8, a multiple of the
-     * thread count in number so the threads get equal work. */
-    int n_panels = (out + MV_PANEL_MAX - 1) / MV_PANEL_MAX;
-    n_panels = (n_panels + threads - 1) / threads * threads;
-    int pw = ((out + n_panels - 1) / n_panels + 7) & ~7;
-    if (pw > MV_PANEL_MAX) pw = MV_PANEL_MAX;
-    n_panels = (out + pw - 1) / pw;
-    int G = SG_MATVEC_MAX_BATCH;
-#pragma omp parallel if (parallel)
-    {
-        float acc[SG_MATVEC_MAX_BATCH * MV_PANEL_MAX] __attribute__((aligned(64)));
-#pragma omp for schedule(static)
-        for (int p = 0; p < n_panels; p++) {
-            int c0 = p * pw, w = out - c0 < pw ? out - c0 : pw;
-            for (int g0 = 0; g0 < n; g0 += G) {
-                int ng = n - g0 < G ? n - g0 : G;
-                for (int g = 0; g < ng; g++) memset(acc + (size_t)g * MV_PANEL_MAX, 0, sizeof(float) * w);
-                mv_panel(acc, X + (size_t)g0 * in, W, ng, in, out, c0, w);
-                for (int g = 0; g < ng; g++) {
-                    float *y = Y + (size_t)(g0 + g) * out + c0;
-                    const float *a = acc + (size_t)g * MV_PANEL_MAX;
-                    if (b)
-                        for (int c = 0; c < w; c++) y[c] = a[c] + b[c0 + c];
-                    else
-                        memcpy(y, a, sizeof(float) * w);
-                }
-            }
-        }
-    }
-}
-
 #if SG_HAVE_AVX2
 static inline float hsum(__m256 s) {
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
@@ -235,60 +129,36 @@ static inline float hsum(__m256 s) {
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
     return _mm_cvtss_f32(h);
 }
-
-/* out[g] = X[g]·e for G (1..4) vectors, sharing each load of e. Every dot
- * uses the same arithmetic (two accumulators, then the tail) for any G. */
-static inline __attribute__((always_inline)) void dots(float *out, const float *X, const float *e, int G,
-                                                       int C, size_t ldo) {
-    __m256 a0[4], a1[4];
-    for (int g = 0; g < G; g++) a0[g] = a1[g] = _mm256_setzero_ps();
-    int c = 0;
-    for (; c + 16 <= C; c += 16) {
-        __m256 e0 = _mm256_loadu_ps(e + c), e1 = _mm256_loadu_ps(e + c + 8);
-        for (int g = 0; g < G; g++) {
-            a0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c), e0, a0[g]);
-            a1[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c + 8), e1, a1[g]);
-        }
-    }
-    if (c + 8 <= C) {
-        __m256 e0 = _mm256_loadu_ps(e + c);
-        for (int g = 0; g < G; g++)
-            a0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(X + (size_t)g * C + c), e0, a0[g]);
-        c += 8;
-    }
-    for (int g = 0; g < G; g++) {
-        float sum = hsum(_mm256_add_ps(a0[g], a1[g]));
-        for (int k = c; k < C; k++) sum = fmaf(X[(size_t)g * C + k], e[k], sum);
-        out[g * ldo] = sum;
-    }
-}
 #endif
 
-void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V) {
-#pragma omp parallel for schedule(static) if ((size_t)V * C >= SG_PARALLEL_MIN)
-    for (int v = 0; v < V; v++) {
-        const float *e = E + (size_t)v * C;
-#if SG_HAVE_AVX2
-        int g = 0;
-        for (; g + 4 <= n; g += 4) dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 4, C, V);
-        switch (n - g) {
-        case 3:
-            dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 3, C, V);
-            break;
-        case 2:
-            dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 2, C, V);
-            break;
-        case 1:
-            dots(Y + (size_t)g * V + v, X + (size_t)g * C, e, 1, C, V);
-            break;
-        default:
-            break;
-        }
-#else
-        for (int g = 0; g < n; g++) Y[(size_t)g * V + v] = dot(X + (size_t)g * C, e, C);
-#endif
-    }
+/* fp32 weights */
+#define WT float
+#define LOADV(p) _mm256_loadu_ps(p)
+#define LOADS(x) (x)
+#define MV_NAME(f) f
+#include "engine/matvec_impl.inc"
+#undef WT
+#undef LOADV
+#undef LOADS
+#undef MV_NAME
+
+/* bf16 weights: the top half of an fp32, widened by a shift */
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
+#define WT uint16_t
+#define LOADV(p)                                                                                             \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define LOADS(x) bf16_to_f32(x)
+#define MV_NAME(f) f##_bf16
+#include "engine/matvec_impl.inc"
+#undef WT
+#undef LOADV
+#undef LOADS
+#undef MV_NAME
 
 /* ---- prefill ---------------------------------------------------------- */
 
