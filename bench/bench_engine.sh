@@ -14,6 +14,9 @@ PY=/usr/bin/python3
 dir=${BENCH_DIR:-$SG_BUILD/bench-engine}
 threads=${BENCH_THREADS:-1 2}
 mkdir -p "$dir"
+# stagegate runs OpenMP with the passive wait policy (src/cli/main.c); give
+# PyTorch the same, or on a busy machine its spinning threads lose badly.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 for shape in 124M 355M; do
   [[ -f $dir/$shape/model.safetensors ]] || "$SG_BIN" checkpoint init --shape "$shape" --seed 1 -o "$dir/$shape" >/dev/null
