@@ -1,6 +1,8 @@
 /* main.c — the `stagegate` program: dispatches to one subcommand per file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 
@@ -67,6 +69,14 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* OpenMP's default wait policy spins for milliseconds at each barrier;
+     * on a machine shared with other work that made decoding up to 50x
+     * slower. libgomp reads the policy when it loads, so set "passive" and
+     * re-execute once (the environment variable, if set, wins). */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv); /* only returns on failure: carry on */
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
