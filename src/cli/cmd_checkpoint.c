@@ -13,20 +13,21 @@
 #include "engine/checkpoint.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate checkpoint init (--shape 124M|355M|774M|1.5B | --layers L --heads H --embd C\n"
-            "                                  --vocab V --ctx T [--inner I]) [--seed S] [--dtype f32|f16|bf16]\n"
-            "                                 [--tokenizer DIR] [--zeros] -o DIR\n"
-            "       stagegate checkpoint info DIR [--check]\n"
-            "       stagegate checkpoint convert DIR --dtype f32|f16|bf16 -o OUT\n"
-            "\n"
-            "init     writes a GPT-2 checkpoint (config.json, model.safetensors) with GPT-2's random\n"
-            "         initialisation for a seed (default 1); --zeros writes all-zero weights as a sparse\n"
-            "         file instead (fast, for testing large shapes); --tokenizer copies vocab.json and\n"
-            "         merges.txt (or encoder.json and vocab.bpe) from DIR.\n"
-            "info     loads and validates DIR and prints its shape, parameters, dtype and sizes;\n"
-            "         --check also scans every weight for NaN/infinity.\n"
-            "convert  rewrites DIR's weights as another dtype into OUT (tokenizer files copied).\n");
+    fprintf(
+        out,
+        "usage: stagegate checkpoint init (--shape 124M|355M|774M|1.5B | --layers L --heads H --embd C\n"
+        "                                  --vocab V --ctx T [--inner I]) [--seed S] [--dtype f32|f16|bf16]\n"
+        "                                 [--tokenizer DIR] [--zeros] -o DIR\n"
+        "       stagegate checkpoint info DIR [--check]\n"
+        "       stagegate checkpoint convert DIR --dtype f32|f16|bf16 -o OUT\n"
+        "\n"
+        "init     writes a GPT-2 checkpoint (config.json, model.safetensors) with GPT-2's random\n"
+        "         initialisation for a seed (default 1); --zeros writes all-zero weights as a sparse\n"
+        "         file instead (fast, for testing large shapes); --tokenizer copies vocab.json and\n"
+        "         merges.txt (or encoder.json and vocab.bpe) from DIR.\n"
+        "info     loads and validates DIR and prints its shape, parameters, dtype and sizes;\n"
+        "         --check also scans every weight for NaN/infinity.\n"
+        "convert  rewrites DIR's weights as another dtype into OUT (tokenizer files copied).\n");
 }
 
 static int fail(sg_error *err) {
@@ -83,8 +84,12 @@ static int cmd_init(int argc, char **argv) {
             continue;
         }
         switch (opt) {
-        case 's': shape = optarg; break;
-        case 'S': seed_arg = optarg; break;
+        case 's':
+            shape = optarg;
+            break;
+        case 'S':
+            seed_arg = optarg;
+            break;
         case 'd':
             if ((err = sg_dtype_parse(optarg, &dtype))) {
                 fprintf(stderr, "stagegate checkpoint: %s\n", sg_error_message(err));
@@ -92,11 +97,21 @@ static int cmd_init(int argc, char **argv) {
                 return 2;
             }
             break;
-        case 't': tokenizer = optarg; break;
-        case 'z': zeros = 1; break;
-        case 'o': outdir = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 't':
+            tokenizer = optarg;
+            break;
+        case 'z':
+            zeros = 1;
+            break;
+        case 'o':
+            outdir = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
@@ -112,14 +127,22 @@ static int cmd_init(int argc, char **argv) {
         if ((err = sg_gpt2_config_preset(shape, &c))) return fail(err);
     } else {
         for (int i = 0; i < 5; i++)
-            if (!dims[i]) return usage_error("%s", "init needs --shape, or all of --layers --heads --embd --vocab --ctx");
-        c = (sg_gpt2_config){.n_layer = dims[0], .n_head = dims[1], .n_embd = dims[2], .vocab_size = dims[3],
-                             .n_ctx = dims[4], .n_inner = dims[5] ? dims[5] : 4 * dims[2], .ln_epsilon = 1e-5f};
+            if (!dims[i])
+                return usage_error("%s",
+                                   "init needs --shape, or all of --layers --heads --embd --vocab --ctx");
+        c = (sg_gpt2_config){.n_layer = dims[0],
+                             .n_head = dims[1],
+                             .n_embd = dims[2],
+                             .vocab_size = dims[3],
+                             .n_ctx = dims[4],
+                             .n_inner = dims[5] ? dims[5] : 4 * dims[2],
+                             .ln_epsilon = 1e-5f};
         if ((err = sg_gpt2_config_validate(&c))) return fail(err);
     }
     char seed_str[32];
     snprintf(seed_str, sizeof seed_str, "%" PRIu64, seed);
-    const char *meta_random[] = {"created_by", "stagegate checkpoint init", "init", "gpt2-normal", "seed", seed_str};
+    const char *meta_random[] = {"created_by", "stagegate checkpoint init", "init", "gpt2-normal", "seed",
+                                 seed_str};
     const char *meta_zeros[] = {"created_by", "stagegate checkpoint init", "init", "zeros"};
     if (zeros) {
         err = sg_checkpoint_save_zeros(outdir, &c, dtype, meta_zeros, 2);
@@ -144,7 +167,8 @@ static int cmd_info(int argc, char **argv) {
     int check = 0, opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (opt == 'c') check = 1;
+        if (opt == 'c')
+            check = 1;
         else if (opt == 'h') {
             usage(stdout);
             return 0;
@@ -165,11 +189,12 @@ static int cmd_info(int argc, char **argv) {
     size_t params = sg_gpt2_param_count(c), mapped, copied;
     sg_checkpoint_bytes(ck, &mapped, &copied);
     printf("checkpoint  %s\n", dir);
-    printf("shape       %s (layers %d, heads %d, embd %d, vocab %d, ctx %d, inner %d)\n", name ? name : "custom",
-           c->n_layer, c->n_head, c->n_embd, c->vocab_size, c->n_ctx, c->n_inner);
+    printf("shape       %s (layers %d, heads %d, embd %d, vocab %d, ctx %d, inner %d)\n",
+           name ? name : "custom", c->n_layer, c->n_head, c->n_embd, c->vocab_size, c->n_ctx, c->n_inner);
     printf("params      %zu (%.1fM)\n", params, (double)params / 1e6);
     printf("dtype       %s\n", sg_dtype_name(sg_checkpoint_dtype(ck)));
-    printf("file        %zu bytes, %d tensors, header %zu bytes\n", st->map.size, st->n_tensors, st->header_size);
+    printf("file        %zu bytes, %d tensors, header %zu bytes\n", st->map.size, st->n_tensors,
+           st->header_size);
     printf("memory      %zu bytes mapped in place, %zu bytes converted\n", mapped, copied);
     printf("tokenizer   %s\n", file_exists(dir, "vocab.json") && file_exists(dir, "merges.txt")
                                    ? "vocab.json, merges.txt"
@@ -188,7 +213,9 @@ static int cmd_info(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             size_t here = 0;
             for (size_t j = 0; j < t[i].numel; j++) here += !isfinite(t[i].data[j]);
-            if (here) fprintf(stderr, "stagegate checkpoint: tensor '%s': %zu non-finite values\n", t[i].name, here);
+            if (here)
+                fprintf(stderr, "stagegate checkpoint: tensor '%s': %zu non-finite values\n", t[i].name,
+                        here);
             bad += here;
         }
         free(t);
@@ -208,8 +235,10 @@ static int cmd_convert(int argc, char **argv) {
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (opt == 'd') dtype_arg = optarg;
-        else if (opt == 'o') outdir = optarg;
+        if (opt == 'd')
+            dtype_arg = optarg;
+        else if (opt == 'o')
+            outdir = optarg;
         else if (opt == 'h') {
             usage(stdout);
             return 0;

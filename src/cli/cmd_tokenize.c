@@ -1,5 +1,6 @@
 /* cmd_tokenize.c — `stagegate tokenize`: text on stdin to GPT-2 token ids
- * (space-separated, one line) or, with --decode, ids back to bytes. */
+ * (space-separated, one line) or, with --decode, ids back to bytes. Given
+ * files, it encodes each and prints one line per file. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,14 +11,14 @@
 #include "engine/tokenizer.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate tokenize -m DIR [--decode] [--special]\n"
-            "\n"
-            "Reads stdin and writes stdout. DIR holds vocab.json and merges.txt.\n"
-            "  -m, --model DIR   tokenizer (or checkpoint) directory\n"
-            "  -d, --decode      read ids (whitespace-separated) and write their bytes\n"
-            "  -s, --special     encode \"<|endoftext|>\" as the end-of-text id\n"
-            "                    (by default it is ordinary text)\n");
+    fprintf(out, "usage: stagegate tokenize -m DIR [--decode] [--special] [FILE...]\n"
+                 "\n"
+                 "Reads stdin and writes stdout. DIR holds vocab.json and merges.txt.\n"
+                 "Given FILEs, encodes each one and prints one line of ids per file.\n"
+                 "  -m, --model DIR   tokenizer (or checkpoint) directory\n"
+                 "  -d, --decode      read ids (whitespace-separated) and write their bytes\n"
+                 "  -s, --special     encode \"<|endoftext|>\" as the end-of-text id\n"
+                 "                    (by default it is ordinary text)\n");
 }
 
 static int read_all(FILE *f, char **data, size_t *size) {
@@ -46,6 +47,14 @@ static int read_all(FILE *f, char **data, size_t *size) {
     return 0;
 }
 
+static int read_path(const char *path, char **data, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    int rc = read_all(f, data, size);
+    fclose(f);
+    return rc;
+}
+
 static int encode(const sg_tokenizer *t, const char *in, size_t n, int special) {
     int *ids, n_ids;
     sg_error *err = sg_tokenizer_encode(t, in, n, special, &ids, &n_ids);
@@ -62,7 +71,12 @@ static int encode(const sg_tokenizer *t, const char *in, size_t n, int special) 
     }
     for (int i = 0; i < n_ids; i++) {
         if (i) *p++ = ' ';
-        p += sprintf(p, "%d", ids[i]);
+        char digits[12];
+        int k = 0;
+        unsigned v = (unsigned)ids[i]; /* ids are >= 0 */
+        do digits[k++] = (char)('0' + v % 10);
+        while (v /= 10);
+        while (k) *p++ = digits[--k];
     }
     *p++ = '\n';
     int rc = fwrite(out, 1, (size_t)(p - out), stdout) == (size_t)(p - out) ? 0 : 1;
@@ -123,15 +137,25 @@ int sg_cmd_tokenize(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:dsh", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': dir = optarg; break;
-        case 'd': do_decode = 1; break;
-        case 's': special = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'm':
+            dir = optarg;
+            break;
+        case 'd':
+            do_decode = 1;
+            break;
+        case 's':
+            special = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
-    if (!dir || optind != argc) {
-        fprintf(stderr, "stagegate tokenize: %s\n", dir ? "unexpected argument" : "-m DIR is required");
+    if (!dir || (do_decode && optind != argc)) {
+        fprintf(stderr, "stagegate tokenize: %s\n", dir ? "--decode reads stdin only" : "-m DIR is required");
         usage(stderr);
         return 2;
     }
@@ -144,13 +168,25 @@ int sg_cmd_tokenize(int argc, char **argv) {
     }
     char *in;
     size_t n;
-    if (read_all(stdin, &in, &n)) {
-        fprintf(stderr, "stagegate tokenize: reading stdin: %s\n", strerror(errno));
-        sg_tokenizer_free(t);
-        return 1;
+    int rc = 0;
+    for (int i = optind; i < argc && !rc; i++) {
+        if (read_path(argv[i], &in, &n)) {
+            fprintf(stderr, "stagegate tokenize: %s: %s\n", argv[i], strerror(errno));
+            rc = 1;
+            break;
+        }
+        rc = encode(t, in, n, special);
+        free(in);
     }
-    int rc = do_decode ? decode(t, in, n) : encode(t, in, n, special);
-    free(in);
+    if (optind == argc) {
+        if (read_all(stdin, &in, &n)) {
+            fprintf(stderr, "stagegate tokenize: reading stdin: %s\n", strerror(errno));
+            sg_tokenizer_free(t);
+            return 1;
+        }
+        rc = do_decode ? decode(t, in, n) : encode(t, in, n, special);
+        free(in);
+    }
     sg_tokenizer_free(t);
     return rc;
 }

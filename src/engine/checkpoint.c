@@ -23,7 +23,8 @@ typedef struct {
     float std;    /* init: > 0 normal, 0 zeros, -1 ones */
 } tensor_desc;
 
-static void add(tensor_desc *out, int *n, float **slot, float std, int ndim, int d0, int d1, const char *fmt, int i) {
+static void add(tensor_desc *out, int *n, float **slot, float std, int ndim, int d0, int d1, const char *fmt,
+                int i) {
     if (out) {
         tensor_desc *d = &out[*n];
         memset(d, 0, sizeof *d);
@@ -97,9 +98,12 @@ size_t sg_gpt2_param_count(const sg_gpt2_config *c) {
 /* ---- configs ----------------------------------------------------------- */
 
 sg_error *sg_gpt2_config_validate(const sg_gpt2_config *c) {
-    struct { const char *name; int v, max; } f[] = {
-        {"n_layer", c->n_layer, 1024},      {"n_head", c->n_head, 1024},
-        {"n_embd", c->n_embd, 65536},       {"n_positions", c->n_ctx, 1 << 20},
+    struct {
+        const char *name;
+        int v, max;
+    } f[] = {
+        {"n_layer", c->n_layer, 1024},          {"n_head", c->n_head, 1024},
+        {"n_embd", c->n_embd, 65536},           {"n_positions", c->n_ctx, 1 << 20},
         {"vocab_size", c->vocab_size, 1 << 24}, {"n_inner", c->n_inner, 1 << 18},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
@@ -112,15 +116,25 @@ sg_error *sg_gpt2_config_validate(const sg_gpt2_config *c) {
     return NULL;
 }
 
-static const struct { const char *name; int L, NH, C; } presets[] = {
-    {"124M", 12, 12, 768}, {"355M", 24, 16, 1024}, {"774M", 36, 20, 1280}, {"1.5B", 48, 25, 1600},
+static const struct {
+    const char *name;
+    int L, NH, C;
+} presets[] = {
+    {"124M", 12, 12, 768},
+    {"355M", 24, 16, 1024},
+    {"774M", 36, 20, 1280},
+    {"1.5B", 48, 25, 1600},
 };
 
 sg_error *sg_gpt2_config_preset(const char *shape, sg_gpt2_config *out) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         if (!strcasecmp(shape, presets[i].name)) {
-            *out = (sg_gpt2_config){.n_layer = presets[i].L, .n_head = presets[i].NH, .n_embd = presets[i].C,
-                                    .n_ctx = 1024, .vocab_size = 50257, .n_inner = 4 * presets[i].C,
+            *out = (sg_gpt2_config){.n_layer = presets[i].L,
+                                    .n_head = presets[i].NH,
+                                    .n_embd = presets[i].C,
+                                    .n_ctx = 1024,
+                                    .vocab_size = 50257,
+                                    .n_inner = 4 * presets[i].C,
                                     .ln_epsilon = 1e-5f};
             return NULL;
         }
@@ -137,14 +151,21 @@ const char *sg_gpt2_config_shape_name(const sg_gpt2_config *c) {
 
 static const char *json_kind(const json_t *v) {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -195,7 +216,8 @@ sg_error *sg_gpt2_config_load(const char *path, sg_gpt2_config *out) {
     c.ln_epsilon = 1e-5f;
     if (eps) {
         if (!json_is_number(eps)) {
-            err = sg_error_new("%s: field \"layer_norm_epsilon\" must be a number, found %s", path, json_kind(eps));
+            err = sg_error_new("%s: field \"layer_norm_epsilon\" must be a number, found %s", path,
+                               json_kind(eps));
             goto out;
         }
         c.ln_epsilon = (float)json_number_value(eps);
@@ -203,9 +225,10 @@ sg_error *sg_gpt2_config_load(const char *path, sg_gpt2_config *out) {
     json_t *act = json_object_get(root, "activation_function");
     if (act && !json_is_null(act) &&
         (!json_is_string(act) || strcmp(json_string_value(act), "gelu_new") != 0)) {
-        err = sg_error_new("%s: field \"activation_function\" must be \"gelu_new\", found %s%s%s", path,
-                           json_is_string(act) ? "\"" : json_kind(act),
-                           json_is_string(act) ? json_string_value(act) : "", json_is_string(act) ? "\"" : "");
+        err =
+            sg_error_new("%s: field \"activation_function\" must be \"gelu_new\", found %s%s%s", path,
+                         json_is_string(act) ? "\"" : json_kind(act),
+                         json_is_string(act) ? json_string_value(act) : "", json_is_string(act) ? "\"" : "");
         goto out;
     }
     if ((err = sg_gpt2_config_validate(&c))) {
@@ -236,7 +259,8 @@ sg_error *sg_gpt2_config_save(const char *path, const sg_gpt2_config *c) {
         "layer_norm_epsilon", strtod(buf, NULL), "model_type", "gpt2", "n_ctx", c->n_ctx, "n_embd", c->n_embd,
         "n_head", c->n_head, "n_inner", c->n_inner == 4 * c->n_embd ? json_null() : json_integer(c->n_inner),
         "n_layer", c->n_layer, "n_positions", c->n_ctx, "resid_pdrop", 0.1, "vocab_size", c->vocab_size);
-    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(prec)) : NULL;
+    char *text =
+        root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(prec)) : NULL;
     json_decref(root);
     if (!text) return sg_error_new("%s: out of memory", path);
     size_t n = strlen(text);
@@ -282,8 +306,10 @@ sg_error *sg_gpt2_weights_alloc(const sg_gpt2_config *c, sg_gpt2_weights **out) 
         block = NULL;
     }
     if (!block || !o->w.layers) {
-        if (block && o->mmapped) munmap(block, o->bytes);
-        else free(block);
+        if (block && o->mmapped)
+            munmap(block, o->bytes);
+        else
+            free(block);
         free(o->w.layers);
         free(o);
         return sg_error_new("out of memory allocating %zu parameters (%.1f MB)", n, (double)n * 4 / 1e6);
@@ -315,8 +341,10 @@ void sg_gpt2_weights_free(sg_gpt2_weights *w) {
     if (!w) return;
     owned_weights *o = (owned_weights *)w;
     if (o->w.block) {
-        if (o->mmapped) munmap(o->w.block, o->bytes);
-        else free(o->w.block);
+        if (o->mmapped)
+            munmap(o->w.block, o->bytes);
+        else
+            free(o->w.block);
     }
     free(o->w.layers);
     free(o);
@@ -373,7 +401,8 @@ void sg_gpt2_weights_init_random(sg_gpt2_weights *w, uint64_t seed) {
     for (int i = 0; i < n; i++) {
         float *x = d[i].t.data;
         size_t k = d[i].t.numel;
-        if (d[i].std > 0) fill_normal(x, k, base, seed, d[i].std);
+        if (d[i].std > 0)
+            fill_normal(x, k, base, seed, d[i].std);
         else
             for (size_t j = 0; j < k; j++) x[j] = d[i].std < 0 ? 1.0f : 0.0f;
         base += k;
@@ -433,24 +462,31 @@ static int is_ignored(const char *name) {
 
 static void format_shape(char *buf, size_t n, const int64_t *shape, int ndim) {
     size_t k = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
 /* Config vs file disagreements, explained in the config's terms. */
-static sg_error *check_against_config(const sg_safetensors *st, const sg_st_tensor **by_canon, const sg_gpt2_config *c,
-                                      const char *cfg_path) {
+static sg_error *check_against_config(const sg_safetensors *st, const sg_st_tensor **by_canon,
+                                      const sg_gpt2_config *c, const char *cfg_path) {
     const sg_st_tensor *wte = by_canon[0], *wpe = by_canon[1];
     char s[128];
     if (wte && wte->ndim == 2 && (wte->shape[0] != c->vocab_size || wte->shape[1] != c->n_embd)) {
         format_shape(s, sizeof s, wte->shape, 2);
-        return sg_error_new("%s says vocab_size=%d, n_embd=%d but %s has wte.weight %s", cfg_path, c->vocab_size,
-                            c->n_embd, st->path, s);
+        return sg_error_new("%s says vocab_size=%d, n_embd=%d but %s has wte.weight %s", cfg_path,
+                            c->vocab_size, c->n_embd, st->path, s);
     }
     if (wpe && wpe->ndim == 2 && (wpe->shape[0] != c->n_ctx || wpe->shape[1] != c->n_embd)) {
         format_shape(s, sizeof s, wpe->shape, 2);
         return sg_error_new("%s says n_positions=%d, n_embd=%d but %s has wpe.weight %s", cfg_path, c->n_ctx,
                             c->n_embd, st->path, s);
+    }
+    const sg_st_tensor *fc = c->n_layer > 0 ? by_canon[2 + 8] : NULL; /* h.0.mlp.c_fc.weight */
+    if (fc && fc->ndim == 2 && fc->shape[0] == c->n_embd && fc->shape[1] != c->n_inner) {
+        format_shape(s, sizeof s, fc->shape, 2);
+        return sg_error_new("%s says n_inner=%d but %s has %s %s", cfg_path, c->n_inner, st->path, fc->name,
+                            s);
     }
     long max_layer = -1;
     for (int i = 0; i < st->n_tensors; i++) {
@@ -461,6 +497,30 @@ static sg_error *check_against_config(const sg_safetensors *st, const sg_st_tens
         return sg_error_new("%s says n_layer=%d but %s has %ld layers (h.0 .. h.%ld)", cfg_path, c->n_layer,
                             st->path, max_layer + 1, max_layer);
     return NULL;
+}
+
+/* When model.safetensors is absent, say what is there instead. */
+static sg_error *explain_missing_weights(const char *dir, const char *st_path, sg_error *err) {
+    struct stat sb;
+    if (stat(st_path, &sb) == 0) return err;
+    static const struct {
+        const char *file, *why;
+    } other[] = {
+        {"model.safetensors.index.json",
+         "sharded safetensors checkpoints are not supported; merge the shards"},
+        {"pytorch_model.bin", "only PyTorch pickle weights (pytorch_model.bin) are present; convert them to "
+                              "model.safetensors (pickles are never loaded: they can run code)"},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        char *p = sg_path_join(dir, other[i].file);
+        int there = p && stat(p, &sb) == 0;
+        free(p);
+        if (there) {
+            sg_error_free(err);
+            return sg_error_new("%s: no model.safetensors: %s", dir, other[i].why);
+        }
+    }
+    return err;
 }
 
 sg_error *sg_checkpoint_open(const char *dir, sg_checkpoint **out) {
@@ -475,7 +535,10 @@ sg_error *sg_checkpoint_open(const char *dir, sg_checkpoint **out) {
         goto fail;
     }
     if ((err = sg_gpt2_config_load(cfg_path, &ck->w.config))) goto fail;
-    if ((err = sg_safetensors_open(st_path, &ck->st))) goto fail;
+    if ((err = sg_safetensors_open(st_path, &ck->st))) {
+        err = explain_missing_weights(dir, st_path, err);
+        goto fail;
+    }
     const sg_gpt2_config *c = &ck->w.config;
     ck->w.layers = calloc((size_t)c->n_layer, sizeof *ck->w.layers);
     int n;
@@ -501,7 +564,8 @@ sg_error *sg_checkpoint_open(const char *dir, sg_checkpoint **out) {
             goto fail;
         }
         if (found[j]) {
-            err = sg_error_new("%s: tensor '%s' appears twice ('%s' and '%s')", st->path, name, found[j]->name, t->name);
+            err = sg_error_new("%s: tensor '%s' appears twice ('%s' and '%s')", st->path, name,
+                               found[j]->name, t->name);
             goto fail;
         }
         found[j] = t;
@@ -515,8 +579,8 @@ sg_error *sg_checkpoint_open(const char *dir, sg_checkpoint **out) {
             goto fail;
         }
         if (!t->supported) {
-            err = sg_error_new("%s: tensor '%s' has dtype %s, which is unsupported (F32, F16 and BF16 are)", st->path,
-                               t->name, t->dtype_name);
+            err = sg_error_new("%s: tensor '%s' has dtype %s, which is unsupported (F32, F16 and BF16 are)",
+                               st->path, t->name, t->dtype_name);
             goto fail;
         }
         int64_t ws[2] = {want->shape[0], want->shape[1]};
@@ -609,7 +673,9 @@ static sg_error *save_impl(const char *dir, const sg_gpt2_config *c, const sg_gp
     }
     size_t total = 0;
     for (int i = 0; i < n; i++) {
-        specs[i] = (sg_st_spec){.name = d[i].t.name, .dtype = dtype, .ndim = d[i].t.ndim,
+        specs[i] = (sg_st_spec){.name = d[i].t.name,
+                                .dtype = dtype,
+                                .ndim = d[i].t.ndim,
                                 .shape = {d[i].t.shape[0], d[i].t.shape[1]}};
         total += d[i].t.numel * sg_dtype_size(dtype);
     }

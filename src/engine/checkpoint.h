@@ -26,12 +26,12 @@ typedef struct {
 
 /* One transformer block; names follow HF's tensor names. */
 typedef struct {
-    float *ln_1_w, *ln_1_b;             /* [C] */
-    float *c_attn_w, *c_attn_b;         /* [C, 3C], [3C]: q, k, v side by side */
-    float *attn_proj_w, *attn_proj_b;   /* [C, C], [C] */
-    float *ln_2_w, *ln_2_b;             /* [C] */
-    float *c_fc_w, *c_fc_b;             /* [C, n_inner], [n_inner] */
-    float *mlp_proj_w, *mlp_proj_b;     /* [n_inner, C], [C] */
+    float *ln_1_w, *ln_1_b;           /* [C] */
+    float *c_attn_w, *c_attn_b;       /* [C, 3C], [3C]: q, k, v side by side */
+    float *attn_proj_w, *attn_proj_b; /* [C, C], [C] */
+    float *ln_2_w, *ln_2_b;           /* [C] */
+    float *c_fc_w, *c_fc_b;           /* [C, n_inner], [n_inner] */
+    float *mlp_proj_w, *mlp_proj_b;   /* [n_inner, C], [C] */
 } sg_gpt2_layer;
 
 /* All weights of a model. Pointers may point into a read-only file mapping:

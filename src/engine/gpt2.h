@@ -17,6 +17,7 @@ typedef struct sg_gpt2 sg_gpt2;
 sg_error *sg_gpt2_new(const sg_gpt2_weights *weights, int max_slots, sg_gpt2 **out) SG_MUST_CHECK;
 void sg_gpt2_free(sg_gpt2 *model);
 const sg_gpt2_config *sg_gpt2_config_of(const sg_gpt2 *model);
+int sg_gpt2_max_slots(const sg_gpt2 *model);
 
 /* A free slot (its cache empty), or -1 when all are taken. */
 int sg_gpt2_slot_acquire(sg_gpt2 *model);

@@ -22,34 +22,34 @@ typedef enum { SG_DTYPE_F32, SG_DTYPE_F16, SG_DTYPE_BF16 } sg_dtype;
 #define SG_ST_MAX_HEADER 100000000ull
 #define SG_ST_MAX_DIMS 8
 
-const char *sg_dtype_name(sg_dtype d);  /* "F32", "F16", "BF16" */
-size_t sg_dtype_size(sg_dtype d);       /* 4, 2, 2 */
+const char *sg_dtype_name(sg_dtype d); /* "F32", "F16", "BF16" */
+size_t sg_dtype_size(sg_dtype d);      /* 4, 2, 2 */
 /* Parses "f32"/"F32"/"float32", "f16"/"fp16"/"float16", "bf16"/"bfloat16". */
 sg_error *sg_dtype_parse(const char *s, sg_dtype *out) SG_MUST_CHECK;
 
 typedef struct {
     char *name;
-    int supported;          /* dtype is one of sg_dtype; else see dtype_name */
-    sg_dtype dtype;         /* valid when supported */
-    char dtype_name[16];    /* as written in the header, e.g. "F64" */
+    int supported;       /* dtype is one of sg_dtype; else see dtype_name */
+    sg_dtype dtype;      /* valid when supported */
+    char dtype_name[16]; /* as written in the header, e.g. "F64" */
     int ndim;
     int64_t shape[SG_ST_MAX_DIMS];
     size_t numel;
     const unsigned char *data; /* nbytes bytes inside the mapping (any alignment) */
     size_t nbytes;
-    size_t begin, end;      /* data_offsets */
+    size_t begin, end; /* data_offsets */
 } sg_st_tensor;
 
 typedef struct {
-    char *path;             /* for error messages */
-    sg_file_map map;        /* owned when opened from a file */
+    char *path;      /* for error messages */
+    sg_file_map map; /* owned when opened from a file */
     int owns_map;
-    size_t header_size;     /* N */
+    size_t header_size; /* N */
     const unsigned char *data_region;
     size_t data_size;
-    sg_st_tensor *tensors;  /* in header order */
+    sg_st_tensor *tensors; /* in header order */
     int n_tensors;
-    char **meta;            /* key, value, key, value, ... */
+    char **meta; /* key, value, key, value, ... */
     int n_meta;
 } sg_safetensors;
 
@@ -76,8 +76,7 @@ typedef struct sg_st_writer sg_st_writer;
 /* Writes the header of `path` (atomically replaced on finish). metadata_kv
  * holds n_metadata key,value pairs (2*n_metadata strings). */
 sg_error *sg_st_writer_open(const char *path, const sg_st_spec *specs, int n_specs,
-                            const char *const *metadata_kv, int n_metadata,
-                            sg_st_writer **out) SG_MUST_CHECK;
+                            const char *const *metadata_kv, int n_metadata, sg_st_writer **out) SG_MUST_CHECK;
 /* Appends raw little-endian tensor bytes (any chunking, across tensors). */
 sg_error *sg_st_writer_write(sg_st_writer *w, const void *data, size_t nbytes) SG_MUST_CHECK;
 /* Appends `nbytes` zero bytes as a hole in a sparse file (no disk written). */

@@ -52,6 +52,13 @@ printf '#version: 0.2\n' >"$T/tok/vocab.bpe"
 "$SG_BIN" checkpoint init "${small[@]}" --seed 5 -o "$T/b" >/dev/null
 "$SG_BIN" checkpoint init "${small[@]}" --seed 6 -o "$T/c" >/dev/null
 check "same seed, same bytes" cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors"
+# Random init runs in parallel: the bytes must not depend on the thread count.
+wide=(--layers 1 --heads 2 --embd 64 --vocab 3000 --ctx 16 --seed 9)
+OMP_NUM_THREADS=1 "$SG_BIN" checkpoint init "${wide[@]}" -o "$T/t1" >/dev/null
+OMP_NUM_THREADS=2 "$SG_BIN" checkpoint init "${wide[@]}" -o "$T/t2" >/dev/null
+OMP_NUM_THREADS=3 "$SG_BIN" checkpoint init "${wide[@]}" -o "$T/t3" >/dev/null
+check "init independent of thread count" bash -c "cmp -s '$T/t1/model.safetensors' '$T/t2/model.safetensors' &&
+    cmp -s '$T/t1/model.safetensors' '$T/t3/model.safetensors'"
 check "other seed, other weights" bash -c "! cmp -s '$T/a/model.safetensors' '$T/c/model.safetensors'"
 check "tokenizer copied from encoder.json" cmp -s "$T/tok/encoder.json" "$T/a/vocab.json"
 check "tokenizer copied from vocab.bpe" cmp -s "$T/tok/vocab.bpe" "$T/a/merges.txt"

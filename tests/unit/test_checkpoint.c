@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,8 +36,10 @@ static void rm_rf(const char *dir) {
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         char *p = sg_path_join(dir, e->d_name);
-        if (e->d_type == DT_DIR) rm_rf(p);
-        else unlink(p);
+        if (e->d_type == DT_DIR)
+            rm_rf(p);
+        else
+            unlink(p);
         free(p);
     }
     closedir(d);
@@ -50,14 +54,20 @@ static int teardown(void **state) {
 
 static char *tmp_path(const char *name) { return sg_path_join(tmp_root, name); }
 
-static const sg_gpt2_config tiny = {
-    .n_layer = 2, .n_head = 2, .n_embd = 8, .n_ctx = 16, .vocab_size = 33, .n_inner = 24, .ln_epsilon = 1e-5f};
+static const sg_gpt2_config tiny = {.n_layer = 2,
+                                    .n_head = 2,
+                                    .n_embd = 8,
+                                    .n_ctx = 16,
+                                    .vocab_size = 33,
+                                    .n_inner = 24,
+                                    .ln_epsilon = 1e-5f};
 
 /* Asserts err is non-NULL and its message contains every given fragment. */
 static void expect_error(sg_error *err, const char *a, const char *b) {
     if (!err) fail_msg("expected an error containing '%s'", a);
     const char *m = sg_error_message(err);
-    if (!strstr(m, a) || (b && !strstr(m, b))) fail_msg("error '%s' lacks '%s'%s%s", m, a, b ? " / " : "", b ? b : "");
+    if (!strstr(m, a) || (b && !strstr(m, b)))
+        fail_msg("error '%s' lacks '%s'%s%s", m, a, b ? " / " : "", b ? b : "");
     sg_error_free(err);
 }
 
@@ -138,8 +148,13 @@ static void alloc_is_contiguous_canonical(void **state) {
 
 static void init_random_gpt2_statistics(void **state) {
     (void)state;
-    sg_gpt2_config c = {.n_layer = 4, .n_head = 4, .n_embd = 128, .n_ctx = 64, .vocab_size = 1000,
-                        .n_inner = 512, .ln_epsilon = 1e-5f};
+    sg_gpt2_config c = {.n_layer = 4,
+                        .n_head = 4,
+                        .n_embd = 128,
+                        .n_ctx = 64,
+                        .vocab_size = 1000,
+                        .n_inner = 512,
+                        .ln_epsilon = 1e-5f};
     sg_gpt2_weights *a, *b;
     assert_null(sg_gpt2_weights_alloc(&c, &a));
     assert_null(sg_gpt2_weights_alloc(&c, &b));
@@ -185,15 +200,15 @@ static void half_conversions_exact(void **state) {
     assert_true(sg_f16_to_f32(0x3c00) == 1.0f);
     assert_true(sg_f16_to_f32(0x0001) == 0x1p-24f);
     assert_true(sg_f16_to_f32(0x7bff) == 65504.0f);
-    assert_int_equal(sg_f32_to_f16(65520.0f), 0x7c00);   /* rounds up to infinity */
+    assert_int_equal(sg_f32_to_f16(65520.0f), 0x7c00); /* rounds up to infinity */
     assert_int_equal(sg_f32_to_f16(65519.0f), 0x7bff);
     assert_int_equal(sg_f32_to_f16(1.0f + 0x1p-11f), 0x3c00); /* tie to even */
     assert_int_equal(sg_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
-    assert_int_equal(sg_f32_to_f16(0x1p-25f), 0x0000);       /* tie to even: zero */
+    assert_int_equal(sg_f32_to_f16(0x1p-25f), 0x0000); /* tie to even: zero */
     assert_int_equal(sg_f32_to_f16(0x1.8p-25f), 0x0001);
     assert_true(isnan(sg_f16_to_f32(sg_f32_to_f16(NAN))));
     assert_true(isnan(sg_bf16_to_f32(sg_f32_to_bf16(NAN))));
-    assert_int_equal(sg_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);   /* tie to even */
+    assert_int_equal(sg_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80); /* tie to even */
     assert_int_equal(sg_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
     assert_int_equal(sg_f32_to_bf16(-2.5f), 0xc020);
 }
@@ -295,16 +310,20 @@ static void write_custom(const char *dir, const char *prefix, const char *extra_
     for (int i = 0; i < n; i++) {
         size_t nb = t[i].numel * 4;
         if (t[i].ndim == 2)
-            k += (size_t)sprintf(hdr + k, "\"%s%s\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[%zu,%zu]},",
+            k += (size_t)sprintf(hdr + k,
+                                 "\"%s%s\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[%zu,%zu]},",
                                  prefix, t[i].name, t[i].shape[0], t[i].shape[1], off, off + nb);
         else
-            k += (size_t)sprintf(hdr + k, "\"%s%s\":{\"dtype\":\"F32\",\"shape\":[%d],\"data_offsets\":[%zu,%zu]},",
+            k += (size_t)sprintf(hdr + k,
+                                 "\"%s%s\":{\"dtype\":\"F32\",\"shape\":[%d],\"data_offsets\":[%zu,%zu]},",
                                  prefix, t[i].name, t[i].shape[0], off, off + nb);
         off += nb;
     }
     size_t data_len = off + extra_bytes;
-    if (extra_json) k += (size_t)sprintf(hdr + k, extra_json, off, off + extra_bytes);
-    else hdr[k - 1] = '}';
+    if (extra_json)
+        k += (size_t)sprintf(hdr + k, extra_json, off, off + extra_bytes);
+    else
+        hdr[k - 1] = '}';
     while ((8 + k) % 4 != misalign) hdr[k++] = ' '; /* trailing spaces: where the data starts */
     hdr[k] = '\0';
     size_t nf;
@@ -330,10 +349,11 @@ static void hf_prefix_and_ignored_tensors(void **state) {
     (void)state;
     char *dir = tmp_path("hf");
     /* The data region starts 2 bytes off 4-byte alignment: every tensor is copied. */
-    write_custom(dir, "transformer.",
-                 "\"transformer.h.0.attn.bias\":{\"dtype\":\"BOOL\",\"shape\":[1,1,4,4],\"data_offsets\":[%zu,%zu]},"
-                 "\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}",
-                 16, tiny_config, 2);
+    write_custom(
+        dir, "transformer.",
+        "\"transformer.h.0.attn.bias\":{\"dtype\":\"BOOL\",\"shape\":[1,1,4,4],\"data_offsets\":[%zu,%zu]},"
+        "\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}",
+        16, tiny_config, 2);
     sg_checkpoint *ck;
     sg_error *err = sg_checkpoint_open(dir, &ck);
     if (err) fail_msg("%s", sg_error_message(err));
@@ -348,8 +368,10 @@ static void hf_prefix_and_ignored_tensors(void **state) {
     sg_gpt2_weights_free(w);
     sg_checkpoint_close(ck);
     /* Without the prefix, with n_ctx instead of n_positions, aligned: used in place. */
-    write_custom(dir, "", NULL, 0,
-                 "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_ctx\": 16, \"vocab_size\": 33, \"n_inner\": 24}", 0);
+    write_custom(
+        dir, "", NULL, 0,
+        "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_ctx\": 16, \"vocab_size\": 33, \"n_inner\": 24}",
+        0);
     err = sg_checkpoint_open(dir, &ck);
     if (err) fail_msg("%s", sg_error_message(err));
     sg_checkpoint_bytes(ck, &mapped, &copied);
@@ -385,14 +407,17 @@ static void config_json_round_trip_and_errors(void **state) {
     assert_non_null(strstr(text, "\"n_inner\": 24"));
     free(text);
 
-    static const struct { const char *json, *a, *b; } bad[] = {
-        {"{\"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 33}", "missing field \"n_layer\"", NULL},
-        {"{\"n_layer\": \"2\", \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 33}", "\"n_layer\"",
-         "found a string"},
-        {"{\"n_layer\": 2, \"n_head\": 3, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 33}", "n_embd = 8",
-         "n_head = 3"},
-        {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": -1}", "\"vocab_size\"",
-         "out of range"},
+    static const struct {
+        const char *json, *a, *b;
+    } bad[] = {
+        {"{\"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 33}",
+         "missing field \"n_layer\"", NULL},
+        {"{\"n_layer\": \"2\", \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 33}",
+         "\"n_layer\"", "found a string"},
+        {"{\"n_layer\": 2, \"n_head\": 3, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 33}",
+         "n_embd = 8", "n_head = 3"},
+        {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": -1}",
+         "\"vocab_size\"", "out of range"},
         {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 33,"
          " \"activation_function\": \"relu\"}",
          "\"activation_function\"", "\"relu\""},
@@ -427,29 +452,36 @@ static void safetensors_bad_headers(void **state) {
     expect_error(sg_safetensors_open(path, &st), "exceeds the 100000000-byte limit", NULL);
     free(path);
 
-    static const struct { const char *header; size_t data; const char *a, *b; } bad[] = {
+    static const struct {
+        const char *header;
+        size_t data;
+        const char *a, *b;
+    } bad[] = {
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]", 16, "header JSON", "line 1"},
         {"[1,2,3]", 0, "not an object", NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
          "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
          16, "duplicate", NULL},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 12, "tensor 'a'", "out of range"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 12, "tensor 'a'",
+         "out of range"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
          "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
          16, "tensors 'a' [0, 16) and 'b' [8, 16) overlap", NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,16]}}", 16, "tensor 'a'",
          "needs 24 bytes, data_offsets [0, 16) hold 16"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,0]}}", 16, "end before begin", NULL},
-        {"{\"a\":{\"dtype\":\"Q4\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, "unknown dtype \"Q4\"", NULL},
+        {"{\"a\":{\"dtype\":\"Q4\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, "unknown dtype \"Q4\"",
+         NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2,2],\"data_offsets\":[0,16]}}", 16, "shape[0]", NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2]}}", 16, "\"data_offsets\" must be", NULL},
         {"{\"a\":{\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, "\"dtype\"", NULL},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,16]}}", 16,
-         "shape overflows", NULL},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,16]}}",
+         16, "shape overflows", NULL},
         {"{\"__metadata__\":{\"k\":1}}", 0, "__metadata__ value of \"k\"", NULL},
         {"{\"a\":7}", 0, "tensor 'a': expected an object", NULL},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) expect_error(parse_buf(bad[i].header, bad[i].data), bad[i].a, bad[i].b);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_error(parse_buf(bad[i].header, bad[i].data), bad[i].a, bad[i].b);
     /* the good one parses, and an unsupported dtype is recognised by name */
     assert_null(parse_buf(one_f32, 16));
     assert_null(parse_buf("{\"m\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]},"
@@ -504,16 +536,16 @@ static void checkpoint_bad_files(void **state) {
     (void)state;
     assert_null(open_edited(NULL, NULL, NULL, NULL));
     /* missing tensor (renamed to something ignored-looking but unknown) */
-    expect_error(open_edited("\"h.1.ln_2.bias\"", "\"h.1.ln_2.bial\"", NULL, NULL), "unexpected tensor 'h.1.ln_2.bial'",
-                 NULL);
-    expect_error(open_edited("\"h.1.ln_2.bias\"", "\"h.1.attn.bias\"", NULL, NULL), "missing tensor 'h.1.ln_2.bias'",
-                 NULL);
+    expect_error(open_edited("\"h.1.ln_2.bias\"", "\"h.1.ln_2.bial\"", NULL, NULL),
+                 "unexpected tensor 'h.1.ln_2.bial'", NULL);
+    expect_error(open_edited("\"h.1.ln_2.bias\"", "\"h.1.attn.bias\"", NULL, NULL),
+                 "missing tensor 'h.1.ln_2.bias'", NULL);
     /* wrong shape: c_attn [8, 24] declared [24, 8] */
     expect_error(open_edited("\"shape\":[8,24]", "\"shape\":[24,8]", NULL, NULL),
                  "tensor 'h.0.attn.c_attn.weight': expected [8, 24], found [24, 8]", NULL);
     /* unsupported dtype */
-    expect_error(open_edited("\"h.0.ln_1.weight\":{\"dtype\":\"F32\"", "\"h.0.ln_1.weight\":{\"dtype\":\"I32\"", NULL,
-                             NULL),
+    expect_error(open_edited("\"h.0.ln_1.weight\":{\"dtype\":\"F32\"",
+                             "\"h.0.ln_1.weight\":{\"dtype\":\"I32\"", NULL, NULL),
                  "tensor 'h.0.ln_1.weight' has dtype I32, which is unsupported", NULL);
     /* config/tensor disagreement */
     expect_error(open_edited(NULL, NULL, "\"n_embd\": 8", "\"n_embd\": 4"), "says vocab_size=33, n_embd=4",
@@ -522,9 +554,22 @@ static void checkpoint_bad_files(void **state) {
                  "wpe.weight [16, 8]");
     expect_error(open_edited(NULL, NULL, "\"n_layer\": 2", "\"n_layer\": 1"), "says n_layer=1",
                  "has 2 layers (h.0 .. h.1)");
-    expect_error(open_edited(NULL, NULL, "\"n_layer\": 2", "\"n_layer\": 3"), "says n_layer=3", "has 2 layers");
-    expect_error(open_edited(NULL, NULL, "\"n_inner\": 24", "\"n_inner\": 16"),
-                 "tensor 'h.0.mlp.c_fc.weight': expected [8, 16], found [8, 24]", NULL);
+    expect_error(open_edited(NULL, NULL, "\"n_layer\": 2", "\"n_layer\": 3"), "says n_layer=3",
+                 "has 2 layers");
+    expect_error(open_edited(NULL, NULL, "\"n_inner\": 24", "\"n_inner\": 16"), "says n_inner=16",
+                 "has h.0.mlp.c_fc.weight [8, 24]");
+    /* no model.safetensors, but a pickle or shards instead */
+    char *dir = tmp_path("edited"), *st_path = sg_path_join(dir, "model.safetensors");
+    char *bin = sg_path_join(dir, "pytorch_model.bin"),
+         *idx = sg_path_join(dir, "model.safetensors.index.json");
+    sg_checkpoint *ck0;
+    unlink(st_path);
+    expect_error(sg_checkpoint_open(dir, &ck0), "model.safetensors: No such file", NULL);
+    assert_null(sg_file_write_atomic(bin, "x", 1));
+    expect_error(sg_checkpoint_open(dir, &ck0), "only PyTorch pickle weights (pytorch_model.bin)", NULL);
+    assert_null(sg_file_write_atomic(idx, "{}", 2));
+    expect_error(sg_checkpoint_open(dir, &ck0), "sharded safetensors checkpoints are not supported", NULL);
+    unlink(bin), unlink(idx), free(bin), free(idx), free(st_path), free(dir);
     /* missing files */
     char *nowhere = tmp_path("nowhere");
     sg_checkpoint *ck;
@@ -609,18 +654,12 @@ static void zeros_and_tokenizer_copy(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(param_counts_match_gpt2),
-        cmocka_unit_test(alloc_is_contiguous_canonical),
-        cmocka_unit_test(init_random_gpt2_statistics),
-        cmocka_unit_test(half_conversions_exact),
-        cmocka_unit_test(round_trip_all_dtypes),
-        cmocka_unit_test(random_f16_close_to_f32),
-        cmocka_unit_test(hf_prefix_and_ignored_tensors),
-        cmocka_unit_test(config_json_round_trip_and_errors),
-        cmocka_unit_test(safetensors_bad_headers),
-        cmocka_unit_test(checkpoint_bad_files),
-        cmocka_unit_test(truncated_checkpoint),
-        cmocka_unit_test(writer_checks_byte_count),
+        cmocka_unit_test(param_counts_match_gpt2),       cmocka_unit_test(alloc_is_contiguous_canonical),
+        cmocka_unit_test(init_random_gpt2_statistics),   cmocka_unit_test(half_conversions_exact),
+        cmocka_unit_test(round_trip_all_dtypes),         cmocka_unit_test(random_f16_close_to_f32),
+        cmocka_unit_test(hf_prefix_and_ignored_tensors), cmocka_unit_test(config_json_round_trip_and_errors),
+        cmocka_unit_test(safetensors_bad_headers),       cmocka_unit_test(checkpoint_bad_files),
+        cmocka_unit_test(truncated_checkpoint),          cmocka_unit_test(writer_checks_byte_count),
         cmocka_unit_test(zeros_and_tokenizer_copy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

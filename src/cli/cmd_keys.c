@@ -1,0 +1,338 @@
+/* cmd_keys.c — `stagegate keys create|list|revoke|show`: API key administration. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "access/audit.h"
+#include "access/keys.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "store/store.h"
+
+static const char usage_text[] =
+    "usage: stagegate keys create [--db PATH] --name NAME --audience AUDIENCE\n"
+    "                             [--expires DURATION] [--rpm N] [--tpm N]\n"
+    "       stagegate keys list   [--db PATH]\n"
+    "       stagegate keys revoke [--db PATH] ID|SECRET|-\n"
+    "       stagegate keys show   [--db PATH] ID|SECRET|-\n"
+    "\n"
+    "API keys for the gated API. `create` prints the secret once, alone on the last\n"
+    "line; only a keyed hash is stored. The hashing key is the file PATH.key beside\n"
+    "the database (mode 0600, created on first use): back it up with the database.\n"
+    "ID is the number `keys list` shows; `-` reads the secret from standard input.\n"
+    "DURATION is a number and a unit: s, m, h, d or w (e.g. 30d). --rpm/--tpm are\n"
+    "this key's requests and tokens per minute (default: the policy's limits).\n"
+    "Creations and revocations are recorded in the audit log.\n"
+    "--db defaults to ./stagegate.db.\n";
+
+typedef struct {
+    const char *db, *name, *audience, *expires, *rpm, *tpm, *ref;
+} options;
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "stagegate keys: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage_text);
+    return 2;
+}
+
+static int fail(sg_error *err) {
+    fprintf(stderr, "stagegate keys: %s\n", sg_error_message(err));
+    sg_error_free(err);
+    return 1;
+}
+
+/* Parses "--opt VALUE" and "--opt=VALUE"; one positional argument (ref). */
+static int parse(int argc, char **argv, options *o) {
+    static const struct {
+        const char *name;
+        size_t off;
+    } flags[] = {
+        {"--db", offsetof(options, db)},
+        {"--name", offsetof(options, name)},
+        {"--audience", offsetof(options, audience)},
+        {"--expires", offsetof(options, expires)},
+        {"--rpm", offsetof(options, rpm)},
+        {"--tpm", offsetof(options, tpm)},
+    };
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] == '-' && a[1] == '-') {
+            size_t j, n = sizeof flags / sizeof flags[0];
+            for (j = 0; j < n; j++) {
+                size_t len = strlen(flags[j].name);
+                const char **slot = (const char **)((char *)o + flags[j].off);
+                if (!strcmp(a, flags[j].name)) {
+                    if (i + 1 >= argc) return usage_error("%s needs a value", a);
+                    *slot = argv[++i];
+                    break;
+                }
+                if (!strncmp(a, flags[j].name, len) && a[len] == '=') {
+                    *slot = a + len + 1;
+                    break;
+                }
+            }
+            if (j == n) return usage_error("unknown option %s", a);
+        } else if (!o->ref) {
+            o->ref = a;
+        } else {
+            return usage_error("unexpected argument '%s'", a);
+        }
+    }
+    if (!o->db) o->db = "./stagegate.db";
+    return 0;
+}
+
+static sg_error *open_all(const char *db, sg_store **store, sg_keys **keys) {
+    sg_error *err = sg_store_open(db, store);
+    if (err) return err;
+    char *key_path = sg_keys_key_path(db);
+    if (!key_path) err = sg_error_new("out of memory");
+    if (!err) err = sg_keys_open(*store, key_path, keys);
+    free(key_path);
+    if (err) sg_store_close(*store);
+    return err;
+}
+
+/* Administrative actions go on the audit trail too (key id 0: they are not
+ * requests and count toward no key's usage). A failure is reported but does
+ * not undo the action. */
+static void admin_event(sg_store *store, const char *decision, const char *audience, const char *what) {
+    sg_audit_entry e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
+    sg_error *err = sg_audit_append(store, &e, NULL);
+    if (err) {
+        fprintf(stderr, "stagegate keys: warning: not recorded in the audit log: %s\n",
+                sg_error_message(err));
+        sg_error_free(err);
+    }
+}
+
+static int parse_limit(const char *flag, const char *text, int64_t *out) {
+    if (!text) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno || v <= 0) {
+        fprintf(stderr, "stagegate keys: %s '%s': expected a positive integer\n", flag, text);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+static void format_time(int64_t ms, char *buf, size_t cap) {
+    if (!ms) {
+        snprintf(buf, cap, "never");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *status_of(const sg_key_record *k, int64_t now_ms) {
+    if (k->revoked_ms) return "revoked";
+    if (k->expires_ms && now_ms >= k->expires_ms) return "expired";
+    return "active";
+}
+
+static void format_limit(int64_t v, char *buf, size_t cap) {
+    if (v)
+        snprintf(buf, cap, "%" PRId64, v);
+    else
+        snprintf(buf, cap, "policy");
+}
+
+static int cmd_create(options *o) {
+    if (!o->name) return usage_error("%s", "create needs --name");
+    if (!o->audience) return usage_error("%s", "create needs --audience");
+    if (o->ref) return usage_error("unexpected argument '%s'", o->ref);
+    sg_key_spec spec = {.name = o->name, .audience = o->audience};
+    int rc;
+    if ((rc = parse_limit("--rpm", o->rpm, &spec.rpm)) || (rc = parse_limit("--tpm", o->tpm, &spec.tpm)))
+        return rc;
+    if (o->expires) {
+        int64_t ms;
+        sg_error *err = sg_parse_duration_ms(o->expires, &ms);
+        if (err) {
+            fprintf(stderr, "stagegate keys: --expires: %s\n", sg_error_message(err));
+            sg_error_free(err);
+            return 2;
+        }
+        spec.expires_ms = sg_now_ms() + ms;
+    }
+    sg_store *store;
+    sg_keys *keys;
+    sg_error *err = open_all(o->db, &store, &keys);
+    if (err) return fail(err);
+    char secret[SG_KEY_SECRET_LEN + 1];
+    int64_t id;
+    err = sg_keys_create(keys, &spec, secret, &id);
+    char expires[32], rpm[24], tpm[24];
+    format_time(spec.expires_ms, expires, sizeof expires);
+    format_limit(spec.rpm, rpm, sizeof rpm);
+    format_limit(spec.tpm, tpm, sizeof tpm);
+    if (!err) {
+        char what[512];
+        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" created (rpm %s, tpm %s, expires %s)", id,
+                 spec.name, rpm, tpm, expires);
+        admin_event(store, "key-created", spec.audience, what);
+    }
+    sg_keys_close(keys);
+    sg_store_close(store);
+    if (err) return fail(err);
+    printf("created key %" PRId64 " \"%s\" for audience %s (rpm %s, tpm %s, expires %s)\n", id, spec.name,
+           spec.audience, rpm, tpm, expires);
+    printf("the secret below is shown only this once; store it now:\n%s\n", secret);
+    fflush(stdout);
+    sodium_memzero(secret, sizeof secret);
+    return 0;
+}
+
+static int cmd_list(options *o) {
+    if (o->ref) return usage_error("unexpected argument '%s'", o->ref);
+    sg_store *store;
+    sg_error *err = sg_store_open(o->db, &store);
+    if (err) return fail(err);
+    sg_key_record *list;
+    size_t n;
+    err = sg_store_key_list(store, &list, &n);
+    sg_store_close(store);
+    if (err) return fail(err);
+    int64_t now = sg_now_ms();
+    printf("%-5s %-20s %-18s %-8s %-8s %-21s %-21s %-8s %s\n", "ID", "NAME", "AUDIENCE", "RPM", "TPM",
+           "CREATED", "EXPIRES", "STATUS", "SECRET");
+    for (size_t i = 0; i < n; i++) {
+        const sg_key_record *k = &list[i];
+        char created[32], expires[32], rpm[24], tpm[24];
+        format_time(k->created_ms, created, sizeof created);
+        format_time(k->expires_ms, expires, sizeof expires);
+        format_limit(k->rpm, rpm, sizeof rpm);
+        format_limit(k->tpm, tpm, sizeof tpm);
+        printf("%-5" PRId64 " %-20s %-18s %-8s %-8s %-21s %-21s %-8s sg-...%s\n", k->id, k->name, k->audience,
+               rpm, tpm, created, expires, status_of(k, now), k->hint);
+    }
+    free(list);
+    return 0;
+}
+
+/* "-" reads the secret from standard input (keeps it out of `ps`). */
+static int resolve_ref(options *o, char *buf, size_t cap) {
+    if (!o->ref) return usage_error("%s", "which key? give an ID, a secret or -");
+    if (strcmp(o->ref, "-") != 0) return 0;
+    if (!fgets(buf, (int)cap, stdin)) {
+        fprintf(stderr, "stagegate keys: no secret on standard input\n");
+        return 2;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    o->ref = buf;
+    return 0;
+}
+
+static int cmd_revoke(options *o) {
+    char buf[128];
+    int rc = resolve_ref(o, buf, sizeof buf);
+    if (rc) return rc;
+    sg_store *store;
+    sg_keys *keys;
+    sg_error *err = open_all(o->db, &store, &keys);
+    if (err) return fail(err);
+    int64_t id = 0;
+    bool already;
+    err = sg_keys_revoke(keys, o->ref, sg_now_ms(), &id, &already);
+    sg_key_record rec = {0};
+    bool found = false;
+    if (!err) err = sg_store_key_get(store, id, &rec, &found);
+    if (!err && !already) {
+        char what[256];
+        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" revoked", id, rec.name);
+        admin_event(store, "key-revoked", rec.audience, what);
+    }
+    sg_keys_close(keys);
+    sg_store_close(store);
+    sodium_memzero(buf, sizeof buf);
+    if (err) return fail(err);
+    printf("key %" PRId64 " \"%s\" %s\n", id, rec.name, already ? "was already revoked" : "revoked");
+    return 0;
+}
+
+static int cmd_show(options *o) {
+    char buf[128];
+    int rc = resolve_ref(o, buf, sizeof buf);
+    if (rc) return rc;
+    sg_store *store;
+    sg_keys *keys;
+    sg_error *err = open_all(o->db, &store, &keys);
+    if (err) return fail(err);
+    sg_key_record k;
+    bool found = false;
+    sg_usage total;
+    sg_usage *days = NULL;
+    size_t n_days = 0;
+    err = sg_keys_find(keys, o->ref, &k, &found);
+    if (!err && !found)
+        err = strspn(o->ref, "0123456789") == strlen(o->ref) ? sg_error_new("no key with id %s", o->ref)
+                                                             : sg_error_new("no key with that secret");
+    if (!err) err = sg_store_usage_get(store, k.id, &total, &days, &n_days);
+    sg_keys_close(keys);
+    sg_store_close(store);
+    sodium_memzero(buf, sizeof buf);
+    if (err) return fail(err);
+    char created[32], expires[32], revoked[32], rpm[24], tpm[24];
+    format_time(k.created_ms, created, sizeof created);
+    format_time(k.expires_ms, expires, sizeof expires);
+    format_time(k.revoked_ms, revoked, sizeof revoked);
+    format_limit(k.rpm, rpm, sizeof rpm);
+    format_limit(k.tpm, tpm, sizeof tpm);
+    printf("id:                %" PRId64 "\n", k.id);
+    printf("name:              %s\n", k.name);
+    printf("audience:          %s\n", k.audience);
+    printf("secret:            sg-...%s\n", k.hint);
+    printf("status:            %s\n", status_of(&k, sg_now_ms()));
+    printf("created:           %s\n", created);
+    printf("expires:           %s\n", expires);
+    if (k.revoked_ms) printf("revoked:           %s\n", revoked);
+    printf("rpm:               %s\n", rpm);
+    printf("tpm:               %s\n", tpm);
+    printf("requests:          %" PRId64 "\n", total.requests);
+    printf("prompt tokens:     %" PRId64 "\n", total.prompt_tokens);
+    printf("completion tokens: %" PRId64 "\n", total.completion_tokens);
+    if (n_days) {
+        printf("\n%-10s %10s %14s %18s\n", "DAY (UTC)", "REQUESTS", "PROMPT TOKENS", "COMPLETION TOKENS");
+        for (size_t i = 0; i < n_days; i++)
+            printf("%-10s %10" PRId64 " %14" PRId64 " %18" PRId64 "\n", days[i].day, days[i].requests,
+                   days[i].prompt_tokens, days[i].completion_tokens);
+    }
+    free(days);
+    return 0;
+}
+
+int sg_cmd_keys(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+    options o = {0};
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc;
+    const char *verb = argv[1];
+    if (!strcmp(verb, "create")) return cmd_create(&o);
+    if (!strcmp(verb, "list")) return cmd_list(&o);
+    if (!strcmp(verb, "revoke")) return cmd_revoke(&o);
+    if (!strcmp(verb, "show")) return cmd_show(&o);
+    return usage_error("unknown verb '%s'", verb);
+}

@@ -1,0 +1,47 @@
+/* api.h — the gated API server: the OpenAI-compatible routes and the request
+ * path every completion takes.
+ *
+ *   POST /v1/completions   auth (401) -> policy decision at the current stage
+ *                          (403 naming model and stage) -> reserve prompt +
+ *                          max_tokens from the key's buckets (429 + retry-after)
+ *                          -> queue for the model's batch (503 when full) ->
+ *                          generate (JSON, or SSE with stream: true) -> refund
+ *                          the unused tokens -> audit record committed -> reply
+ *   GET  /v1/models        the models the caller's key may use now
+ *   GET  /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL
+ *                          the release documents (release/cards.h) where the
+ *                          current stage releases their component group
+ *   GET  /healthz          liveness and the current stage
+ *   GET  /metrics          Prometheus text
+ *
+ * x-ratelimit-* headers go out on every authenticated answer. The policy can
+ * be reloaded while serving: a new one is swapped in only if it loads
+ * cleanly; requests in flight finish under the policy they started with.
+ * A watcher thread polls the store's release version (release/stages.h)
+ * every 100 ms: a stage move or an incident (suspended audiences and models
+ * get 403 naming the incident) applies to the next request, without restart;
+ * it also writes the monitoring report (release/report.h) every
+ * monitoring_frequency period into DB.reports/. */
+#ifndef SG_API_H
+#define SG_API_H
+
+#include "base/error.h"
+
+typedef struct {
+    const char *policy_path;
+    const char *db_path; /* the store; its hashing key is DB.key beside it */
+    const char *host;    /* IPv4 address to listen on */
+    int port;            /* 0 = any free port */
+} sg_server_options;
+
+typedef struct sg_server sg_server;
+
+/* Loads the policy, opens the store and starts listening. */
+sg_error *sg_server_start(const sg_server_options *options, sg_server **out) SG_MUST_CHECK;
+int sg_server_port(const sg_server *server);
+/* Loads the policy file again; on any error the running policy stays. */
+sg_error *sg_server_reload(sg_server *server) SG_MUST_CHECK;
+/* Stops accepting, finishes or cancels what is running, frees. */
+void sg_server_stop(sg_server *server);
+
+#endif

@@ -1,0 +1,54 @@
+/* request.h — the body of POST /v1/completions, parsed and validated.
+ *
+ * Follows OpenAI's completions parameters: model, prompt (a string, a list
+ * of strings, a list of token ids, or a list of such lists), max_tokens
+ * (default 16), temperature (0-2, default 1), top_p (0-1, default 1), n,
+ * stop (a string or up to 4), seed, stream, stream_options.include_usage,
+ * logprobs (0-5), echo, user. Parameters we do not implement are accepted
+ * only at their neutral value; unknown keys are refused. Every problem is
+ * reported with the offending parameter's name, for a 400 answer. */
+#ifndef SG_REQUEST_H
+#define SG_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SG_REQ_MAX_STOP 4
+#define SG_REQ_MAX_PROMPTS 16
+#define SG_REQ_MAX_N 16
+
+typedef struct {
+    const char *text; /* borrowed from the JSON (valid until it is freed), or NULL for token ids */
+    size_t text_len;
+    int *ids; /* malloc'd token ids when the prompt was given as ids */
+    int n_ids;
+} sg_prompt;
+
+typedef struct {
+    const char *model;
+    sg_prompt prompts[SG_REQ_MAX_PROMPTS];
+    int n_prompts;
+    int max_tokens;
+    double temperature, top_p;
+    int n;
+    const char *stop[SG_REQ_MAX_STOP];
+    size_t stop_len[SG_REQ_MAX_STOP];
+    int n_stop;
+    int has_seed;
+    uint64_t seed;
+    int stream, include_usage, echo;
+    int logprobs; /* -1 when absent */
+    const char *user;
+} sg_completion_request;
+
+typedef struct {
+    char message[256];
+    char param[32];
+} sg_request_error;
+
+/* Parses `root` (kept alive by the caller). Returns 0, or -1 with *err set. */
+int sg_completion_request_parse(json_t *root, sg_completion_request *out, sg_request_error *err);
+void sg_completion_request_clear(sg_completion_request *req);
+
+#endif
