@@ -57,9 +57,15 @@ static void *run_client(void *arg) {
             die(sg_error_new("rate limited"));
         sg_ratelimit_refund(c->rl, who.key_id, 16);
         double t2 = sg_monotonic_s();
-        sg_audit_entry e = {.key_id = who.key_id, .audience = who.audience, .model = "sotu-small",
-                            .stage = "internal", .decision = "allowed", .prompt_tokens = 16, .completion_tokens = 1,
-                            .latency_us = 900, .text_mode = SG_AUDIT_TEXT_HASHED,
+        sg_audit_entry e = {.key_id = who.key_id,
+                            .audience = who.audience,
+                            .model = "sotu-small",
+                            .stage = "internal",
+                            .decision = "allowed",
+                            .prompt_tokens = 16,
+                            .completion_tokens = 1,
+                            .latency_us = 900,
+                            .text_mode = SG_AUDIT_TEXT_HASHED,
                             .prompt_text = "Mr. Speaker, Mr. Vice President, members of Congress",
                             .completion_text = " and"};
         die(sg_audit_append(c->store, &e, NULL));
@@ -77,8 +83,9 @@ static double bare_sqlite(const char *dir, int n, double *lat) {
     snprintf(path, sizeof path, "%s/peer.db", dir);
     sqlite3 *db;
     if (sqlite3_open(path, &db) != SQLITE_OK) die(sg_error_new("peer: %s", sqlite3_errmsg(db)));
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c BLOB)",
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c BLOB)",
                  NULL, NULL, NULL);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "INSERT INTO t (a, b, c) VALUES (?, ?, randomblob(32))", -1, &st, NULL);
@@ -118,8 +125,15 @@ static void run(const char *dir, int threads, int per_client) {
     pthread_t *th = calloc((size_t)threads, sizeof *th);
     double start = sg_monotonic_s();
     for (int t = 0; t < threads; t++) {
-        cl[t] = (client){store, keys, rl, header, per_client, buf + t * per_client, buf + n + t * per_client,
-                         buf + 2 * n + t * per_client, buf + 3 * n + t * per_client};
+        cl[t] = (client){store,
+                         keys,
+                         rl,
+                         header,
+                         per_client,
+                         buf + t * per_client,
+                         buf + n + t * per_client,
+                         buf + 2 * n + t * per_client,
+                         buf + 3 * n + t * per_client};
         pthread_create(&th[t], NULL, run_client, &cl[t]);
     }
     for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
@@ -152,8 +166,8 @@ int main(int argc, char **argv) {
     run(argv[1], threads, n / threads);
     double *lat = malloc(sizeof(double) * (size_t)n);
     double el = bare_sqlite(argv[1], n, lat);
-    printf("peer: bare SQLite INSERT, synchronous=FULL, 1 client: %.0f rows/s | ms p50/p99 %.3f/%.3f\n", n / el,
-           pct(lat, n, .5), pct(lat, n, .99));
+    printf("peer: bare SQLite INSERT, synchronous=FULL, 1 client: %.0f rows/s | ms p50/p99 %.3f/%.3f\n",
+           n / el, pct(lat, n, .5), pct(lat, n, .99));
     free(lat);
     return 0;
 }

@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
     long allowed = 0, n = 0;
     char why[256];
     t0 = sg_monotonic_s();
+    if (!p->n_models || !last->n_effective_audiences) decisions = 0; /* nothing to decide */
     while (n < decisions)
         for (int s = 0; s < p->n_stages && n < decisions; s++)
             for (int a = 0; a < last->n_effective_audiences && n < decisions; a++)
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
                     sg_policy_limits l = sg_policy_rate_limit(p, s, last->effective_audiences[a]);
                     allowed += l.rpm < 0;
                 }
-    double dec_ns = (sg_monotonic_s() - t0) / (double)n * 1e9;
+    double dec_ns = n ? (sg_monotonic_s() - t0) / (double)n * 1e9 : 0;
     printf("policy_load_us %.1f\n", load_us);
     printf("decision_plus_rate_limit_ns %.1f (allowed %ld of %ld)\n", dec_ns, allowed, n);
     sg_policy_free(p);

@@ -44,7 +44,8 @@ static void put(crypto_generichash_state *st, const char *s, size_t n) {
 
 static void put_str(crypto_generichash_state *st, const char *name, const char *value) {
     char head[64];
-    int n = value ? snprintf(head, sizeof head, "%s=%zu:", name, strlen(value)) : snprintf(head, sizeof head, "%s=-", name);
+    int n = value ? snprintf(head, sizeof head, "%s=%zu:", name, strlen(value))
+                  : snprintf(head, sizeof head, "%s=-", name);
     put(st, head, (size_t)n);
     if (value) put(st, value, strlen(value));
     put(st, "\n", 1);
@@ -160,20 +161,26 @@ static int verify_row(const sg_audit_row *r, void *ctx) {
     v->rep->records++;
     if (r->seq != v->expected_seq) {
         if (r->seq == v->expected_seq + 1)
-            return fail(v, v->expected_seq, "record %" PRId64 " has been removed (the log jumps from %" PRId64 " to %" PRId64 ")",
+            return fail(v, v->expected_seq,
+                        "record %" PRId64 " has been removed (the log jumps from %" PRId64 " to %" PRId64 ")",
                         v->expected_seq, v->expected_seq - 1, r->seq);
-        return fail(v, v->expected_seq, "records %" PRId64 " to %" PRId64 " have been removed", v->expected_seq,
-                    r->seq - 1);
+        return fail(v, v->expected_seq, "records %" PRId64 " to %" PRId64 " have been removed",
+                    v->expected_seq, r->seq - 1);
     }
     unsigned char h[SG_HASH_BYTES];
     record_hash(r, r->prev_hash, h);
     if (sodium_memcmp(h, r->hash, SG_HASH_BYTES) != 0)
-        return fail(v, r->seq, "record %" PRId64 " has been changed (its contents do not match its hash)", r->seq);
-    if (!text_matches(r->prompt_text, r->prompt_digest) || !text_matches(r->completion_text, r->completion_digest))
-        return fail(v, r->seq, "record %" PRId64 " has been changed (a stored text does not match its digest)", r->seq);
+        return fail(v, r->seq, "record %" PRId64 " has been changed (its contents do not match its hash)",
+                    r->seq);
+    if (!text_matches(r->prompt_text, r->prompt_digest) ||
+        !text_matches(r->completion_text, r->completion_digest))
+        return fail(v, r->seq,
+                    "record %" PRId64 " has been changed (a stored text does not match its digest)", r->seq);
     if (sodium_memcmp(r->prev_hash, v->expected_prev, SG_HASH_BYTES) != 0) {
         if (r->seq == 1)
-            return fail(v, 1, "record 1 does not start the chain (records before it were removed and the rest renumbered)");
+            return fail(
+                v, 1,
+                "record 1 does not start the chain (records before it were removed and the rest renumbered)");
         return fail(v, r->seq,
                     "record %" PRId64 " does not follow record %" PRId64
                     " (records reordered, or removed and renumbered, or record %" PRId64 " rewritten)",
@@ -181,7 +188,8 @@ static int verify_row(const sg_audit_row *r, void *ctx) {
     }
     if (r->seq == v->anchor_seq && sodium_memcmp(r->hash, v->anchor_hash, SG_HASH_BYTES) != 0)
         return fail(v, r->seq,
-                    "record %" PRId64 " is not the anchored record (the chain was rewritten at or before it)", r->seq);
+                    "record %" PRId64 " is not the anchored record (the chain was rewritten at or before it)",
+                    r->seq);
     memcpy(v->expected_prev, r->hash, SG_HASH_BYTES);
     v->expected_seq++;
     v->rep->head_seq = r->seq;
@@ -198,7 +206,8 @@ sg_error *sg_audit_verify_anchored(sg_store *store, int64_t anchor_seq, const ch
     if (anchor_hash) {
         size_t len = 0;
         if (anchor_seq < 1 || strlen(anchor_hash) != 2 * SG_HASH_BYTES ||
-            sodium_hex2bin(v.anchor_hash, SG_HASH_BYTES, anchor_hash, strlen(anchor_hash), NULL, &len, NULL) != 0 ||
+            sodium_hex2bin(v.anchor_hash, SG_HASH_BYTES, anchor_hash, strlen(anchor_hash), NULL, &len,
+                           NULL) != 0 ||
             len != SG_HASH_BYTES)
             return sg_error_new("anchor: expected a record number and a 64-digit hex hash");
     }

@@ -59,10 +59,10 @@ sg_error *sg_audit_append(sg_store *store, const sg_audit_entry *entry, int64_t 
 
 typedef struct {
     bool intact;
-    int64_t records;    /* records read */
-    int64_t bad_seq;    /* the first bad record, 0 when intact */
-    char problem[256];  /* what is wrong with it */
-    int64_t head_seq;   /* the last record and its hash (hex), for anchoring */
+    int64_t records;   /* records read */
+    int64_t bad_seq;   /* the first bad record, 0 when intact */
+    char problem[256]; /* what is wrong with it */
+    int64_t head_seq;  /* the last record and its hash (hex), for anchoring */
     char head_hash[2 * SG_HASH_BYTES + 1];
 } sg_audit_report;
 

@@ -127,7 +127,8 @@ static bool valid_label(const char *s, size_t max) {
     return true;
 }
 
-sg_error *sg_keys_create(sg_keys *k, const sg_key_spec *spec, char secret[SG_KEY_SECRET_LEN + 1], int64_t *id) {
+sg_error *sg_keys_create(sg_keys *k, const sg_key_spec *spec, char secret[SG_KEY_SECRET_LEN + 1],
+                         int64_t *id) {
     if (!spec->name || !valid_label(spec->name, SG_KEY_NAME_MAX))
         return sg_error_new("key name must be 1-%d printable characters", SG_KEY_NAME_MAX - 1);
     if (!spec->audience || !valid_label(spec->audience, SG_KEY_AUDIENCE_MAX))
@@ -156,12 +157,18 @@ sg_error *sg_keys_create(sg_keys *k, const sg_key_spec *spec, char secret[SG_KEY
 
 const char *sg_auth_result_message(sg_auth_result r) {
     switch (r) {
-    case SG_AUTH_OK: return "ok";
-    case SG_AUTH_MISSING: return "no API key provided: send the header 'Authorization: Bearer sg-...'";
-    case SG_AUTH_MALFORMED: return "malformed Authorization header: expected 'Bearer sg-...' with a stagegate key";
-    case SG_AUTH_UNKNOWN: return "incorrect API key provided";
-    case SG_AUTH_REVOKED: return "the API key has been revoked";
-    case SG_AUTH_EXPIRED: return "the API key has expired";
+    case SG_AUTH_OK:
+        return "ok";
+    case SG_AUTH_MISSING:
+        return "no API key provided: send the header 'Authorization: Bearer sg-...'";
+    case SG_AUTH_MALFORMED:
+        return "malformed Authorization header: expected 'Bearer sg-...' with a stagegate key";
+    case SG_AUTH_UNKNOWN:
+        return "incorrect API key provided";
+    case SG_AUTH_REVOKED:
+        return "the API key has been revoked";
+    case SG_AUTH_EXPIRED:
+        return "the API key has expired";
     }
     return "unknown authentication result";
 }
@@ -233,7 +240,8 @@ sg_error *sg_keys_find(sg_keys *k, const char *ref, sg_key_record *out, bool *fo
         return sg_store_key_get(k->store, id, out, found);
     }
     if (is_secret_shaped(ref, len)) return lookup_secret(k, ref, len, out, found);
-    return sg_error_new("'%.20s%s' is neither a key id nor a key secret (sg-...)", ref, len > 20 ? "..." : "");
+    return sg_error_new("'%.20s%s' is neither a key id nor a key secret (sg-...)", ref,
+                        len > 20 ? "..." : "");
 }
 
 sg_error *sg_keys_revoke(sg_keys *k, const char *ref, int64_t now_ms, int64_t *id, bool *already) {
@@ -258,7 +266,8 @@ sg_error *sg_parse_duration_ms(const char *text, int64_t *ms) {
     errno = 0;
     long long n = strtoll(text, &end, 10);
     if (end == text || errno || n <= 0 || !isdigit((unsigned char)text[0]))
-        return sg_error_new("duration '%s': expected a positive number and a unit (s, m, h, d, w), e.g. 30d", text);
+        return sg_error_new("duration '%s': expected a positive number and a unit (s, m, h, d, w), e.g. 30d",
+                            text);
     int64_t unit;
     if (!strcmp(end, "s"))
         unit = 1000;

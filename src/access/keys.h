@@ -42,8 +42,8 @@ char *sg_keys_key_path(const char *db_path);
 typedef struct {
     const char *name;
     const char *audience;
-    int64_t rpm, tpm;      /* 0 = policy default */
-    int64_t expires_ms;    /* absolute; 0 = never */
+    int64_t rpm, tpm;   /* 0 = policy default */
+    int64_t expires_ms; /* absolute; 0 = never */
 } sg_key_spec;
 
 /* Creates a key; writes the NUL-terminated secret into `secret` (shown once:
@@ -84,7 +84,8 @@ sg_error *sg_keys_find(sg_keys *keys, const char *ref, sg_key_record *out, bool 
 
 /* Revokes the key named by `ref` (id or secret). Errors name an unknown key;
  * *already is set when it was revoked before. */
-sg_error *sg_keys_revoke(sg_keys *keys, const char *ref, int64_t now_ms, int64_t *id, bool *already) SG_MUST_CHECK;
+sg_error *sg_keys_revoke(sg_keys *keys, const char *ref, int64_t now_ms, int64_t *id,
+                         bool *already) SG_MUST_CHECK;
 
 /* "30d", "12h", "90m", "45s", "2w" (a positive integer and a unit) into
  * milliseconds. */

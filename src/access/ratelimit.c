@@ -120,8 +120,8 @@ static void fill_status(const entry *e, sg_ratelimit_status *st) {
     st->reset_tokens_s = wait_for(&e->tokens, e->tokens.capacity);
 }
 
-sg_rl_decision sg_ratelimit_reserve(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm, int64_t tokens,
-                                    sg_ratelimit_status *status) {
+sg_rl_decision sg_ratelimit_reserve(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm,
+                                    int64_t tokens, sg_ratelimit_status *status) {
     sg_ratelimit_status local;
     if (!status) status = &local;
     memset(status, 0, sizeof *status);
@@ -169,7 +169,8 @@ void sg_ratelimit_refund(sg_ratelimit *rl, int64_t key_id, int64_t tokens) {
     pthread_mutex_unlock(&rl->lock);
 }
 
-void sg_ratelimit_peek(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm, sg_ratelimit_status *status) {
+void sg_ratelimit_peek(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm,
+                       sg_ratelimit_status *status) {
     memset(status, 0, sizeof *status);
     pthread_mutex_lock(&rl->lock);
     entry *e = find(rl, key_id, true);

@@ -45,14 +45,15 @@ typedef struct {
 /* Reserves 1 request and `tokens` tokens for `key_id` with limits rpm/tpm
  * (0 = unlimited; a change of limit resizes the bucket, never filling it).
  * Nothing is taken unless the decision is SG_RL_ADMITTED. `status` may be NULL. */
-sg_rl_decision sg_ratelimit_reserve(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm, int64_t tokens,
-                                    sg_ratelimit_status *status);
+sg_rl_decision sg_ratelimit_reserve(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm,
+                                    int64_t tokens, sg_ratelimit_status *status);
 
 /* Gives back `tokens` reserved but not used (capped at the capacity). */
 void sg_ratelimit_refund(sg_ratelimit *rl, int64_t key_id, int64_t tokens);
 
 /* The current state without taking anything. */
-void sg_ratelimit_peek(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm, sg_ratelimit_status *status);
+void sg_ratelimit_peek(sg_ratelimit *rl, int64_t key_id, int64_t rpm, int64_t tpm,
+                       sg_ratelimit_status *status);
 
 /* A duration the way OpenAI's headers write it: "0s", "20ms", "1s", "6m0s",
  * "1m30.5s", "1h0m0s" (rounded up to the millisecond). */

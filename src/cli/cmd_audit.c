@@ -57,10 +57,14 @@ static int parse(int argc, char **argv, options *o) {
         const char *name;
         size_t off;
     } flags[] = {
-        {"--db", offsetof(options, db)},         {"--decision", offsetof(options, decision)},
-        {"--reason", offsetof(options, reason)}, {"--count", offsetof(options, count)},
-        {"--older-than", offsetof(options, older_than)}, {"-n", offsetof(options, n)},
-        {"--threads", offsetof(options, threads)}, {"--anchor", offsetof(options, anchor)},
+        {"--db", offsetof(options, db)},
+        {"--decision", offsetof(options, decision)},
+        {"--reason", offsetof(options, reason)},
+        {"--count", offsetof(options, count)},
+        {"--older-than", offsetof(options, older_than)},
+        {"-n", offsetof(options, n)},
+        {"--threads", offsetof(options, threads)},
+        {"--anchor", offsetof(options, anchor)},
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -119,7 +123,8 @@ static int cmd_verify(options *o) {
     sg_store_close(store);
     if (err) return fail(err);
     if (!rep.intact) {
-        fprintf(stderr, "stagegate audit: audit log damaged at record %" PRId64 ": %s\n", rep.bad_seq, rep.problem);
+        fprintf(stderr, "stagegate audit: audit log damaged at record %" PRId64 ": %s\n", rep.bad_seq,
+                rep.problem);
         if (rep.head_seq)
             fprintf(stderr, "stagegate audit: records 1 to %" PRId64 " are intact\n", rep.head_seq);
         return 1;
@@ -148,20 +153,21 @@ static int print_row(const sg_audit_row *r, void *ctx) {
     iso_time(r->time_ms, when, sizeof when);
     for (int i = 0; i < SG_HASH_BYTES; i++) snprintf(hash + 2 * i, 3, "%02x", r->hash[i]);
     if (json) {
-        json_t *o = json_pack("{s:I, s:s, s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:I, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
-                              "seq", (json_int_t)r->seq, "time", when, "key_id", (json_int_t)r->key_id, "audience",
-                              r->audience, "model", r->model, "stage", r->stage, "decision", or_dash(r->decision),
-                              "reason", r->reason, "prompt_tokens", (json_int_t)r->prompt_tokens,
-                              "completion_tokens", (json_int_t)r->completion_tokens, "latency_us",
-                              (json_int_t)r->latency_us, "text_mode", or_dash(r->text_mode), "prompt_digest",
-                              r->prompt_digest, "completion_digest", r->completion_digest, "prompt", r->prompt_text,
-                              "completion", r->completion_text, "hash", hash);
+        json_t *o = json_pack(
+            "{s:I, s:s, s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:I, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
+            "seq", (json_int_t)r->seq, "time", when, "key_id", (json_int_t)r->key_id, "audience", r->audience,
+            "model", r->model, "stage", r->stage, "decision", or_dash(r->decision), "reason", r->reason,
+            "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
+            (json_int_t)r->completion_tokens, "latency_us", (json_int_t)r->latency_us, "text_mode",
+            or_dash(r->text_mode), "prompt_digest", r->prompt_digest, "completion_digest",
+            r->completion_digest, "prompt", r->prompt_text, "completion", r->completion_text, "hash", hash);
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (line) puts(line);
         free(line);
         json_decref(o);
     } else {
-        printf("%6" PRId64 " %s key=%" PRId64 " %s %s %s %-9s tokens=%" PRId64 "/%" PRId64 " latency=%.3fms %s\n",
+        printf("%6" PRId64 " %s key=%" PRId64 " %s %s %s %-9s tokens=%" PRId64 "/%" PRId64
+               " latency=%.3fms %s\n",
                r->seq, when, r->key_id, or_dash(r->audience), or_dash(r->model), or_dash(r->stage),
                or_dash(r->decision), r->prompt_tokens, r->completion_tokens, (double)r->latency_us / 1000.0,
                or_dash(r->reason));

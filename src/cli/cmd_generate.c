@@ -14,6 +14,9 @@
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
 #include "engine/tokenizer.h"
+#include "safety/watermark.h"
+#include "safety/watermark_key.h"
+#include <sodium.h>
 
 #define MAX_PROMPTS 64
 
@@ -37,8 +40,13 @@ static void usage(FILE *out) {
             "      --ids              print the generated ids (space-separated, one line per sequence)\n"
             "      --no-eot           do not stop at <|endoftext|>\n"
             "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
+            "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
             "      --threads N        threads for the forward pass (default: all cores)\n"
-            "      --stats            print prefill and decode speed to stderr\n");
+            "      --stats            print prefill and decode speed to stderr\n"
+            "      --watermark        watermark the output (green-list, keyed by the store's secret)\n"
+            "      --db PATH          the store holding the watermark key (default stagegate.db)\n"
+            "      --gamma G          watermark green fraction (default 0.25)\n"
+            "      --delta D          watermark logit bias (default 2)\n");
 }
 
 static int parse_int(const char *s, const char *what, long lo, long hi, long *out) {
@@ -119,8 +127,12 @@ int sg_cmd_generate(int argc, char **argv) {
     const char *prompt_ids[MAX_PROMPTS];
     int n_prompt_ids = 0, n_stop_text = 0, want_ids = 0, no_eot = 0, stagger = 0, stats = 0;
     long max_tokens = 64, top_k = 0, threads = 0, seed = 0;
-    float temperature = 1, top_p = 1;
-    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS };
+    float temperature = 1, top_p = 1, wm_gamma = 0.25f, wm_delta = 2.0f;
+    int watermark = 0;
+    const char *db_path = "stagegate.db";
+    long limits[MAX_PROMPTS];
+    for (int i = 0; i < MAX_PROMPTS; i++) limits[i] = -1;
+    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS, O_LIMIT, O_WM, O_DB, O_GAMMA, O_DELTA };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},         {"prompt", required_argument, 0, 'p'},
         {"max-tokens", required_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
@@ -129,7 +141,10 @@ int sg_cmd_generate(int argc, char **argv) {
         {"top-p", required_argument, 0, O_TOPP},      {"seed", required_argument, 0, O_SEED},
         {"stop", required_argument, 0, O_STOP},       {"no-eot", no_argument, 0, O_NOEOT},
         {"stagger", no_argument, 0, O_STAGGER},       {"threads", required_argument, 0, O_THREADS},
-        {"stats", no_argument, 0, O_STATS},           {0, 0, 0, 0},
+        {"stats", no_argument, 0, O_STATS},           {"limit", required_argument, 0, O_LIMIT},
+        {"watermark", no_argument, 0, O_WM},          {"db", required_argument, 0, O_DB},
+        {"gamma", required_argument, 0, O_GAMMA},     {"delta", required_argument, 0, O_DELTA},
+        {0, 0, 0, 0},
     };
     optind = 1;
     int c;
@@ -174,6 +189,28 @@ int sg_cmd_generate(int argc, char **argv) {
             if (parse_int(optarg, "--threads", 1, 1024, &threads)) return 2;
             break;
         case O_STATS: stats = 1; break;
+        case O_LIMIT: {
+            char *eq = strchr(optarg, '=');
+            long idx, lim;
+            if (!eq) {
+                fprintf(stderr, "stagegate generate: --limit wants I=N, got '%s'\n", optarg);
+                return 2;
+            }
+            *eq = 0;
+            if (parse_int(optarg, "--limit index", 0, MAX_PROMPTS - 1, &idx) ||
+                parse_int(eq + 1, "--limit count", 0, 1 << 20, &lim))
+                return 2;
+            limits[idx] = lim;
+            break;
+        }
+        case O_WM: watermark = 1; break;
+        case O_DB: db_path = optarg; break;
+        case O_GAMMA:
+            if (parse_float(optarg, "--gamma", &wm_gamma)) return 2;
+            break;
+        case O_DELTA:
+            if (parse_float(optarg, "--delta", &wm_delta)) return 2;
+            break;
         default: usage(stderr); return 2;
         }
     }
@@ -198,6 +235,7 @@ int sg_cmd_generate(int argc, char **argv) {
     sg_gpt2 *model = NULL;
     sg_batch *batch = NULL;
     sg_batch_event *events = NULL;
+    sg_watermark *wm = NULL;
     int *prompts[MAX_PROMPTS] = {0}, n_prompts[MAX_PROMPTS] = {0}, seq_ids[MAX_PROMPTS];
     int *stops[SG_MAX_STOP] = {0}, stop_len[SG_MAX_STOP] = {0};
     idvec out[MAX_PROMPTS] = {{0}};
@@ -234,6 +272,13 @@ int sg_cmd_generate(int argc, char **argv) {
             goto fail;
         }
     }
+    if (watermark) {
+        unsigned char key[SG_WATERMARK_KEY_BYTES];
+        err = sg_watermark_key_from_db(db_path, key, NULL);
+        if (!err) err = sg_watermark_new(key, wm_gamma, wm_delta, &wm);
+        sodium_memzero(key, sizeof key);
+        if (err) goto fail;
+    }
     err = sg_gpt2_new(w, n_seq, &model);
     if (err) goto fail;
     err = sg_batch_new(model, &batch);
@@ -258,11 +303,13 @@ int sg_cmd_generate(int argc, char **argv) {
         int adding = 0;
         while (added < n_seq && (!stagger || added <= step)) {
             params.sampling.seed = (uint64_t)seed + (uint64_t)added;
+            params.max_tokens = limits[added] >= 0 ? (int)limits[added] : (int)max_tokens;
             err = sg_batch_add(batch, prompts[added], n_prompts[added], &params, &seq_ids[added]);
             if (err) {
                 err = sg_error_wrap(err, "sequence %d", added);
                 goto fail;
             }
+            if (wm) sg_batch_set_processor(batch, seq_ids[added], sg_watermark_processor(wm));
             n_prefill_tokens += n_prompts[added];
             added++;
             adding = 1;
@@ -324,6 +371,7 @@ fail:
     for (int i = 0; i < SG_MAX_STOP; i++) free(stops[i]);
     free(events);
     sg_batch_free(batch);
+    sg_watermark_free(wm);
     sg_gpt2_free(model);
     sg_tokenizer_free(tok);
     sg_checkpoint_close(ck);

@@ -53,9 +53,12 @@ static int parse(int argc, char **argv, options *o) {
         const char *name;
         size_t off;
     } flags[] = {
-        {"--db", offsetof(options, db)},         {"--name", offsetof(options, name)},
-        {"--audience", offsetof(options, audience)}, {"--expires", offsetof(options, expires)},
-        {"--rpm", offsetof(options, rpm)},       {"--tpm", offsetof(options, tpm)},
+        {"--db", offsetof(options, db)},
+        {"--name", offsetof(options, name)},
+        {"--audience", offsetof(options, audience)},
+        {"--expires", offsetof(options, expires)},
+        {"--rpm", offsetof(options, rpm)},
+        {"--tpm", offsetof(options, tpm)},
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -103,7 +106,8 @@ static void admin_event(sg_store *store, const char *decision, const char *audie
     sg_audit_entry e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
     sg_error *err = sg_audit_append(store, &e, NULL);
     if (err) {
-        fprintf(stderr, "stagegate keys: warning: not recorded in the audit log: %s\n", sg_error_message(err));
+        fprintf(stderr, "stagegate keys: warning: not recorded in the audit log: %s\n",
+                sg_error_message(err));
         sg_error_free(err);
     }
 }
@@ -154,7 +158,8 @@ static int cmd_create(options *o) {
     if (o->ref) return usage_error("unexpected argument '%s'", o->ref);
     sg_key_spec spec = {.name = o->name, .audience = o->audience};
     int rc;
-    if ((rc = parse_limit("--rpm", o->rpm, &spec.rpm)) || (rc = parse_limit("--tpm", o->tpm, &spec.tpm))) return rc;
+    if ((rc = parse_limit("--rpm", o->rpm, &spec.rpm)) || (rc = parse_limit("--tpm", o->tpm, &spec.tpm)))
+        return rc;
     if (o->expires) {
         int64_t ms;
         sg_error *err = sg_parse_duration_ms(o->expires, &ms);
@@ -178,8 +183,8 @@ static int cmd_create(options *o) {
     format_limit(spec.tpm, tpm, sizeof tpm);
     if (!err) {
         char what[512];
-        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" created (rpm %s, tpm %s, expires %s)", id, spec.name, rpm,
-                 tpm, expires);
+        snprintf(what, sizeof what, "key %" PRId64 " \"%s\" created (rpm %s, tpm %s, expires %s)", id,
+                 spec.name, rpm, tpm, expires);
         admin_event(store, "key-created", spec.audience, what);
     }
     sg_keys_close(keys);
@@ -204,8 +209,8 @@ static int cmd_list(options *o) {
     sg_store_close(store);
     if (err) return fail(err);
     int64_t now = sg_now_ms();
-    printf("%-5s %-20s %-18s %-8s %-8s %-21s %-21s %-8s %s\n", "ID", "NAME", "AUDIENCE", "RPM", "TPM", "CREATED",
-           "EXPIRES", "STATUS", "SECRET");
+    printf("%-5s %-20s %-18s %-8s %-8s %-21s %-21s %-8s %s\n", "ID", "NAME", "AUDIENCE", "RPM", "TPM",
+           "CREATED", "EXPIRES", "STATUS", "SECRET");
     for (size_t i = 0; i < n; i++) {
         const sg_key_record *k = &list[i];
         char created[32], expires[32], rpm[24], tpm[24];
@@ -213,8 +218,8 @@ static int cmd_list(options *o) {
         format_time(k->expires_ms, expires, sizeof expires);
         format_limit(k->rpm, rpm, sizeof rpm);
         format_limit(k->tpm, tpm, sizeof tpm);
-        printf("%-5" PRId64 " %-20s %-18s %-8s %-8s %-21s %-21s %-8s sg-...%s\n", k->id, k->name, k->audience, rpm,
-               tpm, created, expires, status_of(k, now), k->hint);
+        printf("%-5" PRId64 " %-20s %-18s %-8s %-8s %-21s %-21s %-8s sg-...%s\n", k->id, k->name, k->audience,
+               rpm, tpm, created, expires, status_of(k, now), k->hint);
     }
     free(list);
     return 0;
@@ -276,7 +281,7 @@ static int cmd_show(options *o) {
     err = sg_keys_find(keys, o->ref, &k, &found);
     if (!err && !found)
         err = strspn(o->ref, "0123456789") == strlen(o->ref) ? sg_error_new("no key with id %s", o->ref)
-                                                               : sg_error_new("no key with that secret");
+                                                             : sg_error_new("no key with that secret");
     if (!err) err = sg_store_usage_get(store, k.id, &total, &days, &n_days);
     sg_keys_close(keys);
     sg_store_close(store);

@@ -1,5 +1,6 @@
 /* cmd_policy.c — `stagegate policy check FILE`: validates a release policy,
  * prints its warnings and the stages as a table, or its errors. */
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,15 @@
 #include "release/policy.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate policy check FILE\n\n"
-            "Loads the release policy FILE and prints its warnings (unknown keys,\n"
-            "unknown safety protocols, ...) and its stages as a table: audiences and\n"
-            "models served (cumulative), access level per component group (model /\n"
-            "risk analysis / replication), safety protocols, and the gates for\n"
-            "entering each stage. Exits 0 if the policy is valid, 1 with\n"
-            "FILE:LINE:COLUMN errors if not. docs/POLICY.md describes every key.\n");
+    fprintf(out, "usage: stagegate policy check [--json] FILE\n\n"
+                 "Loads the release policy FILE and prints its warnings (unknown keys,\n"
+                 "unknown safety protocols, ...) and its stages as a table: audiences and\n"
+                 "models served (cumulative), access level per component group (model /\n"
+                 "risk analysis / replication), safety protocols, and the gates for\n"
+                 "entering each stage. Exits 0 if the policy is valid, 1 with\n"
+                 "FILE:LINE:COLUMN errors if not. With --json, prints the policy (settings,\n"
+                 "effective audiences and models per stage, warnings) as one JSON object\n"
+                 "instead. docs/POLICY.md describes every key.\n");
 }
 
 /* A growable string for one table cell. */
@@ -52,8 +54,8 @@ static void put_list(buf *b, char *const *items, int n) {
 }
 
 enum { COL_STAGE, COL_AUDIENCES, COL_MODELS, COL_ACCESS, COL_PROTOCOLS, COL_GATES, NCOLS };
-static const char *const headers[NCOLS] = {" STAGE", "AUDIENCES", "MODELS", "ACCESS (model/risk/repl)",
-                                           "PROTOCOLS", "GATES (to enter)"};
+static const char *const headers[NCOLS] = {
+    " STAGE", "AUDIENCES", "MODELS", "ACCESS (model/risk/repl)", "PROTOCOLS", "GATES (to enter)"};
 
 static void fill_row(const sg_policy *p, int i, buf *cells) {
     const sg_policy_stage *s = &p->stages[i];
@@ -94,7 +96,8 @@ static void fill_row(const sg_policy *p, int i, buf *cells) {
     }
     if (gt->n_safety_protocols) {
         int same = gt->n_safety_protocols == s->n_protocols;
-        for (int k = 0; same && k < gt->n_safety_protocols; k++) same = strcmp(gt->safety_protocols[k], s->protocols[k]) == 0;
+        for (int k = 0; same && k < gt->n_safety_protocols; k++)
+            same = strcmp(gt->safety_protocols[k], s->protocols[k]) == 0;
         put(g, "%s", any++ ? "\n" : "");
         if (same) {
             put(g, "its protocols active");
@@ -136,7 +139,8 @@ static void print_table(const sg_policy *p) {
             if (len > width[c]) width[c] = len;
         }
     }
-    for (int c = 0; c < NCOLS; c++) printf("%s%-*s", c ? "  " : "", c == NCOLS - 1 ? 0 : (int)width[c], headers[c]);
+    for (int c = 0; c < NCOLS; c++)
+        printf("%s%-*s", c ? "  " : "", c == NCOLS - 1 ? 0 : (int)width[c], headers[c]);
     printf("\n");
     for (int i = 0; i < p->n_stages; i++) {
         const char *rest[NCOLS];
@@ -164,7 +168,7 @@ static void print_table(const sg_policy *p) {
     free(cells);
 }
 
-static int check(const char *path) {
+static int check(const char *path, int as_json) {
     sg_policy *p;
     sg_error *err = sg_policy_load(path, &p);
     if (err) {
@@ -178,6 +182,20 @@ static int check(const char *path) {
         sg_error_free(err);
         return 1;
     }
+    if (as_json) {
+        json_t *j;
+        err = sg_policy_to_json(p, &j);
+        sg_policy_free(p);
+        if (err) {
+            fprintf(stderr, "stagegate policy: %s\n", sg_error_message(err));
+            sg_error_free(err);
+            return 1;
+        }
+        int rc = json_dumpf(j, stdout, JSON_INDENT(2)) ? 1 : 0;
+        printf("\n");
+        json_decref(j);
+        return rc;
+    }
     for (int i = 0; i < p->n_warnings; i++) fprintf(stderr, "%s\n", p->warnings[i]);
     for (int i = 0; i < p->n_models; i++) {
         struct stat st;
@@ -190,11 +208,13 @@ static int check(const char *path) {
            p->version ? p->version : "", sg_deployment_strategy_name(p->deployment_strategy),
            p->stages[p->current_stage].name);
     printf("digest: blake2b-256:%s\n", p->digest);
-    printf("monitoring: %s; incident response plan: %s\n", sg_monitoring_frequency_name(p->monitoring_frequency),
+    printf("monitoring: %s; incident response plan: %s\n",
+           sg_monitoring_frequency_name(p->monitoring_frequency),
            p->incident_response_plan ? p->incident_response_plan : "(none)");
     if (p->n_models) {
         printf("models:");
-        for (int i = 0; i < p->n_models; i++) printf("%s %s (%s)", i ? "," : "", p->models[i].name, p->models[i].path);
+        for (int i = 0; i < p->n_models; i++)
+            printf("%s %s (%s)", i ? "," : "", p->models[i].name, p->models[i].path);
         printf("\n");
     }
     if (p->filter.n_categories) {
@@ -223,15 +243,29 @@ int sg_cmd_policy(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "check")) {
-        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-            usage(stdout);
-            return 0;
+        int as_json = 0;
+        const char *file = NULL;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                usage(stdout);
+                return 0;
+            } else if (!strcmp(argv[i], "--json")) {
+                as_json = 1;
+            } else if (argv[i][0] == '-' && argv[i][1]) {
+                fprintf(stderr, "stagegate policy: unknown option '%s'\n", argv[i]);
+                return 2;
+            } else if (file) {
+                fprintf(stderr, "stagegate policy: usage: stagegate policy check [--json] FILE\n");
+                return 2;
+            } else {
+                file = argv[i];
+            }
         }
-        if (argc != 3) {
-            fprintf(stderr, "stagegate policy: usage: stagegate policy check FILE\n");
+        if (!file) {
+            fprintf(stderr, "stagegate policy: usage: stagegate policy check [--json] FILE\n");
             return 2;
         }
-        return check(argv[2]);
+        return check(file, as_json);
     }
     if (!strcmp(argv[1], "apply")) return sg_policy_apply(argc - 1, argv + 1); /* in cmd_serve.c */
     fprintf(stderr, "stagegate policy: unknown verb '%s'\n", argv[1]);

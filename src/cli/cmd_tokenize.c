@@ -11,15 +11,14 @@
 #include "engine/tokenizer.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate tokenize -m DIR [--decode] [--special] [FILE...]\n"
-            "\n"
-            "Reads stdin and writes stdout. DIR holds vocab.json and merges.txt.\n"
-            "Given FILEs, encodes each one and prints one line of ids per file.\n"
-            "  -m, --model DIR   tokenizer (or checkpoint) directory\n"
-            "  -d, --decode      read ids (whitespace-separated) and write their bytes\n"
-            "  -s, --special     encode \"<|endoftext|>\" as the end-of-text id\n"
-            "                    (by default it is ordinary text)\n");
+    fprintf(out, "usage: stagegate tokenize -m DIR [--decode] [--special] [FILE...]\n"
+                 "\n"
+                 "Reads stdin and writes stdout. DIR holds vocab.json and merges.txt.\n"
+                 "Given FILEs, encodes each one and prints one line of ids per file.\n"
+                 "  -m, --model DIR   tokenizer (or checkpoint) directory\n"
+                 "  -d, --decode      read ids (whitespace-separated) and write their bytes\n"
+                 "  -s, --special     encode \"<|endoftext|>\" as the end-of-text id\n"
+                 "                    (by default it is ordinary text)\n");
 }
 
 static int read_all(FILE *f, char **data, size_t *size) {
@@ -75,7 +74,8 @@ static int encode(const sg_tokenizer *t, const char *in, size_t n, int special) 
         char digits[12];
         int k = 0;
         unsigned v = (unsigned)ids[i]; /* ids are >= 0 */
-        do digits[k++] = (char)('0' + v % 10); while (v /= 10);
+        do digits[k++] = (char)('0' + v % 10);
+        while (v /= 10);
         while (k) *p++ = digits[--k];
     }
     *p++ = '\n';
@@ -137,11 +137,21 @@ int sg_cmd_tokenize(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:dsh", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': dir = optarg; break;
-        case 'd': do_decode = 1; break;
-        case 's': special = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'm':
+            dir = optarg;
+            break;
+        case 'd':
+            do_decode = 1;
+            break;
+        case 's':
+            special = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!dir || (do_decode && optind != argc)) {

@@ -92,9 +92,15 @@ static int train(int argc, char **argv) {
             }
             break;
         }
-        case 'o': out = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!out || !vocab || optind >= argc) {
@@ -103,8 +109,8 @@ static int train(int argc, char **argv) {
         return 2;
     }
     if (vocab < SG_BPE_MIN_VOCAB || vocab > SG_BPE_MAX_VOCAB) {
-        fprintf(stderr, "stagegate tokenizer: --vocab-size %ld is outside [%d, %d]\n", vocab, SG_BPE_MIN_VOCAB,
-                SG_BPE_MAX_VOCAB);
+        fprintf(stderr, "stagegate tokenizer: --vocab-size %ld is outside [%d, %d]\n", vocab,
+                SG_BPE_MIN_VOCAB, SG_BPE_MAX_VOCAB);
         return 2;
     }
     sg_bpe_trainer *tr;

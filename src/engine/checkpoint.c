@@ -485,7 +485,8 @@ static sg_error *check_against_config(const sg_safetensors *st, const sg_st_tens
     const sg_st_tensor *fc = c->n_layer > 0 ? by_canon[2 + 8] : NULL; /* h.0.mlp.c_fc.weight */
     if (fc && fc->ndim == 2 && fc->shape[0] == c->n_embd && fc->shape[1] != c->n_inner) {
         format_shape(s, sizeof s, fc->shape, 2);
-        return sg_error_new("%s says n_inner=%d but %s has %s %s", cfg_path, c->n_inner, st->path, fc->name, s);
+        return sg_error_new("%s says n_inner=%d but %s has %s %s", cfg_path, c->n_inner, st->path, fc->name,
+                            s);
     }
     long max_layer = -1;
     for (int i = 0; i < st->n_tensors; i++) {
@@ -496,6 +497,30 @@ static sg_error *check_against_config(const sg_safetensors *st, const sg_st_tens
         return sg_error_new("%s says n_layer=%d but %s has %ld layers (h.0 .. h.%ld)", cfg_path, c->n_layer,
                             st->path, max_layer + 1, max_layer);
     return NULL;
+}
+
+/* When model.safetensors is absent, say what is there instead. */
+static sg_error *explain_missing_weights(const char *dir, const char *st_path, sg_error *err) {
+    struct stat sb;
+    if (stat(st_path, &sb) == 0) return err;
+    static const struct {
+        const char *file, *why;
+    } other[] = {
+        {"model.safetensors.index.json",
+         "sharded safetensors checkpoints are not supported; merge the shards"},
+        {"pytorch_model.bin", "only PyTorch pickle weights (pytorch_model.bin) are present; convert them to "
+                              "model.safetensors (pickles are never loaded: they can run code)"},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        char *p = sg_path_join(dir, other[i].file);
+        int there = p && stat(p, &sb) == 0;
+        free(p);
+        if (there) {
+            sg_error_free(err);
+            return sg_error_new("%s: no model.safetensors: %s", dir, other[i].why);
+        }
+    }
+    return err;
 }
 
 sg_error *sg_checkpoint_open(const char *dir, sg_checkpoint **out) {
@@ -510,7 +535,10 @@ sg_error *sg_checkpoint_open(const char *dir, sg_checkpoint **out) {
         goto fail;
     }
     if ((err = sg_gpt2_config_load(cfg_path, &ck->w.config))) goto fail;
-    if ((err = sg_safetensors_open(st_path, &ck->st))) goto fail;
+    if ((err = sg_safetensors_open(st_path, &ck->st))) {
+        err = explain_missing_weights(dir, st_path, err);
+        goto fail;
+    }
     const sg_gpt2_config *c = &ck->w.config;
     ck->w.layers = calloc((size_t)c->n_layer, sizeof *ck->w.layers);
     int n;

@@ -201,7 +201,9 @@ sg_error *sg_gpt2_decode(sg_gpt2 *m, const int *slots, const int *tokens, int n,
             memcpy(cache_k(m, slots[i], l) + pos * C, m->qkv + i * 3 * C + C, sizeof(float) * C);
             memcpy(cache_v(m, slots[i], l) + pos * C, m->qkv + i * 3 * C + 2 * C, sizeof(float) * C);
         }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
+        size_t work = 0;
+        for (int i = 0; i < n; i++) work += (size_t)(m->len[slots[i]] + 1) * C;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads) if (work >= ((size_t)1 << 16))
         for (int task = 0; task < n * NH; task++) {
             int i = task / NH, h = task % NH, s = slots[i];
             float *scores = m->scores + (size_t)omp_get_thread_num() * c->n_ctx;

@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -17,6 +18,14 @@
 #else
 #define SG_HAVE_AVX2 0
 #endif
+
+/* Below this many multiply-adds a kernel runs on one thread: waking the
+ * others would cost more than it saves (and much more on a loaded machine). */
+#define SG_PARALLEL_MIN ((size_t)1 << 18)
+
+/* Sequences per pass over a weight panel (more are done in further passes,
+ * which read the panel from cache). */
+#define SG_MATVEC_MAX_BATCH 8
 
 void sg_layernorm(float *out, const float *in, const float *w, const float *b, int rows, int C, float eps) {
     for (int r = 0; r < rows; r++) {
@@ -97,86 +106,91 @@ void sg_attention_head(float *out, const float *q, const float *K, const float *
 
 /* ---- decode matvec ---------------------------------------------------- */
 
-enum { MV_CW = 32, MV_MAXG = 4, MV_PF = 8 };
+/* W is [in, out] row-major, so a column block is strided: reading a narrow
+ * block row by row touches a new page per row and defeats the prefetchers.
+ * Instead each thread takes a wide panel of columns and walks the rows four
+ * at a time, reading four long contiguous spans; the panel's outputs for all
+ * sequences stay in L1/L2 (acc). Each output is an FMA chain over rows
+ * 0..in-1 in order, whatever the panel, thread or batch size. */
 
+enum { MV_PANEL_MAX = 512 };
+
+/* acc[g][0..w) += X[g, i0..i1) · W[i0..i1, c0..c0+w) for g < n. */
+static void mv_panel(float *acc, const float *X, const float *W, int n, int in, int out, int c0, int w) {
+    int i = 0;
 #if SG_HAVE_AVX2
-/* Y[g, c0:c0+32] = X[g, :] · W[:, c0:c0+32] for G (1..4) rows of X. */
-static inline __attribute__((always_inline)) void mv_block(float *Y, const float *X, const float *W, int G, int in,
-                                                           int out, int c0) {
-    __m256 acc[MV_MAXG][4];
-    for (int g = 0; g < G; g++)
-        for (int k = 0; k < 4; k++) acc[g][k] = _mm256_setzero_ps();
-    const float *w = W + c0;
-    for (int i = 0; i < in; i++, w += out) {
-        if (i + MV_PF < in) {
-            _mm_prefetch((const char *)(w + (size_t)MV_PF * out), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w + (size_t)MV_PF * out + 16), _MM_HINT_T0);
-        }
-        __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), w2 = _mm256_loadu_ps(w + 16),
-               w3 = _mm256_loadu_ps(w + 24);
-        for (int g = 0; g < G; g++) {
-            __m256 x = _mm256_broadcast_ss(X + (size_t)g * in + i);
-            acc[g][0] = _mm256_fmadd_ps(x, w0, acc[g][0]);
-            acc[g][1] = _mm256_fmadd_ps(x, w1, acc[g][1]);
-            acc[g][2] = _mm256_fmadd_ps(x, w2, acc[g][2]);
-            acc[g][3] = _mm256_fmadd_ps(x, w3, acc[g][3]);
+    int wv = w & ~7;
+    for (; i + 4 <= in; i += 4) {
+        const float *w0 = W + (size_t)i * out + c0, *w1 = w0 + out, *w2 = w1 + out, *w3 = w2 + out;
+        for (int g = 0; g < n; g++) {
+            const float *x = X + (size_t)g * in + i;
+            __m256 x0 = _mm256_broadcast_ss(x), x1 = _mm256_broadcast_ss(x + 1), x2 = _mm256_broadcast_ss(x + 2),
+                   x3 = _mm256_broadcast_ss(x + 3);
+            float *y = acc + (size_t)g * MV_PANEL_MAX;
+            for (int c = 0; c < wv; c += 8) {
+                __m256 a = _mm256_loadu_ps(y + c);
+                a = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w0 + c), a);
+                a = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w1 + c), a);
+                a = _mm256_fmadd_ps(x2, _mm256_loadu_ps(w2 + c), a);
+                a = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w3 + c), a);
+                _mm256_storeu_ps(y + c, a);
+            }
+            for (int c = wv; c < w; c++) {
+                float a = y[c];
+                a = fmaf(x[0], w0[c], a);
+                a = fmaf(x[1], w1[c], a);
+                a = fmaf(x[2], w2[c], a);
+                a = fmaf(x[3], w3[c], a);
+                y[c] = a;
+            }
         }
     }
-    for (int g = 0; g < G; g++)
-        for (int k = 0; k < 4; k++) _mm256_storeu_ps(Y + (size_t)g * out + c0 + 8 * k, acc[g][k]);
-}
-#else
-static inline void mv_block(float *Y, const float *X, const float *W, int G, int in, int out, int c0) {
-    for (int g = 0; g < G; g++)
-        for (int c = c0; c < c0 + MV_CW; c++) {
-            float acc = 0;
-            for (int i = 0; i < in; i++) acc = fmaf(X[(size_t)g * in + i], W[(size_t)i * out + c], acc);
-            Y[(size_t)g * out + c] = acc;
-        }
-}
 #endif
-
-/* Columns [c0, c1) one at a time (the tail that does not fill a block). */
-static void mv_cols(float *Y, const float *X, const float *W, int n, int in, int out, int c0, int c1) {
-    for (int g = 0; g < n; g++)
-        for (int c = c0; c < c1; c++) {
-            float acc = 0;
-            for (int i = 0; i < in; i++) acc = fmaf(X[(size_t)g * in + i], W[(size_t)i * out + c], acc);
-            Y[(size_t)g * out + c] = acc;
+    for (; i < in; i++) {
+        const float *wr = W + (size_t)i * out + c0;
+        for (int g = 0; g < n; g++) {
+            float xv = X[(size_t)g * in + i], *y = acc + (size_t)g * MV_PANEL_MAX;
+            for (int c = 0; c < w; c++) y[c] = fmaf(xv, wr[c], y[c]);
         }
+    }
 }
 
 void sg_matvec_batch(float *Y, const float *X, const float *W, const float *b, int n, int in, int out) {
-    int n_blocks = out / MV_CW;
-#pragma omp parallel
+    int parallel = (size_t)in * out >= SG_PARALLEL_MIN;
+    int threads = parallel ? omp_get_max_threads() : 1;
+    /* Panels: at most MV_PANEL_MAX wide, a multiple of 8, a multiple of the
+     * thread count in number so the threads get equal work. */
+    int n_panels = (out + MV_PANEL_MAX - 1) / MV_PANEL_MAX;
+    n_panels = (n_panels + threads - 1) / threads * threads;
+    int pw = ((out + n_panels - 1) / n_panels + 7) & ~7;
+    if (pw > MV_PANEL_MAX) pw = MV_PANEL_MAX;
+    n_panels = (out + pw - 1) / pw;
+    int G = SG_MATVEC_MAX_BATCH;
+#pragma omp parallel if (parallel)
     {
+        float acc[SG_MATVEC_MAX_BATCH * MV_PANEL_MAX] __attribute__((aligned(64)));
 #pragma omp for schedule(static)
-        for (int blk = 0; blk < n_blocks; blk++) {
-            int c0 = blk * MV_CW;
-            for (int g = 0; g < n; g += MV_MAXG) {
-                int G = n - g < MV_MAXG ? n - g : MV_MAXG;
-                float *y = Y + (size_t)g * out;
-                const float *x = X + (size_t)g * in;
-                switch (G) {
-                case 1: mv_block(y, x, W, 1, in, out, c0); break;
-                case 2: mv_block(y, x, W, 2, in, out, c0); break;
-                case 3: mv_block(y, x, W, 3, in, out, c0); break;
-                default: mv_block(y, x, W, 4, in, out, c0); break;
+        for (int p = 0; p < n_panels; p++) {
+            int c0 = p * pw, w = out - c0 < pw ? out - c0 : pw;
+            for (int g0 = 0; g0 < n; g0 += G) {
+                int ng = n - g0 < G ? n - g0 : G;
+                for (int g = 0; g < ng; g++) memset(acc + (size_t)g * MV_PANEL_MAX, 0, sizeof(float) * w);
+                mv_panel(acc, X + (size_t)g0 * in, W, ng, in, out, c0, w);
+                for (int g = 0; g < ng; g++) {
+                    float *y = Y + (size_t)(g0 + g) * out + c0;
+                    const float *a = acc + (size_t)g * MV_PANEL_MAX;
+                    if (b)
+                        for (int c = 0; c < w; c++) y[c] = a[c] + b[c0 + c];
+                    else
+                        memcpy(y, a, sizeof(float) * w);
                 }
             }
-        }
-#pragma omp single
-        if (n_blocks * MV_CW < out) mv_cols(Y, X, W, n, in, out, n_blocks * MV_CW, out);
-        if (b) {
-#pragma omp for schedule(static)
-            for (int g = 0; g < n; g++)
-                for (int c = 0; c < out; c++) Y[(size_t)g * out + c] += b[c];
         }
     }
 }
 
 void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)V * C >= SG_PARALLEL_MIN)
     for (int v = 0; v < V; v++) {
         const float *e = E + (size_t)v * C;
         for (int g = 0; g < n; g++) Y[(size_t)g * V + v] = dot(X + (size_t)g * C, e, C);

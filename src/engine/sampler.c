@@ -116,6 +116,48 @@ static void select_top(int *ids, int n, int k, const float *v) {
     }
 }
 
+/* Moves the nucleus to ids[0..return): the smallest set of best-ranked ids
+ * whose mass (prob) reaches `goal`, found by partitioning around pivots as
+ * in quickselect (expected linear time, no full sort). The order within it
+ * is arbitrary but a deterministic function of the input. */
+static int select_nucleus(int *ids, int n, const float *prob, const float *v, double goal) {
+    int lo = 0, hi = n;
+    double acc = 0; /* mass of ids[0..lo), all in the nucleus */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2, a = ids[lo], b = ids[mid], c = ids[hi - 1], p;
+        if (before(v, a, b))
+            p = before(v, b, c) ? b : (before(v, a, c) ? c : a);
+        else
+            p = before(v, a, c) ? a : (before(v, b, c) ? c : b);
+        /* [lo, m): ranked before p; then p; then the rest */
+        int m = lo;
+        double mass = 0;
+        for (int i = lo; i < hi; i++)
+            if (before(v, ids[i], p)) {
+                int t = ids[m];
+                ids[m] = ids[i];
+                ids[i] = t;
+                mass += prob[ids[m]];
+                m++;
+            }
+        for (int i = m; i < hi; i++)
+            if (ids[i] == p) {
+                ids[i] = ids[m];
+                ids[m] = p;
+                break;
+            }
+        if (acc + mass >= goal) {
+            hi = m;
+        } else if (acc + mass + prob[p] >= goal) {
+            return m + 1;
+        } else {
+            acc += mass + prob[p];
+            lo = m + 1;
+        }
+    }
+    return hi > lo ? lo + 1 : lo > 0 ? lo : n;
+}
+
 int sg_sampler_sample(sg_sampler *s, float *logits, const int *tokens, int n_tokens) {
     int V = s->vocab;
     for (int i = 0; i < s->n_procs; i++) s->procs[i].apply(s->procs[i].ctx, tokens, n_tokens, logits, V);
@@ -155,38 +197,21 @@ int sg_sampler_sample(sg_sampler *s, float *logits, const int *tokens, int n_tok
     if (top_p < 1) {
         double goal = top_p * total;
         if (!sorted) {
-            /* Move the tokens with prob >= th to the front, lowering th until
-             * they hold the goal mass; the nucleus is then among them. */
-            int all = n;
-            float th = 1.0f / 1024;
-            for (;;) {
-                int m = 0;
-                double mass = 0;
-                for (int i = 0; i < all; i++)
-                    if (s->prob[s->idx[i]] >= th) {
-                        int t = s->idx[m];
-                        s->idx[m++] = s->idx[i];
-                        s->idx[i] = t;
-                        mass += s->prob[s->idx[m - 1]];
-                    }
-                if (mass >= goal || th == 0) {
-                    n = m;
+            n = select_nucleus(s->idx, n, s->prob, logits, goal);
+            total = 0;
+            for (int i = 0; i < n; i++) total += s->prob[s->idx[i]];
+        } else {
+            double cum = 0;
+            for (int i = 0; i < n; i++) {
+                cum += s->prob[s->idx[i]];
+                if (cum >= goal) {
+                    n = i + 1;
                     break;
                 }
-                th = th < 1e-30f ? 0 : th / 64;
             }
-            sort_ids(s->idx, n, logits);
+            total = 0;
+            for (int i = 0; i < n; i++) total += s->prob[s->idx[i]];
         }
-        double cum = 0;
-        for (int i = 0; i < n; i++) {
-            cum += s->prob[s->idx[i]];
-            if (cum >= goal) {
-                n = i + 1;
-                break;
-            }
-        }
-        total = 0;
-        for (int i = 0; i < n; i++) total += s->prob[s->idx[i]];
     }
     double u = next_unit(s->rng) * total, cum = 0;
     for (int i = 0; i < n; i++) {

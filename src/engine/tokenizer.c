@@ -61,8 +61,9 @@ sg_error *sg_pretok_new(sg_pretok **out) {
     *out = NULL;
     int errcode;
     PCRE2_SIZE erroff;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)PRETOK_PATTERN, PCRE2_ZERO_TERMINATED,
-                                     PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)PRETOK_PATTERN, PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(errcode, msg, sizeof msg);
@@ -86,7 +87,8 @@ void sg_pretok_free(sg_pretok *p) {
     free(p);
 }
 
-sg_error *sg_pretok_split(const sg_pretok *p, const unsigned char *text, size_t len, sg_pretok_fn fn, void *ctx) {
+sg_error *sg_pretok_split(const sg_pretok *p, const unsigned char *text, size_t len, sg_pretok_fn fn,
+                          void *ctx) {
     if (len == 0) return NULL;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(p->code, NULL);
     if (!md) return sg_error_new("out of memory");
@@ -136,10 +138,12 @@ typedef struct cache_entry {
 } cache_entry;
 
 typedef struct {
-    uint64_t hash; /* compared before following e */
+    uint64_t hash;  /* compared before following e */
     cache_entry *e; /* NULL: empty */
 } cache_slot;
 
+/* The cache: open addressing, at most half full; when full it is emptied.
+ * Pieces longer than CACHE_MAX_PIECE bytes are not cached. */
 #define CACHE_SLOTS (1u << 17)
 #define CACHE_MAX_ENTRIES (CACHE_SLOTS / 2)
 #define CACHE_MAX_PIECE 256
@@ -147,10 +151,10 @@ typedef struct {
 struct sg_tokenizer {
     int n_vocab;
     int eot;
-    char *blob;        /* all token bytes */
-    size_t *offsets;   /* token i is blob[offsets[i] .. offsets[i+1]) */
-    int byte_id[256];  /* the single-byte token of each byte */
-    pair_slot *pairs;  /* open addressing, power-of-two size */
+    char *blob;       /* all token bytes */
+    size_t *offsets;  /* token i is blob[offsets[i] .. offsets[i+1]) */
+    int byte_id[256]; /* the single-byte token of each byte */
+    pair_slot *pairs; /* open addressing, power-of-two size */
     uint64_t pair_mask;
     sg_pretok *pretok;
     pthread_rwlock_t cache_lock;
@@ -210,7 +214,8 @@ static unsigned utf8_get(const unsigned char *s, size_t *i) {
         *i += 3;
         return cp;
     }
-    unsigned cp = (c & 0x07u) << 18 | (s[*i + 1] & 0x3Fu) << 12 | (s[*i + 2] & 0x3Fu) << 6 | (s[*i + 3] & 0x3Fu);
+    unsigned cp =
+        (c & 0x07u) << 18 | (s[*i + 1] & 0x3Fu) << 12 | (s[*i + 2] & 0x3Fu) << 6 | (s[*i + 3] & 0x3Fu);
     *i += 4;
     return cp;
 }
@@ -253,10 +258,8 @@ static sg_error *load_vocab(sg_tokenizer *t, const char *path, json_t **vocab_ou
     json_object_foreach(vocab, key, val) total += strlen(key);
     t->blob = malloc(total + 1);
     t->offsets = calloc(n + 1, sizeof *t->offsets);
-    size_t *lens = calloc(n, sizeof *lens);
     const char **keys = calloc(n, sizeof *keys);
-    if (!t->blob || !t->offsets || !lens || !keys) {
-        free(lens);
+    if (!t->blob || !t->offsets || !keys) {
         free(keys);
         err = sg_error_new("out of memory");
         goto fail;
@@ -268,12 +271,13 @@ static sg_error *load_vocab(sg_tokenizer *t, const char *path, json_t **vocab_ou
         }
         json_int_t id = json_integer_value(val);
         if (id < 0 || (size_t)id >= n) {
-            err = sg_error_new("%s: token \"%s\": id %lld out of range [0, %zu) (ids must be dense)", path, key,
-                               (long long)id, n);
+            err = sg_error_new("%s: token \"%s\": id %lld out of range [0, %zu) (ids must be dense)", path,
+                               key, (long long)id, n);
             break;
         }
         if (keys[id]) {
-            err = sg_error_new("%s: tokens \"%s\" and \"%s\" share id %lld", path, keys[id], key, (long long)id);
+            err = sg_error_new("%s: tokens \"%s\" and \"%s\" share id %lld", path, keys[id], key,
+                               (long long)id);
             break;
         }
         keys[id] = key;
@@ -292,14 +296,14 @@ static sg_error *load_vocab(sg_tokenizer *t, const char *path, json_t **vocab_ou
             u[ul] = 0;
             json_t *v = json_object_get(vocab, u);
             if (!v) {
-                err = sg_error_new("%s: no token for byte 0x%02x (\"%s\"); a byte-level vocabulary needs all 256",
-                                   path, b, u);
+                err = sg_error_new(
+                    "%s: no token for byte 0x%02x (\"%s\"); a byte-level vocabulary needs all 256", path, b,
+                    u);
                 break;
             }
             t->byte_id[b] = (int)json_integer_value(v);
         }
     }
-    free(lens);
     free(keys);
     if (err) goto fail;
     *vocab_out = vocab;
@@ -347,7 +351,8 @@ static sg_error *load_merges(sg_tokenizer *t, const char *path, json_t *vocab) {
         }
         char *sp = strchr(line, ' ');
         if (!sp || sp == line || sp[1] == 0 || strchr(sp + 1, ' ')) {
-            err = sg_error_new("%s:%d: expected two tokens separated by one space, got \"%s\"", path, line_no, line);
+            err = sg_error_new("%s:%d: expected two tokens separated by one space, got \"%s\"", path, line_no,
+                               line);
             break;
         }
         *sp = 0;
@@ -561,7 +566,8 @@ static int cache_get(sg_tokenizer *t, uint64_t h, const unsigned char *piece, si
     return found;
 }
 
-static void cache_put(sg_tokenizer *t, uint64_t h, const unsigned char *piece, size_t len, const int *ids, int n) {
+static void cache_put(sg_tokenizer *t, uint64_t h, const unsigned char *piece, size_t len, const int *ids,
+                      int n) {
     cache_entry *e = malloc(sizeof *e + (size_t)n * sizeof(int) + len);
     if (!e) return; /* the cache is an optimisation only */
     e->len = (uint32_t)len;
@@ -569,17 +575,20 @@ static void cache_put(sg_tokenizer *t, uint64_t h, const unsigned char *piece, s
     memcpy(e + 1, ids, (size_t)n * sizeof(int));
     memcpy((unsigned char *)((int *)(e + 1) + n), piece, len);
     pthread_rwlock_wrlock(&t->cache_lock);
-    if (t->cache_count < CACHE_MAX_ENTRIES) {
-        uint64_t i = h & (CACHE_SLOTS - 1);
-        for (; t->cache[i].e; i = (i + 1) & (CACHE_SLOTS - 1)) {
-            const cache_slot *s = &t->cache[i];
-            if (s->hash == h && s->e->len == len && !memcmp(entry_key(s->e), piece, len)) break; /* raced */
-        }
-        if (!t->cache[i].e) {
-            t->cache[i] = (cache_slot){h, e};
-            t->cache_count++;
-            e = NULL;
-        }
+    if (t->cache_count >= CACHE_MAX_ENTRIES) { /* full: start afresh, so it follows the current text */
+        for (unsigned i = 0; i < CACHE_SLOTS; i++) free(t->cache[i].e);
+        memset(t->cache, 0, CACHE_SLOTS * sizeof *t->cache);
+        t->cache_count = 0;
+    }
+    uint64_t i = h & (CACHE_SLOTS - 1);
+    for (; t->cache[i].e; i = (i + 1) & (CACHE_SLOTS - 1)) {
+        const cache_slot *s = &t->cache[i];
+        if (s->hash == h && s->e->len == len && !memcmp(entry_key(s->e), piece, len)) break; /* raced */
+    }
+    if (!t->cache[i].e) {
+        t->cache[i] = (cache_slot){h, e};
+        t->cache_count++;
+        e = NULL;
     }
     pthread_rwlock_unlock(&t->cache_lock);
     free(e);
@@ -626,8 +635,8 @@ static sg_error *encode_piece(void *ctx, const unsigned char *piece, size_t len)
     return NULL;
 }
 
-sg_error *sg_tokenizer_encode(const sg_tokenizer *t, const char *text, size_t len, int allow_special, int **ids,
-                              int *n_ids) {
+sg_error *sg_tokenizer_encode(const sg_tokenizer *t, const char *text, size_t len, int allow_special,
+                              int **ids, int *n_ids) {
     *ids = NULL;
     *n_ids = 0;
     if (len > (size_t)INT_MAX) return sg_error_new("text of %zu bytes is too long to encode at once", len);

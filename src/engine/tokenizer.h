@@ -21,7 +21,9 @@
  * whitespace, U+FEFF is not. The JavaScript reference (gpt-3-encoder) differs
  * on exactly these two characters. One known difference from Python remains:
  * PCRE2 counts U+180E (Mongolian vowel separator, whitespace before Unicode
- * 6.3) as whitespace.
+ * 6.3) as whitespace. \p{L} and \p{N} follow the Unicode tables of the
+ * installed PCRE2 (10.42: Unicode 14), so letters added to Unicode later are
+ * classed as "other" until PCRE2 is upgraded.
  *
  * A loaded tokenizer is immutable except for an internal cache of
  * pre-token -> ids guarded by a read-write lock: every function here may be
@@ -44,12 +46,13 @@ void sg_tokenizer_free(sg_tokenizer *t);
 /* Encodes `len` bytes of `text` into a malloc'd array *ids of *n_ids ids
  * (*ids may be NULL when *n_ids is 0; free it either way). With allow_special,
  * "<|endoftext|>" becomes the end-of-text id; otherwise it is ordinary text. */
-sg_error *sg_tokenizer_encode(const sg_tokenizer *t, const char *text, size_t len, int allow_special, int **ids,
-                              int *n_ids) SG_MUST_CHECK;
+sg_error *sg_tokenizer_encode(const sg_tokenizer *t, const char *text, size_t len, int allow_special,
+                              int **ids, int *n_ids) SG_MUST_CHECK;
 
 /* Decodes ids into a malloc'd byte buffer (NUL-terminated, *len excludes the
  * NUL). An id outside [0, vocab size) is an error naming its position. */
-sg_error *sg_tokenizer_decode(const sg_tokenizer *t, const int *ids, int n, char **bytes, size_t *len) SG_MUST_CHECK;
+sg_error *sg_tokenizer_decode(const sg_tokenizer *t, const int *ids, int n, char **bytes,
+                              size_t *len) SG_MUST_CHECK;
 
 /* The raw bytes of one token (not NUL-terminated), or NULL for a bad id. */
 const char *sg_tokenizer_token_bytes(const sg_tokenizer *t, int id, size_t *len);

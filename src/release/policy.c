@@ -12,13 +12,14 @@
 #include "release/policy.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 #include <yaml.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -30,6 +31,8 @@
 /* Aliases let a small document name the same subtree many times; every node
  * visit costs one unit of this budget so that walking stays linear-ish. */
 #define NODE_BUDGET 1000000L
+/* Lists and maps are checked for duplicates pairwise: bound their length. */
+#define MAX_ITEMS 4096
 
 /* ---------------------------------------------------------------- names */
 
@@ -41,15 +44,20 @@ static const char *const risk_names[] = {"none", "not_started", "pending", "in_p
 static const char *const monitor_names[] = {"hourly", "daily", "weekly", "monthly"};
 static const char *const audit_names[] = {"full", "hashed", "none"};
 static const char *const action_names[] = {"block", "redact", "hardcoded", "flag"};
-static const char *const known_protocols[] = {"content_filter", "rate_limit",  "moderation_api",     "user_feedback_loop",
-                                              "watermark",      "detection",   "hardcoded_responses"};
+static const char *const known_protocols[] = {"content_filter",     "rate_limit", "moderation_api",
+                                              "user_feedback_loop", "watermark",  "detection",
+                                              "hardcoded_responses"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 const char *sg_access_level_name(sg_access_level l) {
     return (unsigned)l < SG_ACCESS_COUNT ? access_names[l] : "?";
 }
-const char *sg_component_name(sg_component c) { return (unsigned)c < SG_COMPONENT_COUNT ? component_names[c] : "?"; }
-const char *sg_risk_status_name(sg_risk_status s) { return (unsigned)s < (unsigned)COUNT(risk_names) ? risk_names[s] : "?"; }
+const char *sg_component_name(sg_component c) {
+    return (unsigned)c < SG_COMPONENT_COUNT ? component_names[c] : "?";
+}
+const char *sg_risk_status_name(sg_risk_status s) {
+    return (unsigned)s < (unsigned)COUNT(risk_names) ? risk_names[s] : "?";
+}
 const char *sg_deployment_strategy_name(sg_deployment_strategy s) {
     return (unsigned)s < (unsigned)COUNT(strategy_names) ? strategy_names[s] : "?";
 }
@@ -124,8 +132,10 @@ static void err_at(ctx *c, const yaml_node_t *n, const char *f, ...) {
     char *msg = vfmt(f, ap);
     va_end(ap);
     char *line = msg ? fmt("%s:%d:%d: %s", c->file, line_of(n), col_of(n), msg) : NULL;
-    if (line) add_error_line(c, c->n_errors == MAX_ERRORS ? "too many errors; stopping here" : line);
-    else c->oom = 1;
+    if (line)
+        add_error_line(c, c->n_errors == MAX_ERRORS ? "too many errors; stopping here" : line);
+    else
+        c->oom = 1;
     free(msg);
     free(line);
 }
@@ -165,10 +175,14 @@ static int is_null(const yaml_node_t *n);
 
 static const char *kind_name(const yaml_node_t *n) {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return is_null(n) ? "null" : "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "nothing";
+    case YAML_SCALAR_NODE:
+        return is_null(n) ? "null" : "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "nothing";
     }
 }
 
@@ -285,7 +299,8 @@ static int get_bool(ctx *c, const yaml_node_t *n, const char *key, int *out) {
     return 0;
 }
 
-static int get_enum(ctx *c, const yaml_node_t *n, const char *key, const char *const *names, int count, int *out) {
+static int get_enum(ctx *c, const yaml_node_t *n, const char *key, const char *const *names, int count,
+                    int *out) {
     char *s = NULL;
     if (!get_string(c, n, key, &s)) return 0;
     for (int i = 0; i < count; i++)
@@ -306,8 +321,8 @@ static int get_enum(ctx *c, const yaml_node_t *n, const char *key, const char *c
 
 /* A list of strings, or (if `single_ok`) one string standing for a list of one.
  * Also returns the item nodes (for locating later errors) in *nodes if asked. */
-static int get_string_list(ctx *c, const yaml_node_t *n, const char *key, int single_ok, char ***out, int *count,
-                           yaml_node_t ***nodes) {
+static int get_string_list(ctx *c, const yaml_node_t *n, const char *key, int single_ok, char ***out,
+                           int *count, yaml_node_t ***nodes) {
     if (is_null(n)) { /* "key:" with nothing after it: an empty list */
         *out = calloc(1, sizeof(char *));
         if (nodes) *nodes = calloc(1, sizeof(yaml_node_t *));
@@ -408,8 +423,8 @@ static int collect(ctx *c, const yaml_node_t *n, const char *what, const char *c
         err_at(c, n, "%s must be a mapping, not %s", what, kind_name(n));
         return 0;
     }
-    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top && c->budget > 0;
-         pair++) {
+    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start;
+         pair < n->data.mapping.pairs.top && c->budget > 0; pair++) {
         yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
         if (!k || !v) continue;
         if (k->type != YAML_SCALAR_NODE) {
@@ -426,12 +441,15 @@ static int collect(ctx *c, const yaml_node_t *n, const char *what, const char *c
                 int d = edit_distance(key, keys[i]);
                 if (d < bestd) bestd = d, best = i;
             }
-            if (best >= 0) warn_at(c, k, "unknown key '%s' (did you mean '%s'?)", key, keys[best]);
-            else warn_at(c, k, "unknown key '%s'", key);
+            if (best >= 0)
+                warn_at(c, k, "unknown key '%s' (did you mean '%s'?)", key, keys[best]);
+            else
+                warn_at(c, k, "unknown key '%s'", key);
             continue;
         }
         if (vals[found]) {
-            err_at(c, k, "duplicate key '%s' (first at %d:%d)", key, line_of(knodes[found]), col_of(knodes[found]));
+            err_at(c, k, "duplicate key '%s' (first at %d:%d)", key, line_of(knodes[found]),
+                   col_of(knodes[found]));
             continue;
         }
         vals[found] = v;
@@ -490,7 +508,8 @@ static char *resolve_path(ctx *c, const char *base, const char *path) {
 static void parse_models(ctx *c, const yaml_node_t *n, const char *base_dir) {
     sg_policy *p = c->p;
     if (n->type != YAML_MAPPING_NODE) {
-        err_at(c, n, "'models' must be a mapping of model name to checkpoint directory, not %s", kind_name(n));
+        err_at(c, n, "'models' must be a mapping of model name to checkpoint directory, not %s",
+               kind_name(n));
         return;
     }
     int total = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -545,12 +564,15 @@ static void check_protocols(ctx *c, char **names, int n, yaml_node_t **nodes) {
                 if (d < bestd) bestd = d, best = j;
             }
             if (best >= 0)
-                warn_at(c, nodes[i], "unknown safety protocol '%s' (did you mean '%s'?)", names[i], known_protocols[best]);
+                warn_at(c, nodes[i], "unknown safety protocol '%s' (did you mean '%s'?)", names[i],
+                        known_protocols[best]);
             else
-                warn_at(c, nodes[i], "unknown safety protocol '%s' (stagegate does not enforce it)", names[i]);
+                warn_at(c, nodes[i], "unknown safety protocol '%s' (stagegate does not enforce it)",
+                        names[i]);
         }
         for (int j = 0; j < i; j++)
-            if (!strcmp(names[i], names[j])) warn_at(c, nodes[i], "safety protocol '%s' is listed twice", names[i]);
+            if (!strcmp(names[i], names[j]))
+                warn_at(c, nodes[i], "safety protocol '%s' is listed twice", names[i]);
     }
 }
 
@@ -560,16 +582,20 @@ static void parse_eval_gate(ctx *c, const yaml_node_t *n, sg_policy_eval_gate *g
     static const char *const keys[] = {"suite", "model", "metric", "min", "max"};
     yaml_node_t *v[5], *k[5];
     if (!collect(c, n, "an evaluation gate", keys, 5, v, k)) return;
-    if (v[0]) get_name(c, v[0], "suite", &g->suite);
-    else err_at(c, n, "evaluation gate is missing 'suite'");
+    if (v[0])
+        get_name(c, v[0], "suite", &g->suite);
+    else
+        err_at(c, n, "evaluation gate is missing 'suite'");
     if (v[1]) {
         if (get_name(c, v[1], "model", &g->model) && !sg_policy_find_model(c->p, g->model))
             err_at(c, v[1], "evaluation gate names undefined model '%s'", g->model);
     } else {
         err_at(c, n, "evaluation gate is missing 'model'");
     }
-    if (v[2]) get_name(c, v[2], "metric", &g->metric);
-    else err_at(c, n, "evaluation gate is missing 'metric'");
+    if (v[2])
+        get_name(c, v[2], "metric", &g->metric);
+    else
+        err_at(c, n, "evaluation gate is missing 'metric'");
     if (v[3]) g->has_min = get_double(c, v[3], "min", &g->min);
     if (v[4]) g->has_max = get_double(c, v[4], "max", &g->max);
     if (!v[3] && !v[4]) err_at(c, n, "evaluation gate needs 'min' or 'max'");
@@ -578,7 +604,8 @@ static void parse_eval_gate(ctx *c, const yaml_node_t *n, sg_policy_eval_gate *g
 }
 
 static void parse_gates(ctx *c, const yaml_node_t *n, sg_policy_gates *g) {
-    static const char *const keys[] = {"min_days", "risk_assessment", "evaluations", "signoffs", "safety_protocols"};
+    static const char *const keys[] = {"min_days", "risk_assessment", "evaluations", "signoffs",
+                                       "safety_protocols"};
     yaml_node_t *v[5], *k[5];
     if (!collect(c, n, "'gates'", keys, 5, v, k)) return;
     if (v[0]) get_int(c, v[0], "min_days", 0, 36500, &g->min_days);
@@ -627,7 +654,8 @@ static void parse_gates(ctx *c, const yaml_node_t *n, sg_policy_gates *g) {
     }
     if (v[4]) {
         yaml_node_t **pn = NULL;
-        if (get_string_list(c, v[4], "safety_protocols", 0, &g->safety_protocols, &g->n_safety_protocols, &pn))
+        if (get_string_list(c, v[4], "safety_protocols", 0, &g->safety_protocols, &g->n_safety_protocols,
+                            &pn))
             check_protocols(c, g->safety_protocols, g->n_safety_protocols, pn);
         free(pn);
     }
@@ -636,13 +664,25 @@ static void parse_gates(ctx *c, const yaml_node_t *n, sg_policy_gates *g) {
 /* ----------------------------------------------------------------- stages */
 
 enum {
-    SK_NAME, SK_AUDIENCE, SK_DURATION, SK_RISK, SK_PROTOCOLS, SK_MODELS, SK_REPLACE_AUD, SK_REPLACE_MODELS,
-    SK_AUDIENCE_MODELS, SK_ACCESS, SK_COMPONENTS, SK_RATE_LIMITS, SK_GATES, SK_COUNT
+    SK_NAME,
+    SK_AUDIENCE,
+    SK_DURATION,
+    SK_RISK,
+    SK_PROTOCOLS,
+    SK_MODELS,
+    SK_REPLACE_AUD,
+    SK_REPLACE_MODELS,
+    SK_AUDIENCE_MODELS,
+    SK_ACCESS,
+    SK_COMPONENTS,
+    SK_RATE_LIMITS,
+    SK_GATES,
+    SK_COUNT
 };
 static const char *const stage_keys[SK_COUNT] = {
-    "name",           "audience",        "duration_days", "risk_assessment_status", "safety_protocols_enabled",
-    "models",         "replace_audiences", "replace_models", "audience_models",      "access",
-    "components",     "rate_limits",     "gates"};
+    "name",       "audience",          "duration_days",  "risk_assessment_status", "safety_protocols_enabled",
+    "models",     "replace_audiences", "replace_models", "audience_models",        "access",
+    "components", "rate_limits",       "gates"};
 
 /* Appends the strings of `b` missing from a[0..*na) (a has room for them). */
 static void union_into(ctx *c, char **a, int *na, char *const *b, int nb) {
@@ -658,7 +698,8 @@ static void compute_effective(ctx *c, int idx, const yaml_node_t *audience_node)
     sg_policy_stage *s = &p->stages[idx], *prev = idx ? &p->stages[idx - 1] : NULL;
     int keep_aud = prev && !s->replace_audiences;
     int internal = p->deployment_strategy == SG_DEPLOY_INTERNAL_ONLY && idx > 0;
-    int cap = (internal ? p->stages[0].n_effective_audiences : (keep_aud ? prev->n_effective_audiences : 0) + s->n_audiences);
+    int cap = (internal ? p->stages[0].n_effective_audiences
+                        : (keep_aud ? prev->n_effective_audiences : 0) + s->n_audiences);
     s->effective_audiences = calloc((size_t)cap + 1, sizeof(char *));
     if (!s->effective_audiences) {
         c->oom = 1;
@@ -688,7 +729,8 @@ static void compute_effective(ctx *c, int idx, const yaml_node_t *audience_node)
         return;
     }
     if (keep_models)
-        union_into(c, s->effective_models, &s->n_effective_models, prev->effective_models, prev->n_effective_models);
+        union_into(c, s->effective_models, &s->n_effective_models, prev->effective_models,
+                   prev->n_effective_models);
     union_into(c, s->effective_models, &s->n_effective_models, s->models, s->n_models);
 }
 
@@ -743,7 +785,8 @@ static void parse_rate_limits(ctx *c, const yaml_node_t *n, sg_policy_stage *s) 
 
 static void parse_audience_models(ctx *c, const yaml_node_t *n, sg_policy_stage *s) {
     if (n->type != YAML_MAPPING_NODE) {
-        err_at(c, n, "'audience_models' must be a mapping of audience to a list of models, not %s", kind_name(n));
+        err_at(c, n, "'audience_models' must be a mapping of audience to a list of models, not %s",
+               kind_name(n));
         return;
     }
     int total = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -766,7 +809,8 @@ static void parse_audience_models(ctx *c, const yaml_node_t *n, sg_policy_stage 
             continue;
         }
         if (!has_string(s->effective_audiences, s->n_effective_audiences, aud))
-            err_at(c, k, "audience_models names audience '%s', which is not served at stage '%s'", aud, s->name);
+            err_at(c, k, "audience_models names audience '%s', which is not served at stage '%s'", aud,
+                   s->name);
         sg_policy_audience_models *am = &s->audience_models[s->n_audience_models++];
         am->audience = aud;
         yaml_node_t **mn = NULL;
@@ -788,8 +832,10 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
     sg_policy_stage *prev = idx ? &p->stages[idx - 1] : NULL;
     /* Defaults (inherited from the previous stage where the gradient is concerned). */
     s->components[SG_COMPONENT_MODEL] = prev ? prev->components[SG_COMPONENT_MODEL] : SG_ACCESS_GRADUAL;
-    s->components[SG_COMPONENT_RISK_ANALYSIS] = prev ? prev->components[SG_COMPONENT_RISK_ANALYSIS] : SG_ACCESS_FULLY_CLOSED;
-    s->components[SG_COMPONENT_REPLICATION] = prev ? prev->components[SG_COMPONENT_REPLICATION] : SG_ACCESS_FULLY_CLOSED;
+    s->components[SG_COMPONENT_RISK_ANALYSIS] =
+        prev ? prev->components[SG_COMPONENT_RISK_ANALYSIS] : SG_ACCESS_FULLY_CLOSED;
+    s->components[SG_COMPONENT_REPLICATION] =
+        prev ? prev->components[SG_COMPONENT_REPLICATION] : SG_ACCESS_FULLY_CLOSED;
     s->gates.min_days = prev ? prev->duration_days : 0;
     if (!ok) {
         s->name = fmt("#%d", idx + 1);
@@ -803,8 +849,8 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
             if (!*s->name) err_at(c, v[SK_NAME], "stage name is empty");
             for (int j = 0; j < idx; j++)
                 if (p->stages[j].name && !strcmp(p->stages[j].name, s->name))
-                    err_at(c, v[SK_NAME], "duplicate stage name '%s' (first at %d:%d)", s->name, p->stages[j].line,
-                           p->stages[j].column);
+                    err_at(c, v[SK_NAME], "duplicate stage name '%s' (first at %d:%d)", s->name,
+                           p->stages[j].line, p->stages[j].column);
         }
     } else {
         err_at(c, n, "release stage %d is missing 'name'", idx + 1);
@@ -818,11 +864,13 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
         if (get_string_list(c, v[SK_AUDIENCE], "audience", 1, &s->audiences, &s->n_audiences, &an))
             for (int i = 0; i < s->n_audiences; i++) {
                 if (!valid_name(s->audiences[i], 0))
-                    err_at(c, an[i], "audience must be 1-64 characters of letters, digits, '_', '-' or '.', got '%s'",
+                    err_at(c, an[i],
+                           "audience must be 1-64 characters of letters, digits, '_', '-' or '.', got '%s'",
                            s->audiences[i]);
                 else if (!strcmp(s->audiences[i], "default"))
-                    err_at(c, an[i], "'default' is reserved (the rate limit of unlisted audiences): pick another "
-                                     "audience name");
+                    err_at(c, an[i],
+                           "'default' is reserved (the rate limit of unlisted audiences): pick another "
+                           "audience name");
             }
         free(an);
     } else if (idx == 0) {
@@ -842,11 +890,15 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
     }
     if (v[SK_PROTOCOLS]) {
         yaml_node_t **pn = NULL;
-        if (get_string_list(c, v[SK_PROTOCOLS], "safety_protocols_enabled", 0, &s->protocols, &s->n_protocols, &pn)) {
+        if (get_string_list(c, v[SK_PROTOCOLS], "safety_protocols_enabled", 0, &s->protocols, &s->n_protocols,
+                            &pn)) {
             check_protocols(c, s->protocols, s->n_protocols, pn);
             s->gates.safety_protocols = calloc((size_t)s->n_protocols + 1, sizeof(char *));
-            if (!s->gates.safety_protocols) c->oom = 1;
-            else union_into(c, s->gates.safety_protocols, &s->gates.n_safety_protocols, s->protocols, s->n_protocols);
+            if (!s->gates.safety_protocols)
+                c->oom = 1;
+            else
+                union_into(c, s->gates.safety_protocols, &s->gates.n_safety_protocols, s->protocols,
+                           s->n_protocols);
         }
         free(pn);
     }
@@ -874,10 +926,11 @@ static void parse_stage(ctx *c, const yaml_node_t *n, int idx) {
     if (v[SK_RATE_LIMITS]) parse_rate_limits(c, v[SK_RATE_LIMITS], s);
     if (v[SK_GATES]) {
         if (p->deployment_strategy == SG_DEPLOY_FULL_RELEASE)
-            warn_at(c, k[SK_GATES], "deployment_strategy is full_release: the gates of stage '%s' are not applied",
-                    s->name);
+            warn_at(c, k[SK_GATES],
+                    "deployment_strategy is full_release: the gates of stage '%s' are not applied", s->name);
         else if (idx == 0)
-            warn_at(c, k[SK_GATES], "the first stage is where the release starts: its gates are never checked");
+            warn_at(c, k[SK_GATES],
+                    "the first stage is where the release starts: its gates are never checked");
         /* Explicit gate keys replace the defaults taken from the stage. */
         if (v[SK_GATES]->type == YAML_MAPPING_NODE) {
             for (yaml_node_pair_t *pair = v[SK_GATES]->data.mapping.pairs.start;
@@ -920,10 +973,6 @@ static void parse_stages(ctx *c, const yaml_node_t *n) {
         err_at(c, n, "'release_stages' is empty: a release needs at least one stage");
         return;
     }
-    if (total > 1000) {
-        err_at(c, n, "'release_stages' has %d stages; at most 1000 are supported", total);
-        return;
-    }
     p->stages = calloc((size_t)total, sizeof *p->stages);
     if (!p->stages) {
         c->oom = 1;
@@ -947,7 +996,8 @@ static void parse_category(ctx *c, const yaml_node_t *n, sg_filter_category *cat
     if (!collect(c, n, "a content_filter category", keys, 7, v, k)) return;
     if (v[0]) {
         if (get_string(c, v[0], "name", &cat->name) && !valid_name(cat->name, 1))
-            err_at(c, v[0], "category name must be 1-64 characters of letters, digits, '_', '-', '.' or '/', got '%s'",
+            err_at(c, v[0],
+                   "category name must be 1-64 characters of letters, digits, '_', '-', '.' or '/', got '%s'",
                    cat->name);
     } else {
         err_at(c, n, "content_filter category is missing 'name'");
@@ -971,9 +1021,25 @@ static void parse_category(ctx *c, const yaml_node_t *n, sg_filter_category *cat
                     continue;
                 }
                 PCRE2_UCHAR buf[256];
-                if (pcre2_get_error_message(code, buf, sizeof buf) < 0) strcpy((char *)buf, "invalid pattern");
-                err_at(c, pn[i], "pattern in category '%s' does not compile: %s at offset %zu", cname, (char *)buf,
-                       (size_t)off);
+                if (pcre2_get_error_message(code, buf, sizeof buf) < 0)
+                    strcpy((char *)buf, "invalid pattern");
+                /* Point at the offending character when the scalar is written on one
+                 * line without escapes (plain or single-quoted without ''). */
+                const yaml_node_t *pat = pn[i];
+                yaml_scalar_style_t st = pat->data.scalar.style;
+                if (pat->start_mark.line == pat->end_mark.line &&
+                    (st == YAML_PLAIN_SCALAR_STYLE ||
+                     (st == YAML_SINGLE_QUOTED_SCALAR_STYLE && !strstr(cat->patterns[i], "'")))) {
+                    size_t chars = 0; /* libyaml columns count characters, PCRE2 offsets bytes */
+                    for (size_t b = 0; b < off && cat->patterns[i][b]; b++)
+                        chars += ((unsigned char)cat->patterns[i][b] & 0xC0) != 0x80;
+                    yaml_node_t at = *pat;
+                    at.start_mark.column += chars + (st == YAML_SINGLE_QUOTED_SCALAR_STYLE);
+                    err_at(c, &at, "pattern in category '%s' does not compile: %s", cname, (char *)buf);
+                } else {
+                    err_at(c, pat, "pattern in category '%s' does not compile: %s at offset %zu", cname,
+                           (char *)buf, (size_t)off);
+                }
             }
         }
         free(pn);
@@ -981,7 +1047,8 @@ static void parse_category(ctx *c, const yaml_node_t *n, sg_filter_category *cat
     if (v[3]) get_string_list(c, v[3], "allow", 0, &cat->allow, &cat->n_allow, NULL);
     if (v[4]) {
         int a;
-        if (get_enum(c, v[4], "action", action_names, COUNT(action_names), &a)) cat->action = (sg_filter_action)a;
+        if (get_enum(c, v[4], "action", action_names, COUNT(action_names), &a))
+            cat->action = (sg_filter_action)a;
     }
     if (v[5]) get_string(c, v[5], "response", &cat->response);
     if (cat->action == SG_FILTER_HARDCODED && !cat->response)
@@ -993,9 +1060,12 @@ static void parse_category(ctx *c, const yaml_node_t *n, sg_filter_category *cat
         if (get_string_list(c, v[6], "on", 1, &on, &n_on, &onn)) {
             cat->on_input = cat->on_output = 0;
             for (int i = 0; i < n_on; i++) {
-                if (!strcmp(on[i], "input")) cat->on_input = 1;
-                else if (!strcmp(on[i], "output")) cat->on_output = 1;
-                else err_at(c, onn[i], "unknown on '%s' (expected one of: input, output)", on[i]);
+                if (!strcmp(on[i], "input"))
+                    cat->on_input = 1;
+                else if (!strcmp(on[i], "output"))
+                    cat->on_output = 1;
+                else
+                    err_at(c, onn[i], "unknown on '%s' (expected one of: input, output)", on[i]);
             }
             if (!n_on) err_at(c, v[6], "category '%s' applies to nothing: 'on' is empty", cname);
         }
@@ -1048,7 +1118,8 @@ static void parse_content_filter(ctx *c, const yaml_node_t *n) {
             yaml_node_t *lv = node(c, m->data.mapping.pairs.start[i].value);
             if (!lk || !lv) continue;
             char *from = NULL, *to = NULL;
-            if (!get_string(c, lk, "leetspeak key", &from) || !get_string(c, lv, "leetspeak value", &to) || !*from) {
+            if (!get_string(c, lk, "leetspeak key", &from) || !get_string(c, lv, "leetspeak value", &to) ||
+                !*from) {
                 if (from && !*from) err_at(c, lk, "empty leetspeak key");
                 free(from);
                 free(to);
@@ -1063,18 +1134,42 @@ static void parse_content_filter(ctx *c, const yaml_node_t *n) {
 /* ------------------------------------------------------------- top level */
 
 enum {
-    TK_MODEL_NAME, TK_VERSION, TK_STRATEGY, TK_STAGES, TK_MITIGATION, TK_MONITORING, TK_INCIDENT, TK_MODELS,
-    TK_CURRENT, TK_AUDIT, TK_SERVER, TK_FLAGS, TK_LICENSE, TK_FILTER, TK_COUNT
+    TK_MODEL_NAME,
+    TK_VERSION,
+    TK_STRATEGY,
+    TK_STAGES,
+    TK_MITIGATION,
+    TK_MONITORING,
+    TK_INCIDENT,
+    TK_MODELS,
+    TK_CURRENT,
+    TK_AUDIT,
+    TK_SERVER,
+    TK_FLAGS,
+    TK_LICENSE,
+    TK_FILTER,
+    TK_COUNT
 };
-static const char *const top_keys[TK_COUNT] = {
-    "model_name",   "version",       "deployment_strategy", "release_stages", "risk_mitigation_plan",
-    "monitoring_frequency", "incident_response_plan", "models", "current_stage", "audit",
-    "server",       "flags",         "license",             "content_filter"};
+static const char *const top_keys[TK_COUNT] = {"model_name",
+                                               "version",
+                                               "deployment_strategy",
+                                               "release_stages",
+                                               "risk_mitigation_plan",
+                                               "monitoring_frequency",
+                                               "incident_response_plan",
+                                               "models",
+                                               "current_stage",
+                                               "audit",
+                                               "server",
+                                               "flags",
+                                               "license",
+                                               "content_filter"};
 
 static void parse_mitigations(ctx *c, const yaml_node_t *n) {
     sg_policy *p = c->p;
     if (n->type != YAML_SEQUENCE_NODE) {
-        err_at(c, n, "'risk_mitigation_plan' must be a list of 'risk: mitigation' entries, not %s", kind_name(n));
+        err_at(c, n, "'risk_mitigation_plan' must be a list of 'risk: mitigation' entries, not %s",
+               kind_name(n));
         return;
     }
     int total = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -1086,7 +1181,8 @@ static void parse_mitigations(ctx *c, const yaml_node_t *n) {
     for (int i = 0; i < total && c->budget > 0; i++) {
         yaml_node_t *item = node(c, n->data.sequence.items.start[i]);
         if (!item) continue;
-        if (item->type != YAML_MAPPING_NODE || item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1) {
+        if (item->type != YAML_MAPPING_NODE ||
+            item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1) {
             err_at(c, item, "each risk_mitigation_plan entry must be a one-key mapping 'risk: mitigation'");
             continue;
         }
@@ -1111,10 +1207,13 @@ static void parse_top(ctx *c, const yaml_node_t *root, const char *base_dir) {
     yaml_node_t *v[TK_COUNT], *k[TK_COUNT];
     if (!collect(c, root, "the policy", top_keys, TK_COUNT, v, k)) return;
     int e;
-    if (v[TK_MODEL_NAME]) get_string(c, v[TK_MODEL_NAME], "model_name", &p->model_name);
-    else err_at(c, root, "missing required key 'model_name'");
+    if (v[TK_MODEL_NAME])
+        get_string(c, v[TK_MODEL_NAME], "model_name", &p->model_name);
+    else
+        err_at(c, root, "missing required key 'model_name'");
     if (v[TK_VERSION]) get_string(c, v[TK_VERSION], "version", &p->version);
-    if (v[TK_STRATEGY] && get_enum(c, v[TK_STRATEGY], "deployment_strategy", strategy_names, COUNT(strategy_names), &e))
+    if (v[TK_STRATEGY] &&
+        get_enum(c, v[TK_STRATEGY], "deployment_strategy", strategy_names, COUNT(strategy_names), &e))
         p->deployment_strategy = e;
     if (v[TK_MONITORING] &&
         get_enum(c, v[TK_MONITORING], "monitoring_frequency", monitor_names, COUNT(monitor_names), &e))
@@ -1122,8 +1221,10 @@ static void parse_top(ctx *c, const yaml_node_t *root, const char *base_dir) {
     if (v[TK_INCIDENT]) get_string(c, v[TK_INCIDENT], "incident_response_plan", &p->incident_response_plan);
     if (v[TK_MITIGATION]) parse_mitigations(c, v[TK_MITIGATION]);
     if (v[TK_MODELS]) parse_models(c, v[TK_MODELS], base_dir);
-    if (v[TK_STAGES]) parse_stages(c, v[TK_STAGES]);
-    else err_at(c, root, "missing required key 'release_stages'");
+    if (v[TK_STAGES])
+        parse_stages(c, v[TK_STAGES]);
+    else
+        err_at(c, root, "missing required key 'release_stages'");
     if (v[TK_CURRENT]) {
         char *name = NULL;
         if (get_string(c, v[TK_CURRENT], "current_stage", &name) && p->n_stages) {
@@ -1139,7 +1240,8 @@ static void parse_top(ctx *c, const yaml_node_t *root, const char *base_dir) {
         static const char *const keys[] = {"text", "retention_days"};
         yaml_node_t *av[2], *ak[2];
         if (collect(c, v[TK_AUDIT], "'audit'", keys, 2, av, ak)) {
-            if (av[0] && get_enum(c, av[0], "audit text", audit_names, COUNT(audit_names), &e)) p->audit_text = e;
+            if (av[0] && get_enum(c, av[0], "audit text", audit_names, COUNT(audit_names), &e))
+                p->audit_text = e;
             if (av[1]) get_int(c, av[1], "retention_days", 0, 365000, &p->audit_retention_days);
         }
     }
@@ -1282,8 +1384,18 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
     }
     ctx c = {.file = name, .doc = &doc, .p = p, .budget = NODE_BUDGET};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
+    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++) {
+        long items =
+            n->type == YAML_SEQUENCE_NODE  ? (long)(n->data.sequence.items.top - n->data.sequence.items.start)
+            : n->type == YAML_MAPPING_NODE ? (long)(n->data.mapping.pairs.top - n->data.mapping.pairs.start)
+                                           : 0;
+        if (items > MAX_ITEMS)
+            err_at(&c, n, "%s of %ld entries; at most %d are supported", kind_name(n), items, MAX_ITEMS);
+    }
     if (!root) {
         err_at(&c, NULL, "the policy is empty");
+    } else if (c.n_errors) {
+        /* too large to walk */
     } else {
         parse_top(&c, root, base_dir);
         /* A second document in the file is ignored: say so. */
@@ -1297,8 +1409,10 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
     if (c.budget <= 0) { /* reported even past MAX_ERRORS */
         char *line = fmt("%s:%d:%d: the policy is too large or uses too many aliases", name, line_of(root),
                          col_of(root));
-        if (line) add_error_line(&c, line);
-        else c.oom = 1;
+        if (line)
+            add_error_line(&c, line);
+        else
+            c.oom = 1;
         free(line);
         c.n_errors++;
     }
@@ -1370,8 +1484,8 @@ static void say(char *why, size_t size, const char *f, ...) {
     va_end(ap);
 }
 
-sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *audience, const char *model, char *why,
-                                   size_t why_size) {
+sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *audience, const char *model,
+                                   char *why, size_t why_size) {
     say(why, why_size, "%s", "");
     if (!model || !sg_policy_find_model(p, model)) {
         say(why, why_size, "model '%s' does not exist", model ? model : "");
@@ -1383,7 +1497,8 @@ sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *au
     }
     const sg_policy_stage *s = &p->stages[stage];
     if (s->components[SG_COMPONENT_MODEL] == SG_ACCESS_FULLY_CLOSED) {
-        say(why, why_size, "model access is fully closed at stage '%s': model '%s' is not served", s->name, model);
+        say(why, why_size, "model access is fully closed at stage '%s': model '%s' is not served", s->name,
+            model);
         return SG_POLICY_DENY_CLOSED;
     }
     if (!has_string(s->effective_models, s->n_effective_models, model)) {
@@ -1396,7 +1511,8 @@ sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *au
         if (!strcmp(s->audience_models[i].audience, audience))
             ok = has_string(s->audience_models[i].models, s->audience_models[i].n_models, model);
     if (!ok) {
-        say(why, why_size, "model '%s' is not released to audience '%s' at stage '%s'", model, audience, s->name);
+        say(why, why_size, "model '%s' is not released to audience '%s' at stage '%s'", model, audience,
+            s->name);
         return SG_POLICY_DENY_AUDIENCE;
     }
     return SG_POLICY_ALLOW;
@@ -1431,4 +1547,91 @@ sg_policy_limits sg_policy_rate_limit(const sg_policy *p, int stage, const char 
 sg_access_level sg_policy_component_level(const sg_policy *p, int stage, sg_component c) {
     if (stage < 0 || stage >= p->n_stages || (unsigned)c >= SG_COMPONENT_COUNT) return SG_ACCESS_FULLY_CLOSED;
     return p->stages[stage].components[c];
+}
+
+/* ------------------------------------------------------------------- JSON */
+
+static json_t *jstrings(char *const *a, int n) {
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < n; i++) json_array_append_new(arr, json_string(a[i]));
+    return arr;
+}
+
+static json_t *jstr_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+static json_t *stage_json(const sg_policy *p, int idx) {
+    const sg_policy_stage *s = &p->stages[idx];
+    json_t *access = json_object();
+    for (int c = 0; c < SG_COMPONENT_COUNT; c++)
+        json_object_set_new(access, component_names[c], json_string(access_names[s->components[c]]));
+    json_t *am = json_object();
+    for (int i = 0; i < s->n_audience_models; i++)
+        json_object_set_new(am, s->audience_models[i].audience,
+                            jstrings(s->audience_models[i].models, s->audience_models[i].n_models));
+    json_t *rl = json_object();
+    for (int i = 0; i < s->n_rate_limits; i++)
+        json_object_set_new(rl, s->rate_limits[i].audience,
+                            json_pack("{s:I,s:I}", "rpm", (json_int_t)s->rate_limits[i].rpm, "tpm",
+                                      (json_int_t)s->rate_limits[i].tpm));
+    const sg_policy_gates *g = &s->gates;
+    json_t *evals = json_array();
+    for (int i = 0; i < g->n_evaluations; i++) {
+        const sg_policy_eval_gate *e = &g->evaluations[i];
+        json_t *o = json_pack("{s:s,s:s,s:s}", "suite", e->suite ? e->suite : "", "model",
+                              e->model ? e->model : "", "metric", e->metric ? e->metric : "");
+        if (o && e->has_min) json_object_set_new(o, "min", json_real(e->min));
+        if (o && e->has_max) json_object_set_new(o, "max", json_real(e->max));
+        json_array_append_new(evals, o);
+    }
+    json_t *gates = json_pack("{s:i,s:s,s:o,s:i,s:o,s:o}", "min_days", g->min_days, "risk_assessment",
+                              risk_names[g->risk_assessment], "evaluations", evals, "signoffs", g->signoffs,
+                              "reviewers", jstrings(g->reviewers, g->n_reviewers), "safety_protocols",
+                              jstrings(g->safety_protocols, g->n_safety_protocols));
+    return json_pack("{s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:i,s:s,s:o,s:o,s:o,s:o}", "name", s->name, "current",
+                     idx == p->current_stage, "audiences", jstrings(s->audiences, s->n_audiences),
+                     "effective_audiences", jstrings(s->effective_audiences, s->n_effective_audiences),
+                     "models", jstrings(s->models, s->n_models), "effective_models",
+                     jstrings(s->effective_models, s->n_effective_models), "audience_models", am,
+                     "duration_days", s->duration_days, "risk_assessment_status",
+                     risk_names[s->risk_assessment_status], "safety_protocols_enabled",
+                     jstrings(s->protocols, s->n_protocols), "access", access, "rate_limits", rl, "gates",
+                     gates);
+}
+
+sg_error *sg_policy_to_json(const sg_policy *p, json_t **out) {
+    *out = NULL;
+    json_t *models = json_array(), *stages = json_array(), *plan = json_array(), *cats = json_array();
+    for (int i = 0; models && i < p->n_models; i++)
+        json_array_append_new(models,
+                              json_pack("{s:s,s:s}", "name", p->models[i].name, "path", p->models[i].path));
+    for (int i = 0; stages && i < p->n_stages; i++) json_array_append_new(stages, stage_json(p, i));
+    for (int i = 0; plan && i < p->n_mitigations; i++)
+        json_array_append_new(plan, json_pack("{s:s,s:s}", "risk", p->mitigations[i].risk, "mitigation",
+                                              p->mitigations[i].mitigation));
+    for (int i = 0; cats && i < p->filter.n_categories; i++) {
+        const sg_filter_category *c = &p->filter.categories[i];
+        json_t *on = json_array();
+        if (c->on_input) json_array_append_new(on, json_string("input"));
+        if (c->on_output) json_array_append_new(on, json_string("output"));
+        json_array_append_new(cats, json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:b}", "name", c->name ? c->name : "",
+                                              "action", action_names[c->action], "on", on, "terms",
+                                              c->n_terms, "patterns", c->n_patterns, "allow", c->n_allow,
+                                              "response", c->response != NULL));
+    }
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:{s:s,s:i},s:{s:I,s:i,s:i,s:i},s:{s:i},s:o,s:{s:o,s:i}"
+        ",s:o}",
+        "path", p->path, "digest", p->digest, "model_name", p->model_name ? p->model_name : "", "version",
+        jstr_or_null(p->version), "deployment_strategy", strategy_names[p->deployment_strategy],
+        "current_stage", p->n_stages ? p->stages[p->current_stage].name : "", "monitoring_frequency",
+        monitor_names[p->monitoring_frequency], "incident_response_plan",
+        jstr_or_null(p->incident_response_plan), "models", models, "stages", stages, "risk_mitigation_plan",
+        plan, "audit", "text", audit_names[p->audit_text], "retention_days", p->audit_retention_days,
+        "server", "max_body_bytes", (json_int_t)p->max_body_bytes, "queue_size", p->queue_size,
+        "request_timeout_s", p->request_timeout_s, "max_batch", p->max_batch, "flags", "suspend_after",
+        p->suspend_after_flags, "license", jstr_or_null(p->license), "content_filter", "categories", cats,
+        "leetspeak", p->filter.n_leet, "warnings", jstrings(p->warnings, p->n_warnings));
+    if (!o) return sg_error_new("out of memory building the policy's JSON");
+    *out = o;
+    return NULL;
 }

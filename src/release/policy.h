@@ -33,9 +33,9 @@
  * higher value releases more. */
 typedef enum {
     SG_ACCESS_FULLY_CLOSED,
-    SG_ACCESS_GRADUAL, /* staged: only the stage's audiences, through the gateway */
-    SG_ACCESS_HOSTED,  /* a hosted interface (web demo) for the stage's audiences */
-    SG_ACCESS_API,     /* programmatic API access */
+    SG_ACCESS_GRADUAL,      /* staged: only the stage's audiences, through the gateway */
+    SG_ACCESS_HOSTED,       /* a hosted interface (web demo) for the stage's audiences */
+    SG_ACCESS_API,          /* programmatic API access */
     SG_ACCESS_DOWNLOADABLE, /* gated download of the weights (signed bundles) */
     SG_ACCESS_FULLY_OPEN,
     SG_ACCESS_COUNT
@@ -49,12 +49,27 @@ typedef enum {
     SG_COMPONENT_COUNT
 } sg_component;
 
-typedef enum { SG_DEPLOY_FULL_RELEASE, SG_DEPLOY_STAGED_RELEASE, SG_DEPLOY_INTERNAL_ONLY } sg_deployment_strategy;
+typedef enum {
+    SG_DEPLOY_FULL_RELEASE,
+    SG_DEPLOY_STAGED_RELEASE,
+    SG_DEPLOY_INTERNAL_ONLY
+} sg_deployment_strategy;
 
 /* Status of a risk assessment, ordered; as a gate, "at least this". */
-typedef enum { SG_RISK_NONE, SG_RISK_NOT_STARTED, SG_RISK_PENDING, SG_RISK_IN_PROGRESS, SG_RISK_COMPLETED } sg_risk_status;
+typedef enum {
+    SG_RISK_NONE,
+    SG_RISK_NOT_STARTED,
+    SG_RISK_PENDING,
+    SG_RISK_IN_PROGRESS,
+    SG_RISK_COMPLETED
+} sg_risk_status;
 
-typedef enum { SG_MONITOR_HOURLY, SG_MONITOR_DAILY, SG_MONITOR_WEEKLY, SG_MONITOR_MONTHLY } sg_monitoring_frequency;
+typedef enum {
+    SG_MONITOR_HOURLY,
+    SG_MONITOR_DAILY,
+    SG_MONITOR_WEEKLY,
+    SG_MONITOR_MONTHLY
+} sg_monitoring_frequency;
 
 /* How prompt and completion text goes into the audit log. */
 typedef enum { SG_AUDIT_TEXT_FULL, SG_AUDIT_TEXT_HASHED, SG_AUDIT_TEXT_NONE } sg_audit_text;
@@ -83,14 +98,14 @@ typedef struct {
 
 /* Evidence required to ENTER a stage (the first stage has no gates to pass). */
 typedef struct {
-    int min_days;                /* days spent in the previous stage */
+    int min_days;                   /* days spent in the previous stage */
     sg_risk_status risk_assessment; /* recorded assessment for this stage at least this; NONE = no gate */
     sg_policy_eval_gate *evaluations;
     int n_evaluations;
-    int signoffs;                /* number of distinct sign-offs required */
-    char **reviewers;            /* if n_reviewers > 0, only these may sign off */
+    int signoffs;     /* number of distinct sign-offs required */
+    char **reviewers; /* if n_reviewers > 0, only these may sign off */
     int n_reviewers;
-    char **safety_protocols;     /* must be active when the stage starts */
+    char **safety_protocols; /* must be active when the stage starts */
     int n_safety_protocols;
 } sg_policy_gates;
 
@@ -106,7 +121,7 @@ typedef struct {
     int line, column;
     char **audiences; /* as declared at this stage */
     int n_audiences;
-    int replace_audiences; /* 1: earlier stages' audiences are dropped */
+    int replace_audiences;      /* 1: earlier stages' audiences are dropped */
     char **effective_audiences; /* computed: who is served at this stage */
     int n_effective_audiences;
     char **models; /* as declared at this stage */
@@ -132,8 +147,8 @@ typedef struct {
 } sg_policy_mitigation;
 
 typedef struct {
-    char *path;     /* the policy file as given */
-    char *base_dir; /* its directory */
+    char *path;      /* the policy file as given */
+    char *base_dir;  /* its directory */
     char digest[65]; /* BLAKE2b-256 of the file's bytes, hex: which policy is in force (audit) */
 
     /* The starter schema. */
@@ -192,8 +207,8 @@ typedef enum {
 /* May `audience` use `model` through the gateway at stage `stage`? Writes a
  * human message (naming the model, audience and stage) to `why` when denied,
  * "" when allowed; `why` may be NULL. */
-sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *audience, const char *model, char *why,
-                                   size_t why_size);
+sg_policy_verdict sg_policy_decide(const sg_policy *p, int stage, const char *audience, const char *model,
+                                   char *why, size_t why_size);
 
 /* Is `audience` served at all at `stage` (any model)? */
 int sg_policy_audience_at(const sg_policy *p, int stage, const char *audience);
@@ -213,6 +228,13 @@ sg_policy_limits sg_policy_rate_limit(const sg_policy *p, int stage, const char 
 
 /* The level on the gradient of a component group at a stage. */
 sg_access_level sg_policy_component_level(const sg_policy *p, int stage, sg_component c);
+
+/* The policy as JSON, for `policy check --json`, status pages and system
+ * cards: every setting plus the computed effective audiences and models.
+ * Filter categories appear with their action and sizes, not their terms.
+ * The caller owns *out (json_decref). */
+typedef struct json_t json_t;
+sg_error *sg_policy_to_json(const sg_policy *p, json_t **out) SG_MUST_CHECK;
 
 /* Names for printing (and the YAML spellings). */
 const char *sg_access_level_name(sg_access_level level);

@@ -14,7 +14,10 @@
 #include "access/keys.h"
 #include "access/ratelimit.h"
 #include "base/log.h"
+#include "release/cards.h"
 #include "release/policy.h"
+#include "release/report.h"
+#include "release/stages.h"
 #include "server/audit_sink.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -23,9 +26,21 @@
 #include "server/scheduler.h"
 #include "store/store.h"
 
-/* A loaded policy shared by the requests that started under it. */
+/* A loaded policy, shared by every policy_ref made from it. */
 typedef struct {
     sg_policy *policy;
+    int refs;
+} shared_policy;
+
+/* What a request runs under: the policy and the release state (current
+ * stage, open incidents) read from the store when the ref was made. A stage
+ * move or an incident makes a new ref over the same policy; a reload makes
+ * one over the new policy. Requests in flight keep the ref they started with. */
+typedef struct {
+    sg_policy *policy;
+    shared_policy *shared;
+    sg_release_state release;
+    int stage; /* release.stage: the stage requests are decided at */
     int refs;
 } policy_ref;
 
@@ -39,7 +54,14 @@ struct sg_server {
     sg_metrics *metrics;
     sg_models *models;
     sg_http *http;
+    char *db_path;
     double request_timeout_s;
+    /* the release watcher: polls the store's release version */
+    pthread_t watcher;
+    int watcher_running;
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cv;
+    double next_report_s; /* monotonic time of the next scheduled report */
     volatile int stopping; /* set by sg_server_stop: waiting requests give up */
 };
 
@@ -56,12 +78,19 @@ static void policy_release(sg_server *s, policy_ref *r) {
     int left = --r->refs;
     pthread_mutex_unlock(&s->policy_mu);
     if (!left) {
-        sg_policy_free(r->policy);
+        pthread_mutex_lock(&s->policy_mu);
+        int policy_left = --r->shared->refs;
+        pthread_mutex_unlock(&s->policy_mu);
+        if (!policy_left) {
+            sg_policy_free(r->shared->policy);
+            free(r->shared);
+        }
+        sg_release_state_free(&r->release);
         free(r);
     }
 }
 
-static const char *stage_name(const sg_policy *p) { return p->stages[p->current_stage].name; }
+static const char *stage_name(const policy_ref *r) { return r->policy->stages[r->stage].name; }
 
 /* ---- text helpers --------------------------------------------------------- */
 
@@ -356,7 +385,7 @@ static void finalize(completion *c, const char *decision, int status) {
         pt = joined_prompts(c);
         ct = joined_completions(c);
     }
-    record(c->srv, &c->who, c->req.model, stage_name(p), decision, NULL,
+    record(c->srv, &c->who, c->req.model, stage_name(c->pref), decision, NULL,
            c->prompt_tokens / (c->req.n ? c->req.n : 1), completion_tokens(c), c->t0, status, pt, ct, p->audit_text);
     free(pt);
     free(ct);
@@ -547,14 +576,14 @@ static void add_ratelimit_headers(sg_http_request *req, const sg_ratelimit_statu
     }
 }
 
-static void limits_for(const sg_policy *p, const sg_principal *who, int64_t *rpm, int64_t *tpm) {
-    sg_policy_limits pl = sg_policy_rate_limit(p, p->current_stage, who->audience);
+static void limits_for(const policy_ref *r, const sg_principal *who, int64_t *rpm, int64_t *tpm) {
+    sg_policy_limits pl = sg_policy_rate_limit(r->policy, r->stage, who->audience);
     *rpm = who->rpm ? who->rpm : (pl.enforced ? pl.rpm : 0);
     *tpm = who->tpm ? who->tpm : (pl.enforced ? pl.tpm : 0);
 }
 
 /* Authenticates; on failure answers 401 (audited) and returns 0. */
-static int authenticate(sg_server *srv, sg_http_request *req, const sg_policy *p, double t0, sg_principal *who) {
+static int authenticate(sg_server *srv, sg_http_request *req, const policy_ref *pref, double t0, sg_principal *who) {
     sg_auth_result res;
     sg_error *err = sg_keys_authenticate(srv->keys, sg_http_header_get(req, "Authorization"), sg_now_ms(), who, &res);
     if (err) {
@@ -568,7 +597,7 @@ static int authenticate(sg_server *srv, sg_http_request *req, const sg_policy *p
     const char *msg = sg_auth_result_message(res);
     sg_http_add_header(req, "www-authenticate", "Bearer");
     sg_http_respond_error(req, 401, "invalid_request_error", NULL, "invalid_api_key", "%s", msg);
-    record(srv, NULL, NULL, stage_name(p), "401", msg, 0, 0, t0, 401, NULL, NULL, SG_AUDIT_TEXT_NONE);
+    record(srv, NULL, NULL, stage_name(pref), "401", msg, 0, 0, t0, 401, NULL, NULL, SG_AUDIT_TEXT_NONE);
     return 0;
 }
 
@@ -583,10 +612,10 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     c->pref = policy_acquire(srv);
     c->fd = sg_http_request_fd(req);
     const sg_policy *p = c->pref->policy;
-    const char *stage = stage_name(p);
+    const char *stage = stage_name(c->pref);
     char why[512];
 
-    if (!authenticate(srv, req, p, c->t0, &c->who)) goto out;
+    if (!authenticate(srv, req, c->pref, c->t0, &c->who)) goto out;
     sg_principal *who = &c->who;
 #define REJECT(status, type, param, code, decision, ...)                                                         \
     do {                                                                                                          \
@@ -615,7 +644,13 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
 
     /* The policy. */
     char pwhy[400];
-    sg_policy_verdict v = sg_policy_decide(p, p->current_stage, who->audience, c->req.model, pwhy, sizeof pwhy);
+    /* An open incident suspending this audience or model: 403 naming the
+     * incident, never its internal reason. */
+    int64_t incident = sg_release_suspended(&c->pref->release, who->audience, c->req.model);
+    if (incident)
+        REJECT(403, "permission_denied", NULL, "suspended_by_incident", "403",
+               "access is suspended by incident #%lld", (long long)incident);
+    sg_policy_verdict v = sg_policy_decide(p, c->pref->stage, who->audience, c->req.model, pwhy, sizeof pwhy);
     if (v == SG_POLICY_DENY_UNKNOWN_MODEL)
         REJECT(404, "invalid_request_error", "model", "model_not_found", "404",
                "the model '%s' does not exist or you do not have access to it", c->req.model);
@@ -680,7 +715,7 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
 
     /* Rate limits: reserve everything this request may use. */
     int64_t rpm, tpm;
-    limits_for(p, who, &rpm, &tpm);
+    limits_for(c->pref, who, &rpm, &tpm);
     sg_ratelimit_status st;
     sg_rl_decision d = sg_ratelimit_reserve(srv->ratelimit, who->key_id, rpm, tpm, c->reserved, &st);
     add_ratelimit_headers(req, &st);
@@ -781,15 +816,16 @@ static void handle_models(sg_server *srv, sg_http_request *req) {
     policy_ref *pref = policy_acquire(srv);
     const sg_policy *p = pref->policy;
     sg_principal who;
-    if (authenticate(srv, req, p, t0, &who)) {
+    if (authenticate(srv, req, pref, t0, &who)) {
         int64_t rpm, tpm;
-        limits_for(p, &who, &rpm, &tpm);
+        limits_for(pref, &who, &rpm, &tpm);
         sg_ratelimit_status st;
         sg_ratelimit_peek(srv->ratelimit, who.key_id, rpm, tpm, &st);
         add_ratelimit_headers(req, &st);
         json_t *data = json_array();
         for (int i = 0; i < p->n_models; i++) {
-            if (sg_policy_decide(p, p->current_stage, who.audience, p->models[i].name, NULL, 0) != SG_POLICY_ALLOW)
+            if (sg_policy_decide(p, pref->stage, who.audience, p->models[i].name, NULL, 0) != SG_POLICY_ALLOW ||
+                sg_release_suspended(&pref->release, who.audience, p->models[i].name))
                 continue;
             json_t *m = json_object();
             json_object_set_new(m, "id", json_string(p->models[i].name));
@@ -807,6 +843,62 @@ static void handle_models(sg_server *srv, sg_http_request *req) {
     policy_release(srv, pref);
 }
 
+/* GET /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL: the release
+ * documents (release/cards.h), served as the current stage releases their
+ * component group (cards: risk_analysis; datasheet: replication):
+ * fully_closed -> 403; gradual, hosted, api -> a key of an audience the
+ * stage serves; downloadable, fully_open -> anyone. */
+static void handle_document(sg_server *srv, sg_http_request *req, const char *kind, const char *model) {
+    double t0 = sg_monotonic_s();
+    policy_ref *pref = policy_acquire(srv);
+    const sg_policy *p = pref->policy;
+    sg_component group = !strcmp(kind, "datasheet") ? SG_COMPONENT_REPLICATION : SG_COMPONENT_RISK_ANALYSIS;
+    sg_access_level level = sg_policy_component_level(p, pref->stage, group);
+    sg_principal who;
+    char *text = NULL;
+    sg_error *err = NULL;
+    if (level == SG_ACCESS_FULLY_CLOSED) {
+        sg_http_respond_error(req, 403, "permission_denied", NULL, "not_released",
+                              "the %s component is not released at stage '%s'", sg_component_name(group),
+                              stage_name(pref));
+        goto out;
+    }
+    if (level < SG_ACCESS_DOWNLOADABLE) {
+        if (!authenticate(srv, req, pref, t0, &who)) goto out;
+        int64_t incident = sg_release_suspended(&pref->release, who.audience, NULL);
+        if (!sg_policy_audience_at(p, pref->stage, who.audience) || incident) {
+            char why[256];
+            if (incident)
+                snprintf(why, sizeof why, "access is suspended by incident #%lld", (long long)incident);
+            else
+                snprintf(why, sizeof why, "the %s component is not released to audience '%s' at stage '%s'",
+                         sg_component_name(group), who.audience, stage_name(pref));
+            sg_http_respond_error(req, 403, "permission_denied", NULL, incident ? "suspended_by_incident" : "not_released",
+                                  "%s", why);
+            record(srv, &who, model, stage_name(pref), "403", why, 0, 0, t0, 403, NULL, NULL, SG_AUDIT_TEXT_NONE);
+            goto out;
+        }
+    }
+    if (model && !sg_policy_find_model(p, model)) {
+        sg_http_respond_error(req, 404, "invalid_request_error", "model", "model_not_found",
+                              "the model '%s' does not exist", model);
+        goto out;
+    }
+    if (!strcmp(kind, "system-card")) err = sg_card_system(srv->store, p, &text);
+    else if (!strcmp(kind, "card")) err = sg_card_model(srv->store, p, model, &text);
+    else err = sg_card_datasheet(srv->store, p, model, &text);
+    if (err) {
+        sg_log(SG_LOG_ERROR, "%s: %s", req->path, sg_error_message(err));
+        sg_error_free(err);
+        sg_http_respond_error(req, 500, "server_error", NULL, NULL, "the document could not be generated");
+        goto out;
+    }
+    sg_http_respond_text(req, 200, "text/markdown; charset=utf-8", text);
+out:
+    free(text);
+    policy_release(srv, pref);
+}
+
 static void handle(void *ctx, sg_http_request *req) {
     sg_server *srv = ctx;
     int get = !strcmp(req->method, "GET"), post = !strcmp(req->method, "POST");
@@ -814,12 +906,19 @@ static void handle(void *ctx, sg_http_request *req) {
         if (post) return handle_completions(srv, req);
     } else if (!strcmp(req->path, "/v1/models")) {
         if (get) return handle_models(srv, req);
+    } else if (!strcmp(req->path, "/v1/system-card") || !strncmp(req->path, "/v1/cards/", 10) ||
+               !strncmp(req->path, "/v1/datasheets/", 15)) {
+        if (get) {
+            if (!strcmp(req->path, "/v1/system-card")) return handle_document(srv, req, "system-card", NULL);
+            if (!strncmp(req->path, "/v1/cards/", 10)) return handle_document(srv, req, "card", req->path + 10);
+            return handle_document(srv, req, "datasheet", req->path + 15);
+        }
     } else if (!strcmp(req->path, "/healthz")) {
         if (get) {
             policy_ref *pref = policy_acquire(srv);
             json_t *o = json_object();
             json_object_set_new(o, "status", json_string("ok"));
-            json_object_set_new(o, "stage", json_string(stage_name(pref->policy)));
+            json_object_set_new(o, "stage", json_string(stage_name(pref)));
             policy_release(srv, pref);
             return sg_http_respond_json(req, 200, o);
         }
@@ -841,19 +940,105 @@ static void handle(void *ctx, sg_http_request *req) {
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
-static sg_error *load_policy(const char *path, policy_ref **out) {
+static sg_error *load_policy(const char *path, shared_policy **out) {
     sg_policy *p;
     sg_error *err = sg_policy_load(path, &p);
     if (err) return err;
     for (int i = 0; i < p->n_warnings; i++) sg_warn("%s", p->warnings[i]);
-    policy_ref *r = calloc(1, sizeof *r);
-    if (!r) {
+    shared_policy *sp = calloc(1, sizeof *sp);
+    if (!sp) {
         sg_policy_free(p);
         return sg_error_new("out of memory");
     }
-    r->policy = p;
+    sp->policy = p;
+    sp->refs = 0;
+    *out = sp;
+    return NULL;
+}
+
+/* A new ref over `sp` with the release state read from the store now. */
+static sg_error *make_ref(sg_server *s, shared_policy *sp, policy_ref **out) {
+    policy_ref *r = calloc(1, sizeof *r);
+    if (!r) return sg_error_new("out of memory");
+    sg_error *err = sg_release_state_load(s->store, sp->policy, &r->release);
+    if (err) {
+        free(r);
+        return sg_error_wrap(err, "reading the release state");
+    }
+    r->policy = sp->policy;
+    r->shared = sp;
+    r->stage = r->release.stage;
     r->refs = 1;
+    pthread_mutex_lock(&s->policy_mu);
+    sp->refs++;
+    pthread_mutex_unlock(&s->policy_mu);
     *out = r;
+    return NULL;
+}
+
+/* Makes `r` the ref new requests get; with `expected`, only if that is still
+ * the installed one (a reload in between wins), else `r` is dropped. */
+static void install_ref_if(sg_server *s, policy_ref *r, const policy_ref *expected) {
+    pthread_mutex_lock(&s->policy_mu);
+    policy_ref *old = s->policy;
+    int ok = !expected || old == expected;
+    if (ok) s->policy = r;
+    pthread_mutex_unlock(&s->policy_mu);
+    if (!ok) policy_release(s, r);
+    else if (old) policy_release(s, old);
+}
+static void install_ref(sg_server *s, policy_ref *r) { install_ref_if(s, r, NULL); }
+
+/* The watcher: every 100 ms reads the release version (one indexed row);
+ * when a stage move or an incident changed it, installs a new ref, so the
+ * change applies to the next request, without restart. Also writes the
+ * monitoring report each monitoring_frequency period into DB.reports/. */
+#define WATCH_INTERVAL_MS 100
+static void *watch(void *arg) {
+    sg_server *s = arg;
+    pthread_mutex_lock(&s->watch_mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += WATCH_INTERVAL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->watch_cv, &s->watch_mu, &until);
+        if (s->stopping) break;
+        pthread_mutex_unlock(&s->watch_mu);
+        policy_ref *cur = policy_acquire(s);
+        int64_t version = 0;
+        sg_error *err = sg_store_release_version(s->store, &version);
+        if (!err && version != cur->release.version) {
+            policy_ref *r = NULL;
+            if (!(err = make_ref(s, cur->shared, &r))) {
+                if (r->stage != cur->stage)
+                    sg_info("release stage is now '%s'", stage_name(r));
+                sg_info("release state applied (version %lld, %zu open incident%s)", (long long)r->release.version,
+                        r->release.n_incidents, r->release.n_incidents == 1 ? "" : "s");
+                install_ref_if(s, r, cur);
+            }
+        }
+        if (err) {
+            sg_log(SG_LOG_ERROR, "release watcher: %s", sg_error_message(err));
+            sg_error_free(err);
+        }
+        double now = sg_monotonic_s();
+        if (s->db_path && now >= s->next_report_s) {
+            s->next_report_s = now + (double)sg_report_period_ms(cur->policy->monitoring_frequency) / 1000.0;
+            char *dir = sg_report_dir(s->db_path);
+            err = dir ? sg_report_write(s->store, cur->policy, dir, sg_now_ms()) : sg_error_new("out of memory");
+            if (err) {
+                sg_log(SG_LOG_ERROR, "monitoring report: %s", sg_error_message(err));
+                sg_error_free(err);
+            } else {
+                sg_info("monitoring report written to %s", dir);
+            }
+            free(dir);
+        }
+        policy_release(s, cur);
+        pthread_mutex_lock(&s->watch_mu);
+    }
+    pthread_mutex_unlock(&s->watch_mu);
     return NULL;
 }
 
@@ -862,10 +1047,20 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
     sg_server *s = calloc(1, sizeof *s);
     if (!s) return sg_error_new("out of memory");
     pthread_mutex_init(&s->policy_mu, NULL);
+    pthread_mutex_init(&s->watch_mu, NULL);
+    pthread_cond_init(&s->watch_cv, NULL);
     s->policy_path = strdup(o->policy_path);
-    sg_error *err = load_policy(o->policy_path, &s->policy);
+    s->db_path = strdup(o->db_path);
+    shared_policy *sp = NULL;
+    policy_ref *r = NULL;
+    sg_error *err = load_policy(o->policy_path, &sp);
     char *key_path = NULL;
     if (!err) err = sg_store_open(o->db_path, &s->store);
+    if (!err && !(err = make_ref(s, sp, &r))) install_ref(s, r);
+    if (sp && !r) {
+        sg_policy_free(sp->policy);
+        free(sp);
+    }
     if (!err) {
         key_path = sg_keys_key_path(o->db_path);
         err = key_path ? sg_keys_open(s->store, key_path, &s->keys) : sg_error_new("out of memory");
@@ -877,10 +1072,18 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
         s->metrics = sg_metrics_new();
         s->models = sg_models_new(p->max_batch, p->queue_size, s->metrics);
         s->request_timeout_s = p->request_timeout_s;
+        /* the first report after one whole period of serving */
+        s->next_report_s = sg_monotonic_s() + (double)sg_report_period_ms(p->monitoring_frequency) / 1000.0;
         if (!s->metrics || !s->models) err = sg_error_new("out of memory");
         if (!err)
             err = sg_http_start(o->host, o->port, (size_t)(p->max_body_bytes > 0 ? p->max_body_bytes : 1 << 20),
                                 handle, s, &s->http);
+    }
+    if (!err) {
+        if (pthread_create(&s->watcher, NULL, watch, s))
+            err = sg_error_new("cannot start the release watcher thread");
+        else
+            s->watcher_running = 1;
     }
     if (err) {
         sg_server_stop(s);
@@ -893,21 +1096,26 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
 int sg_server_port(const sg_server *s) { return sg_http_port(s->http); }
 
 sg_error *sg_server_reload(sg_server *s) {
+    shared_policy *sp = NULL;
     policy_ref *r = NULL;
-    sg_error *err = load_policy(s->policy_path, &r);
+    sg_error *err = load_policy(s->policy_path, &sp);
+    if (!err && (err = make_ref(s, sp, &r))) {
+        sg_policy_free(sp->policy);
+        free(sp);
+    }
     if (err) return sg_error_wrap(err, "policy reload refused, the running policy stays");
-    pthread_mutex_lock(&s->policy_mu);
-    policy_ref *old = s->policy;
-    s->policy = r;
-    pthread_mutex_unlock(&s->policy_mu);
-    policy_release(s, old);
-    sg_info("policy reloaded from %s: current stage '%s'", s->policy_path, stage_name(r->policy));
+    install_ref(s, r);
+    sg_info("policy reloaded from %s: current stage '%s'", s->policy_path, stage_name(r));
     return NULL;
 }
 
 void sg_server_stop(sg_server *s) {
     if (!s) return;
+    pthread_mutex_lock(&s->watch_mu);
     s->stopping = 1;
+    pthread_cond_broadcast(&s->watch_cv);
+    pthread_mutex_unlock(&s->watch_mu);
+    if (s->watcher_running) pthread_join(s->watcher, NULL);
     sg_http_stop(s->http); /* waits for connection threads: no request is in flight after this */
     sg_models_free(s->models);
     sg_metrics_free(s->metrics);
@@ -916,6 +1124,9 @@ void sg_server_stop(sg_server *s) {
     sg_store_close(s->store);
     if (s->policy) policy_release(s, s->policy);
     pthread_mutex_destroy(&s->policy_mu);
+    pthread_mutex_destroy(&s->watch_mu);
+    pthread_cond_destroy(&s->watch_cv);
     free(s->policy_path);
+    free(s->db_path);
     free(s);
 }

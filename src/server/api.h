@@ -8,12 +8,20 @@
  *                          generate (JSON, or SSE with stream: true) -> refund
  *                          the unused tokens -> audit record committed -> reply
  *   GET  /v1/models        the models the caller's key may use now
+ *   GET  /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL
+ *                          the release documents (release/cards.h) where the
+ *                          current stage releases their component group
  *   GET  /healthz          liveness and the current stage
  *   GET  /metrics          Prometheus text
  *
  * x-ratelimit-* headers go out on every authenticated answer. The policy can
  * be reloaded while serving: a new one is swapped in only if it loads
- * cleanly; requests in flight finish under the policy they started with. */
+ * cleanly; requests in flight finish under the policy they started with.
+ * A watcher thread polls the store's release version (release/stages.h)
+ * every 100 ms: a stage move or an incident (suspended audiences and models
+ * get 403 naming the incident) applies to the next request, without restart;
+ * it also writes the monitoring report (release/report.h) every
+ * monitoring_frequency period into DB.reports/. */
 #ifndef SG_API_H
 #define SG_API_H
 

@@ -50,6 +50,75 @@ static const char *const migrations[] = {
     "  prev_hash BLOB NOT NULL,"
     "  hash BLOB NOT NULL);"
     "CREATE INDEX audit_time ON audit(time_ms);",
+    /* 2: the staged release (src/release): stage moves, evidence, incidents.
+     * release_version counts every change the server must apply (a stage
+     * move, an incident opened or closed): it polls that one row. */
+    "CREATE TABLE stage_moves ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  from_stage TEXT NOT NULL, to_stage TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  actor TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL,"
+    "  override INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE risk_assessments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  stage TEXT NOT NULL, status TEXT NOT NULL, author TEXT NOT NULL,"
+    "  file TEXT NOT NULL, digest TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE TABLE mitigations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  item TEXT NOT NULL, status TEXT NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL);"
+    "CREATE TABLE evaluations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  run_id INTEGER NOT NULL,"
+    "  suite TEXT NOT NULL, model TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,"
+    "  dataset TEXT NOT NULL, code_version TEXT NOT NULL, source TEXT NOT NULL);"
+    "CREATE INDEX evaluations_key ON evaluations(suite, model, metric, id);"
+    "CREATE TABLE signoffs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  stage TEXT NOT NULL, reviewer TEXT NOT NULL, note TEXT NOT NULL);"
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  opened_ms INTEGER NOT NULL,"
+    "  severity TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  suspend_audience TEXT NOT NULL DEFAULT '', suspend_model TEXT NOT NULL DEFAULT '',"
+    "  rollback INTEGER NOT NULL DEFAULT 0,"
+    "  opened_by TEXT NOT NULL,"
+    "  closed_ms INTEGER NOT NULL DEFAULT 0, closed_by TEXT NOT NULL DEFAULT '', close_note TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE release_version (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);"
+    "INSERT INTO release_version VALUES (1, 0);"
+    "CREATE TRIGGER stage_moves_bump AFTER INSERT ON stage_moves BEGIN "
+    "  UPDATE release_version SET value = value + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER incidents_bump_insert AFTER INSERT ON incidents BEGIN "
+    "  UPDATE release_version SET value = value + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER incidents_bump_update AFTER UPDATE ON incidents BEGIN "
+    "  UPDATE release_version SET value = value + 1 WHERE id = 1; END;",
+    /* 3: downloadable releases (src/distribution): licensees, the release
+     * signing key (secret sealed under a key derived from DB.key), issued
+     * bundles with what trace needs to recompute their fingerprints. */
+    "CREATE TABLE licensees ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  created_ms INTEGER NOT NULL,"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE release_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  sealed_secret BLOB NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE issues ("
+    "  id INTEGER PRIMARY KEY,"
+    "  licensee_id INTEGER NOT NULL REFERENCES licensees(id),"
+    "  model TEXT NOT NULL, stage TEXT NOT NULL,"
+    "  original_path TEXT NOT NULL, original_sha256 TEXT NOT NULL,"
+    "  nonce BLOB NOT NULL CHECK (length(nonce) = 32),"
+    "  epsilon REAL NOT NULL,"
+    "  license_sha256 TEXT NOT NULL, bundle_sha256 TEXT NOT NULL,"
+    "  issued_ms INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -75,9 +144,9 @@ enum {
 };
 
 #define KEY_COLUMNS "id, name, audience, hint, hash, rpm, tpm, created_ms, expires_ms, revoked_ms"
-#define AUDIT_COLUMNS                                                                              \
-    "seq, time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "              \
-    "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "    \
+#define AUDIT_COLUMNS                                                                                        \
+    "seq, time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "                        \
+    "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "              \
     "completion_text, prev_hash, hash"
 
 static const char *const query_sql[Q_COUNT_] = {
@@ -96,8 +165,7 @@ static const char *const query_sql[Q_COUNT_] = {
     [Q_USAGE_DAYS] = "SELECT day, requests, prompt_tokens, completion_tokens FROM usage "
                      "WHERE key_id = ? ORDER BY day DESC",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [Q_AUDIT_EACH] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq >= ? ORDER BY seq",
     [Q_AUDIT_COUNT] = "SELECT count(*), coalesce(max(seq), 0) FROM audit",
     [Q_AUDIT_PURGE] = "UPDATE audit SET prompt_text = NULL, completion_text = NULL WHERE time_ms < ? "
@@ -487,7 +555,8 @@ static sg_error *usage_add_locked(conn *c, int64_t key_id, int64_t time_ms, int6
     return run(c, st, "recording usage");
 }
 
-sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt, int64_t completion) {
+sg_error *sg_store_usage_add(sg_store *s, int64_t key_id, int64_t time_ms, int64_t prompt,
+                             int64_t completion) {
     conn *c = &s->writer;
     lock(c);
     sg_error *err = usage_add_locked(c, key_id, time_ms, prompt, completion);
@@ -616,7 +685,8 @@ static sg_error *write_batch_locked(conn *c, pending *first, size_t n) {
         p->seal(row, last_hash, p->ctx);
         if ((err = insert_audit_locked(c, row))) goto rollback;
         if (p->usage && row->key_id > 0 &&
-            (err = usage_add_locked(c, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
+            (err =
+                 usage_add_locked(c, row->key_id, row->time_ms, row->prompt_tokens, row->completion_tokens)))
             goto rollback;
         memcpy(last_hash, row->hash, SG_HASH_BYTES);
     }
@@ -644,7 +714,8 @@ static void flush_batch(sg_store *s, pending *batch) {
     unlock(c);
 }
 
-sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal, void *ctx) {
+sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
+                                void *ctx) {
     pending me = {.row = row, .usage = usage, .seal = seal, .ctx = ctx};
     pthread_mutex_lock(&s->gc_lock);
     *s->gc_tail = &me;
@@ -702,8 +773,10 @@ sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn,
     bool private_conn = s->reader != &s->writer;
     if (private_conn) {
         c = &own;
-        if (sqlite3_open_v2(s->path, &own.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-            err = sg_error_new("reading the audit log: %s", own.db ? sqlite3_errmsg(own.db) : "out of memory");
+        if (sqlite3_open_v2(s->path, &own.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+            err =
+                sg_error_new("reading the audit log: %s", own.db ? sqlite3_errmsg(own.db) : "out of memory");
             sqlite3_close(own.db);
             return err;
         }
@@ -767,4 +840,632 @@ sg_error *sg_store_audit_purge_text(sg_store *s, int64_t before_ms, int64_t *pur
     }
     unlock(c);
     return err;
+}
+
+/* ---- the staged release -------------------------------------------------------
+ * Rare writes and small reads: statements are prepared per call. */
+
+static void bind_s(sqlite3_stmt *st, int i, const char *t) { sqlite3_bind_text(st, i, t ? t : "", -1, SQLITE_TRANSIENT); }
+
+typedef void (*bind_fn)(sqlite3_stmt *st, const void *rec, const void *extra);
+
+/* Runs one INSERT/UPDATE on the writer; *id gets the new rowid, *changes the
+ * number of rows changed (both may be NULL). */
+static sg_error *rel_write(sg_store *s, const char *sql, bind_fn bind, const void *rec, const void *extra,
+                           int64_t *id, int *changes, const char *what) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        err = db_error(c, what);
+    } else {
+        bind(st, rec, extra);
+        if (sqlite3_step(st) != SQLITE_DONE) err = db_error(c, what);
+        if (!err && id) *id = sqlite3_last_insert_rowid(c->db);
+        if (!err && changes) *changes = sqlite3_changes(c->db);
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+typedef void (*read_fn)(sqlite3_stmt *st, void *rec);
+
+/* Runs a SELECT on the reader, one `size`-byte record per row into a growing
+ * array. `bind` may be NULL. */
+static sg_error *rel_read(sg_store *s, const char *sql, bind_fn bind, const void *a, const void *b, read_fn rd,
+                          size_t size, void **out, size_t *n, const char *what) {
+    conn *c = s->reader;
+    *out = NULL;
+    *n = 0;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = NULL;
+    size_t cap = 0;
+    char *arr = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        err = db_error(c, what);
+        goto done;
+    }
+    if (bind) bind(st, a, b);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char *grown = realloc(arr, cap * size);
+            if (!grown) {
+                err = sg_error_new("out of memory");
+                goto done;
+            }
+            arr = grown;
+        }
+        memset(arr + *n * size, 0, size);
+        rd(st, arr + *n * size);
+        (*n)++;
+    }
+    if (rc != SQLITE_DONE) err = db_error(c, what);
+done:
+    sqlite3_finalize(st);
+    unlock(c);
+    if (err) {
+        free(arr);
+        *n = 0;
+    } else {
+        *out = arr;
+    }
+    return err;
+}
+
+static void bind_since(sqlite3_stmt *st, const void *a, const void *b) {
+    (void)b;
+    sqlite3_bind_int64(st, 1, *(const int64_t *)a);
+}
+
+/* stage moves */
+static void bind_move(sqlite3_stmt *st, const void *rec, const void *extra) {
+    const sg_stage_move *m = rec;
+    (void)extra;
+    sqlite3_bind_int64(st, 1, m->time_ms);
+    bind_s(st, 2, m->from_stage);
+    bind_s(st, 3, m->to_stage);
+    bind_s(st, 4, m->kind);
+    bind_s(st, 5, m->actor);
+    bind_s(st, 6, m->reason);
+    bind_s(st, 7, m->evidence);
+    sqlite3_bind_int(st, 8, m->override);
+}
+static void read_move(sqlite3_stmt *st, void *rec) {
+    sg_stage_move *m = rec;
+    m->id = sqlite3_column_int64(st, 0);
+    m->time_ms = sqlite3_column_int64(st, 1);
+    copy_text(m->from_stage, sizeof m->from_stage, st, 2);
+    copy_text(m->to_stage, sizeof m->to_stage, st, 3);
+    copy_text(m->kind, sizeof m->kind, st, 4);
+    copy_text(m->actor, sizeof m->actor, st, 5);
+    copy_text(m->reason, sizeof m->reason, st, 6);
+    copy_text(m->evidence, sizeof m->evidence, st, 7);
+    m->override = sqlite3_column_int(st, 8);
+}
+sg_error *sg_store_stage_move_add(sg_store *s, const sg_stage_move *m, int64_t *id) {
+    return rel_write(s,
+                     "INSERT INTO stage_moves (time_ms, from_stage, to_stage, kind, actor, reason, evidence, "
+                     "override) VALUES (?,?,?,?,?,?,?,?)",
+                     bind_move, m, NULL, id, NULL, "recording stage move");
+}
+sg_error *sg_store_stage_moves(sg_store *s, int64_t since_ms, sg_stage_move **out, size_t *n) {
+    return rel_read(s,
+                    "SELECT id, time_ms, from_stage, to_stage, kind, actor, reason, evidence, override "
+                    "FROM stage_moves WHERE time_ms >= ? ORDER BY id",
+                    bind_since, &since_ms, NULL, read_move, sizeof **out, (void **)out, n, "reading stage moves");
+}
+
+/* risk assessments */
+static void bind_risk(sqlite3_stmt *st, const void *rec, const void *extra) {
+    const sg_risk_record *r = rec;
+    sqlite3_bind_int64(st, 1, r->time_ms);
+    bind_s(st, 2, r->stage);
+    bind_s(st, 3, r->status);
+    bind_s(st, 4, r->author);
+    bind_s(st, 5, r->file);
+    bind_s(st, 6, r->digest);
+    bind_s(st, 7, extra);
+}
+static void read_risk(sqlite3_stmt *st, void *rec) {
+    sg_risk_record *r = rec;
+    r->id = sqlite3_column_int64(st, 0);
+    r->time_ms = sqlite3_column_int64(st, 1);
+    copy_text(r->stage, sizeof r->stage, st, 2);
+    copy_text(r->status, sizeof r->status, st, 3);
+    copy_text(r->author, sizeof r->author, st, 4);
+    copy_text(r->file, sizeof r->file, st, 5);
+    copy_text(r->digest, sizeof r->digest, st, 6);
+}
+sg_error *sg_store_risk_add(sg_store *s, const sg_risk_record *r, const char *body, int64_t *id) {
+    return rel_write(s,
+                     "INSERT INTO risk_assessments (time_ms, stage, status, author, file, digest, body) "
+                     "VALUES (?,?,?,?,?,?,?)",
+                     bind_risk, r, body, id, NULL, "recording risk assessment");
+}
+sg_error *sg_store_risks(sg_store *s, sg_risk_record **out, size_t *n) {
+    return rel_read(s, "SELECT id, time_ms, stage, status, author, file, digest FROM risk_assessments ORDER BY id",
+                    NULL, NULL, NULL, read_risk, sizeof **out, (void **)out, n, "reading risk assessments");
+}
+
+/* mitigations */
+static void bind_mitigation(sqlite3_stmt *st, const void *rec, const void *extra) {
+    const sg_mitigation_record *m = rec;
+    (void)extra;
+    sqlite3_bind_int64(st, 1, m->time_ms);
+    bind_s(st, 2, m->item);
+    bind_s(st, 3, m->status);
+    bind_s(st, 4, m->actor);
+    bind_s(st, 5, m->note);
+}
+static void read_mitigation(sqlite3_stmt *st, void *rec) {
+    sg_mitigation_record *m = rec;
+    m->id = sqlite3_column_int64(st, 0);
+    m->time_ms = sqlite3_column_int64(st, 1);
+    copy_text(m->item, sizeof m->item, st, 2);
+    copy_text(m->status, sizeof m->status, st, 3);
+    copy_text(m->actor, sizeof m->actor, st, 4);
+    copy_text(m->note, sizeof m->note, st, 5);
+}
+sg_error *sg_store_mitigation_add(sg_store *s, const sg_mitigation_record *m, int64_t *id) {
+    return rel_write(s, "INSERT INTO mitigations (time_ms, item, status, actor, note) VALUES (?,?,?,?,?)",
+                     bind_mitigation, m, NULL, id, NULL, "recording mitigation status");
+}
+sg_error *sg_store_mitigations(sg_store *s, sg_mitigation_record **out, size_t *n) {
+    return rel_read(s, "SELECT id, time_ms, item, status, actor, note FROM mitigations ORDER BY id", NULL, NULL,
+                    NULL, read_mitigation, sizeof **out, (void **)out, n, "reading mitigations");
+}
+
+/* sign-offs */
+static void bind_signoff(sqlite3_stmt *st, const void *rec, const void *extra) {
+    const sg_signoff_record *r = rec;
+    (void)extra;
+    sqlite3_bind_int64(st, 1, r->time_ms);
+    bind_s(st, 2, r->stage);
+    bind_s(st, 3, r->reviewer);
+    bind_s(st, 4, r->note);
+}
+static void read_signoff(sqlite3_stmt *st, void *rec) {
+    sg_signoff_record *r = rec;
+    r->id = sqlite3_column_int64(st, 0);
+    r->time_ms = sqlite3_column_int64(st, 1);
+    copy_text(r->stage, sizeof r->stage, st, 2);
+    copy_text(r->reviewer, sizeof r->reviewer, st, 3);
+    copy_text(r->note, sizeof r->note, st, 4);
+}
+sg_error *sg_store_signoff_add(sg_store *s, const sg_signoff_record *r, int64_t *id) {
+    return rel_write(s, "INSERT INTO signoffs (time_ms, stage, reviewer, note) VALUES (?,?,?,?)", bind_signoff, r,
+                     NULL, id, NULL, "recording sign-off");
+}
+sg_error *sg_store_signoffs(sg_store *s, sg_signoff_record **out, size_t *n) {
+    return rel_read(s, "SELECT id, time_ms, stage, reviewer, note FROM signoffs ORDER BY id", NULL, NULL, NULL,
+                    read_signoff, sizeof **out, (void **)out, n, "reading sign-offs");
+}
+
+/* incidents */
+#define INCIDENT_COLUMNS                                                                                     \
+    "id, opened_ms, severity, reason, suspend_audience, suspend_model, rollback, opened_by, closed_ms, "      \
+    "closed_by, close_note"
+static void bind_incident(sqlite3_stmt *st, const void *rec, const void *extra) {
+    const sg_incident_record *r = rec;
+    (void)extra;
+    sqlite3_bind_int64(st, 1, r->opened_ms);
+    bind_s(st, 2, r->severity);
+    bind_s(st, 3, r->reason);
+    bind_s(st, 4, r->suspend_audience);
+    bind_s(st, 5, r->suspend_model);
+    sqlite3_bind_int(st, 6, r->rollback);
+    bind_s(st, 7, r->opened_by);
+}
+static void read_incident(sqlite3_stmt *st, void *rec) {
+    sg_incident_record *r = rec;
+    r->id = sqlite3_column_int64(st, 0);
+    r->opened_ms = sqlite3_column_int64(st, 1);
+    copy_text(r->severity, sizeof r->severity, st, 2);
+    copy_text(r->reason, sizeof r->reason, st, 3);
+    copy_text(r->suspend_audience, sizeof r->suspend_audience, st, 4);
+    copy_text(r->suspend_model, sizeof r->suspend_model, st, 5);
+    r->rollback = sqlite3_column_int(st, 6);
+    copy_text(r->opened_by, sizeof r->opened_by, st, 7);
+    r->closed_ms = sqlite3_column_int64(st, 8);
+    copy_text(r->closed_by, sizeof r->closed_by, st, 9);
+    copy_text(r->close_note, sizeof r->close_note, st, 10);
+}
+sg_error *sg_store_incident_add(sg_store *s, const sg_incident_record *r, int64_t *id) {
+    return rel_write(s,
+                     "INSERT INTO incidents (opened_ms, severity, reason, suspend_audience, suspend_model, "
+                     "rollback, opened_by) VALUES (?,?,?,?,?,?,?)",
+                     bind_incident, r, NULL, id, NULL, "recording incident");
+}
+typedef struct {
+    int64_t id, now_ms;
+    const char *by, *note;
+} close_args;
+static void bind_close(sqlite3_stmt *st, const void *rec, const void *extra) {
+    const close_args *a = rec;
+    (void)extra;
+    sqlite3_bind_int64(st, 1, a->now_ms);
+    bind_s(st, 2, a->by);
+    bind_s(st, 3, a->note);
+    sqlite3_bind_int64(st, 4, a->id);
+}
+sg_error *sg_store_incident_close(sg_store *s, int64_t id, int64_t now_ms, const char *by, const char *note,
+                                  bool *changed) {
+    close_args a = {id, now_ms > 0 ? now_ms : 1, by, note};
+    int changes = 0;
+    sg_error *err = rel_write(s,
+                              "UPDATE incidents SET closed_ms = ?, closed_by = ?, close_note = ? "
+                              "WHERE id = ? AND closed_ms = 0",
+                              bind_close, &a, NULL, NULL, &changes, "closing incident");
+    *changed = !err && changes > 0;
+    return err;
+}
+sg_error *sg_store_incidents(sg_store *s, int64_t since_ms, sg_incident_record **out, size_t *n) {
+    /* an incident still open, or closed after `since`, belongs to the period */
+    return rel_read(s,
+                    "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE opened_ms >= ?1 OR closed_ms = 0 "
+                    "OR closed_ms >= ?1 ORDER BY id",
+                    bind_since, &since_ms, NULL, read_incident, sizeof **out, (void **)out, n,
+                    "reading incidents");
+}
+
+/* evaluations */
+static void bind_eval(sqlite3_stmt *st, const void *rec, const void *extra) {
+    const sg_eval_record *r = rec;
+    sqlite3_bind_int64(st, 1, r->time_ms);
+    sqlite3_bind_int64(st, 2, *(const int64_t *)extra);
+    bind_s(st, 3, r->suite);
+    bind_s(st, 4, r->model);
+    bind_s(st, 5, r->metric);
+    sqlite3_bind_double(st, 6, r->value);
+    bind_s(st, 7, r->dataset);
+    bind_s(st, 8, r->code_version);
+    bind_s(st, 9, r->source);
+}
+static void read_eval(sqlite3_stmt *st, void *rec) {
+    sg_eval_record *r = rec;
+    r->id = sqlite3_column_int64(st, 0);
+    r->time_ms = sqlite3_column_int64(st, 1);
+    r->run_id = sqlite3_column_int64(st, 2);
+    copy_text(r->suite, sizeof r->suite, st, 3);
+    copy_text(r->model, sizeof r->model, st, 4);
+    copy_text(r->metric, sizeof r->metric, st, 5);
+    r->value = sqlite3_column_double(st, 6);
+    copy_text(r->dataset, sizeof r->dataset, st, 7);
+    copy_text(r->code_version, sizeof r->code_version, st, 8);
+    copy_text(r->source, sizeof r->source, st, 9);
+}
+#define EVAL_COLUMNS "id, time_ms, run_id, suite, model, metric, value, dataset, code_version, source"
+sg_error *sg_store_eval_add(sg_store *s, sg_eval_record *recs, size_t n, int64_t *run_id) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = exec(c, "BEGIN IMMEDIATE", "storing evaluation");
+    if (err) goto out;
+    if (sqlite3_prepare_v2(c->db,
+                           "INSERT INTO evaluations (time_ms, run_id, suite, model, metric, value, dataset, "
+                           "code_version, source) VALUES (?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = db_error(c, "storing evaluation");
+        goto fail;
+    }
+    int64_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        bind_eval(st, &recs[i], &run);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            err = db_error(c, "storing evaluation");
+            goto fail;
+        }
+        if (i == 0) {
+            run = sqlite3_last_insert_rowid(c->db);
+            char sql[96];
+            snprintf(sql, sizeof sql, "UPDATE evaluations SET run_id = %lld WHERE id = %lld", (long long)run,
+                     (long long)run);
+            if ((err = exec(c, sql, "storing evaluation"))) goto fail;
+        }
+        recs[i].run_id = run;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((err = exec(c, "COMMIT", "storing evaluation"))) goto fail;
+    if (run_id) *run_id = run;
+    goto out;
+fail:
+    sqlite3_finalize(st);
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    unlock(c);
+    return err;
+}
+static void bind_model(sqlite3_stmt *st, const void *a, const void *b) {
+    (void)b;
+    if (a) bind_s(st, 1, a);
+}
+sg_error *sg_store_evals(sg_store *s, const char *model, sg_eval_record **out, size_t *n) {
+    return rel_read(s,
+                    model ? "SELECT " EVAL_COLUMNS " FROM evaluations WHERE model = ? ORDER BY id"
+                          : "SELECT " EVAL_COLUMNS " FROM evaluations ORDER BY id",
+                    bind_model, model, NULL, read_eval, sizeof **out, (void **)out, n, "reading evaluations");
+}
+typedef struct {
+    const char *suite, *model, *metric;
+} eval_key;
+static void bind_eval_key(sqlite3_stmt *st, const void *a, const void *b) {
+    const eval_key *k = a;
+    (void)b;
+    bind_s(st, 1, k->suite);
+    bind_s(st, 2, k->model);
+    bind_s(st, 3, k->metric);
+}
+sg_error *sg_store_eval_latest(sg_store *s, const char *suite, const char *model, const char *metric,
+                               sg_eval_record *out, bool *found) {
+    eval_key k = {suite, model, metric};
+    sg_eval_record *rows = NULL;
+    size_t n = 0;
+    sg_error *err = rel_read(s,
+                             "SELECT " EVAL_COLUMNS " FROM evaluations WHERE suite = ? AND model = ? AND metric = ? "
+                             "ORDER BY id DESC LIMIT 1",
+                             bind_eval_key, &k, NULL, read_eval, sizeof *rows, (void **)&rows, &n,
+                             "reading evaluations");
+    *found = !err && n > 0;
+    if (*found) *out = rows[0];
+    free(rows);
+    return err;
+}
+
+static void read_version_row(sqlite3_stmt *st, void *rec) { *(int64_t *)rec = sqlite3_column_int64(st, 0); }
+sg_error *sg_store_release_version(sg_store *s, int64_t *version) {
+    int64_t *rows = NULL;
+    size_t n = 0;
+    sg_error *err = rel_read(s, "SELECT value FROM release_version WHERE id = 1", NULL, NULL, NULL,
+                             read_version_row, sizeof *rows, (void **)&rows, &n, "reading release version");
+    *version = (!err && n) ? rows[0] : 0;
+    free(rows);
+    return err;
+}
+
+/* ---- downloadable releases ----------------------------------------------------
+ * Rare operations (a few per release): statements are prepared per call. */
+
+static sg_error *prep(conn *c, const char *sql, sqlite3_stmt **st) {
+    if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK) return db_error(c, "preparing statement");
+    return NULL;
+}
+
+static void copy_blob(unsigned char *dst, size_t cap, sqlite3_stmt *st, int col) {
+    memset(dst, 0, cap);
+    const void *b = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (b) memcpy(dst, b, n < cap ? n : cap);
+}
+
+sg_error *sg_store_licensee_insert(sg_store *s, const char *name,
+                                   const unsigned char public_key[SG_LICENSEE_KEY_BYTES], int64_t created_ms,
+                                   int64_t *id) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, "INSERT INTO licensees (name, public_key, created_ms) VALUES (?,?,?)", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, public_key, SG_LICENSEE_KEY_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, created_ms);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_CONSTRAINT_UNIQUE)
+            err = sg_error_new("a licensee named '%s' exists already", name);
+        else if (rc != SQLITE_DONE)
+            err = db_error(c, "inserting licensee");
+        else
+            *id = sqlite3_last_insert_rowid(c->db);
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+static void read_licensee(sqlite3_stmt *st, sg_licensee_record *r) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    copy_text(r->name, sizeof r->name, st, 1);
+    copy_blob(r->public_key, sizeof r->public_key, st, 2);
+    r->created_ms = sqlite3_column_int64(st, 3);
+    r->revoked_ms = sqlite3_column_int64(st, 4);
+}
+
+#define LICENSEE_COLUMNS "id, name, public_key, created_ms, revoked_ms"
+
+sg_error *sg_store_licensee_get(sg_store *s, const char *name, int64_t id, sg_licensee_record *out,
+                                bool *found) {
+    conn *c = s->reader;
+    *found = false;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c,
+                         id ? "SELECT " LICENSEE_COLUMNS " FROM licensees WHERE id = ?"
+                            : "SELECT " LICENSEE_COLUMNS " FROM licensees WHERE name = ?",
+                         &st);
+    if (!err) {
+        if (id)
+            sqlite3_bind_int64(st, 1, id);
+        else
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            read_licensee(st, out);
+            *found = true;
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "looking up licensee");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+/* Collects every row of `sql` through `read` into a growing array. */
+static sg_error *list_rows(conn *c, const char *sql, size_t size, void (*read)(sqlite3_stmt *, void *), void **out,
+                           size_t *n) {
+    *out = NULL;
+    *n = 0;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, sql, &st);
+    size_t cap = 0;
+    int rc = SQLITE_DONE;
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            void *grown = realloc(*out, cap * size);
+            if (!grown) {
+                err = sg_error_new("out of memory");
+                break;
+            }
+            *out = grown;
+        }
+        read(st, (char *)*out + size * (*n)++);
+    }
+    if (!err && rc != SQLITE_DONE) err = db_error(c, "listing rows");
+    sqlite3_finalize(st);
+    unlock(c);
+    if (err) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return err;
+}
+
+static void read_licensee_v(sqlite3_stmt *st, void *r) { read_licensee(st, r); }
+
+sg_error *sg_store_licensee_list(sg_store *s, sg_licensee_record **out, size_t *n) {
+    return list_rows(s->reader, "SELECT " LICENSEE_COLUMNS " FROM licensees ORDER BY id", sizeof **out,
+                     read_licensee_v, (void **)out, n);
+}
+
+sg_error *sg_store_licensee_revoke(sg_store *s, const char *name, int64_t now_ms, bool *changed) {
+    conn *c = &s->writer;
+    *changed = false;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, "UPDATE licensees SET revoked_ms = ? WHERE name = ? AND revoked_ms = 0", &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, now_ms > 0 ? now_ms : 1);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        err = run(c, st, "revoking licensee");
+        if (!err) *changed = sqlite3_changes(c->db) > 0;
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32], const unsigned char *sealed,
+                                      size_t sealed_len, int64_t created_ms) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    /* id fixed to 1: a second key is refused by the primary key */
+    sg_error *err =
+        prep(c, "INSERT INTO release_keys (id, public_key, sealed_secret, created_ms) VALUES (1,?,?,?)", &st);
+    if (!err) {
+        sqlite3_bind_blob(st, 1, public_key, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, sealed, (int)sealed_len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, created_ms);
+        int rc = sqlite3_step(st);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+            err = sg_error_new("this database has a release key already");
+        else if (rc != SQLITE_DONE)
+            err = db_error(c, "storing release key");
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[32], unsigned char **sealed,
+                                   size_t *sealed_len, bool *found) {
+    conn *c = s->reader;
+    *found = false;
+    *sealed = NULL;
+    *sealed_len = 0;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c, "SELECT public_key, sealed_secret FROM release_keys WHERE id = 1", &st);
+    if (!err) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            copy_blob(public_key, 32, st, 0);
+            size_t n = (size_t)sqlite3_column_bytes(st, 1);
+            *sealed = malloc(n ? n : 1);
+            if (!*sealed)
+                err = sg_error_new("out of memory");
+            else {
+                if (n) memcpy(*sealed, sqlite3_column_blob(st, 1), n);
+                *sealed_len = n;
+                *found = true;
+            }
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "reading release key");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_issue_insert(sg_store *s, const sg_issue_record *r, int64_t *id) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c,
+                         "INSERT INTO issues (licensee_id, model, stage, original_path, original_sha256, nonce, "
+                         "epsilon, license_sha256, bundle_sha256, issued_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, r->licensee_id);
+        sqlite3_bind_text(st, 2, r->model, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, r->stage, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, r->original_path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, r->original_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 6, r->nonce, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 7, r->epsilon);
+        sqlite3_bind_text(st, 8, r->license_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 9, r->bundle_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 10, r->issued_ms);
+        err = run(c, st, "recording issued bundle");
+        if (!err && id) *id = sqlite3_last_insert_rowid(c->db);
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+static void read_issue(sqlite3_stmt *st, void *p) {
+    sg_issue_record *r = p;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->licensee_id = sqlite3_column_int64(st, 1);
+    copy_text(r->licensee, sizeof r->licensee, st, 2);
+    copy_text(r->model, sizeof r->model, st, 3);
+    copy_text(r->stage, sizeof r->stage, st, 4);
+    copy_text(r->original_path, sizeof r->original_path, st, 5);
+    copy_text(r->original_sha256, sizeof r->original_sha256, st, 6);
+    copy_blob(r->nonce, sizeof r->nonce, st, 7);
+    r->epsilon = sqlite3_column_double(st, 8);
+    copy_text(r->license_sha256, sizeof r->license_sha256, st, 9);
+    copy_text(r->bundle_sha256, sizeof r->bundle_sha256, st, 10);
+    r->issued_ms = sqlite3_column_int64(st, 11);
+}
+
+sg_error *sg_store_issue_list(sg_store *s, sg_issue_record **out, size_t *n) {
+    return list_rows(s->reader,
+                     "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_sha256, "
+                     "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
+                     "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
+                     sizeof **out, read_issue, (void **)out, n);
 }

@@ -154,7 +154,8 @@ static sg_error *count_word(void *ctx, const unsigned char *piece, size_t len) {
             return NULL;
         }
     }
-    if (tr->n_words >= UINT32_MAX - 1 || grow((void **)&tr->words, &tr->cap_words, tr->n_words + 1, sizeof(word)) ||
+    if (tr->n_words >= UINT32_MAX - 1 ||
+        grow((void **)&tr->words, &tr->cap_words, tr->n_words + 1, sizeof(word)) ||
         grow((void **)&tr->bytes, &tr->cap_bytes, tr->n_bytes + len, 1))
         return sg_error_new("out of memory");
     memcpy(tr->bytes + tr->n_bytes, piece, len);
@@ -205,9 +206,9 @@ typedef struct {
 
 typedef struct {
     sg_bpe_trainer *tr;
-    int *syms;         /* each word's current symbols, at the word's byte offset */
-    uint32_t *slen;    /* each word's current symbol count */
-    unsigned *wstamp;  /* the merge that last visited each word */
+    int *syms;        /* each word's current symbols, at the word's byte offset */
+    uint32_t *slen;   /* each word's current symbol count */
+    unsigned *wstamp; /* the merge that last visited each word */
     pair *pairs;
     size_t n_pairs, cap_pairs;
     uint32_t *pindex; /* open addressing: pair index + 1 */
@@ -252,7 +253,8 @@ static size_t pair_get(trainer_state *st, int a, int b) {
     size_t i = mix64(key) & (st->pindex_cap - 1);
     for (; st->pindex[i]; i = (i + 1) & (st->pindex_cap - 1))
         if (st->pairs[st->pindex[i] - 1].key == key) return st->pindex[i] - 1;
-    if (st->n_pairs >= UINT32_MAX - 1 || grow((void **)&st->pairs, &st->cap_pairs, st->n_pairs + 1, sizeof(pair)))
+    if (st->n_pairs >= UINT32_MAX - 1 ||
+        grow((void **)&st->pairs, &st->cap_pairs, st->n_pairs + 1, sizeof(pair)))
         return SIZE_MAX;
     st->pairs[st->n_pairs] = (pair){.key = key, .stamp = (unsigned)-1};
     st->pindex[i] = (uint32_t)++st->n_pairs;
@@ -297,7 +299,9 @@ static void pair_add(trainer_state *st, int a, int b, int64_t delta, int w) {
 }
 
 /* Max-heap: higher count first, then the lower key (left id, then right id). */
-static inline int heap_before(heap_item x, heap_item y) { return x.count != y.count ? x.count > y.count : x.key < y.key; }
+static inline int heap_before(heap_item x, heap_item y) {
+    return x.count != y.count ? x.count > y.count : x.key < y.key;
+}
 
 static void heap_push(trainer_state *st, heap_item it) {
     if (grow((void **)&st->heap, &st->cap_heap, st->n_heap + 1, sizeof(heap_item))) {
@@ -394,9 +398,12 @@ static void apply_merge(trainer_state *st, size_t p, int a, int b, int c) {
         for (uint32_t i = 0; i + 1 < n && !found; i++) found = s[i] == a && s[i + 1] == b;
         if (!found) continue; /* stale entry */
         int64_t f = words[w].count;
-        /* Net changes only touch pairs with a, b or c in them. */
-        for (uint32_t i = 0; i + 1 < n; i++)
-            if (s[i] == a || s[i] == b || s[i + 1] == a || s[i + 1] == b) pair_add(st, s[i], s[i + 1], -f, -1);
+        /* Net changes only touch pairs with a, b or c in them (c too: it may
+         * be an existing token, already in the word). */
+        for (uint32_t i = 0; i + 1 < n; i++) {
+            int x = s[i], y = s[i + 1];
+            if (x == a || x == b || x == c || y == a || y == b || y == c) pair_add(st, x, y, -f, -1);
+        }
         uint32_t j = 0;
         for (uint32_t i = 0; i < n;) {
             if (i + 1 < n && s[i] == a && s[i + 1] == b) {
@@ -468,8 +475,9 @@ static sg_error *write_files(const trainer_state *st, const int *merges, int n_m
 
 sg_error *sg_bpe_trainer_train(sg_bpe_trainer *tr, int vocab_size, const char *out_dir) {
     if (vocab_size < SG_BPE_MIN_VOCAB || vocab_size > SG_BPE_MAX_VOCAB)
-        return sg_error_new("vocabulary size %d is outside [%d, %d] (256 byte tokens + merges + <|endoftext|>)",
-                            vocab_size, SG_BPE_MIN_VOCAB, SG_BPE_MAX_VOCAB);
+        return sg_error_new(
+            "vocabulary size %d is outside [%d, %d] (256 byte tokens + merges + <|endoftext|>)", vocab_size,
+            SG_BPE_MIN_VOCAB, SG_BPE_MAX_VOCAB);
     if (tr->trained) return sg_error_new("this BPE trainer has already trained");
     if (tr->n_words == 0) return sg_error_new("the corpus is empty");
     tr->trained = 1;
@@ -481,8 +489,7 @@ sg_error *sg_bpe_trainer_train(sg_bpe_trainer *tr, int vocab_size, const char *o
     st.slen = malloc(tr->n_words * sizeof(uint32_t));
     st.wstamp = calloc(tr->n_words, sizeof(unsigned));
     size_t merges_cap = 0;
-    if (!st.syms || !st.slen || !st.wstamp ||
-        grow((void **)&st.tbytes, &st.cap_tbytes, 256, 1) ||
+    if (!st.syms || !st.slen || !st.wstamp || grow((void **)&st.tbytes, &st.cap_tbytes, 256, 1) ||
         grow((void **)&st.toff, &st.cap_toff, 257, sizeof(size_t))) {
         err = sg_error_new("out of memory");
         goto done;
@@ -526,9 +533,10 @@ sg_error *sg_bpe_trainer_train(sg_bpe_trainer *tr, int vocab_size, const char *o
             }
         }
         if (p == SIZE_MAX) {
-            err = sg_error_new("the corpus has too little text for %d tokens: no pair of tokens is left to merge "
-                               "after %d merges (vocabulary %d with <|endoftext|>)",
-                               vocab_size, n_merges, st.n_tokens + 1);
+            err = sg_error_new(
+                "the corpus has too little text for %d tokens: no pair of tokens is left to merge "
+                "after %d merges (vocabulary %d with <|endoftext|>)",
+                vocab_size, n_merges, st.n_tokens + 1);
             goto done;
         }
         int a = (int)(st.pairs[p].key >> 32), b = (int)(uint32_t)st.pairs[p].key;

@@ -1,9 +1,11 @@
 /* fuzz_policy.c — libFuzzer target: any bytes as a release policy. Loading
  * must either succeed or fail with an error; never crash, leak or hang.
- * A loaded policy is queried the way the gateway queries it. */
+ * A loaded policy is queried the way the gateway queries it, and dumped as JSON. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "release/policy.h"
 
@@ -26,6 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)sg_policy_protocol_enabled(p, s, "rate_limit");
         (void)sg_policy_component_level(p, s, SG_COMPONENT_REPLICATION);
     }
+    json_t *j;
+    err = sg_policy_to_json(p, &j);
+    if (err)
+        sg_error_free(err);
+    else
+        json_decref(j);
     sg_policy_free(p);
     return 0;
 }

@@ -70,7 +70,7 @@ expect_error undefined-model.yaml "7:23: stage 'One' releases undefined model 'h
 expect_error bad-current-stage.yaml "2:16: current_stage 'Gamma' is not a release stage"
 expect_error missing-keys.yaml "1:1: missing required key 'model_name'"
 expect_error missing-keys.yaml "3:5: release stage 1 is missing 'name'"
-expect_error bad-pattern.yaml "8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 10"
+expect_error bad-pattern.yaml "8:29: pattern in category 'pii' does not compile: missing closing parenthesis"
 expect_error syntax-error.yaml "4:16: YAML syntax error: did not find expected key (while parsing a block mapping started at 3:5)"
 
 # A copy of the example broken in one place is refused (what a reload would see).
@@ -80,13 +80,30 @@ run check "$tmp/broken.yaml"
 line=$(grep -n 'access: "public_api"' "$tmp/broken.yaml" | cut -d: -f1)
 grep -q "^stagegate policy: $tmp/broken.yaml:$line:13: unknown access level 'public_api'" "$tmp/err" || fail "$err"
 
+# --json: one JSON object with the computed view, warnings included.
+run check --json tests/fixtures/policies/warnings.yaml
+[ "$rc" -eq 0 ] || fail "--json: exit $rc: $err"
+/usr/bin/python3 - "$tmp/out" <<'PY' || fail "--json output: $out"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["model_name"] == "demo", j
+assert len(j["warnings"]) == 3, j["warnings"]
+assert j["stages"][0]["effective_audiences"] == ["internal_devs"]
+assert j["stages"][0]["current"] is True
+assert j["models"] == [{"name": "m1", "path": "/opt/models/m1"}]
+PY
+run check --json tests/fixtures/policies/bad-enum.yaml
+[ "$rc" -eq 1 ] && [ -z "$out" ] || fail "--json on an invalid policy: exit $rc, output $out"
+
 # Usage.
 run check
 [ "$rc" -eq 2 ] || fail "no FILE: exit $rc"
 run frobnicate
 [ "$rc" -eq 2 ] || fail "unknown verb: exit $rc"
+run check --yaml examples/release.yaml
+[ "$rc" -eq 2 ] || fail "unknown option: exit $rc"
 run --help
-[ "$rc" -eq 0 ] && grep -q "usage: stagegate policy check FILE" "$tmp/out" || fail "--help"
+[ "$rc" -eq 0 ] && grep -q "usage: stagegate policy check \[--json\] FILE" "$tmp/out" || fail "--help"
 run check "$tmp/does-not-exist.yaml"
 [ "$rc" -eq 1 ] && grep -q "does-not-exist.yaml" "$tmp/err" || fail "missing file: $rc $err"
 echo "policy_check: ok"

@@ -7,8 +7,9 @@
       model.safetensors written by hand (8-byte little-endian header length,
       JSON header, raw little-endian F32 data). LayerNorm weights and all
       biases are random too, so a kernel that drops one is caught.
-  gpt2_ref.py logits DIR --ids "1 2 3" -o FILE
-      float64 logits at every position, [n, V] little-endian float32 rows.
+  gpt2_ref.py logits DIR --ids "1 2 3" -o FILE [-n N]
+      float64 logits at every position, [n, V] little-endian float32 rows;
+      with -n, also prints N greedy tokens (one model load for both).
   gpt2_ref.py greedy DIR --ids "1 2 3" -n N
       N greedy tokens (float64, KV cache), printed space-separated.
   gpt2_ref.py compare REF.bin OURS.bin --vocab V [--ref-rows r0,r1,..]
@@ -22,7 +23,8 @@ import struct
 import sys
 
 import numpy as np
-import torch
+
+torch = None  # imported on first use: `make` and `compare` do not need it
 
 
 def tensor_specs(L, C, V, T, NI):
@@ -107,6 +109,9 @@ class GPT2:
     """GPT-2 inference in float64: pre-LN blocks, GELU tanh, tied head."""
 
     def __init__(self, d):
+        global torch
+        import torch
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
         with open(os.path.join(d, "config.json")) as f:
             cfg = json.load(f)
         self.L, self.H, self.C = cfg["n_layer"], cfg["n_head"], cfg["n_embd"]
@@ -157,26 +162,31 @@ def parse_ids(s):
     return [int(t) for t in s.split()]
 
 
+def greedy(m, ids, n):
+    cache = [None] * m.L
+    out = []
+    with torch.no_grad():
+        logits = m.forward(ids, cache)[-1]
+        for step in range(n):
+            t = int(torch.argmax(logits))
+            out.append(t)
+            if step + 1 < n:
+                logits = m.forward([t], cache)[-1]
+    return out
+
+
 def cmd_logits(a):
     m = GPT2(a.dir)
     with torch.no_grad():
         logits = m.forward(parse_ids(a.ids), [None] * m.L)
     logits.numpy().astype("<f4").tofile(a.o)
+    if a.n:
+        print(" ".join(map(str, greedy(m, parse_ids(a.ids), a.n))))
 
 
 def cmd_greedy(a):
     m = GPT2(a.dir)
-    ids = parse_ids(a.ids)
-    cache = [None] * m.L
-    out = []
-    with torch.no_grad():
-        logits = m.forward(ids, cache)[-1]
-        for step in range(a.n):
-            t = int(torch.argmax(logits))
-            out.append(t)
-            if step + 1 < a.n:
-                logits = m.forward([t], cache)[-1]
-    print(" ".join(map(str, out)))
+    print(" ".join(map(str, greedy(m, parse_ids(a.ids), a.n))))
 
 
 def cmd_compare(a):
@@ -210,6 +220,7 @@ def main():
     lg.add_argument("dir")
     lg.add_argument("--ids", required=True)
     lg.add_argument("-o", required=True)
+    lg.add_argument("-n", type=int, default=0, help="also print N greedy tokens")
     gr = sub.add_parser("greedy")
     gr.add_argument("dir")
     gr.add_argument("--ids", required=True)
@@ -220,7 +231,6 @@ def main():
     cp.add_argument("--vocab", type=int, required=True)
     cp.add_argument("--ref-rows")
     a = ap.parse_args()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     {"make": cmd_make, "logits": cmd_logits, "greedy": cmd_greedy, "compare": cmd_compare}[a.cmd](a)
 
 

@@ -65,7 +65,8 @@ done
 # 3. Real text: a sample of the corpora (every 25th address, 4 held-out
 # addresses, every 8th Moby Dick file; about 0.7 MB in all).
 ls data/sotu/train/*.txt | awk 'NR % 25 == 1' | xargs cat >"$tmp/sotu.txt"
-ls data/sotu/heldout/*.txt | head -4 | xargs cat >>"$tmp/sotu.txt"
+held=(data/sotu/heldout/*.txt)
+cat "${held[@]:0:4}" >>"$tmp/sotu.txt"
 ls data/moby/*.txt | awk 'NR % 8 == 1' | xargs cat >"$tmp/moby.txt"
 args+=("$tmp/sotu.txt" "$tmp/moby.txt")
 echo "sample: $(wc -c <"$tmp/sotu.txt") bytes of SOTU, $(wc -c <"$tmp/moby.txt") bytes of Moby Dick"

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -31,10 +33,18 @@ static int setup(void **state) {
         char reason[32], prompt[32];
         snprintf(reason, sizeof reason, "request %d", i);
         snprintf(prompt, sizeof prompt, "prompt number %d", i);
-        sg_audit_entry e = {.time_ms = 1700000000000LL + i, .audience = "internal_devs", .model = "sg-tiny",
-                            .stage = "internal", .decision = i % 3 ? "allowed" : "429", .reason = reason,
-                            .prompt_tokens = i, .completion_tokens = 2 * i, .latency_us = 100 * i,
-                            .text_mode = SG_AUDIT_TEXT_FULL, .prompt_text = prompt, .completion_text = "ok"};
+        sg_audit_entry e = {.time_ms = 1700000000000LL + i,
+                            .audience = "internal_devs",
+                            .model = "sg-tiny",
+                            .stage = "internal",
+                            .decision = i % 3 ? "allowed" : "429",
+                            .reason = reason,
+                            .prompt_tokens = i,
+                            .completion_tokens = 2 * i,
+                            .latency_us = 100 * i,
+                            .text_mode = SG_AUDIT_TEXT_FULL,
+                            .prompt_text = prompt,
+                            .completion_text = "ok"};
         int64_t seq;
         if (sg_audit_append(f->store, &e, &seq) || seq != i) return -1;
     }
@@ -135,10 +145,9 @@ static void removed_and_renumbered_is_named(void **state) {
 static void reordered_records_are_named(void **state) {
     fixture *f = *state;
     /* Swap records 3 and 4 (everything but their position). */
-    tamper(f,
-           "UPDATE audit SET seq = -3 WHERE seq = 3;"
-           "UPDATE audit SET seq = 3 WHERE seq = 4;"
-           "UPDATE audit SET seq = 4 WHERE seq = -3;");
+    tamper(f, "UPDATE audit SET seq = -3 WHERE seq = 3;"
+              "UPDATE audit SET seq = 3 WHERE seq = 4;"
+              "UPDATE audit SET seq = 4 WHERE seq = -3;");
     sg_audit_report rep = verify(f);
     assert_false(rep.intact);
     assert_int_equal(rep.bad_seq, 3);
@@ -149,11 +158,13 @@ static void rehashed_record_breaks_the_next_link(void **state) {
     fixture *f = *state;
     /* A forger who rewrites record 8 and recomputes its own hash (here: takes
      * record 9's hash) is still caught, at the next record. */
-    tamper(f, "UPDATE audit SET (time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "
-              "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "
-              "completion_text, prev_hash, hash) = (SELECT time_ms, key_id, audience, model, stage, decision, "
-              "reason, prompt_tokens, completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, "
-              "prompt_text, completion_text, prev_hash, hash FROM audit WHERE seq = 9) WHERE seq = 8");
+    tamper(
+        f,
+        "UPDATE audit SET (time_ms, key_id, audience, model, stage, decision, reason, prompt_tokens, "
+        "completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, prompt_text, "
+        "completion_text, prev_hash, hash) = (SELECT time_ms, key_id, audience, model, stage, decision, "
+        "reason, prompt_tokens, completion_tokens, latency_us, text_mode, prompt_digest, completion_digest, "
+        "prompt_text, completion_text, prev_hash, hash FROM audit WHERE seq = 9) WHERE seq = 8");
     sg_audit_report rep = verify(f);
     assert_false(rep.intact);
     assert_int_equal(rep.bad_seq, 8); /* self-consistent, but not linked to record 7 */
@@ -162,7 +173,9 @@ static void rehashed_record_breaks_the_next_link(void **state) {
 
 static void text_modes_and_retention(void **state) {
     fixture *f = *state;
-    sg_audit_entry e = {.time_ms = 1800000000000LL, .decision = "allowed", .prompt_text = "secret prompt",
+    sg_audit_entry e = {.time_ms = 1800000000000LL,
+                        .decision = "allowed",
+                        .prompt_text = "secret prompt",
                         .completion_text = "secret answer"};
     int64_t seq_none, seq_hashed;
     e.text_mode = SG_AUDIT_TEXT_NONE;
@@ -216,7 +229,8 @@ static void usage_is_metered_by_decision(void **state) {
     assert_null(sg_store_key_insert(f->store, &k, &id));
     const char *decisions[] = {"allowed", "429", "filtered", "403", "hardcoded"};
     for (int i = 0; i < 5; i++) {
-        sg_audit_entry e = {.key_id = id, .decision = decisions[i], .prompt_tokens = 10, .completion_tokens = 5};
+        sg_audit_entry e = {
+            .key_id = id, .decision = decisions[i], .prompt_tokens = 10, .completion_tokens = 5};
         assert_null(sg_audit_append(f->store, &e, NULL));
     }
     sg_usage total;
@@ -295,7 +309,8 @@ typedef struct {
 static void *append_many(void *arg) {
     appender *a = arg;
     for (int i = 0; i < 40; i++) {
-        sg_audit_entry e = {.key_id = a->key_id, .decision = "allowed", .prompt_tokens = 1, .completion_tokens = 1};
+        sg_audit_entry e = {
+            .key_id = a->key_id, .decision = "allowed", .prompt_tokens = 1, .completion_tokens = 1};
         sg_error *err = sg_audit_append(a->store, &e, NULL);
         if (err) {
             a->failed++;

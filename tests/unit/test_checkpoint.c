@@ -558,6 +558,18 @@ static void checkpoint_bad_files(void **state) {
                  "has 2 layers");
     expect_error(open_edited(NULL, NULL, "\"n_inner\": 24", "\"n_inner\": 16"), "says n_inner=16",
                  "has h.0.mlp.c_fc.weight [8, 24]");
+    /* no model.safetensors, but a pickle or shards instead */
+    char *dir = tmp_path("edited"), *st_path = sg_path_join(dir, "model.safetensors");
+    char *bin = sg_path_join(dir, "pytorch_model.bin"),
+         *idx = sg_path_join(dir, "model.safetensors.index.json");
+    sg_checkpoint *ck0;
+    unlink(st_path);
+    expect_error(sg_checkpoint_open(dir, &ck0), "model.safetensors: No such file", NULL);
+    assert_null(sg_file_write_atomic(bin, "x", 1));
+    expect_error(sg_checkpoint_open(dir, &ck0), "only PyTorch pickle weights (pytorch_model.bin)", NULL);
+    assert_null(sg_file_write_atomic(idx, "{}", 2));
+    expect_error(sg_checkpoint_open(dir, &ck0), "sharded safetensors checkpoints are not supported", NULL);
+    unlink(bin), unlink(idx), free(bin), free(idx), free(st_path), free(dir);
     /* missing files */
     char *nowhere = tmp_path("nowhere");
     sg_checkpoint *ck;

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,8 @@ static int teardown(void **state) {
 }
 
 static int64_t create(fixture *f, const char *name, int64_t expires_ms, char secret[SG_KEY_SECRET_LEN + 1]) {
-    sg_key_spec spec = {.name = name, .audience = "internal_devs", .rpm = 30, .tpm = 4000, .expires_ms = expires_ms};
+    sg_key_spec spec = {
+        .name = name, .audience = "internal_devs", .rpm = 30, .tpm = 4000, .expires_ms = expires_ms};
     int64_t id = 0;
     assert_null(sg_keys_create(f->keys, &spec, secret, &id));
     return id;

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,21 +146,26 @@ static void example_release_decisions(void **state) {
 
     char why[256];
     /* The current stage serves the smallest model to internal_devs only. */
-    assert_int_equal(sg_policy_decide(p, cur, "internal_devs", "sotu-small", why, sizeof why), SG_POLICY_ALLOW);
+    assert_int_equal(sg_policy_decide(p, cur, "internal_devs", "sotu-small", why, sizeof why),
+                     SG_POLICY_ALLOW);
     assert_string_equal(why, "");
     assert_int_equal(sg_policy_decide(p, cur, "internal_devs", "sotu-medium", why, sizeof why),
                      SG_POLICY_DENY_NOT_RELEASED);
     assert_string_equal(why, "model 'sotu-medium' is not released at stage 'Internal Alpha'");
-    assert_int_equal(sg_policy_decide(p, cur, "public", "sotu-small", why, sizeof why), SG_POLICY_DENY_AUDIENCE);
-    assert_string_equal(why, "model 'sotu-small' is not released to audience 'public' at stage 'Internal Alpha'");
+    assert_int_equal(sg_policy_decide(p, cur, "public", "sotu-small", why, sizeof why),
+                     SG_POLICY_DENY_AUDIENCE);
+    assert_string_equal(why,
+                        "model 'sotu-small' is not released to audience 'public' at stage 'Internal Alpha'");
     assert_int_equal(sg_policy_decide(p, cur, "internal_devs", "gpt-4", why, sizeof why),
                      SG_POLICY_DENY_UNKNOWN_MODEL);
     /* Stage 2: the public gets the two smaller sizes only. */
     assert_int_equal(sg_policy_decide(p, 2, "public", "sotu-medium", NULL, 0), SG_POLICY_ALLOW);
-    assert_int_equal(sg_policy_decide(p, 2, "public", "sotu-large", why, sizeof why), SG_POLICY_DENY_AUDIENCE);
+    assert_int_equal(sg_policy_decide(p, 2, "public", "sotu-large", why, sizeof why),
+                     SG_POLICY_DENY_AUDIENCE);
     assert_string_equal(why, "model 'sotu-large' is not released to audience 'public' at stage 'Public API'");
     assert_int_equal(sg_policy_decide(p, 2, "trusted_partners", "sotu-large", NULL, 0), SG_POLICY_ALLOW);
-    assert_int_equal(sg_policy_decide(p, 2, "internal_devs", "sotu-xl", NULL, 0), SG_POLICY_DENY_NOT_RELEASED);
+    assert_int_equal(sg_policy_decide(p, 2, "internal_devs", "sotu-xl", NULL, 0),
+                     SG_POLICY_DENY_NOT_RELEASED);
     assert_int_equal(sg_policy_decide(p, 3, "researchers", "sotu-xl", NULL, 0), SG_POLICY_ALLOW);
     assert_int_equal(sg_policy_decide(p, 3, "public", "sotu-large", NULL, 0), SG_POLICY_ALLOW);
     assert_int_equal(sg_policy_decide(p, 7, "public", "sotu-small", NULL, 0), SG_POLICY_DENY_NOT_RELEASED);
@@ -243,31 +250,39 @@ static void errors_have_exact_positions(void **state) {
     /* Wrong types. */
     expect_error(HEAD STAGE1 "    duration_days: \"30\"\n",
                  "t.yaml:5:20: 'duration_days' must be an integer, not the string \"30\"");
-    expect_error(HEAD STAGE1 "    duration_days: 3.5\n", "t.yaml:5:20: 'duration_days' must be an integer, got '3.5'");
-    expect_error(HEAD STAGE1 "    duration_days: -1\n", "t.yaml:5:20: 'duration_days' must be between 0 and 36500, got -1");
+    expect_error(HEAD STAGE1 "    duration_days: 3.5\n",
+                 "t.yaml:5:20: 'duration_days' must be an integer, got '3.5'");
+    expect_error(HEAD STAGE1 "    duration_days: -1\n",
+                 "t.yaml:5:20: 'duration_days' must be between 0 and 36500, got -1");
     expect_error(HEAD STAGE1 "    safety_protocols_enabled: \"content_filter\"\n",
                  "t.yaml:5:31: 'safety_protocols_enabled' must be a list, not a scalar");
     expect_error(HEAD STAGE1 "    audience: {a: b}\n", "t.yaml:5:5: duplicate key 'audience' (first at 4:5)");
     expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience: {a: b}\n",
                  "t.yaml:4:15: 'audience' must be a list or a string, not a mapping");
-    expect_error(HEAD "release_stages: \"A\"\n", "t.yaml:2:17: 'release_stages' must be a list, not a scalar");
+    expect_error(HEAD "release_stages: \"A\"\n",
+                 "t.yaml:2:17: 'release_stages' must be a list, not a scalar");
     expect_error(HEAD "release_stages: []\n",
                  "t.yaml:2:17: 'release_stages' is empty: a release needs at least one stage");
-    expect_error(HEAD STAGE1 "    replace_audiences: yes\n", "t.yaml:5:24: 'replace_audiences' must be true or false");
+    expect_error(HEAD STAGE1 "    replace_audiences: yes\n",
+                 "t.yaml:5:24: 'replace_audiences' must be true or false");
     /* Unknown enum values. */
-    expect_error(HEAD STAGE1 "    access: \"leaked\"\n",
-                 "t.yaml:5:13: unknown access level 'leaked' (expected one of: fully_closed, gradual, hosted, api, "
-                 "downloadable, fully_open)");
-    expect_error(HEAD "monitoring_frequency: \"sometimes\" # comment\n" STAGE1,
-                 "t.yaml:2:23: unknown monitoring_frequency 'sometimes' (expected one of: hourly, daily, weekly, "
-                 "monthly)");
-    expect_error(HEAD STAGE1 "    risk_assessment_status: \"done\"\n",
-                 "t.yaml:5:29: unknown risk_assessment_status 'done' (expected one of: none, not_started, pending, "
-                 "in_progress, completed)");
+    expect_error(
+        HEAD STAGE1 "    access: \"leaked\"\n",
+        "t.yaml:5:13: unknown access level 'leaked' (expected one of: fully_closed, gradual, hosted, api, "
+        "downloadable, fully_open)");
+    expect_error(
+        HEAD "monitoring_frequency: \"sometimes\" # comment\n" STAGE1,
+        "t.yaml:2:23: unknown monitoring_frequency 'sometimes' (expected one of: hourly, daily, weekly, "
+        "monthly)");
+    expect_error(
+        HEAD STAGE1 "    risk_assessment_status: \"done\"\n",
+        "t.yaml:5:29: unknown risk_assessment_status 'done' (expected one of: none, not_started, pending, "
+        "in_progress, completed)");
     /* Missing required keys. */
     expect_error(STAGE1, "t.yaml:1:1: missing required key 'model_name'");
     expect_error(HEAD, "t.yaml:1:1: missing required key 'release_stages'");
-    expect_error(HEAD "release_stages:\n  - audience: \"x\"\n", "t.yaml:3:5: release stage 1 is missing 'name'");
+    expect_error(HEAD "release_stages:\n  - audience: \"x\"\n",
+                 "t.yaml:3:5: release stage 1 is missing 'name'");
     expect_error(HEAD "release_stages:\n  - name: \"A\"\n",
                  "t.yaml:3:5: the first release stage ('A') is missing 'audience'");
     /* References. */
@@ -275,7 +290,8 @@ static void errors_have_exact_positions(void **state) {
                  "t.yaml:5:11: duplicate stage name 'A' (first at 3:5)");
     expect_error(HEAD "models:\n  small: \"s\"\n" STAGE1 "    models: [\"small\", \"big\"]\n",
                  "t.yaml:7:23: stage 'A' releases undefined model 'big'");
-    expect_error(HEAD "current_stage: \"Z\"\n" STAGE1, "t.yaml:2:16: current_stage 'Z' is not a release stage");
+    expect_error(HEAD "current_stage: \"Z\"\n" STAGE1,
+                 "t.yaml:2:16: current_stage 'Z' is not a release stage");
     expect_error(HEAD "models:\n  small: \"s\"\n" STAGE1 "    models: [\"small\"]\n"
                       "  - name: \"B\"\n    gates:\n      evaluations:\n"
                       "        - {suite: \"ppl\", model: \"tiny\", metric: \"perplexity\", max: 9}\n",
@@ -283,15 +299,20 @@ static void errors_have_exact_positions(void **state) {
     expect_error(HEAD "models:\n  small: \"s\"\n  big: \"b\"\n" STAGE1 "    models: [\"small\"]\n"
                       "    audience_models:\n      internal_devs: [\"big\"]\n",
                  "t.yaml:10:23: model 'big' is not released at stage 'A'");
-    expect_error(HEAD STAGE1 "  - name: \"B\"\n    gates:\n      signoffs: {count: 3, reviewers: [\"a\", \"b\"]}\n",
+    expect_error(HEAD STAGE1
+                 "  - name: \"B\"\n    gates:\n      signoffs: {count: 3, reviewers: [\"a\", \"b\"]}\n",
                  "t.yaml:7:25: 3 sign-offs required but only 2 reviewers named");
-    expect_error(HEAD STAGE1 "  - name: \"B\"\n    gates:\n      evaluations:\n        - {suite: \"s\", model: \"m\"}\n",
+    expect_error(HEAD STAGE1
+                 "  - name: \"B\"\n    gates:\n      evaluations:\n        - {suite: \"s\", model: \"m\"}\n",
                  "t.yaml:8:31: evaluation gate names undefined model 'm'\n"
                  "t.yaml:8:11: evaluation gate is missing 'metric'\n"
                  "t.yaml:8:11: evaluation gate needs 'min' or 'max'");
     /* Content filter. */
     expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n      patterns: ['a(b']\n",
-                 "t.yaml:8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 3");
+                 "t.yaml:8:22: pattern in category 'pii' does not compile: missing closing parenthesis");
+    expect_error(
+        HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n      patterns: [\"\\\\d(x\"]\n",
+        "t.yaml:8:18: pattern in category 'pii' does not compile: missing closing parenthesis at offset 4");
     expect_error(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"x\"\n      terms: [\"t\"]\n"
                              "      action: \"hardcoded\"\n",
                  "t.yaml:9:15: category 'x' has action hardcoded but no 'response'");
@@ -299,15 +320,18 @@ static void errors_have_exact_positions(void **state) {
                              "      on: [\"input\", \"sideways\"]\n",
                  "t.yaml:9:21: unknown on 'sideways' (expected one of: input, output)");
     /* Several errors are all reported, one per line. */
-    expect_error(HEAD STAGE1 "    duration_days: x\n    access: \"open\"\n",
-                 "t.yaml:5:20: 'duration_days' must be an integer, got 'x'\n"
-                 "t.yaml:6:13: unknown access level 'open' (expected one of: fully_closed, gradual, hosted, api, "
-                 "downloadable, fully_open)");
-    expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience: [\"devs\", \"default\"]\n",
-                 "t.yaml:4:24: 'default' is reserved (the rate limit of unlisted audiences): pick another audience "
-                 "name");
-    expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience: \"all devs\"\n",
-                 "t.yaml:4:15: audience must be 1-64 characters of letters, digits, '_', '-' or '.', got 'all devs'");
+    expect_error(
+        HEAD STAGE1 "    duration_days: x\n    access: \"open\"\n",
+        "t.yaml:5:20: 'duration_days' must be an integer, got 'x'\n"
+        "t.yaml:6:13: unknown access level 'open' (expected one of: fully_closed, gradual, hosted, api, "
+        "downloadable, fully_open)");
+    expect_error(
+        HEAD "release_stages:\n  - name: \"A\"\n    audience: [\"devs\", \"default\"]\n",
+        "t.yaml:4:24: 'default' is reserved (the rate limit of unlisted audiences): pick another audience "
+        "name");
+    expect_error(
+        HEAD "release_stages:\n  - name: \"A\"\n    audience: \"all devs\"\n",
+        "t.yaml:4:15: audience must be 1-64 characters of letters, digits, '_', '-' or '.', got 'all devs'");
     expect_error(HEAD "release_stages:\n  - name: \"A\"\n    audience:\n",
                  "t.yaml:4:14: the first release stage ('A') has no audience");
     expect_error(HEAD "release_stages:\n", "t.yaml:2:16: 'release_stages' must be a list, not null");
@@ -326,8 +350,9 @@ static void file_errors_name_the_file(void **state) {
     sg_policy *p;
     sg_error *err = sg_policy_load("tests/fixtures/policies/bad-type.yaml", &p);
     assert_non_null(err);
-    assert_string_equal(sg_error_message(err), "tests/fixtures/policies/bad-type.yaml:5:20: 'duration_days' must be "
-                                               "an integer, not the string \"thirty\"");
+    assert_string_equal(sg_error_message(err),
+                        "tests/fixtures/policies/bad-type.yaml:5:20: 'duration_days' must be "
+                        "an integer, not the string \"thirty\"");
     sg_error_free(err);
     err = sg_policy_load("tests/fixtures/policies/no-such.yaml", &p);
     assert_non_null(err);
@@ -339,16 +364,19 @@ static void file_errors_name_the_file(void **state) {
 
 static void unknown_keys_are_warnings(void **state) {
     (void)state;
-    sg_policy *p = load_ok(HEAD "ownr: \"me\"\n" STAGE1 "    modles: []\n    safety_protocols_enabled: [\"watermark\", "
-                                "\"ratelimit\", \"vibes\"]\n"
-                                "audit: {text: \"full\", retention: 3}\n");
+    sg_policy *p =
+        load_ok(HEAD "ownr: \"me\"\n" STAGE1 "    modles: []\n    safety_protocols_enabled: [\"watermark\", "
+                     "\"ratelimit\", \"vibes\"]\n"
+                     "audit: {text: \"full\", retention: 3}\n");
     assert_int_equal(p->n_warnings, 5);
     assert_string_equal(p->warnings[0], "t.yaml:2:1: warning: unknown key 'ownr'");
     assert_string_equal(p->warnings[1], "t.yaml:6:5: warning: unknown key 'modles' (did you mean 'models'?)");
-    assert_string_equal(p->warnings[2],
-                        "t.yaml:7:45: warning: unknown safety protocol 'ratelimit' (did you mean 'rate_limit'?)");
-    assert_string_equal(p->warnings[3],
-                        "t.yaml:7:58: warning: unknown safety protocol 'vibes' (stagegate does not enforce it)");
+    assert_string_equal(
+        p->warnings[2],
+        "t.yaml:7:45: warning: unknown safety protocol 'ratelimit' (did you mean 'rate_limit'?)");
+    assert_string_equal(
+        p->warnings[3],
+        "t.yaml:7:58: warning: unknown safety protocol 'vibes' (stagegate does not enforce it)");
     assert_string_equal(p->warnings[4], "t.yaml:8:23: warning: unknown key 'retention'");
     assert_int_equal(p->audit_text, SG_AUDIT_TEXT_FULL);
     assert_int_equal(strlen(p->digest), 64);
@@ -361,14 +389,15 @@ static void unknown_keys_are_warnings(void **state) {
 
 static void audiences_and_models_accumulate(void **state) {
     (void)state;
-    sg_policy *p = load_ok(HEAD "models: {a: \"/m/a\", b: \"/m/b\", c: \"/m/c\"}\n"
-                                "release_stages:\n"
-                                "  - {name: \"S1\", audience: \"devs\", models: \"a\"}\n"
-                                "  - {name: \"S2\", audience: [\"partners\", \"devs\"], models: [\"b\"]}\n"
-                                "  - {name: \"S3\", audience: \"public\", replace_audiences: true, models: [\"c\"],\n"
-                                "     replace_models: true}\n"
-                                "  - {name: \"S4\", audience: \"press\", access: \"fully_closed\"}\n"
-                                "current_stage: \"S2\"\n");
+    sg_policy *p =
+        load_ok(HEAD "models: {a: \"/m/a\", b: \"/m/b\", c: \"/m/c\"}\n"
+                     "release_stages:\n"
+                     "  - {name: \"S1\", audience: \"devs\", models: \"a\"}\n"
+                     "  - {name: \"S2\", audience: [\"partners\", \"devs\"], models: [\"b\"]}\n"
+                     "  - {name: \"S3\", audience: \"public\", replace_audiences: true, models: [\"c\"],\n"
+                     "     replace_models: true}\n"
+                     "  - {name: \"S4\", audience: \"press\", access: \"fully_closed\"}\n"
+                     "current_stage: \"S2\"\n");
     assert_int_equal(p->current_stage, 1);
     assert_int_equal(p->stages[1].n_effective_audiences, 2);
     assert_string_equal(p->stages[1].effective_audiences[0], "devs");
@@ -410,7 +439,8 @@ static void internal_only_keeps_the_first_audience(void **state) {
     if (err) fail_msg("%s", sg_error_message(err));
     assert_int_equal(p->deployment_strategy, SG_DEPLOY_INTERNAL_ONLY);
     assert_int_equal(p->n_warnings, 1);
-    assert_non_null(strstr(p->warnings[0], "internal-only.yaml:15:15: warning: deployment_strategy is internal_only"));
+    assert_non_null(
+        strstr(p->warnings[0], "internal-only.yaml:15:15: warning: deployment_strategy is internal_only"));
     assert_false(sg_policy_audience_at(p, 1, "public"));
     assert_true(sg_policy_audience_at(p, 1, "red_team"));
     assert_int_equal(sg_policy_decide(p, 1, "public", "tiny", NULL, 0), SG_POLICY_DENY_AUDIENCE);
@@ -428,9 +458,10 @@ static void full_release_has_no_gates(void **state) {
                                 "  - name: \"B\"\n    risk_assessment_status: \"completed\"\n"
                                 "    gates: {signoffs: 2}\n");
     assert_int_equal(p->n_warnings, 1);
-    assert_string_equal(p->warnings[0],
-                        "t.yaml:10:5: warning: deployment_strategy is full_release: the gates of stage 'B' are not "
-                        "applied");
+    assert_string_equal(
+        p->warnings[0],
+        "t.yaml:10:5: warning: deployment_strategy is full_release: the gates of stage 'B' are not "
+        "applied");
     const sg_policy_gates *g = &p->stages[1].gates;
     assert_int_equal(g->min_days, 0);
     assert_int_equal(g->signoffs, 0);
@@ -441,20 +472,21 @@ static void full_release_has_no_gates(void **state) {
 
 static void gates_override_stage_defaults(void **state) {
     (void)state;
-    sg_policy *p = load_ok(HEAD "models: {m: \"m\"}\n" STAGE1 "    duration_days: 10\n"
-                                "  - name: \"B\"\n"
-                                "    duration_days: 5\n"
-                                "    risk_assessment_status: \"pending\"\n"
-                                "    safety_protocols_enabled: [\"content_filter\", \"watermark\"]\n"
-                                "    gates:\n"
-                                "      min_days: 3\n"
-                                "      risk_assessment: \"completed\"\n"
-                                "      safety_protocols: [\"watermark\"]\n"
-                                "      signoffs: {reviewers: [\"ann\", \"bo\"]}\n"
-                                "      evaluations:\n"
-                                "        - {suite: \"ppl\", model: \"m\", metric: \"perplexity\", min: 1, max: 40.5}\n"
-                                "  - name: \"C\"\n"
-                                "    gates: {signoffs: 1}\n");
+    sg_policy *p =
+        load_ok(HEAD "models: {m: \"m\"}\n" STAGE1 "    duration_days: 10\n"
+                     "  - name: \"B\"\n"
+                     "    duration_days: 5\n"
+                     "    risk_assessment_status: \"pending\"\n"
+                     "    safety_protocols_enabled: [\"content_filter\", \"watermark\"]\n"
+                     "    gates:\n"
+                     "      min_days: 3\n"
+                     "      risk_assessment: \"completed\"\n"
+                     "      safety_protocols: [\"watermark\"]\n"
+                     "      signoffs: {reviewers: [\"ann\", \"bo\"]}\n"
+                     "      evaluations:\n"
+                     "        - {suite: \"ppl\", model: \"m\", metric: \"perplexity\", min: 1, max: 40.5}\n"
+                     "  - name: \"C\"\n"
+                     "    gates: {signoffs: 1}\n");
     const sg_policy_gates *g = &p->stages[1].gates;
     assert_int_equal(g->min_days, 3);
     assert_int_equal(g->risk_assessment, SG_RISK_COMPLETED);
@@ -476,10 +508,11 @@ static void gates_override_stage_defaults(void **state) {
 
 static void top_level_settings(void **state) {
     (void)state;
-    sg_policy *p = load_ok(HEAD STAGE1 "server: {max_body_bytes: 4096, queue_size: 3, request_timeout_s: 5, "
-                                       "max_batch: 2}\n"
-                                       "flags: {suspend_after: 0}\naudit: {text: \"none\", retention_days: 7}\n"
-                                       "license: \"/srv/LICENSE\"\n");
+    sg_policy *p =
+        load_ok(HEAD STAGE1 "server: {max_body_bytes: 4096, queue_size: 3, request_timeout_s: 5, "
+                            "max_batch: 2}\n"
+                            "flags: {suspend_after: 0}\naudit: {text: \"none\", retention_days: 7}\n"
+                            "license: \"/srv/LICENSE\"\n");
     assert_int_equal(p->max_body_bytes, 4096);
     assert_int_equal(p->queue_size, 3);
     assert_int_equal(p->request_timeout_s, 5);
@@ -520,9 +553,10 @@ static void alias_bombs_are_refused(void **state) {
     size_t cap = 64 * 1024, n = 0;
     char *y = malloc(cap);
     assert_non_null(y);
-    n += (size_t)snprintf(y + n, cap - n, "model_name: \"m\"\nmodels: {m: \"m\"}\n"
-                                          "defs: &ev {suite: s, model: m, metric: x, max: 1}\n"
-                                          "more: &st {name: \"A\", audience: a, gates: {evaluations: [");
+    n += (size_t)snprintf(y + n, cap - n,
+                          "model_name: \"m\"\nmodels: {m: \"m\"}\n"
+                          "defs: &ev {suite: s, model: m, metric: x, max: 1}\n"
+                          "more: &st {name: \"A\", audience: a, gates: {evaluations: [");
     for (int i = 0; i < 1000; i++) n += (size_t)snprintf(y + n, cap - n, "%s*ev", i ? ", " : "");
     n += (size_t)snprintf(y + n, cap - n, "]}}\nrelease_stages: [");
     for (int i = 0; i < 1000; i++) n += (size_t)snprintf(y + n, cap - n, "%s*st", i ? ", " : "");
@@ -533,10 +567,67 @@ static void alias_bombs_are_refused(void **state) {
     sg_error *err = sg_policy_load_string("t.yaml", y, n, NULL, &p);
     double elapsed = sg_monotonic_s() - t0;
     assert_non_null(err);
-    assert_non_null(strstr(sg_error_message(err), "t.yaml:1:1: the policy is too large or uses too many aliases"));
+    assert_non_null(
+        strstr(sg_error_message(err), "t.yaml:1:1: the policy is too large or uses too many aliases"));
     assert_true(elapsed < 20.0); /* generous: ASan builds on a loaded machine */
     sg_error_free(err);
     free(y);
+}
+
+/* Lists are checked for duplicates pair by pair: very long ones are refused. */
+static void huge_lists_are_refused(void **state) {
+    (void)state;
+    size_t cap = 64 * 1024, n = 0;
+    char *y = malloc(cap);
+    assert_non_null(y);
+    n += (size_t)snprintf(y + n, cap - n, HEAD STAGE1 "    safety_protocols_enabled: [");
+    for (int i = 0; i < 5000; i++) n += (size_t)snprintf(y + n, cap - n, "%sp%d", i ? "," : "", i);
+    n += (size_t)snprintf(y + n, cap - n, "]\n");
+    sg_policy *p;
+    sg_error *err = sg_policy_load_string("t.yaml", y, n, NULL, &p);
+    assert_non_null(err);
+    assert_string_equal(sg_error_message(err),
+                        "t.yaml:5:31: a list of 5000 entries; at most 4096 are supported");
+    sg_error_free(err);
+    free(y);
+}
+
+static void json_view_of_a_policy(void **state) {
+    (void)state;
+    sg_policy *p;
+    sg_error *err = sg_policy_load("examples/release.yaml", &p);
+    if (err) fail_msg("%s", sg_error_message(err));
+    json_t *j;
+    assert_null(sg_policy_to_json(p, &j));
+    assert_string_equal(json_string_value(json_object_get(j, "current_stage")), "Internal Alpha");
+    assert_string_equal(json_string_value(json_object_get(j, "digest")), p->digest);
+    json_t *stages = json_object_get(j, "stages");
+    assert_int_equal(json_array_size(stages), 4);
+    json_t *api = json_array_get(stages, 2);
+    assert_string_equal(json_string_value(json_object_get(api, "name")), "Public API");
+    assert_false(json_is_true(json_object_get(api, "current")));
+    assert_int_equal(json_array_size(json_object_get(api, "effective_audiences")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(api, "access"), "replication")),
+                        "hosted");
+    json_t *pub = json_object_get(json_object_get(api, "audience_models"), "public");
+    assert_int_equal(json_array_size(pub), 2);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(api, "rate_limits"), "public"), "tpm")),
+                     10000);
+    json_t *gates = json_object_get(api, "gates");
+    assert_int_equal(json_integer_value(json_object_get(gates, "min_days")), 30);
+    json_t *ev = json_array_get(json_object_get(gates, "evaluations"), 2);
+    assert_string_equal(json_string_value(json_object_get(ev, "metric")), "false_positive_rate");
+    assert_true(json_real_value(json_object_get(ev, "max")) == 0.005);
+    assert_null(json_object_get(ev, "min"));
+    json_t *cats = json_object_get(json_object_get(j, "content_filter"), "categories");
+    assert_int_equal(json_array_size(cats), 8);
+    /* Terms are not exposed, only counted. */
+    assert_true(json_is_integer(json_object_get(json_array_get(cats, 0), "terms")));
+    assert_int_equal(json_array_size(json_object_get(j, "risk_mitigation_plan")), 4);
+    assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
+    json_decref(j);
+    sg_policy_free(p);
 }
 
 int main(void) {
@@ -553,6 +644,8 @@ int main(void) {
         cmocka_unit_test(gates_override_stage_defaults),
         cmocka_unit_test(top_level_settings),
         cmocka_unit_test(alias_bombs_are_refused),
+        cmocka_unit_test(huge_lists_are_refused),
+        cmocka_unit_test(json_view_of_a_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -120,7 +122,8 @@ static void refusal_takes_nothing_and_refund_gives_back(void **state) {
     /* More than the bucket can ever hold. */
     assert_int_equal(sg_ratelimit_reserve(rl, 3, 10, 1000, 1001, &st), SG_RL_TOO_LARGE);
     /* Unlimited (0) always admits. */
-    for (int i = 0; i < 1000; i++) assert_int_equal(sg_ratelimit_reserve(rl, 4, 0, 0, 1 << 20, NULL), SG_RL_ADMITTED);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(sg_ratelimit_reserve(rl, 4, 0, 0, 1 << 20, NULL), SG_RL_ADMITTED);
     sg_ratelimit_free(rl);
 }
 
@@ -130,7 +133,8 @@ static void refill_is_continuous(void **state) {
     fake_now = 1000;
     assert_null(sg_ratelimit_new(fake_clock, NULL, &rl));
     sg_ratelimit_status st;
-    for (int i = 0; i < 60; i++) assert_int_equal(sg_ratelimit_reserve(rl, 1, 60, 0, 0, NULL), SG_RL_ADMITTED);
+    for (int i = 0; i < 60; i++)
+        assert_int_equal(sg_ratelimit_reserve(rl, 1, 60, 0, 0, NULL), SG_RL_ADMITTED);
     assert_int_equal(sg_ratelimit_reserve(rl, 1, 60, 0, 0, &st), SG_RL_LIMITED);
     assert_true(fabs(st.retry_after_s - 1.0) < 1e-9); /* 60/min = one per second */
     assert_true(fabs(st.reset_requests_s - 60.0) < 1e-9);
@@ -169,9 +173,9 @@ static void token_reset_and_durations(void **state) {
     struct {
         double s;
         const char *text;
-    } cases[] = {{0, "0s"},      {-1, "0s"},        {0.02, "20ms"},     {0.0001, "1ms"},
-                 {1, "1s"},      {360, "6m0s"},     {90.5, "1m30.5s"},  {3600, "1h0m0s"},
-                 {59.999, "59.999s"}, {7322.25, "2h2m2.25s"}};
+    } cases[] = {
+        {0, "0s"},     {-1, "0s"},        {0.02, "20ms"},   {0.0001, "1ms"},     {1, "1s"},
+        {360, "6m0s"}, {90.5, "1m30.5s"}, {3600, "1h0m0s"}, {59.999, "59.999s"}, {7322.25, "2h2m2.25s"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sg_format_duration(cases[i].s, buf, sizeof buf);
         assert_string_equal(buf, cases[i].text);

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +59,8 @@ static void migrations_apply_once_and_persist(void **state) {
     /* A database from a newer program is refused with a clear message. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (999, 0)", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (999, 0)", NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
     sg_error *err = sg_store_open(t.path, &s);
     assert_non_null(err);
@@ -198,8 +201,11 @@ static void audit_rows_are_sequenced_and_chained(void **state) {
     int calls = 0;
     const char *decisions[] = {"allowed", "429", "allowed"};
     for (int i = 0; i < 3; i++) {
-        sg_audit_row row = {.time_ms = 1700000000000LL, .key_id = id, .decision = (char *)decisions[i],
-                            .prompt_tokens = 4, .completion_tokens = 6};
+        sg_audit_row row = {.time_ms = 1700000000000LL,
+                            .key_id = id,
+                            .decision = (char *)decisions[i],
+                            .prompt_tokens = 4,
+                            .completion_tokens = 6};
         assert_null(sg_store_audit_append(s, &row, i != 1, seal_counting, &calls));
         assert_int_equal(row.seq, i + 1);
         unsigned char expect_prev[SG_HASH_BYTES];
@@ -225,10 +231,8 @@ static void audit_rows_are_sequenced_and_chained(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(migrations_apply_once_and_persist),
-        cmocka_unit_test(wal_mode_is_on),
-        cmocka_unit_test(keys_insert_get_list_revoke),
-        cmocka_unit_test(usage_accumulates_per_day),
+        cmocka_unit_test(migrations_apply_once_and_persist),    cmocka_unit_test(wal_mode_is_on),
+        cmocka_unit_test(keys_insert_get_list_revoke),          cmocka_unit_test(usage_accumulates_per_day),
         cmocka_unit_test(audit_rows_are_sequenced_and_chained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

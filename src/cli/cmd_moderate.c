@@ -1,0 +1,108 @@
+/* cmd_moderate.c — `stagegate moderate`: runs text from stdin through the
+ * content filter and prints the result in the shape of POST /v1/moderations. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "safety/default_rules.h"
+#include "safety/filter.h"
+#include "safety/moderation.h"
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: stagegate moderate [--policy FILE] [--lines]\n"
+                 "\n"
+                 "Reads text on stdin and prints the moderation result as JSON:\n"
+                 "{id, model, results: [{flagged, categories, category_scores}]}.\n"
+                 "  --policy FILE  use the content_filter categories of this release policy\n"
+                 "                 (default: the built-in categories)\n"
+                 "  --lines        each input line is a separate input (one result per line)\n");
+}
+
+static char *read_all(FILE *f, size_t *len) {
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (cap - n - 1 == 0) {
+            char *p = realloc(buf, cap *= 2);
+            if (!p) {
+                free(buf);
+                return NULL;
+            }
+            buf = p;
+        }
+    }
+    if (buf) buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+int sg_cmd_moderate(int argc, char **argv) {
+    int lines = 0;
+    const char *policy = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--policy") && i + 1 < argc) {
+            policy = argv[++i];
+        } else if (!strcmp(argv[i], "--lines")) {
+            lines = 1;
+        } else {
+            fprintf(stderr, "stagegate moderate: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    size_t len;
+    char *text = read_all(stdin, &len);
+    if (!text) {
+        fprintf(stderr, "stagegate moderate: out of memory reading stdin\n");
+        return 1;
+    }
+    sg_filter *f = NULL;
+    sg_error *err = sg_filter_load(policy, &f);
+    int n = 0;
+    const char **inputs = NULL;
+    size_t *lens = NULL;
+    if (!err) {
+        size_t max = 1;
+        for (size_t i = 0; i < len; i++) max += text[i] == '\n';
+        inputs = malloc(max * sizeof *inputs);
+        lens = malloc(max * sizeof *lens);
+        if (!inputs || !lens) err = sg_error_new("out of memory");
+    }
+    if (!err && !lines) {
+        inputs[0] = text;
+        lens[0] = len;
+        n = 1;
+    } else if (!err) {
+        for (size_t s = 0; s < len;) {
+            size_t e = s;
+            while (e < len && text[e] != '\n') e++;
+            inputs[n] = text + s;
+            lens[n++] = e - s;
+            s = e + 1;
+        }
+    }
+    json_t *result = NULL;
+    if (!err) err = sg_moderate(f, inputs, lens, n, "stagegate-filter", &result);
+    int rc = 0;
+    if (err) {
+        fprintf(stderr, "stagegate moderate: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        rc = 1;
+    } else {
+        json_dumpf(result, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    }
+    json_decref(result);
+    free(inputs);
+    free(lens);
+    sg_filter_free(f);
+    free(text);
+    return rc;
+}
