@@ -264,7 +264,8 @@ static int stored(int argc, char **argv) {
         if (!n_metrics) err = sg_error_new("record needs at least one --metric NAME=VALUE");
         else err = sg_eval_record_metrics(store, suite, model, dataset, metrics, n_metrics, sg_now_ms(), &run);
     } else {
-        sg_eval_context ctx = {.model_name = model, .model_dir = model, .data = data, .policy = p};
+        sg_eval_context ctx = {
+            .model_name = model, .model_dir = model, .data = data, .policy = p, .db_path = db ? db : "./stagegate.db"};
         if (threads) {
             int th = atoi(threads);
             if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);

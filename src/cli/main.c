@@ -26,7 +26,6 @@ static const command commands[] = {
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
-    {"policy", sg_cmd_policy, "check a release policy file"},
     {"stage", sg_cmd_stage, "release stage: status, advance through gates, rollback, history"},
     {"risk", sg_cmd_risk, "record risk assessments and mitigation status"},
     {"signoff", sg_cmd_signoff, "record a reviewer's sign-off for a stage"},
@@ -37,18 +36,7 @@ static const command commands[] = {
     {"system-card", sg_cmd_system_card, "write the deployment's system card and release timeline"},
     {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
-    {"policy", sg_cmd_policy, "check a release policy file"},
     {"serve", sg_cmd_serve, "run the gated API server (OpenAI-compatible)"},
-    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
-    {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
-    {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
-    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
-    {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
-    {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
-    {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
-    {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
-    {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
-    {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
 };
 
 static void usage(FILE *out) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "release/eval_safety.h"
 #include "release/journal.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
@@ -54,8 +55,9 @@ static const sg_eval_suite perplexity_suite = {
 /* ---- registry ----------------------------------------------------------------- */
 
 #define MAX_SUITES 32
-static const sg_eval_suite *suites[MAX_SUITES] = {&perplexity_suite};
-static int n_suites = 1;
+static const sg_eval_suite *suites[MAX_SUITES] = {&perplexity_suite, &sg_eval_suite_filter, &sg_eval_suite_watermark,
+                                                  &sg_eval_suite_detection};
+static int n_suites = 4;
 static pthread_mutex_t suites_lock = PTHREAD_MUTEX_INITIALIZER;
 
 sg_error *sg_eval_register(const sg_eval_suite *suite) {

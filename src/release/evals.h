@@ -4,10 +4,11 @@
  * and the model card to read.
  *
  * Built in: "perplexity" (mean token loss and perplexity of the checkpoint
- * on held-out human text, default data/sotu/heldout, via train/trainer.h).
- * Other modules plug suites in with sg_eval_register (the safety suites:
- * filter, watermark, detection); results measured elsewhere can be entered
- * with sg_eval_record_metrics (stored with source "recorded"). */
+ * on held-out human text, default data/sotu/heldout, via train/trainer.h),
+ * and the safety suites "filter", "watermark", "detection"
+ * (release/eval_safety.h). More plug in with sg_eval_register; results
+ * measured elsewhere can be entered with sg_eval_record_metrics (stored with
+ * source "recorded"). */
 #ifndef SG_EVALS_H
 #define SG_EVALS_H
 
@@ -31,6 +32,7 @@ typedef struct {
     const char *model_dir;    /* checkpoint directory */
     const char *data;         /* dataset path (file or directory); NULL = the suite's default */
     const sg_policy *policy;  /* may be NULL */
+    const char *db_path;      /* the store's file (the watermark key lives beside it); may be NULL */
     int threads;              /* 0 = library default */
 } sg_eval_context;
 

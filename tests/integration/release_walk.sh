@@ -132,6 +132,8 @@ check "refusal names the sign-off gate" grep -q "signoffs: 1 sign-off" "$T/err"
 echo "# Trusted partners: risks of partner access reviewed" >"$T/ra2.md"
 check "risk assessment recorded" "$SG" risk record "${R[@]}" --stage "Trusted Partners" --status completed --file "$T/ra2.md" --by alice
 check "perplexity evaluation stored" "$SG" eval run perplexity -m walk-small "${R[@]}" --data "$T/held" --threads 1
+check "the safety team's filter suite runs from the registry" "$SG" eval run filter -m walk-small "${R[@]}" --data "$T/held"
+check "its metrics are stored with the code version" bash -c "'$SG' eval list --db '$T/db' -m walk-small | grep -E 'filter +walk-small +recall_evasions .* run +code '"
 if "$SG" signoff "${R[@]}" --stage "Trusted Partners" --by mallory --note "lgtm" 2>/dev/null; then bad "unnamed reviewer refused"; else ok "unnamed reviewer refused"; fi
 check "sign-off recorded" "$SG" signoff "${R[@]}" --stage "Trusted Partners" --by safety_lead --note "partner risks reviewed"
 check "advance to Trusted Partners" "$SG" stage advance "${R[@]}" --by release_manager
