@@ -42,7 +42,7 @@ static int is_request(const sg_audit_row *r) {
 
 static const char *refusal_cause(const char *d) {
     if (!strcmp(d, "401") || !strcmp(d, "403") || !strcmp(d, "429") || !strcmp(d, "404")) return d;
-    if (!strcmp(d, "filtered") || !strcmp(d, "blocked") || !strcmp(d, "hardcoded")) return "filter";
+    if (!strcmp(d, "filtered") || !strcmp(d, "blocked") || !strcmp(d, "block") || !strcmp(d, "hardcoded")) return "filter";
     return NULL;
 }
 
