@@ -52,7 +52,8 @@ static sg_error *run_model_suite(const sg_eval_context *ctx, sg_eval_metric *m, 
     unsigned char key[SG_WATERMARK_KEY_BYTES];
     sg_error *err = NULL;
     if (watermark) {
-        if (!ctx->db_path) return sg_error_new("the watermark suite needs the database holding the key (--db)");
+        if (!ctx->db_path)
+            return sg_error_new("the watermark suite needs the database holding the key (--db)");
         err = sg_watermark_key_from_db(ctx->db_path, key, NULL);
     }
     if (!err) err = sg_checkpoint_open(ctx->model_dir, &ck);
