@@ -224,7 +224,7 @@ sg_error *sg_release_gates(sg_store *store, const sg_policy *p, const sg_release
         }
         free(so);
         g->met = count >= gates->signoffs;
-        GATE_TEXT(g->evidence, "%d of %d: %s%s", count, gates->signoffs, count ? names : "none",
+        GATE_TEXT(g->evidence, "%d of %d: %.280s%s", count, gates->signoffs, count ? names : "none",
                   ignored ? " (sign-offs by reviewers not named in the policy ignored)" : "");
     }
 
