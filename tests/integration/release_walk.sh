@@ -121,6 +121,11 @@ check "partners are refused at Internal" test "$(req "$KP" walk-small)" = 403
 check "cards at stage 1" card_at 1
 check "card 1 says no evaluations are stored" grep -q "No stored evaluation results" "$T/card-1.md"
 check "card 1 has the Mitchell et al. sections" bash -c "for s in 'Model details' 'Intended use' 'Out-of-scope uses' Factors Metrics 'Evaluation data' 'Training data' 'Quantitative analyses' 'Ethical considerations' 'Caveats and recommendations'; do grep -q \"^##* \$s\" '$T/card-1.md' || exit 1; done"
+check "card 1 states the architecture from config.json" grep -q "Shape: 1 layers, 1 heads, embedding width 16, context 32 tokens, vocabulary 300" "$T/card-1.md"
+check "card 1 front matter detects English from the corpus" grep -qx -- "- en" "$T/card-1.md"
+check "datasheet has the Gebru et al. groups" bash -c "for s in Motivation Composition 'Collection process' Preprocessing Uses Distribution Maintenance; do grep -q \"^## \$s\" '$T/datasheet-1.md' || exit 1; done"
+check "datasheet counts the corpus" grep -q "^- 5 documents (one per file)" "$T/datasheet-1.md"
+check "datasheet dates the corpus from file names" grep -q "Dates from file names: 1900 to 1904" "$T/datasheet-1.md"
 check "system card at Internal is not served (risk_analysis fully_closed)" \
     test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KI" "$BASE/v1/system-card")" = 403
 
