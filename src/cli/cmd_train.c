@@ -30,7 +30,7 @@ static void usage(FILE *out, int finetune) {
                 "  Keys (YAML or --key, see docs/TRAINING.md): corpus val-corpus val-fraction shard tokenizer\n"
                 "  layers heads embd n-ctx context batch grad-accum steps warmup lr lr-floor beta1 beta2 eps\n"
                 "  weight-decay clip dropout-embd dropout-attn dropout-resid seed eval-interval eval-batches\n"
-                "  checkpoint-interval log-interval dtype out resume threads\n"
+                "  checkpoint-interval log-interval dtype out resume stop-after threads\n"
                 "  --resume continues OUT_DIR/train_state.bin bit for bit. Ctrl-C saves a checkpoint and exits.\n");
 }
 

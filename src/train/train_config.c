@@ -29,7 +29,7 @@ static const key_def keys[] = {
     F(weight_decay, K_DOUBLE), F(clip, K_DOUBLE), F(dropout_embd, K_DOUBLE), F(dropout_attn, K_DOUBLE),
     F(dropout_resid, K_DOUBLE), F(layer_lr_decay, K_DOUBLE), F(freeze_layers, K_INT), F(seed, K_LLONG),
     F(eval_interval, K_LONG), F(checkpoint_interval, K_LONG), F(log_interval, K_LONG), F(eval_batches, K_INT),
-    F(dtype, K_STR), F(out, K_STR), F(resume, K_BOOL), F(threads, K_INT),
+    F(dtype, K_STR), F(out, K_STR), F(resume, K_BOOL), F(stop_after, K_LONG), F(threads, K_INT),
 };
 #undef F
 #define N_KEYS (sizeof keys / sizeof keys[0])

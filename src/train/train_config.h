@@ -35,6 +35,7 @@ typedef struct {
     char *dtype; /* f32 | f16 | bf16 for model.safetensors */
     char *out;
     int resume;
+    long stop_after; /* save and stop once this many steps are done (0 = run to `steps`) */
     int threads; /* 0 = OpenMP / OpenBLAS default */
 } sg_train_config;
 

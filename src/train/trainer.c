@@ -368,6 +368,11 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
             if (tty) fputc('\n', stderr);
             sg_info("step %ld: val loss %.4f", done_steps, val);
         }
+        if (cfg->stop_after > 0 && done_steps >= cfg->stop_after && done_steps < cfg->steps) {
+            sg_info("stopping after step %ld (stop_after)", done_steps);
+            stopped = 1;
+            break;
+        }
         if (stop && *stop) {
             if (tty) fputc('\n', stderr);
             sg_info("interrupted at step %ld", done_steps);
