@@ -26,23 +26,22 @@
 #include "train/trainer.h"
 
 static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
-        "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
-        "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
-        "         a quick sample through the training forward pass (model cards, smoke tests)\n"
-        "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
-        "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
-        "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
-        "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
-        "         stores results measured outside stagegate (marked \"recorded\")\n"
-        "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n"
-        "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
-        "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
-        "          --dropout P --seed S] -o OUT_DIR\n"
-        "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
-        "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n");
+    fprintf(out,
+            "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
+            "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
+            "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
+            "         a quick sample through the training forward pass (model cards, smoke tests)\n"
+            "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
+            "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
+            "          --dropout P --seed S] -o OUT_DIR\n"
+            "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
+            "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n"
+            "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
+            "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
+            "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
+            "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
+            "         stores results measured outside stagegate (marked \"recorded\")\n"
+            "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n");
 }
 
 static int perplexity(int argc, char **argv) {
@@ -194,107 +193,6 @@ done:
     return rc;
 }
 
-/* Top-k sampling through the training model's forward pass: the whole window
- * is recomputed for each token (no cache), fine for the short samples of a
- * model card. Serving uses the engine (`stagegate generate`). */
-static int sample(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL;
-    int n_new = 60, top_k = 40;
-    double temperature = 0.8;
-    uint64_t rng = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 < argc && !strcmp(a, "-m"))
-            model = argv[++i];
-        else if (i + 1 < argc && !strcmp(a, "-n"))
-            n_new = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--temperature"))
-            temperature = atof(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--top-k"))
-            top_k = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--seed"))
-            rng = strtoull(argv[++i], NULL, 10);
-        else if (a[0] != '-' && !prompt)
-            prompt = a;
-        else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model || !prompt || n_new < 1 || top_k < 1 || !(temperature > 0)) {
-        usage(stderr);
-        return 2;
-    }
-    sg_checkpoint *ck = NULL;
-    sg_tokenizer *tok = NULL;
-    sg_train_model *m = NULL;
-    int *ids = NULL, n = 0;
-    char *text = NULL;
-    size_t len;
-    sg_error *err = sg_checkpoint_open(model, &ck);
-    if (!err) err = sg_tokenizer_load(model, &tok);
-    if (!err) err = sg_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &n);
-    if (err) goto done;
-    const sg_gpt2_weights *w = sg_checkpoint_weights(ck);
-    int T = w->config.n_ctx, V = w->config.vocab_size, vt = sg_tokenizer_vocab_size(tok);
-    if (n < 1 || (err = sg_train_model_new(&w->config, 1, T, &m)) || (err = sg_train_model_load(m, w))) {
-        if (!err) err = sg_error_new("empty prompt");
-        goto done;
-    }
-    int *grown = realloc(ids, sizeof(int) * (size_t)(n + n_new));
-    float *cand = malloc(sizeof(float) * (size_t)V);
-    if (!grown || !cand) {
-        free(cand);
-        err = sg_error_new("out of memory");
-        goto done;
-    }
-    ids = grown;
-    for (int s = 0; s < n_new && !err; s++) {
-        int start = n > T ? n - T : 0, len_w = n - start;
-        if ((err = sg_train_forward(m, ids + start, NULL, 1, len_w, 0, NULL, 0, NULL))) break;
-        const float *logits = sg_train_model_logits(m) + (size_t)(len_w - 1) * V;
-        /* the k-th largest logit over the tokenizer's ids as the cut-off */
-        memcpy(cand, logits, sizeof(float) * (size_t)vt);
-        int k = top_k < vt ? top_k : vt;
-        for (int i = 0; i < k; i++) { /* partial selection sort: k is small */
-            int best = i;
-            for (int j = i + 1; j < vt; j++)
-                if (cand[j] > cand[best]) best = j;
-            float t = cand[i];
-            cand[i] = cand[best], cand[best] = t;
-        }
-        float cut = cand[k - 1], mx = cand[0];
-        double total = 0.0;
-        for (int j = 0; j < vt; j++)
-            if (logits[j] >= cut) total += exp((logits[j] - mx) / temperature);
-        double u = (double)(sg_rng_next(&rng) >> 11) * 0x1.0p-53 * total, acc = 0.0;
-        int pick = 0;
-        for (int j = 0; j < vt; j++)
-            if (logits[j] >= cut) {
-                acc += exp((logits[j] - mx) / temperature);
-                pick = j;
-                if (acc >= u) break;
-            }
-        ids[n++] = pick;
-        if (pick == sg_tokenizer_eot(tok)) break;
-    }
-    free(cand);
-    if (!err) err = sg_tokenizer_decode(tok, ids, n, &text, &len);
-    if (!err) fwrite(text, 1, len, stdout), fputc('\n', stdout);
-done:
-    free(text);
-    free(ids);
-    sg_train_model_free(m);
-    sg_tokenizer_free(tok);
-    sg_checkpoint_close(ck);
-    if (err) {
-        fprintf(stderr, "stagegate eval: %s\n", sg_error_message(err));
-        sg_error_free(err);
-        return 1;
-    }
-    return 0;
-}
-
 /* ---- stored evaluations (release/evals.h) ---------------------------------- */
 
 static const char *base_name(const char *path) {
@@ -389,7 +287,11 @@ static int stored(int argc, char **argv) {
         else
             err = sg_eval_record_metrics(store, suite, model, dataset, metrics, n_metrics, sg_now_ms(), &run);
     } else {
-        sg_eval_context ctx = {.model_name = model, .model_dir = model, .data = data, .policy = p};
+        sg_eval_context ctx = {.model_name = model,
+                               .model_dir = model,
+                               .data = data,
+                               .policy = p,
+                               .db_path = db ? db : "./stagegate.db"};
         if (threads) {
             int th = atoi(threads);
             if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
@@ -414,6 +316,101 @@ static int stored(int argc, char **argv) {
     return err ? sg_cli_fail(cmd, err) : 0;
 }
 
+/* Top-k sampling through the training model's forward pass: the whole window
+ * is recomputed for each token (no cache), fine for the short samples of a
+ * model card. Serving uses the engine (`stagegate generate`). */
+static int sample(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL;
+    int n_new = 60, top_k = 40;
+    double temperature = 0.8;
+    uint64_t rng = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 < argc && !strcmp(a, "-m")) model = argv[++i];
+        else if (i + 1 < argc && !strcmp(a, "-n")) n_new = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(a, "--temperature")) temperature = atof(argv[++i]);
+        else if (i + 1 < argc && !strcmp(a, "--top-k")) top_k = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(a, "--seed")) rng = strtoull(argv[++i], NULL, 10);
+        else if (a[0] != '-' && !prompt) prompt = a;
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!model || !prompt || n_new < 1 || top_k < 1 || !(temperature > 0)) {
+        usage(stderr);
+        return 2;
+    }
+    sg_checkpoint *ck = NULL;
+    sg_tokenizer *tok = NULL;
+    sg_train_model *m = NULL;
+    int *ids = NULL, n = 0;
+    char *text = NULL;
+    size_t len;
+    sg_error *err = sg_checkpoint_open(model, &ck);
+    if (!err) err = sg_tokenizer_load(model, &tok);
+    if (!err) err = sg_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &n);
+    if (err) goto done;
+    const sg_gpt2_weights *w = sg_checkpoint_weights(ck);
+    int T = w->config.n_ctx, V = w->config.vocab_size, vt = sg_tokenizer_vocab_size(tok);
+    if (n < 1 || (err = sg_train_model_new(&w->config, 1, T, &m)) || (err = sg_train_model_load(m, w))) {
+        if (!err) err = sg_error_new("empty prompt");
+        goto done;
+    }
+    int *grown = realloc(ids, sizeof(int) * (size_t)(n + n_new));
+    float *cand = malloc(sizeof(float) * (size_t)V);
+    if (!grown || !cand) {
+        free(cand);
+        err = sg_error_new("out of memory");
+        goto done;
+    }
+    ids = grown;
+    for (int s = 0; s < n_new && !err; s++) {
+        int start = n > T ? n - T : 0, len_w = n - start;
+        if ((err = sg_train_forward(m, ids + start, NULL, 1, len_w, 0, NULL, 0, NULL))) break;
+        const float *logits = sg_train_model_logits(m) + (size_t)(len_w - 1) * V;
+        /* the k-th largest logit over the tokenizer's ids as the cut-off */
+        memcpy(cand, logits, sizeof(float) * (size_t)vt);
+        int k = top_k < vt ? top_k : vt;
+        for (int i = 0; i < k; i++) { /* partial selection sort: k is small */
+            int best = i;
+            for (int j = i + 1; j < vt; j++)
+                if (cand[j] > cand[best]) best = j;
+            float t = cand[i];
+            cand[i] = cand[best], cand[best] = t;
+        }
+        float cut = cand[k - 1], mx = cand[0];
+        double total = 0.0;
+        for (int j = 0; j < vt; j++)
+            if (logits[j] >= cut) total += exp((logits[j] - mx) / temperature);
+        double u = (double)(sg_rng_next(&rng) >> 11) * 0x1.0p-53 * total, acc = 0.0;
+        int pick = 0;
+        for (int j = 0; j < vt; j++)
+            if (logits[j] >= cut) {
+                acc += exp((logits[j] - mx) / temperature);
+                pick = j;
+                if (acc >= u) break;
+            }
+        ids[n++] = pick;
+        if (pick == sg_tokenizer_eot(tok)) break;
+    }
+    free(cand);
+    if (!err) err = sg_tokenizer_decode(tok, ids, n, &text, &len);
+    if (!err) fwrite(text, 1, len, stdout), fputc('\n', stdout);
+done:
+    free(text);
+    free(ids);
+    sg_train_model_free(m);
+    sg_tokenizer_free(tok);
+    sg_checkpoint_close(ck);
+    if (err) {
+        fprintf(stderr, "stagegate eval: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 1;
+    }
+    return 0;
+}
+
 int sg_cmd_eval(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -421,9 +418,9 @@ int sg_cmd_eval(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "perplexity")) return perplexity(argc - 1, argv + 1);
     if (!strcmp(argv[1], "gradients")) return gradients(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "sample")) return sample(argc - 1, argv + 1);
     if (!strcmp(argv[1], "run") || !strcmp(argv[1], "record") || !strcmp(argv[1], "list"))
         return stored(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sample")) return sample(argc - 1, argv + 1);
     fprintf(stderr, "stagegate eval: unknown verb '%s'\n", argv[1]);
     usage(stderr);
     return 2;
