@@ -30,7 +30,7 @@ static const char usage_text[] =
     "the stage (its current stage, or --stage) must release the model as downloadable.\n"
     "The issue (licensee, time, license hash, original model path and hash) is recorded\n"
     "in the store and the licensee's acceptance of the license in the audit log.\n"
-    "--epsilon is the fingerprint's size relative to each matrix's RMS (default 0.01).\n";
+    "--epsilon is the fingerprint's size relative to each matrix's RMS (default 0.2).\n";
 
 static const char *const names[] = {"db", "model", "to", "output", "policy", "license", "stage", "name",
                                     "epsilon", "no-fingerprint!", NULL};

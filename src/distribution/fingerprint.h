@@ -27,7 +27,7 @@
 #include "engine/safetensors.h"
 #include "store/store.h"
 
-#define SG_FP_DEFAULT_EPSILON 0.01
+#define SG_FP_DEFAULT_EPSILON 0.2
 #define SG_FP_THRESHOLD 6.0
 
 /* The fingerprint key of the store at db_path (derived from DB.key). */
