@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/fileio.h"
@@ -80,6 +81,15 @@ static double tensor_rms(const sg_st_tensor *t) {
 
 /* ---- the streaming reader ---------------------------------------------------- */
 
+/* Drops the whole pages of [from, to) of a read-only file mapping from this
+ * process's memory once read: they stay in the page cache, but the process
+ * never holds more than a chunk of the model. */
+static void drop_pages(const unsigned char *base, size_t from, size_t to) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)base + from + page - 1) / page * page, b = ((uintptr_t)base + to) / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 typedef struct {
     const sg_st_tensor *t;
     size_t begin; /* absolute file offset */
@@ -128,6 +138,7 @@ sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], doub
         s->marked = sg_fp_tensor_marked(t);
         if (s->marked) {
             s->rms = tensor_rms(t);
+            drop_pages(r->st->map.data, s->begin, s->begin + t->nbytes);
             tensor_key(seed, t->name, s->key);
         }
     }
@@ -159,6 +170,7 @@ sg_error *sg_fp_reader_read(sg_fp_reader *r, unsigned char *buf, size_t cap, siz
         size_t end = in ? in->begin + in->t->nbytes : next;
         size_t n = end - r->pos < cap ? end - r->pos : cap;
         memcpy(buf, base + r->pos, n);
+        drop_pages(base, r->pos, r->pos + n);
         r->pos += n;
         *got = n;
         return NULL;
@@ -186,6 +198,7 @@ sg_error *sg_fp_reader_read(sg_fp_reader *r, unsigned char *buf, size_t cap, siz
             put_f32(t->dtype, p, (k & 4) ? v + step : v - step);
         }
     }
+    drop_pages(base, r->pos, r->pos + n * es);
     r->pos += n * es;
     *got = n * es;
     return NULL;
