@@ -105,7 +105,7 @@ int sg_cmd_pack(int argc, char **argv) {
     if (!err && !weights) err = sg_error_new("out of memory");
     if (!err && !realpath(weights, issue.original_path))
         err = sg_error_new("%s: cannot resolve its path", weights);
-    if (!err) err = sg_sha256_file(issue.original_path, issue.original_sha256);
+    if (!err) err = sg_blake2b_file(issue.original_path, issue.original_blake2b);
     if (!err) {
         randombytes_buf(issue.nonce, sizeof issue.nonce);
         sg_fp_seed(fp_key, lic.id, issue.nonce, seed);

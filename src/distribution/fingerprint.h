@@ -72,14 +72,16 @@ typedef struct {
 
 /* Scores the suspect checkpoint directory against every issue in the store
  * (each issue's original is re-read from its recorded path and checked
- * against its recorded SHA-256). */
+ * against its recorded BLAKE2b-256). */
 sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_dir,
                       sg_trace_result *out) SG_MUST_CHECK;
 /* The confidence that the best row is right: 1 − n·P(N(0,1) >= z), clipped to
  * [0, 1]; 0 under the threshold. */
 double sg_fp_confidence(double z, int n_issues);
 
-/* SHA-256 of a file, streamed (hex). */
+/* SHA-256 and BLAKE2b-256 of a file, streamed (hex). BLAKE2b is about three
+ * times faster here: the store identifies originals by it. */
 sg_error *sg_sha256_file(const char *path, char hex[65]) SG_MUST_CHECK;
+sg_error *sg_blake2b_file(const char *path, char hex[65]) SG_MUST_CHECK;
 
 #endif

@@ -68,7 +68,7 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY,"
     "  licensee_id INTEGER NOT NULL REFERENCES licensees(id),"
     "  model TEXT NOT NULL, stage TEXT NOT NULL,"
-    "  original_path TEXT NOT NULL, original_sha256 TEXT NOT NULL,"
+    "  original_path TEXT NOT NULL, original_blake2b TEXT NOT NULL,"
     "  nonce BLOB NOT NULL CHECK (length(nonce) = 32),"
     "  epsilon REAL NOT NULL,"
     "  license_sha256 TEXT NOT NULL, bundle_sha256 TEXT NOT NULL,"
@@ -990,7 +990,7 @@ sg_error *sg_store_issue_insert(sg_store *s, const sg_issue_record *r, int64_t *
     lock(c);
     sqlite3_stmt *st = NULL;
     sg_error *err = prep(c,
-                         "INSERT INTO issues (licensee_id, model, stage, original_path, original_sha256, nonce, "
+                         "INSERT INTO issues (licensee_id, model, stage, original_path, original_blake2b, nonce, "
                          "epsilon, license_sha256, bundle_sha256, issued_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
                          &st);
     if (!err) {
@@ -998,7 +998,7 @@ sg_error *sg_store_issue_insert(sg_store *s, const sg_issue_record *r, int64_t *
         sqlite3_bind_text(st, 2, r->model, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, r->stage, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, r->original_path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, r->original_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, r->original_blake2b, -1, SQLITE_TRANSIENT);
         sqlite3_bind_blob(st, 6, r->nonce, 32, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 7, r->epsilon);
         sqlite3_bind_text(st, 8, r->license_sha256, -1, SQLITE_TRANSIENT);
@@ -1021,7 +1021,7 @@ static void read_issue(sqlite3_stmt *st, void *p) {
     copy_text(r->model, sizeof r->model, st, 3);
     copy_text(r->stage, sizeof r->stage, st, 4);
     copy_text(r->original_path, sizeof r->original_path, st, 5);
-    copy_text(r->original_sha256, sizeof r->original_sha256, st, 6);
+    copy_text(r->original_blake2b, sizeof r->original_blake2b, st, 6);
     copy_blob(r->nonce, sizeof r->nonce, st, 7);
     r->epsilon = sqlite3_column_double(st, 8);
     copy_text(r->license_sha256, sizeof r->license_sha256, st, 9);
@@ -1031,7 +1031,7 @@ static void read_issue(sqlite3_stmt *st, void *p) {
 
 sg_error *sg_store_issue_list(sg_store *s, sg_issue_record **out, size_t *n) {
     return list_rows(s->reader,
-                     "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_sha256, "
+                     "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_blake2b, "
                      "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
                      "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
                      sizeof **out, read_issue, (void **)out, n);

@@ -174,7 +174,7 @@ typedef struct {
     char model[SG_KEY_NAME_MAX];
     char stage[SG_KEY_NAME_MAX];
     char original_path[SG_PATH_MAX]; /* absolute path of the original model.safetensors */
-    char original_sha256[65];
+    char original_blake2b[65];
     unsigned char nonce[32]; /* with the fingerprint key, determines the fingerprint */
     double epsilon;
     char license_sha256[65];
