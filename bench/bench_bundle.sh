@@ -36,6 +36,7 @@ best() { # NAME CMD... : best wall time of RUNS runs (a cleanup between runs)
     b=$(echo "$t0 $t1 ${b:-1e9}" | awk '{d = $2 - $1; print (d < $3 ? d : $3)}')
   done
   printf '| %-34s | %8.3f | %8.0f |\n' "$name" "$b" "$(echo "$bytes $b" | awk '{print $1 / 1e6 / $2}')"
+  last=$b
 }
 copy() { mkdir out && for f in "${files[@]}"; do cp "model/$f" out/; done; }
 copy_sync() { copy && sync out/*; }
@@ -45,15 +46,16 @@ echo "checkpoint: $SHAPE, $(echo "$bytes" | awk '{printf "%.1f MB", $1 / 1e6}') 
 echo
 echo "| operation                          | seconds  | MB/s     |"
 echo "|------------------------------------|----------|----------|"
-best "cp" copy
-best "cp + fsync" copy_sync
-best "pack (fingerprinted)" pack
+best "cp" copy; t_cp=$last
+best "cp + fsync" copy_sync; t_cps=$last
+best "pack (fingerprinted)" pack; t_pack=$last
 best "pack --no-fingerprint" pack --no-fingerprint
 pack >/dev/null && cp out.sgb keep.sgb
 unpack_once() { rm -rf out; "$SG" unpack keep.sgb --key lic.key -o out --release-key release.pub; }
-best "unpack" unpack_once
+best "unpack" unpack_once; t_unpack=$last
 best "verify FILE (no key)" "$SG" verify keep.sgb --release-key release.pub
 rm -rf unpacked && "$SG" unpack keep.sgb --key lic.key -o unpacked >/dev/null
 best "verify DIR" "$SG" verify unpacked --release-key release.pub
 echo
+echo "$t_pack $t_unpack $t_cp $t_cps" | awk '{printf "pack / cp = %.1fx, unpack / cp = %.1fx (against cp + fsync: %.1fx, %.1fx)\n", $1 / $3, $2 / $3, $1 / $4, $2 / $4}'
 echo "peak memory (max RSS, KB): pack $( { /usr/bin/time -f %M "$SG" pack --db db -m model --to lic -o rss.sgb --license LICENSE >/dev/null; } 2>&1 | tail -1 ), unpack $( { rm -rf rss; /usr/bin/time -f %M "$SG" unpack keep.sgb --key lic.key -o rss >/dev/null; } 2>&1 | tail -1 )"

@@ -257,7 +257,7 @@ static void write_model(const char *p, int rows, int cols, sg_dtype dt, unsigned
     size_t n = (size_t)rows * cols;
     float *x = malloc(n * sizeof *x);
     srand(seed);
-    for (size_t i = 0; i < n; i++) x[i] = 0.02f * ((float)rand() / RAND_MAX - 0.5f) * 3.4f;
+    for (size_t i = 0; i < n; i++) x[i] = (float)(0.02 * ((double)rand() / RAND_MAX - 0.5) * 3.4);
     assert_null(sg_st_writer_write_f32(w, x, n));
     for (int i = 0; i < cols; i++) x[i] = 1.0f;
     assert_null(sg_st_writer_write_f32(w, x, (size_t)cols));
