@@ -36,7 +36,9 @@ void sg_fp_seed(const unsigned char fp_key[32], int64_t licensee_id, const unsig
 
 int sg_fp_tensor_marked(const sg_st_tensor *t) { return t->supported && t->ndim == 2 && t->numel >= 64; }
 
-static const char *canonical(const char *name) { return strncmp(name, "transformer.", 12) ? name : name + 12; }
+static const char *canonical(const char *name) {
+    return strncmp(name, "transformer.", 12) ? name : name + 12;
+}
 
 static void tensor_key(const unsigned char seed[32], const char *name, unsigned char key[32]) {
     const char *c = canonical(name);
@@ -116,7 +118,8 @@ static int by_begin(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
-sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], double epsilon, sg_fp_reader **out) {
+sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], double epsilon,
+                            sg_fp_reader **out) {
     *out = NULL;
     sg_fp_reader *r = calloc(1, sizeof *r);
     if (!r) return sg_error_new("out of memory");
@@ -227,8 +230,8 @@ static const sg_st_tensor *find_canonical(const sg_safetensors *st, const char *
     return NULL;
 }
 
-sg_error *sg_fp_score(const sg_safetensors *orig, const sg_safetensors *sus, const unsigned char (*seeds)[32], int n,
-                      double *z, int *comparable, char *why, size_t why_cap) {
+sg_error *sg_fp_score(const sg_safetensors *orig, const sg_safetensors *sus, const unsigned char (*seeds)[32],
+                      int n, double *z, int *comparable, char *why, size_t why_cap) {
     *comparable = 0;
     for (int i = 0; i < n; i++) z[i] = 0;
     /* Same matrices, same shapes? */
@@ -379,8 +382,9 @@ sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_
             break;
         }
         if (strcmp(hex, issues[g].original_blake2b) != 0) {
-            err = sg_error_new("original %s changed since it was issued (BLAKE2b-256 %s, recorded %s): restore it to trace",
-                               issues[g].original_path, hex, issues[g].original_blake2b);
+            err = sg_error_new(
+                "original %s changed since it was issued (BLAKE2b-256 %s, recorded %s): restore it to trace",
+                issues[g].original_path, hex, issues[g].original_blake2b);
             break;
         }
         sg_safetensors *orig = NULL;
@@ -389,8 +393,10 @@ sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_
         char why[200] = "";
         err = sg_fp_score(orig, sus, (const unsigned char(*)[32])seeds, m, z, &comparable, why, sizeof why);
         sg_safetensors_close(orig);
-        if (comparable) out->n_comparable += m;
-        else if (!out->note[0]) snprintf(out->note, sizeof out->note, "%s", why);
+        if (comparable)
+            out->n_comparable += m;
+        else if (!out->note[0])
+            snprintf(out->note, sizeof out->note, "%s", why);
         for (int k = 0; !err && k < m; k++) {
             sg_trace_score *row = &out->rows[out->n_issues++];
             const sg_issue_record *is = &issues[idx[k]];

@@ -51,8 +51,9 @@ void sg_fp_reader_close(sg_fp_reader *r);
 /* Scores n seeds: z[i] for seed i over suspect − original. When the two
  * files do not have the same matrices (names, shapes), *comparable is 0,
  * `why` says what differs and z is all zeros. */
-sg_error *sg_fp_score(const sg_safetensors *original, const sg_safetensors *suspect, const unsigned char (*seeds)[32],
-                      int n, double *z, int *comparable, char *why, size_t why_cap) SG_MUST_CHECK;
+sg_error *sg_fp_score(const sg_safetensors *original, const sg_safetensors *suspect,
+                      const unsigned char (*seeds)[32], int n, double *z, int *comparable, char *why,
+                      size_t why_cap) SG_MUST_CHECK;
 
 /* One row of a trace. */
 typedef struct {
@@ -63,11 +64,11 @@ typedef struct {
 } sg_trace_score;
 
 typedef struct {
-    int n_issues;          /* issues scored */
-    sg_trace_score *rows;  /* sorted by z, highest first (free with free()) */
-    int n_comparable;      /* issues whose original matches the suspect's shape */
-    double threshold;      /* SG_FP_THRESHOLD */
-    char note[256];        /* why nothing was comparable, if so */
+    int n_issues;         /* issues scored */
+    sg_trace_score *rows; /* sorted by z, highest first (free with free()) */
+    int n_comparable;     /* issues whose original matches the suspect's shape */
+    double threshold;     /* SG_FP_THRESHOLD */
+    char note[256];       /* why nothing was comparable, if so */
 } sg_trace_result;
 
 /* Scores the suspect checkpoint directory against every issue in the store

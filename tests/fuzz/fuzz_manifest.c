@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const unsigned char pk[32] = {1, 2, 3};
         char *payload = NULL;
         size_t n = 0;
-        sg_error *err = sg_dsse_verify((const char *)data + 1, size - 1, SG_INTOTO_PAYLOAD_TYPE, pk, &payload, &n);
+        sg_error *err =
+            sg_dsse_verify((const char *)data + 1, size - 1, SG_INTOTO_PAYLOAD_TYPE, pk, &payload, &n);
         if (err) {
             if (payload || !sg_error_message(err)[0]) abort();
             sg_error_free(err);
