@@ -115,7 +115,7 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY,"
     "  licensee_id INTEGER NOT NULL REFERENCES licensees(id),"
     "  model TEXT NOT NULL, stage TEXT NOT NULL,"
-    "  original_path TEXT NOT NULL, original_sha256 TEXT NOT NULL,"
+    "  original_path TEXT NOT NULL, original_blake2b TEXT NOT NULL,"
     "  nonce BLOB NOT NULL CHECK (length(nonce) = 32),"
     "  epsilon REAL NOT NULL,"
     "  license_sha256 TEXT NOT NULL, bundle_sha256 TEXT NOT NULL,"
@@ -1313,8 +1313,8 @@ sg_error *sg_store_licensee_get(sg_store *s, const char *name, int64_t id, sg_li
 }
 
 /* Collects every row of `sql` through `read` into a growing array. */
-static sg_error *list_rows(conn *c, const char *sql, size_t size, void (*read)(sqlite3_stmt *, void *), void **out,
-                           size_t *n) {
+static sg_error *list_rows(conn *c, const char *sql, size_t size, void (*read)(sqlite3_stmt *, void *),
+                           void **out, size_t *n) {
     *out = NULL;
     *n = 0;
     lock(c);
@@ -1369,8 +1369,8 @@ sg_error *sg_store_licensee_revoke(sg_store *s, const char *name, int64_t now_ms
     return err;
 }
 
-sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32], const unsigned char *sealed,
-                                      size_t sealed_len, int64_t created_ms) {
+sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32],
+                                      const unsigned char *sealed, size_t sealed_len, int64_t created_ms) {
     conn *c = &s->writer;
     lock(c);
     sqlite3_stmt *st = NULL;
@@ -1427,16 +1427,17 @@ sg_error *sg_store_issue_insert(sg_store *s, const sg_issue_record *r, int64_t *
     conn *c = &s->writer;
     lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = prep(c,
-                         "INSERT INTO issues (licensee_id, model, stage, original_path, original_sha256, nonce, "
-                         "epsilon, license_sha256, bundle_sha256, issued_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         &st);
+    sg_error *err =
+        prep(c,
+             "INSERT INTO issues (licensee_id, model, stage, original_path, original_blake2b, nonce, "
+             "epsilon, license_sha256, bundle_sha256, issued_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+             &st);
     if (!err) {
         sqlite3_bind_int64(st, 1, r->licensee_id);
         sqlite3_bind_text(st, 2, r->model, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, r->stage, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, r->original_path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, r->original_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, r->original_blake2b, -1, SQLITE_TRANSIENT);
         sqlite3_bind_blob(st, 6, r->nonce, 32, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 7, r->epsilon);
         sqlite3_bind_text(st, 8, r->license_sha256, -1, SQLITE_TRANSIENT);
@@ -1459,7 +1460,7 @@ static void read_issue(sqlite3_stmt *st, void *p) {
     copy_text(r->model, sizeof r->model, st, 3);
     copy_text(r->stage, sizeof r->stage, st, 4);
     copy_text(r->original_path, sizeof r->original_path, st, 5);
-    copy_text(r->original_sha256, sizeof r->original_sha256, st, 6);
+    copy_text(r->original_blake2b, sizeof r->original_blake2b, st, 6);
     copy_blob(r->nonce, sizeof r->nonce, st, 7);
     r->epsilon = sqlite3_column_double(st, 8);
     copy_text(r->license_sha256, sizeof r->license_sha256, st, 9);
@@ -1468,9 +1469,10 @@ static void read_issue(sqlite3_stmt *st, void *p) {
 }
 
 sg_error *sg_store_issue_list(sg_store *s, sg_issue_record **out, size_t *n) {
-    return list_rows(s->reader,
-                     "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_sha256, "
-                     "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
-                     "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
-                     sizeof **out, read_issue, (void **)out, n);
+    return list_rows(
+        s->reader,
+        "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_blake2b, "
+        "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
+        "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
+        sizeof **out, read_issue, (void **)out, n);
 }

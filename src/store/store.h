@@ -246,12 +246,14 @@ sg_error *sg_store_licensee_get(sg_store *store, const char *name, int64_t id, s
 /* All licensees in id order (free *out). */
 sg_error *sg_store_licensee_list(sg_store *store, sg_licensee_record **out, size_t *n) SG_MUST_CHECK;
 /* *changed is false when no such active licensee exists. */
-sg_error *sg_store_licensee_revoke(sg_store *store, const char *name, int64_t now_ms, bool *changed) SG_MUST_CHECK;
+sg_error *sg_store_licensee_revoke(sg_store *store, const char *name, int64_t now_ms,
+                                   bool *changed) SG_MUST_CHECK;
 
 /* The release signing key: one row; `sealed` is the secret key encrypted by
  * the caller. Insert fails when a key exists already. */
-sg_error *sg_store_release_key_insert(sg_store *store, const unsigned char public_key[32], const unsigned char *sealed,
-                                      size_t sealed_len, int64_t created_ms) SG_MUST_CHECK;
+sg_error *sg_store_release_key_insert(sg_store *store, const unsigned char public_key[32],
+                                      const unsigned char *sealed, size_t sealed_len,
+                                      int64_t created_ms) SG_MUST_CHECK;
 /* *sealed is malloc'd (free it); *found false when no key was created. */
 sg_error *sg_store_release_key_get(sg_store *store, unsigned char public_key[32], unsigned char **sealed,
                                    size_t *sealed_len, bool *found) SG_MUST_CHECK;
@@ -264,7 +266,7 @@ typedef struct {
     char model[SG_KEY_NAME_MAX];
     char stage[SG_KEY_NAME_MAX];
     char original_path[SG_PATH_MAX]; /* absolute path of the original model.safetensors */
-    char original_sha256[65];
+    char original_blake2b[65];
     unsigned char nonce[32]; /* with the fingerprint key, determines the fingerprint */
     double epsilon;
     char license_sha256[65];
