@@ -61,7 +61,7 @@ struct sg_server {
     int watcher_running;
     pthread_mutex_t watch_mu;
     pthread_cond_t watch_cv;
-    double next_report_s; /* monotonic time of the next scheduled report */
+    double next_report_s;  /* monotonic time of the next scheduled report */
     volatile int stopping; /* set by sg_server_stop: waiting requests give up */
 };
 
@@ -148,14 +148,14 @@ static size_t utf8_safe_end(const char *s, size_t n) {
 /* ---- one completion request ---------------------------------------------- */
 
 typedef struct {
-    bytes text;          /* generated text (without end-of-text), truncated at a stop string */
-    size_t *offsets;     /* byte offset of each consumed token */
-    int consumed;        /* tokens of the sequence taken into `text` */
-    int stopped;         /* a stop string matched */
-    size_t emitted;      /* streaming: bytes already sent */
-    int logprobs_sent;   /* streaming: tokens whose logprobs were sent */
+    bytes text;        /* generated text (without end-of-text), truncated at a stop string */
+    size_t *offsets;   /* byte offset of each consumed token */
+    int consumed;      /* tokens of the sequence taken into `text` */
+    int stopped;       /* a stop string matched */
+    size_t emitted;    /* streaming: bytes already sent */
+    int logprobs_sent; /* streaming: tokens whose logprobs were sent */
     int finish_sent;
-    const char *finish;  /* "stop" / "length" once known */
+    const char *finish; /* "stop" / "length" once known */
 } choice_state;
 
 typedef struct {
@@ -205,8 +205,9 @@ static void completion_free(completion *c) {
 
 /* Records one decision in the audit log (durably) and the metrics. */
 static void record(sg_server *srv, const sg_principal *who, const char *model, const char *stage,
-                   const char *decision, const char *reason, long prompt_tokens, long completion_tokens, double t0,
-                   int status, const char *prompt_text, const char *completion_text, sg_audit_text text_mode) {
+                   const char *decision, const char *reason, long prompt_tokens, long completion_tokens,
+                   double t0, int status, const char *prompt_text, const char *completion_text,
+                   sg_audit_text text_mode) {
     double latency = sg_monotonic_s() - t0;
     sg_audit_event e = {0};
     e.key_id = who ? who->key_id : 0;
@@ -222,7 +223,8 @@ static void record(sg_server *srv, const sg_principal *who, const char *model, c
     e.prompt_text = prompt_text;
     e.completion_text = completion_text;
     sg_audit_sink_write(srv->store, &e);
-    sg_metrics_request(srv->metrics, status, who ? who->audience : "", prompt_tokens, completion_tokens, latency);
+    sg_metrics_request(srv->metrics, status, who ? who->audience : "", prompt_tokens, completion_tokens,
+                       latency);
 }
 
 /* Takes newly generated tokens into the choices' texts and applies stop
@@ -350,8 +352,10 @@ static char *joined_prompts(const completion *c) {
             char *t;
             size_t n;
             sg_error *err = sg_tokenizer_decode(c->model->tokenizer, p->ids, p->n_ids, &t, &n);
-            if (err) sg_error_free(err);
-            else bytes_put(&b, t, n), free(t);
+            if (err)
+                sg_error_free(err);
+            else
+                bytes_put(&b, t, n), free(t);
         }
     }
     if (!b.buf) bytes_put(&b, "", 0);
@@ -386,7 +390,8 @@ static void finalize(completion *c, const char *decision, int status) {
         ct = joined_completions(c);
     }
     record(c->srv, &c->who, c->req.model, stage_name(c->pref), decision, NULL,
-           c->prompt_tokens / (c->req.n ? c->req.n : 1), completion_tokens(c), c->t0, status, pt, ct, p->audit_text);
+           c->prompt_tokens / (c->req.n ? c->req.n : 1), completion_tokens(c), c->t0, status, pt, ct,
+           p->audit_text);
     free(pt);
     free(ct);
 }
@@ -427,8 +432,10 @@ static json_t *choices_json(completion *c) {
                 char *t;
                 size_t n;
                 sg_error *err = sg_tokenizer_decode(c->model->tokenizer, p->ids, p->n_ids, &t, &n);
-                if (err) sg_error_free(err);
-                else bytes_put(&b, t, n), free(t);
+                if (err)
+                    sg_error_free(err);
+                else
+                    bytes_put(&b, t, n), free(t);
             }
             base = b.len;
             bytes_put(&b, ch->text.buf ? ch->text.buf : "", ch->text.len);
@@ -438,7 +445,8 @@ static json_t *choices_json(completion *c) {
             json_object_set_new(o, "text", json_text(ch->text.buf ? ch->text.buf : "", ch->text.len));
         }
         json_object_set_new(o, "index", json_integer(i));
-        json_object_set_new(o, "logprobs", c->req.logprobs >= 0 ? logprobs_json(c, i, 0, ch->consumed, base) : json_null());
+        json_object_set_new(o, "logprobs",
+                            c->req.logprobs >= 0 ? logprobs_json(c, i, 0, ch->consumed, base) : json_null());
         json_object_set_new(o, "finish_reason", json_string(ch->finish ? ch->finish : "length"));
         json_array_append_new(arr, o);
     }
@@ -495,7 +503,8 @@ static int stream_produce(completion *c) {
         if (upto > ch->emitted || ch->finish) {
             size_t from = ch->emitted;
             ch->emitted = upto > ch->emitted ? upto : ch->emitted;
-            emit_event(c, chunk_for(c, i, ch->text.buf ? ch->text.buf + from : "", ch->emitted - from, ch->finish));
+            emit_event(
+                c, chunk_for(c, i, ch->text.buf ? ch->text.buf + from : "", ch->emitted - from, ch->finish));
             if (ch->finish) ch->finish_sent = 1;
         }
         if (!ch->finish_sent) all = 0;
@@ -509,8 +518,8 @@ static int stream_produce(completion *c) {
             choice_state *ch = &c->choices[i];
             if (ch->finish_sent) continue;
             ch->finish = "length";
-            emit_event(c, chunk_for(c, i, ch->text.buf ? ch->text.buf + ch->emitted : "", ch->text.len - ch->emitted,
-                                    "length"));
+            emit_event(c, chunk_for(c, i, ch->text.buf ? ch->text.buf + ch->emitted : "",
+                                    ch->text.len - ch->emitted, "length"));
             ch->emitted = ch->text.len;
             ch->finish_sent = 1;
         }
@@ -583,9 +592,11 @@ static void limits_for(const policy_ref *r, const sg_principal *who, int64_t *rp
 }
 
 /* Authenticates; on failure answers 401 (audited) and returns 0. */
-static int authenticate(sg_server *srv, sg_http_request *req, const policy_ref *pref, double t0, sg_principal *who) {
+static int authenticate(sg_server *srv, sg_http_request *req, const policy_ref *pref, double t0,
+                        sg_principal *who) {
     sg_auth_result res;
-    sg_error *err = sg_keys_authenticate(srv->keys, sg_http_header_get(req, "Authorization"), sg_now_ms(), who, &res);
+    sg_error *err =
+        sg_keys_authenticate(srv->keys, sg_http_header_get(req, "Authorization"), sg_now_ms(), who, &res);
     if (err) {
         sg_log(SG_LOG_ERROR, "authentication failed: %s", sg_error_message(err));
         sg_error_free(err);
@@ -617,30 +628,33 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
 
     if (!authenticate(srv, req, c->pref, c->t0, &c->who)) goto out;
     sg_principal *who = &c->who;
-#define REJECT(status, type, param, code, decision, ...)                                                         \
-    do {                                                                                                          \
-        snprintf(why, sizeof why, __VA_ARGS__);                                                                   \
-        sg_http_respond_error(req, status, type, param, code, "%s", why);                                         \
-        record(srv, who, c->req.model, stage, decision, why, 0, 0, c->t0, status, NULL, NULL, SG_AUDIT_TEXT_NONE); \
-        goto out;                                                                                                 \
+#define REJECT(status, type, param, code, decision, ...)                                                     \
+    do {                                                                                                     \
+        snprintf(why, sizeof why, __VA_ARGS__);                                                              \
+        sg_http_respond_error(req, status, type, param, code, "%s", why);                                    \
+        record(srv, who, c->req.model, stage, decision, why, 0, 0, c->t0, status, NULL, NULL,                \
+               SG_AUDIT_TEXT_NONE);                                                                          \
+        goto out;                                                                                            \
     } while (0)
 
     /* The body. */
     size_t bad;
     if (!sg_utf8_valid(req->body, req->body_len, &bad))
-        REJECT(400, "invalid_request_error", NULL, "invalid_utf8", "invalid", "the request body is not valid UTF-8 (byte %zu)",
-               bad);
+        REJECT(400, "invalid_request_error", NULL, "invalid_utf8", "invalid",
+               "the request body is not valid UTF-8 (byte %zu)", bad);
     json_error_t jerr;
     c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!c->body)
         REJECT(400, "invalid_request_error", NULL, "invalid_json", "invalid",
-               "we could not parse the JSON body of your request: %s at line %d, column %d", jerr.text, jerr.line,
-               jerr.column);
+               "we could not parse the JSON body of your request: %s at line %d, column %d", jerr.text,
+               jerr.line, jerr.column);
     sg_request_error rerr;
     if (sg_completion_request_parse(c->body, &c->req, &rerr))
-        REJECT(400, "invalid_request_error", rerr.param[0] ? rerr.param : NULL, NULL, "invalid", "%s", rerr.message);
+        REJECT(400, "invalid_request_error", rerr.param[0] ? rerr.param : NULL, NULL, "invalid", "%s",
+               rerr.message);
     if (c->req.echo && c->req.logprobs >= 0)
-        REJECT(400, "invalid_request_error", "echo", NULL, "invalid", "'echo' together with 'logprobs' is not supported");
+        REJECT(400, "invalid_request_error", "echo", NULL, "invalid",
+               "'echo' together with 'logprobs' is not supported");
 
     /* The policy. */
     char pwhy[400];
@@ -654,14 +668,15 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     if (v == SG_POLICY_DENY_UNKNOWN_MODEL)
         REJECT(404, "invalid_request_error", "model", "model_not_found", "404",
                "the model '%s' does not exist or you do not have access to it", c->req.model);
-    if (v != SG_POLICY_ALLOW) REJECT(403, "permission_denied", "model", "model_not_released", "403", "%s", pwhy);
+    if (v != SG_POLICY_ALLOW)
+        REJECT(403, "permission_denied", "model", "model_not_released", "403", "%s", pwhy);
     const sg_policy_model *pm = sg_policy_find_model(p, c->req.model);
     sg_error *err = sg_models_get(srv->models, pm->name, pm->path, &c->model);
     if (err) {
         sg_log(SG_LOG_ERROR, "%s", sg_error_message(err));
         sg_error_free(err);
-        REJECT(503, "server_error", "model", "model_unavailable", "error", "the model '%s' could not be loaded",
-               c->req.model);
+        REJECT(503, "server_error", "model", "model_unavailable", "error",
+               "the model '%s' could not be loaded", c->req.model);
     }
     const sg_model_entry *m = c->model;
 
@@ -674,26 +689,29 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         sg_prompt *pr = &c->req.prompts[i];
         if (pr->text) {
             if (pr->text_len == 0) {
-                if (m->eot < 0) REJECT(400, "invalid_request_error", "prompt", NULL, "invalid", "the prompt is empty");
+                if (m->eot < 0)
+                    REJECT(400, "invalid_request_error", "prompt", NULL, "invalid", "the prompt is empty");
                 c->prompt_ids[i] = malloc(sizeof(int));
                 if (!c->prompt_ids[i]) REJECT(500, "server_error", NULL, NULL, "error", "out of memory");
                 c->prompt_ids[i][0] = m->eot;
                 c->prompt_n[i] = 1;
             } else {
-                err = sg_tokenizer_encode(m->tokenizer, pr->text, pr->text_len, 0, &c->prompt_ids[i], &c->prompt_n[i]);
+                err = sg_tokenizer_encode(m->tokenizer, pr->text, pr->text_len, 0, &c->prompt_ids[i],
+                                          &c->prompt_n[i]);
                 if (err) {
                     char msg[300];
                     snprintf(msg, sizeof msg, "%s", sg_error_message(err));
                     sg_error_free(err);
-                    REJECT(400, "invalid_request_error", "prompt", NULL, "invalid", "cannot tokenize the prompt: %s", msg);
+                    REJECT(400, "invalid_request_error", "prompt", NULL, "invalid",
+                           "cannot tokenize the prompt: %s", msg);
                 }
             }
         } else {
             for (int k = 0; k < pr->n_ids; k++)
                 if (pr->ids[k] >= m->vocab_size)
                     REJECT(400, "invalid_request_error", "prompt", NULL, "invalid",
-                           "token %d of prompt %d is %d, outside the vocabulary of %d tokens", k, i, pr->ids[k],
-                           m->vocab_size);
+                           "token %d of prompt %d is %d, outside the vocabulary of %d tokens", k, i,
+                           pr->ids[k], m->vocab_size);
             c->prompt_ids[i] = malloc((size_t)pr->n_ids * sizeof(int));
             if (!c->prompt_ids[i]) REJECT(500, "server_error", NULL, NULL, "error", "out of memory");
             memcpy(c->prompt_ids[i], pr->ids, (size_t)pr->n_ids * sizeof(int));
@@ -701,7 +719,8 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         }
         if (c->prompt_n[i] + c->req.max_tokens > m->n_ctx)
             REJECT(400, "invalid_request_error", "max_tokens", "context_length_exceeded", "invalid",
-                   "this model's maximum context length is %d tokens, however you requested %d tokens (%d in the "
+                   "this model's maximum context length is %d tokens, however you requested %d tokens (%d in "
+                   "the "
                    "prompt, %d for the completion)",
                    m->n_ctx, c->prompt_n[i] + c->req.max_tokens, c->prompt_n[i], c->req.max_tokens);
     }
@@ -723,27 +742,32 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         c->reserved = 0;
         sg_metrics_rate_limited(srv->metrics, who->audience);
         if (d == SG_RL_TOO_LARGE)
-            REJECT(429, "tokens", NULL, "rate_limit_exceeded", "429",
-                   "request too large for %s: it needs %ld tokens (prompt + max_tokens) but the limit is %lld "
-                   "tokens per minute",
-                   c->req.model, c->prompt_tokens + (long)c->req.max_tokens * c->n_choices, (long long)tpm);
+            REJECT(
+                429, "tokens", NULL, "rate_limit_exceeded", "429",
+                "request too large for %s: it needs %ld tokens (prompt + max_tokens) but the limit is %lld "
+                "tokens per minute",
+                c->req.model, c->prompt_tokens + (long)c->req.max_tokens * c->n_choices, (long long)tpm);
         int64_t ra = sg_retry_after_seconds(st.retry_after_s);
         sg_http_add_header(req, "retry-after", "%lld", (long long)ra);
         int on_requests = st.limit_requests && st.remaining_requests < 1;
         REJECT(429, on_requests ? "requests" : "tokens", NULL, "rate_limit_exceeded", "429",
-               "rate limit reached for key %lld on %s: limit %lld, remaining %lld, requested %ld; please try again "
+               "rate limit reached for key %lld on %s: limit %lld, remaining %lld, requested %ld; please try "
+               "again "
                "in %llds",
                (long long)who->key_id, on_requests ? "requests per min (RPM)" : "tokens per min (TPM)",
                (long long)(on_requests ? st.limit_requests : st.limit_tokens),
                (long long)(on_requests ? st.remaining_requests : st.remaining_tokens),
-               on_requests ? 1L : c->reserved ? c->reserved : c->prompt_tokens + (long)c->req.max_tokens * c->n_choices,
+               on_requests   ? 1L
+               : c->reserved ? c->reserved
+                             : c->prompt_tokens + (long)c->req.max_tokens * c->n_choices,
                (long long)ra);
     }
 
     /* The job: prompts x n sequences. */
     c->job = sg_job_new(c->n_choices, srv->request_timeout_s);
     c->choices = calloc((size_t)c->n_choices, sizeof *c->choices);
-    uint64_t seed = c->req.has_seed ? c->req.seed : randombytes_random() | ((uint64_t)randombytes_random() << 32);
+    uint64_t seed =
+        c->req.has_seed ? c->req.seed : randombytes_random() | ((uint64_t)randombytes_random() << 32);
     for (int i = 0; c->job && c->choices && i < c->n_choices; i++) {
         sg_generation_params gp = {0};
         gp.max_tokens = c->req.max_tokens;
@@ -775,8 +799,9 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         sg_ratelimit_refund(srv->ratelimit, who->key_id, c->reserved);
         sg_http_add_header(req, "retry-after", "1");
         REJECT(503, "server_error", NULL, "overloaded", "503",
-               sr == SG_SUBMIT_QUEUE_FULL ? "the server is overloaded: the queue for '%s' is full, retry shortly"
-                                          : "the server is shutting down (model '%s')",
+               sr == SG_SUBMIT_QUEUE_FULL
+                   ? "the server is overloaded: the queue for '%s' is full, retry shortly"
+                   : "the server is shutting down (model '%s')",
                c->req.model);
     }
 
@@ -793,8 +818,8 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     }
     if (w == 1) {
         finalize(c, "timeout", 504);
-        sg_http_respond_error(req, 504, "timeout", NULL, "timeout", "the completion did not finish within %g s",
-                              srv->request_timeout_s);
+        sg_http_respond_error(req, 504, "timeout", NULL, "timeout",
+                              "the completion did not finish within %g s", srv->request_timeout_s);
         goto out;
     }
     finalize(c, "allowed", 200);
@@ -804,7 +829,8 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     /* The gateway's own share (auth, policy, rate limit, tokenizing, audit,
      * JSON) apart from waiting for the batch: what bench_server.sh reports. */
     double gen = t_generated - t_submit, total = sg_monotonic_s() - c->t0;
-    sg_http_add_header(req, "server-timing", "gateway;dur=%.3f, generate;dur=%.3f", (total - gen) * 1e3, gen * 1e3);
+    sg_http_add_header(req, "server-timing", "gateway;dur=%.3f, generate;dur=%.3f", (total - gen) * 1e3,
+                       gen * 1e3);
     sg_http_respond_json(req, 200, o);
 #undef REJECT
 out:
@@ -824,7 +850,8 @@ static void handle_models(sg_server *srv, sg_http_request *req) {
         add_ratelimit_headers(req, &st);
         json_t *data = json_array();
         for (int i = 0; i < p->n_models; i++) {
-            if (sg_policy_decide(p, pref->stage, who.audience, p->models[i].name, NULL, 0) != SG_POLICY_ALLOW ||
+            if (sg_policy_decide(p, pref->stage, who.audience, p->models[i].name, NULL, 0) !=
+                    SG_POLICY_ALLOW ||
                 sg_release_suspended(&pref->release, who.audience, p->models[i].name))
                 continue;
             json_t *m = json_object();
@@ -873,9 +900,10 @@ static void handle_document(sg_server *srv, sg_http_request *req, const char *ki
             else
                 snprintf(why, sizeof why, "the %s component is not released to audience '%s' at stage '%s'",
                          sg_component_name(group), who.audience, stage_name(pref));
-            sg_http_respond_error(req, 403, "permission_denied", NULL, incident ? "suspended_by_incident" : "not_released",
-                                  "%s", why);
-            record(srv, &who, model, stage_name(pref), "403", why, 0, 0, t0, 403, NULL, NULL, SG_AUDIT_TEXT_NONE);
+            sg_http_respond_error(req, 403, "permission_denied", NULL,
+                                  incident ? "suspended_by_incident" : "not_released", "%s", why);
+            record(srv, &who, model, stage_name(pref), "403", why, 0, 0, t0, 403, NULL, NULL,
+                   SG_AUDIT_TEXT_NONE);
             goto out;
         }
     }
@@ -884,9 +912,12 @@ static void handle_document(sg_server *srv, sg_http_request *req, const char *ki
                               "the model '%s' does not exist", model);
         goto out;
     }
-    if (!strcmp(kind, "system-card")) err = sg_card_system(srv->store, p, &text);
-    else if (!strcmp(kind, "card")) err = sg_card_model(srv->store, p, model, &text);
-    else err = sg_card_datasheet(srv->store, p, model, &text);
+    if (!strcmp(kind, "system-card"))
+        err = sg_card_system(srv->store, p, &text);
+    else if (!strcmp(kind, "card"))
+        err = sg_card_model(srv->store, p, model, &text);
+    else
+        err = sg_card_datasheet(srv->store, p, model, &text);
     if (err) {
         sg_log(SG_LOG_ERROR, "%s: %s", req->path, sg_error_message(err));
         sg_error_free(err);
@@ -910,7 +941,8 @@ static void handle(void *ctx, sg_http_request *req) {
                !strncmp(req->path, "/v1/datasheets/", 15)) {
         if (get) {
             if (!strcmp(req->path, "/v1/system-card")) return handle_document(srv, req, "system-card", NULL);
-            if (!strncmp(req->path, "/v1/cards/", 10)) return handle_document(srv, req, "card", req->path + 10);
+            if (!strncmp(req->path, "/v1/cards/", 10))
+                return handle_document(srv, req, "card", req->path + 10);
             return handle_document(srv, req, "datasheet", req->path + 15);
         }
     } else if (!strcmp(req->path, "/healthz")) {
@@ -930,12 +962,12 @@ static void handle(void *ctx, sg_http_request *req) {
             return;
         }
     } else {
-        return sg_http_respond_error(req, 404, "invalid_request_error", NULL, "not_found", "unknown URL %s %s",
-                                     req->method, req->path);
+        return sg_http_respond_error(req, 404, "invalid_request_error", NULL, "not_found",
+                                     "unknown URL %s %s", req->method, req->path);
     }
     sg_http_add_header(req, "allow", "%s", strcmp(req->path, "/v1/completions") ? "GET" : "POST");
-    sg_http_respond_error(req, 405, "invalid_request_error", NULL, "method_not_allowed", "%s is not allowed on %s",
-                          req->method, req->path);
+    sg_http_respond_error(req, 405, "invalid_request_error", NULL, "method_not_allowed",
+                          "%s is not allowed on %s", req->method, req->path);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -984,8 +1016,10 @@ static void install_ref_if(sg_server *s, policy_ref *r, const policy_ref *expect
     int ok = !expected || old == expected;
     if (ok) s->policy = r;
     pthread_mutex_unlock(&s->policy_mu);
-    if (!ok) policy_release(s, r);
-    else if (old) policy_release(s, old);
+    if (!ok)
+        policy_release(s, r);
+    else if (old)
+        policy_release(s, old);
 }
 static void install_ref(sg_server *s, policy_ref *r) { install_ref_if(s, r, NULL); }
 
@@ -1011,10 +1045,10 @@ static void *watch(void *arg) {
         if (!err && version != cur->release.version) {
             policy_ref *r = NULL;
             if (!(err = make_ref(s, cur->shared, &r))) {
-                if (r->stage != cur->stage)
-                    sg_info("release stage is now '%s'", stage_name(r));
-                sg_info("release state applied (version %lld, %zu open incident%s)", (long long)r->release.version,
-                        r->release.n_incidents, r->release.n_incidents == 1 ? "" : "s");
+                if (r->stage != cur->stage) sg_info("release stage is now '%s'", stage_name(r));
+                sg_info("release state applied (version %lld, %zu open incident%s)",
+                        (long long)r->release.version, r->release.n_incidents,
+                        r->release.n_incidents == 1 ? "" : "s");
                 install_ref_if(s, r, cur);
             }
         }
@@ -1026,7 +1060,8 @@ static void *watch(void *arg) {
         if (s->db_path && now >= s->next_report_s) {
             s->next_report_s = now + (double)sg_report_period_ms(cur->policy->monitoring_frequency) / 1000.0;
             char *dir = sg_report_dir(s->db_path);
-            err = dir ? sg_report_write(s->store, cur->policy, dir, sg_now_ms()) : sg_error_new("out of memory");
+            err = dir ? sg_report_write(s->store, cur->policy, dir, sg_now_ms())
+                      : sg_error_new("out of memory");
             if (err) {
                 sg_log(SG_LOG_ERROR, "monitoring report: %s", sg_error_message(err));
                 sg_error_free(err);
@@ -1076,8 +1111,9 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
         s->next_report_s = sg_monotonic_s() + (double)sg_report_period_ms(p->monitoring_frequency) / 1000.0;
         if (!s->metrics || !s->models) err = sg_error_new("out of memory");
         if (!err)
-            err = sg_http_start(o->host, o->port, (size_t)(p->max_body_bytes > 0 ? p->max_body_bytes : 1 << 20),
-                                handle, s, &s->http);
+            err =
+                sg_http_start(o->host, o->port, (size_t)(p->max_body_bytes > 0 ? p->max_body_bytes : 1 << 20),
+                              handle, s, &s->http);
     }
     if (!err) {
         if (pthread_create(&s->watcher, NULL, watch, s))

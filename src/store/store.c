@@ -87,7 +87,8 @@ static const char *const migrations[] = {
     "  suspend_audience TEXT NOT NULL DEFAULT '', suspend_model TEXT NOT NULL DEFAULT '',"
     "  rollback INTEGER NOT NULL DEFAULT 0,"
     "  opened_by TEXT NOT NULL,"
-    "  closed_ms INTEGER NOT NULL DEFAULT 0, closed_by TEXT NOT NULL DEFAULT '', close_note TEXT NOT NULL DEFAULT '');"
+    "  closed_ms INTEGER NOT NULL DEFAULT 0, closed_by TEXT NOT NULL DEFAULT '', close_note TEXT NOT NULL "
+    "DEFAULT '');"
     "CREATE TABLE release_version (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);"
     "INSERT INTO release_version VALUES (1, 0);"
     "CREATE TRIGGER stage_moves_bump AFTER INSERT ON stage_moves BEGIN "
@@ -845,7 +846,9 @@ sg_error *sg_store_audit_purge_text(sg_store *s, int64_t before_ms, int64_t *pur
 /* ---- the staged release -------------------------------------------------------
  * Rare writes and small reads: statements are prepared per call. */
 
-static void bind_s(sqlite3_stmt *st, int i, const char *t) { sqlite3_bind_text(st, i, t ? t : "", -1, SQLITE_TRANSIENT); }
+static void bind_s(sqlite3_stmt *st, int i, const char *t) {
+    sqlite3_bind_text(st, i, t ? t : "", -1, SQLITE_TRANSIENT);
+}
 
 typedef void (*bind_fn)(sqlite3_stmt *st, const void *rec, const void *extra);
 
@@ -874,8 +877,8 @@ typedef void (*read_fn)(sqlite3_stmt *st, void *rec);
 
 /* Runs a SELECT on the reader, one `size`-byte record per row into a growing
  * array. `bind` may be NULL. */
-static sg_error *rel_read(sg_store *s, const char *sql, bind_fn bind, const void *a, const void *b, read_fn rd,
-                          size_t size, void **out, size_t *n, const char *what) {
+static sg_error *rel_read(sg_store *s, const char *sql, bind_fn bind, const void *a, const void *b,
+                          read_fn rd, size_t size, void **out, size_t *n, const char *what) {
     conn *c = s->reader;
     *out = NULL;
     *n = 0;
@@ -957,7 +960,8 @@ sg_error *sg_store_stage_moves(sg_store *s, int64_t since_ms, sg_stage_move **ou
     return rel_read(s,
                     "SELECT id, time_ms, from_stage, to_stage, kind, actor, reason, evidence, override "
                     "FROM stage_moves WHERE time_ms >= ? ORDER BY id",
-                    bind_since, &since_ms, NULL, read_move, sizeof **out, (void **)out, n, "reading stage moves");
+                    bind_since, &since_ms, NULL, read_move, sizeof **out, (void **)out, n,
+                    "reading stage moves");
 }
 
 /* risk assessments */
@@ -988,8 +992,9 @@ sg_error *sg_store_risk_add(sg_store *s, const sg_risk_record *r, const char *bo
                      bind_risk, r, body, id, NULL, "recording risk assessment");
 }
 sg_error *sg_store_risks(sg_store *s, sg_risk_record **out, size_t *n) {
-    return rel_read(s, "SELECT id, time_ms, stage, status, author, file, digest FROM risk_assessments ORDER BY id",
-                    NULL, NULL, NULL, read_risk, sizeof **out, (void **)out, n, "reading risk assessments");
+    return rel_read(
+        s, "SELECT id, time_ms, stage, status, author, file, digest FROM risk_assessments ORDER BY id", NULL,
+        NULL, NULL, read_risk, sizeof **out, (void **)out, n, "reading risk assessments");
 }
 
 /* mitigations */
@@ -1016,8 +1021,8 @@ sg_error *sg_store_mitigation_add(sg_store *s, const sg_mitigation_record *m, in
                      bind_mitigation, m, NULL, id, NULL, "recording mitigation status");
 }
 sg_error *sg_store_mitigations(sg_store *s, sg_mitigation_record **out, size_t *n) {
-    return rel_read(s, "SELECT id, time_ms, item, status, actor, note FROM mitigations ORDER BY id", NULL, NULL,
-                    NULL, read_mitigation, sizeof **out, (void **)out, n, "reading mitigations");
+    return rel_read(s, "SELECT id, time_ms, item, status, actor, note FROM mitigations ORDER BY id", NULL,
+                    NULL, NULL, read_mitigation, sizeof **out, (void **)out, n, "reading mitigations");
 }
 
 /* sign-offs */
@@ -1038,17 +1043,17 @@ static void read_signoff(sqlite3_stmt *st, void *rec) {
     copy_text(r->note, sizeof r->note, st, 4);
 }
 sg_error *sg_store_signoff_add(sg_store *s, const sg_signoff_record *r, int64_t *id) {
-    return rel_write(s, "INSERT INTO signoffs (time_ms, stage, reviewer, note) VALUES (?,?,?,?)", bind_signoff, r,
-                     NULL, id, NULL, "recording sign-off");
+    return rel_write(s, "INSERT INTO signoffs (time_ms, stage, reviewer, note) VALUES (?,?,?,?)",
+                     bind_signoff, r, NULL, id, NULL, "recording sign-off");
 }
 sg_error *sg_store_signoffs(sg_store *s, sg_signoff_record **out, size_t *n) {
-    return rel_read(s, "SELECT id, time_ms, stage, reviewer, note FROM signoffs ORDER BY id", NULL, NULL, NULL,
-                    read_signoff, sizeof **out, (void **)out, n, "reading sign-offs");
+    return rel_read(s, "SELECT id, time_ms, stage, reviewer, note FROM signoffs ORDER BY id", NULL, NULL,
+                    NULL, read_signoff, sizeof **out, (void **)out, n, "reading sign-offs");
 }
 
 /* incidents */
 #define INCIDENT_COLUMNS                                                                                     \
-    "id, opened_ms, severity, reason, suspend_audience, suspend_model, rollback, opened_by, closed_ms, "      \
+    "id, opened_ms, severity, reason, suspend_audience, suspend_model, rollback, opened_by, closed_ms, "     \
     "closed_by, close_note"
 static void bind_incident(sqlite3_stmt *st, const void *rec, const void *extra) {
     const sg_incident_record *r = rec;
@@ -1207,11 +1212,11 @@ sg_error *sg_store_eval_latest(sg_store *s, const char *suite, const char *model
     eval_key k = {suite, model, metric};
     sg_eval_record *rows = NULL;
     size_t n = 0;
-    sg_error *err = rel_read(s,
-                             "SELECT " EVAL_COLUMNS " FROM evaluations WHERE suite = ? AND model = ? AND metric = ? "
-                             "ORDER BY id DESC LIMIT 1",
-                             bind_eval_key, &k, NULL, read_eval, sizeof *rows, (void **)&rows, &n,
-                             "reading evaluations");
+    sg_error *err =
+        rel_read(s,
+                 "SELECT " EVAL_COLUMNS " FROM evaluations WHERE suite = ? AND model = ? AND metric = ? "
+                 "ORDER BY id DESC LIMIT 1",
+                 bind_eval_key, &k, NULL, read_eval, sizeof *rows, (void **)&rows, &n, "reading evaluations");
     *found = !err && n > 0;
     if (*found) *out = rows[0];
     free(rows);

@@ -191,7 +191,8 @@ typedef struct {
 
 /* Appends a record (its id is ignored; *id may be NULL). */
 sg_error *sg_store_stage_move_add(sg_store *store, const sg_stage_move *m, int64_t *id) SG_MUST_CHECK;
-sg_error *sg_store_risk_add(sg_store *store, const sg_risk_record *r, const char *body, int64_t *id) SG_MUST_CHECK;
+sg_error *sg_store_risk_add(sg_store *store, const sg_risk_record *r, const char *body,
+                            int64_t *id) SG_MUST_CHECK;
 sg_error *sg_store_mitigation_add(sg_store *store, const sg_mitigation_record *m, int64_t *id) SG_MUST_CHECK;
 sg_error *sg_store_signoff_add(sg_store *store, const sg_signoff_record *s, int64_t *id) SG_MUST_CHECK;
 sg_error *sg_store_incident_add(sg_store *store, const sg_incident_record *inc, int64_t *id) SG_MUST_CHECK;
@@ -200,16 +201,18 @@ sg_error *sg_store_incident_add(sg_store *store, const sg_incident_record *inc, 
 sg_error *sg_store_eval_add(sg_store *store, sg_eval_record *recs, size_t n, int64_t *run_id) SG_MUST_CHECK;
 
 /* Closes an open incident; *changed is false when it does not exist or is closed. */
-sg_error *sg_store_incident_close(sg_store *store, int64_t id, int64_t now_ms, const char *by, const char *note,
-                                  bool *changed) SG_MUST_CHECK;
+sg_error *sg_store_incident_close(sg_store *store, int64_t id, int64_t now_ms, const char *by,
+                                  const char *note, bool *changed) SG_MUST_CHECK;
 
 /* Lists, oldest first, of records with time >= since_ms (0 = all). Free *out
  * with free(). */
-sg_error *sg_store_stage_moves(sg_store *store, int64_t since_ms, sg_stage_move **out, size_t *n) SG_MUST_CHECK;
+sg_error *sg_store_stage_moves(sg_store *store, int64_t since_ms, sg_stage_move **out,
+                               size_t *n) SG_MUST_CHECK;
 sg_error *sg_store_risks(sg_store *store, sg_risk_record **out, size_t *n) SG_MUST_CHECK;
 sg_error *sg_store_mitigations(sg_store *store, sg_mitigation_record **out, size_t *n) SG_MUST_CHECK;
 sg_error *sg_store_signoffs(sg_store *store, sg_signoff_record **out, size_t *n) SG_MUST_CHECK;
-sg_error *sg_store_incidents(sg_store *store, int64_t since_ms, sg_incident_record **out, size_t *n) SG_MUST_CHECK;
+sg_error *sg_store_incidents(sg_store *store, int64_t since_ms, sg_incident_record **out,
+                             size_t *n) SG_MUST_CHECK;
 /* Evaluation results; `model` NULL = every model. */
 sg_error *sg_store_evals(sg_store *store, const char *model, sg_eval_record **out, size_t *n) SG_MUST_CHECK;
 /* The latest result of suite/model/metric; *found false when none. */

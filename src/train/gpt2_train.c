@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,8 @@ struct sg_train_model {
     float *lnf, *lnf_mean, *lnf_rstd, *logits; /* [BT,C], [BT], [BT], [BT,V] */
     /* scratch */
     float *tmp, *dresidual, *dbuf, *dbuf2, *dqkv, *dfch; /* [BT,C] x4, [BT,3C], [BT,F] */
-    float *attn_scratch;                                 /* 3 [T,T] */
+    float *attn_scratch;                                 /* per thread 3 [T,T] */
+    int n_threads;                                       /* OpenMP threads at creation */
     float *ones;                                         /* [BT] of 1, for bias gradients */
 
     /* the last forward */
@@ -118,6 +120,7 @@ sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_mod
     m->c = *c;
     m->maxB = B;
     m->maxT = T;
+    m->n_threads = omp_get_max_threads();
     m->n_params = sg_train_param_count(c);
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->vocab_size;
     size_t NH = (size_t)c->n_head, BT = (size_t)B * (size_t)T;
@@ -133,7 +136,7 @@ sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_mod
         L * BT * F, L * BT * F, L * BT * C,                          /* fch fch_gelu residual3 */
         BT * C, BT, BT, BT * V,                                      /* lnf logits */
         BT * C, BT * C, BT * C, BT * C, BT * 3 * C, BT * F,          /* scratch */
-        3 * (size_t)T * T,                                           /* attention scratch */
+        (size_t)omp_get_max_threads() * 3 * T * T,                   /* attention scratch */
         BT,                                                          /* ones */
     };
     float **ptrs[] = {&m->encoded, &m->ln1, &m->ln1_mean, &m->ln1_rstd, &m->qkv, &m->atty, &m->att,
@@ -326,15 +329,31 @@ static void gelu_backward(float *d, const float *inp, size_t n) {
     }
 }
 
+/* Attention runs its (batch, head) pairs in parallel, each with
+ * single-threaded sgemm calls; OpenBLAS's own threads are parked meanwhile. */
+static int blas_single_begin(const sg_train_model *m) {
+    if (m->n_threads <= 1 || omp_in_parallel()) return 0;
+    int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return before;
+}
+
+static void blas_single_end(int before) {
+    if (before > 0) openblas_set_num_threads(before);
+}
+
 /* Causal self-attention of one layer. qkv [B,T,3C] -> out [B,T,C]; att keeps
  * the softmax probabilities [B,NH,T,T] (zero above the diagonal). */
 static void attention_forward(sg_train_model *m, int l, float *out, float *att, const float *qkv, int B, int T) {
     int C = m->c.n_embd, NH = m->c.n_head, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
     float pa = m->train ? m->drop.attn : 0.0f;
-    float *pd = m->attn_scratch;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
+    int par = blas_single_begin(m);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads) if (par)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        float *pd = m->attn_scratch + (size_t)omp_get_thread_num() * 3 * T * T;
+        {
             const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
             float *P = att + ((size_t)b * NH + h) * T * T;
             sgemm(0, 1, T, T, hs, scale, q, C3, k, C3, 0.0f, P, T);
@@ -357,6 +376,8 @@ static void attention_forward(sg_train_model *m, int l, float *out, float *att, 
             }
             sgemm(0, 0, T, hs, T, 1.0f, Pd, T, v, C3, 0.0f, out + (size_t)b * T * C + (size_t)h * hs, C);
         }
+    }
+    blas_single_end(par);
 }
 
 /* dqkv (overwritten) from dout [B,T,C]. */
@@ -365,10 +386,14 @@ static void attention_backward(sg_train_model *m, int l, float *dqkv, const floa
     int C = m->c.n_embd, NH = m->c.n_head, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
     float pa = m->train ? m->drop.attn : 0.0f;
-    float *pd = m->attn_scratch, *dP = pd + (size_t)T * T, *dS = dP + (size_t)T * T;
     memset(dqkv, 0, (size_t)B * T * C3 * sizeof(float));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
+    int par = blas_single_begin(m);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads) if (par)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        float *pd = m->attn_scratch + (size_t)omp_get_thread_num() * 3 * T * T;
+        float *dP = pd + (size_t)T * T, *dS = dP + (size_t)T * T;
+        {
             size_t qo = (size_t)b * T * C3 + (size_t)h * hs;
             const float *q = qkv + qo, *k = q + C, *v = q + 2 * C;
             float *dq = dqkv + qo, *dk = dq + C, *dv = dq + 2 * C;
@@ -399,6 +424,8 @@ static void attention_backward(sg_train_model *m, int l, float *dqkv, const floa
             sgemm(0, 0, T, hs, T, 1.0f, dS, T, k, C3, 1.0f, dq, C3);
             sgemm(1, 0, T, hs, T, 1.0f, dS, T, q, C3, 1.0f, dk, C3);
         }
+    }
+    blas_single_end(par);
 }
 
 /* ---- forward / backward ------------------------------------------------- */

@@ -7,6 +7,7 @@ source "$SG_ROOT/tests/lib/server.sh"
 
 make_model "$T/m1"
 make_model "$T/m2" 1024
+make_model "$T/m3" 1024 384 # several ms per token: requests that last
 write_policy "$T/policy.yaml" "Internal Alpha" "max_batch: 16" "queue_size: 64"
 start_server "$T/policy.yaml"
 
@@ -38,7 +39,7 @@ check "the bucket never went negative" test "$(curl -s -D - -o /dev/null -H "Aut
 DEV=$(mkkey internal_devs)
 steps0=$(metric stagegate_decode_steps_total)
 seqs0=$(metric stagegate_decode_step_sequences_total)
-got=$(N=8 burst "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":40,"temperature":0}')
+got=$(N=8 burst "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":20,"temperature":0}')
 check "8 concurrent requests all succeed ($got)" test "$got" = "200x8 "
 steps=$(($(metric stagegate_decode_steps_total) - steps0))
 seqs=$(($(metric stagegate_decode_step_sequences_total) - seqs0))
@@ -47,18 +48,19 @@ check "decode steps were shared ($seqs sequence-steps in $steps steps)" test "$s
 stop_server
 
 # A full queue: one sequence at a time, one waiting; the rest get 503.
-write_policy "$T/policy.yaml" "Internal Alpha" "max_batch: 1" "queue_size: 1"
+write_policy "$T/policy.yaml" "Internal Alpha" "max_batch: 1" "queue_size: 1" "request_timeout_s: 900"
 start_server "$T/policy.yaml"
-got=$(N=6 burst "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":200,"temperature":0}')
+check "warm-up" test "$(post "$DEV" '{"model":"big","prompt":"Hello","max_tokens":1}')" = 200
+got=$(N=6 burst "$DEV" '{"model":"big","prompt":"Hello","max_tokens":100,"temperature":0}')
 check "queue full: some 503, the others 200 ($got)" bash -c "[[ '$got' =~ ^200x[1-5]\ 503x[1-5]\ \$ ]]"
-long() { curl -s -o /dev/null -H "Authorization: Bearer $DEV" --data-binary '{"model":"slow","prompt":"Hello","max_tokens":400}' "$BASE/v1/completions"; }
+long() { curl -s -o /dev/null -H "Authorization: Bearer $DEV" --data-binary '{"model":"big","prompt":"Hello","max_tokens":300}' "$BASE/v1/completions"; }
 long &
 p1=$!
-sleep 0.3
+sleep 0.2
 long &
 p2=$!
-sleep 0.3
-code=$(post "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":1}')
+sleep 0.2
+code=$(post "$DEV" '{"model":"big","prompt":"Hello","max_tokens":1}')
 wait "$p1" "$p2"
 check "503 when the queue is full" test "$code" = 503
 check "503 has retry-after" test -n "$(header retry-after)"
