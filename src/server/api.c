@@ -19,6 +19,8 @@
 #include "release/report.h"
 #include "release/stages.h"
 #include "server/audit_sink.h"
+#include "server/guard.h"
+#include "safety/watermark_key.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/models.h"
@@ -29,6 +31,7 @@
 /* A loaded policy, shared by every policy_ref made from it. */
 typedef struct {
     sg_policy *policy;
+    sg_guard *guard; /* its safety controls (compiled content filter) */
     int refs;
 } shared_policy;
 
@@ -55,6 +58,7 @@ struct sg_server {
     sg_models *models;
     sg_http *http;
     char *db_path;
+    sg_watermark *wm; /* the watermark, keyed from the store (safety/watermark_key.h) */
     double request_timeout_s;
     /* the release watcher: polls the store's release version */
     pthread_t watcher;
@@ -82,6 +86,7 @@ static void policy_release(sg_server *s, policy_ref *r) {
         int policy_left = --r->shared->refs;
         pthread_mutex_unlock(&s->policy_mu);
         if (!policy_left) {
+            sg_guard_free(r->shared->guard);
             sg_policy_free(r->shared->policy);
             free(r->shared);
         }
@@ -930,6 +935,37 @@ out:
     policy_release(srv, pref);
 }
 
+/* POST /v1/moderations, /v1/detect, /v1/flags: authenticated, then the
+ * guard module (server/guard.h) answers as the current stage allows. */
+static void handle_guard(sg_server *srv, sg_http_request *req) {
+    double t0 = sg_monotonic_s();
+    policy_ref *pref = policy_acquire(srv);
+    sg_principal who;
+    if (authenticate(srv, req, pref, t0, &who)) {
+        sg_guard_ctx ctx = {.guard = pref->shared->guard,
+                            .policy = pref->policy,
+                            .stage = pref->stage,
+                            .stage_name = stage_name(pref),
+                            .who = &who,
+                            .store = srv->store,
+                            .keys = srv->keys,
+                            .models = srv->models,
+                            .wm = srv->wm};
+        int64_t incident = sg_release_suspended(&pref->release, who.audience, NULL);
+        if (incident)
+            sg_http_respond_error(req, 403, "permission_denied", NULL, "suspended_by_incident",
+                                  "access is suspended by incident #%lld", (long long)incident);
+        else if (!strcmp(req->path, "/v1/moderations"))
+            sg_guard_moderations(&ctx, req);
+        else if (!strcmp(req->path, "/v1/detect"))
+            sg_guard_detect(&ctx, req);
+        else
+            sg_guard_flag(&ctx, req);
+        sg_metrics_request(srv->metrics, req->status, who.audience, 0, 0, sg_monotonic_s() - t0);
+    }
+    policy_release(srv, pref);
+}
+
 static void handle(void *ctx, sg_http_request *req) {
     sg_server *srv = ctx;
     int get = !strcmp(req->method, "GET"), post = !strcmp(req->method, "POST");
@@ -937,6 +973,9 @@ static void handle(void *ctx, sg_http_request *req) {
         if (post) return handle_completions(srv, req);
     } else if (!strcmp(req->path, "/v1/models")) {
         if (get) return handle_models(srv, req);
+    } else if (!strcmp(req->path, "/v1/moderations") || !strcmp(req->path, "/v1/detect") ||
+               !strcmp(req->path, "/v1/flags")) {
+        if (post) return handle_guard(srv, req);
     } else if (!strcmp(req->path, "/v1/system-card") || !strncmp(req->path, "/v1/cards/", 10) ||
                !strncmp(req->path, "/v1/datasheets/", 15)) {
         if (get) {
@@ -965,7 +1004,9 @@ static void handle(void *ctx, sg_http_request *req) {
         return sg_http_respond_error(req, 404, "invalid_request_error", NULL, "not_found",
                                      "unknown URL %s %s", req->method, req->path);
     }
-    sg_http_add_header(req, "allow", "%s", strcmp(req->path, "/v1/completions") ? "GET" : "POST");
+    int post_only = !strcmp(req->path, "/v1/completions") || !strcmp(req->path, "/v1/moderations") ||
+                    !strcmp(req->path, "/v1/detect") || !strcmp(req->path, "/v1/flags");
+    sg_http_add_header(req, "allow", "%s", post_only ? "POST" : "GET");
     sg_http_respond_error(req, 405, "invalid_request_error", NULL, "method_not_allowed",
                           "%s is not allowed on %s", req->method, req->path);
 }
@@ -984,6 +1025,11 @@ static sg_error *load_policy(const char *path, shared_policy **out) {
     }
     sp->policy = p;
     sp->refs = 0;
+    if ((err = sg_guard_new(p, &sp->guard))) {
+        sg_policy_free(p);
+        free(sp);
+        return err;
+    }
     *out = sp;
     return NULL;
 }
@@ -1093,6 +1139,7 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
     if (!err) err = sg_store_open(o->db_path, &s->store);
     if (!err && !(err = make_ref(s, sp, &r))) install_ref(s, r);
     if (sp && !r) {
+        sg_guard_free(sp->guard);
         sg_policy_free(sp->policy);
         free(sp);
     }
@@ -1102,6 +1149,12 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
         free(key_path);
     }
     if (!err) err = sg_ratelimit_new(NULL, NULL, &s->ratelimit);
+    if (!err) {
+        unsigned char wkey[SG_WATERMARK_KEY_BYTES];
+        err = sg_watermark_key_from_db(o->db_path, wkey, NULL);
+        if (!err) err = sg_watermark_new(wkey, SG_GUARD_WM_GAMMA, SG_GUARD_WM_DELTA, &s->wm);
+        sodium_memzero(wkey, sizeof wkey);
+    }
     if (!err) {
         const sg_policy *p = s->policy->policy;
         s->metrics = sg_metrics_new();
@@ -1136,6 +1189,7 @@ sg_error *sg_server_reload(sg_server *s) {
     policy_ref *r = NULL;
     sg_error *err = load_policy(s->policy_path, &sp);
     if (!err && (err = make_ref(s, sp, &r))) {
+        sg_guard_free(sp->guard);
         sg_policy_free(sp->policy);
         free(sp);
     }
@@ -1156,6 +1210,7 @@ void sg_server_stop(sg_server *s) {
     sg_models_free(s->models);
     sg_metrics_free(s->metrics);
     sg_ratelimit_free(s->ratelimit);
+    sg_watermark_free(s->wm);
     sg_keys_close(s->keys);
     sg_store_close(s->store);
     if (s->policy) policy_release(s, s->policy);
