@@ -75,7 +75,7 @@ static int resolve(const char *db, const char *id_text, int uphold, const char *
 }
 
 int sg_cmd_flags(int argc, char **argv) {
-    static const char *const names[] = {"--db", "--json!", "--uphold!", "--dismiss!", "--policy", NULL};
+    static const char *const names[] = {"db", "json!", "uphold!", "dismiss!", "policy", NULL};
     const char *v[5] = {0}, *pos[2] = {0};
     int n_pos = 0;
     if (argc < 2) return sg_dist_usage("flags", usage_text, "missing verb (list or resolve)");
