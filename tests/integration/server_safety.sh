@@ -202,5 +202,8 @@ check "other key unaffected" test "$(post "$OTHER" '{"model":"tiny","prompt":"a"
 "$SG_BIN" audit tail --db "$T/db" -n 100 --json >"$T/audit.jsonl"
 check "audit: suspension with reason" audit_has '.decision == "suspended" and (.reason | contains("suspend_after"))'
 check "audit: flag recorded" audit_has '.decision == "flagged"'
+"$SG_BIN" report --policy "$T/policy.yaml" --db "$T/db" >"$T/report.md"
+check "report: flag counts" grep -q "Community flags: 2 (open 0, upheld 2, dismissed 0)" "$T/report.md"
+check "report: filter refusals" grep -q "^- filter: " "$T/report.md"
 check "audit chain intact" "$SG_BIN" audit verify --db "$T/db"
 finish
