@@ -77,18 +77,25 @@ client() { # client SECONDS OUTFILE: completions of 64 tokens until the time is 
         i=$((i + 1))
     done
 }
+# Server CPU seconds so far (utime + stime): tokens per CPU-second does not
+# depend on what else the machine is running.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$PID/stat"; }
 declare -A TPS
 echo
-echo "clients  requests  tokens  seconds  tokens/s"
+echo "clients  requests  tokens  seconds  tokens/s  server-cpu-s  tokens/cpu-s"
 for c in 1 4 16; do
     rm -f "$T"/tok.*
+    c0=$(cpu_s)
     t0=$(date +%s.%N)
     for k in $(seq "$c"); do client "$SECONDS_PER" "$T/tok.$k" & done
     wait $(jobs -p | grep -v "^$PID\$")
     t1=$(date +%s.%N)
+    c1=$(cpu_s)
     read -r n tok < <(cat "$T"/tok.* | awk '{n++; s+=$1} END {print n, s}')
     TPS[$c]=$(awk -v t="$tok" -v a="$t0" -v b="$t1" 'BEGIN {print t / (b - a)}')
-    printf "%7d  %8d  %6d  %7.1f  %8.1f\n" "$c" "$n" "$tok" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "${TPS[$c]}"
+    printf "%7d  %8d  %6d  %7.1f  %8.1f  %12.1f  %12.1f\n" "$c" "$n" "$tok" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "${TPS[$c]}" \
+        "$(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}')" "$(awk -v t="$tok" -v a="$c0" -v b="$c1" 'BEGIN {print t / (b - a)}')"
 done
 printf "16 clients / 1 client: %.2fx (target >= 4x)\n" "$(awk -v a="${TPS[16]}" -v b="${TPS[1]}" 'BEGIN {print a / b}')"
 
