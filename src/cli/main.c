@@ -23,7 +23,7 @@ static const command commands[] = {
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
     {"train", sg_cmd_train, "train a GPT-2 model from scratch"},
     {"finetune", sg_cmd_finetune, "continue training a checkpoint on new text"},
-    {"eval", sg_cmd_eval, "perplexity of a checkpoint on text; gradient checks"},
+    {"eval", sg_cmd_eval, "perplexity, samples; release evaluations (run, record, list)"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},

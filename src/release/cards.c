@@ -436,15 +436,16 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
 
     /* metrics */
     put(&b, "## Metrics\n\n");
-    if (!nl) put(&b, "No evaluation results are stored for this model.\n\n");
+    if (!n_measures) put(&b, "No evaluation results are stored for this model.\n\n");
     for (size_t k = 0; k < nl; k++) {
         const sg_eval_record *e = &ev[latest[k]];
+        if (!is_measure(e->metric)) continue;
         put(&b, "- `%s` from suite `%s`%s\n", e->metric, e->suite,
             !strcmp(e->metric, "perplexity") ? ": exp(mean next-token cross-entropy in nats); lower is better"
             : !strcmp(e->metric, "loss") ? ": mean next-token cross-entropy (nats per token); lower is better"
                                          : "");
     }
-    if (nl) put(&b, "\n");
+    if (n_measures) put(&b, "\n");
 
     /* evaluation data */
     put(&b, "## Evaluation data\n\n");
