@@ -29,6 +29,7 @@ int sg_cmd_risk(int argc, char **argv);
 int sg_cmd_signoff(int argc, char **argv);
 int sg_cmd_incident(int argc, char **argv);
 int sg_cmd_report(int argc, char **argv);
+int sg_cmd_flags(int argc, char **argv);
 int sg_cmd_card(int argc, char **argv);
 int sg_cmd_datasheet(int argc, char **argv);
 int sg_cmd_system_card(int argc, char **argv);

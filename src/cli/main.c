@@ -34,6 +34,7 @@ static const command commands[] = {
     {"risk", sg_cmd_risk, "record risk assessments and mitigation status"},
     {"signoff", sg_cmd_signoff, "record a reviewer's sign-off for a stage"},
     {"incident", sg_cmd_incident, "open, close and list incidents (suspend, roll back)"},
+    {"flags", sg_cmd_flags, "community flags on completions: list, uphold or dismiss"},
     {"report", sg_cmd_report, "usage, refusals, incidents and stage changes over a period"},
     {"card", sg_cmd_card, "write a model card from training records and evaluations"},
     {"datasheet", sg_cmd_datasheet, "write a datasheet for the training corpus"},

@@ -39,7 +39,8 @@ static int is_request(const sg_audit_row *r) {
     if (!r->decision) return 0;
     if (r->stage && !strcmp(r->stage, "operator")) return 0;
     static const char *const events[] = {"stage-",   "incident-", "risk-", "signoff",
-                                         "eval-run", "key-",      "keys-", "report"};
+                                         "eval-run", "key-",      "keys-", "report",
+                                         "flag_",    "suspended"};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
         if (!strncmp(r->decision, events[i], strlen(events[i]))) return 0;
     return 1;
@@ -123,6 +124,11 @@ sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms,
     json_object_set_new(rep, "requests", json_integer(w.requests));
     json_object_set(rep, "decisions", w.decisions);
     json_object_set(rep, "refusals", w.refusals);
+    sg_flag_counts fc; /* community flags (server/guard.h), all time */
+    if ((err = sg_store_flag_counts(store, 0, &fc))) goto done;
+    json_object_set_new(rep, "flags",
+                        json_pack("{s:I,s:I,s:I,s:I}", "total", (json_int_t)fc.total, "open", (json_int_t)fc.open,
+                                  "upheld", (json_int_t)fc.upheld, "dismissed", (json_int_t)fc.dismissed));
 
     json_t *usage = json_array();
     const char *k;
@@ -271,6 +277,10 @@ char *sg_report_text(const json_t *r) {
     if (!json_object_size(ref)) put(&b, "None.\n");
     const char *k;
     json_object_foreach(ref, k, v) put(&b, "- %s: %lld\n", k, (long long)json_integer_value(v));
+    json_t *fl = json_object_get(r, "flags");
+    if (fl)
+        put(&b, "\nCommunity flags: %lld (open %lld, upheld %lld, dismissed %lld).\n", num(fl, "total"),
+            num(fl, "open"), num(fl, "upheld"), num(fl, "dismissed"));
     put(&b, "\nAll request outcomes (%lld requests):", num(r, "requests"));
     json_object_foreach(json_object_get(r, "decisions"), k, v)
         put(&b, " %s=%lld", k, (long long)json_integer_value(v));

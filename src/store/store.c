@@ -120,6 +120,24 @@ static const char *const migrations[] = {
     "  epsilon REAL NOT NULL,"
     "  license_sha256 TEXT NOT NULL, bundle_sha256 TEXT NOT NULL,"
     "  issued_ms INTEGER NOT NULL);",
+    /* 4: community flagging (src/server/guard): which key received which
+     * completion (and its audit record), and the flags callers raise on them. */
+    "CREATE TABLE completions ("
+    "  id TEXT PRIMARY KEY,"
+    "  key_id INTEGER NOT NULL,"
+    "  audit_seq INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE flags ("
+    "  id INTEGER PRIMARY KEY,"
+    "  completion_id TEXT NOT NULL REFERENCES completions(id),"
+    "  key_id INTEGER NOT NULL,"
+    "  audit_seq INTEGER NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  comment TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'upheld', 'dismissed')),"
+    "  resolved_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX flags_key ON flags (key_id, status);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1475,4 +1493,154 @@ sg_error *sg_store_issue_list(sg_store *s, sg_issue_record **out, size_t *n) {
         "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
         "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
         sizeof **out, read_issue, (void **)out, n);
+}
+
+/* ---- community flags (migration 4) ------------------------------------------ */
+
+sg_error *sg_store_completion_add(sg_store *s, const char *id, int64_t key_id, int64_t audit_seq, int64_t created_ms) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err =
+        prep(c, "INSERT INTO completions (id, key_id, audit_seq, created_ms) VALUES (?,?,?,?)", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, key_id);
+        sqlite3_bind_int64(st, 3, audit_seq);
+        sqlite3_bind_int64(st, 4, created_ms);
+        err = run(c, st, "recording completion");
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_completion_get(sg_store *s, const char *id, int64_t *key_id, int64_t *audit_seq, bool *found) {
+    conn *c = s->reader;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    sg_error *err = prep(c, "SELECT key_id, audit_seq FROM completions WHERE id = ?", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *found = true;
+            *key_id = sqlite3_column_int64(st, 0);
+            *audit_seq = sqlite3_column_int64(st, 1);
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "reading completion");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_flag_add(sg_store *s, const sg_flag_record *f, int64_t *id) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c,
+                         "INSERT INTO flags (completion_id, key_id, audit_seq, category, comment, created_ms) "
+                         "VALUES (?,?,?,?,?,?)",
+                         &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, f->completion_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, f->key_id);
+        sqlite3_bind_int64(st, 3, f->audit_seq);
+        sqlite3_bind_text(st, 4, f->category, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, f->comment, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, f->created_ms);
+        err = run(c, st, "recording flag");
+        if (!err && id) *id = sqlite3_last_insert_rowid(c->db);
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+#define FLAG_COLUMNS "id, completion_id, key_id, audit_seq, category, comment, created_ms, status, resolved_ms"
+
+static void read_flag(sqlite3_stmt *st, void *p) {
+    sg_flag_record *r = p;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    copy_text(r->completion_id, sizeof r->completion_id, st, 1);
+    r->key_id = sqlite3_column_int64(st, 2);
+    r->audit_seq = sqlite3_column_int64(st, 3);
+    copy_text(r->category, sizeof r->category, st, 4);
+    copy_text(r->comment, sizeof r->comment, st, 5);
+    r->created_ms = sqlite3_column_int64(st, 6);
+    copy_text(r->status, sizeof r->status, st, 7);
+    r->resolved_ms = sqlite3_column_int64(st, 8);
+}
+
+sg_error *sg_store_flag_list(sg_store *s, sg_flag_record **out, size_t *n) {
+    return list_rows(s->reader, "SELECT " FLAG_COLUMNS " FROM flags ORDER BY id", sizeof **out, read_flag,
+                     (void **)out, n);
+}
+
+sg_error *sg_store_flag_get(sg_store *s, int64_t id, sg_flag_record *out, bool *found) {
+    conn *c = s->reader;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    sg_error *err = prep(c, "SELECT " FLAG_COLUMNS " FROM flags WHERE id = ?", &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *found = true;
+            read_flag(st, out);
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "reading flag");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_flag_resolve(sg_store *s, int64_t id, const char *status, int64_t now_ms, bool *changed) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    *changed = false;
+    sg_error *err = prep(c, "UPDATE flags SET status = ?, resolved_ms = ? WHERE id = ? AND status = 'open'", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, now_ms);
+        sqlite3_bind_int64(st, 3, id);
+        err = run(c, st, "resolving flag");
+        if (!err) *changed = sqlite3_changes(c->db) > 0;
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_flag_counts(sg_store *s, int64_t key_id, sg_flag_counts *out) {
+    conn *c = s->reader;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    memset(out, 0, sizeof *out);
+    sg_error *err = prep(c,
+                         "SELECT count(*), coalesce(sum(status = 'open'),0), coalesce(sum(status = 'upheld'),0), "
+                         "coalesce(sum(status = 'dismissed'),0) FROM flags WHERE ?1 = 0 OR key_id = ?1",
+                         &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, key_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            out->total = sqlite3_column_int64(st, 0);
+            out->open = sqlite3_column_int64(st, 1);
+            out->upheld = sqlite3_column_int64(st, 2);
+            out->dismissed = sqlite3_column_int64(st, 3);
+        } else {
+            err = db_error(c, "counting flags");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
 }
