@@ -19,8 +19,6 @@ int sg_cmd_finetune(int argc, char **argv);
 int sg_cmd_eval(int argc, char **argv);
 int sg_cmd_tokenizer(int argc, char **argv);
 int sg_cmd_checkpoint(int argc, char **argv);
-int sg_cmd_generate(int argc, char **argv);
-int sg_cmd_logits(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
 
@@ -36,11 +34,6 @@ int sg_cmd_system_card(int argc, char **argv);
 int sg_cmd_serve(int argc, char **argv);
 /* `policy apply` (argv[0] = "apply"): implemented beside the server in cmd_serve.c. */
 int sg_policy_apply(int argc, char **argv);
-int sg_cmd_checkpoint(int argc, char **argv);
-int sg_cmd_keys(int argc, char **argv);
-int sg_cmd_audit(int argc, char **argv);
-int sg_cmd_tokenizer(int argc, char **argv);
-int sg_cmd_checkpoint(int argc, char **argv);
 int sg_cmd_licensee(int argc, char **argv);
 int sg_cmd_release(int argc, char **argv);
 int sg_cmd_pack(int argc, char **argv);
