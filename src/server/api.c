@@ -745,6 +745,22 @@ static void respond_hardcoded(completion *c, sg_http_request *req, const char *r
     }
     int n_choices = c->req.n_prompts * c->req.n;
     long out_tokens = (long)count_tokens(m->tokenizer, response, rlen) * n_choices;
+    /* the answer costs what it would as a completion: same request and token buckets */
+    int64_t rpm, tpm;
+    limits_for(c->pref, &c->who, &rpm, &tpm);
+    sg_ratelimit_status st;
+    sg_rl_decision d = sg_ratelimit_reserve(srv->ratelimit, c->who.key_id, rpm, tpm, prompt_tokens + out_tokens, &st);
+    add_ratelimit_headers(req, &st);
+    if (d != SG_RL_ADMITTED) {
+        sg_metrics_rate_limited(srv->metrics, c->who.audience);
+        if (d != SG_RL_TOO_LARGE)
+            sg_http_add_header(req, "retry-after", "%lld", (long long)sg_retry_after_seconds(st.retry_after_s));
+        sg_http_respond_error(req, 429, "requests", NULL, "rate_limit_exceeded",
+                              "rate limit reached for key %lld; please try again later", (long long)c->who.key_id);
+        record(srv, &c->who, c->req.model, stage_name(c->pref), "429", "rate limit (hardcoded response)", 0, 0, c->t0,
+               429, NULL, NULL, SG_AUDIT_TEXT_NONE);
+        return;
+    }
     json_t *choices = json_array();
     for (int i = 0; i < n_choices; i++) {
         json_t *ch = json_object();
