@@ -7,6 +7,7 @@ source "$SG_ROOT/tests/lib/server.sh"
 
 make_model "$T/m1"
 make_model "$T/m2" 1024
+make_model "$T/m3" 1024 384 # several ms per token: requests that last
 write_policy "$T/policy.yaml" "Internal Alpha" "max_batch: 16" "queue_size: 64"
 start_server "$T/policy.yaml"
 
@@ -38,7 +39,7 @@ check "the bucket never went negative" test "$(curl -s -D - -o /dev/null -H "Aut
 DEV=$(mkkey internal_devs)
 steps0=$(metric stagegate_decode_steps_total)
 seqs0=$(metric stagegate_decode_step_sequences_total)
-got=$(N=8 burst "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":40,"temperature":0}')
+got=$(N=8 burst "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":20,"temperature":0}')
 check "8 concurrent requests all succeed ($got)" test "$got" = "200x8 "
 steps=$(($(metric stagegate_decode_steps_total) - steps0))
 seqs=$(($(metric stagegate_decode_step_sequences_total) - seqs0))
@@ -46,23 +47,27 @@ check "decode steps were shared ($seqs sequence-steps in $steps steps)" test "$s
 
 stop_server
 
-# A full queue: one sequence at a time, one waiting; the rest get 503.
-write_policy "$T/policy.yaml" "Internal Alpha" "max_batch: 1" "queue_size: 1"
+# A full queue: one sequence at a time, one waiting; the rest get 503. The
+# clients give up after 4 s (the server cancels their sequences), so that the
+# 1000-token completions of a 384-wide model never run to the end.
+write_policy "$T/policy.yaml" "Internal Alpha" "max_batch: 1" "queue_size: 1" "request_timeout_s: 900"
 start_server "$T/policy.yaml"
-got=$(N=6 burst "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":200,"temperature":0}')
-check "queue full: some 503, the others 200 ($got)" bash -c "[[ '$got' =~ ^200x[1-5]\ 503x[1-5]\ \$ ]]"
-long() { curl -s -o /dev/null -H "Authorization: Bearer $DEV" --data-binary '{"model":"slow","prompt":"Hello","max_tokens":400}' "$BASE/v1/completions"; }
-long &
-p1=$!
-sleep 0.3
-long &
-p2=$!
-sleep 0.3
-code=$(post "$DEV" '{"model":"slow","prompt":"Hello","max_tokens":1}')
-wait "$p1" "$p2"
+check "warm-up" test "$(post "$DEV" '{"model":"big","prompt":"Hello","max_tokens":1}')" = 200
+LONG='{"model":"big","prompt":"Hello","max_tokens":1000,"temperature":0}'
+for i in $(seq 6); do
+    curl -s -o /dev/null -w '%{http_code}\n' --max-time 4 -H "Authorization: Bearer $DEV" --data-binary "$LONG" \
+        "$BASE/v1/completions" &
+done >"$T/codes"
+sleep 1
+code=$(post "$DEV" '{"model":"big","prompt":"Hello","max_tokens":1}')
 check "503 when the queue is full" test "$code" = 503
 check "503 has retry-after" test -n "$(header retry-after)"
 check "503 OpenAI error shape" test "$(jbody .error.code)" = overloaded
+wait $(jobs -p | grep -v "^$SERVER_PID\$") 2>/dev/null || true
+got=$(sort "$T/codes" | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
+# The running and the queued request are cut by the client (000), or finish (200).
+check "burst on a full queue: exactly 4 x 503 ($got)" test "$(grep -c '^503$' "$T/codes")" = 4
+check "burst on a full queue: no other errors ($got)" test "$(grep -cE '^(000|200|503)$' "$T/codes")" = 6
 stop_server
 check "audit chain verifies" "$SG_BIN" audit verify --db "$T/db"
 finish

@@ -121,12 +121,14 @@ const refusals = async () => {
     .reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
 };
 await check('429 with retries: the client honours retry-after and then succeeds', async () => {
-  // tpm 60 refills one token per second: after a request of 1 + 58 tokens the
-  // next one (1 + 3) is refused for a few seconds, then admitted on a retry.
+  // tpm 600 refills 10 tokens per second. The first request uses 5 x (118
+  // prompt tokens + 1) = 595 tokens but only one decode step, so it is quick;
+  // the next one (1 + 40) is refused for about 3.6 s (unless the first took
+  // that long), then admitted on a retry.
   const retrying = client(process.env.RETRY_KEY, { maxRetries: 4 });
-  await retrying.completions.create({ model: 'tiny', prompt: 'a', max_tokens: 58, temperature: 0 });
+  await retrying.completions.create({ model: 'tiny', prompt: Array(118).fill(464), n: 5, max_tokens: 1 });
   const before = await refusals();
-  const r = await retrying.completions.create({ model: 'tiny', prompt: 'b', max_tokens: 3 });
+  const r = await retrying.completions.create({ model: 'tiny', prompt: 'b', max_tokens: 40 });
   assert.equal(r.choices.length, 1);
   assert.ok((await refusals()) > before, 'the first attempt should have been refused');
 });

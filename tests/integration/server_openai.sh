@@ -16,7 +16,7 @@ export BASE OPENAI_MODULE="$NODE_MODULES/openai/index.mjs"
 DEV_KEY=$(mkkey internal_devs)
 PARTNER_KEY=$(mkkey trusted_partners)
 LIMITED_KEY=$(mkkey internal_devs --rpm 2)
-RETRY_KEY=$(mkkey internal_devs --tpm 60)
+RETRY_KEY=$(mkkey internal_devs --tpm 600)
 export DEV_KEY PARTNER_KEY LIMITED_KEY RETRY_KEY
 node "$SG_ROOT/tests/integration/server_openai.mjs" || bad "openai client checks"
 stop_server
