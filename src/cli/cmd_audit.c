@@ -14,6 +14,7 @@
 #include "access/keys.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/opt_table.h"
 #include "store/store.h"
 
 static const char usage_text[] =
@@ -40,10 +41,7 @@ typedef struct {
 } options;
 
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "stagegate audit: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return 2;
+    return sg_opt_usage_error("audit", usage_text, fmt, arg);
 }
 
 static int fail(sg_error *err) {
@@ -53,43 +51,20 @@ static int fail(sg_error *err) {
 }
 
 static int parse(int argc, char **argv, options *o) {
-    static const struct {
-        const char *name;
-        size_t off;
-    } flags[] = {
-        {"--db", offsetof(options, db)},
-        {"--decision", offsetof(options, decision)},
-        {"--reason", offsetof(options, reason)},
-        {"--count", offsetof(options, count)},
-        {"--older-than", offsetof(options, older_than)},
-        {"-n", offsetof(options, n)},
-        {"--threads", offsetof(options, threads)},
-        {"--anchor", offsetof(options, anchor)},
+    static const sg_opt_spec opts[] = {
+        {"--db", offsetof(options, db), false},
+        {"--decision", offsetof(options, decision), false},
+        {"--reason", offsetof(options, reason), false},
+        {"--count", offsetof(options, count), false},
+        {"--older-than", offsetof(options, older_than), false},
+        {"-n", offsetof(options, n), false},
+        {"--threads", offsetof(options, threads), false},
+        {"--anchor", offsetof(options, anchor), false},
+        {"--json", offsetof(options, json), true},
     };
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        size_t j, nf = sizeof flags / sizeof flags[0];
-        for (j = 0; j < nf; j++) {
-            size_t len = strlen(flags[j].name);
-            const char **slot = (const char **)((char *)o + flags[j].off);
-            if (!strcmp(a, flags[j].name)) {
-                if (i + 1 >= argc) return usage_error("%s needs a value", a);
-                *slot = argv[++i];
-                break;
-            }
-            if (!strncmp(a, flags[j].name, len) && a[len] == '=') {
-                *slot = a + len + 1;
-                break;
-            }
-        }
-        if (j == nf) return usage_error(a[0] == '-' ? "unknown option %s" : "unexpected argument '%s'", a);
-    }
-    if (!o->db) o->db = "./stagegate.db";
-    return 0;
+    int rc = sg_opt_parse("audit", usage_text, argc, argv, 2, opts, sizeof opts / sizeof opts[0], o, NULL);
+    if (!rc && !o->db) o->db = "./stagegate.db";
+    return rc;
 }
 
 static int positive(const char *flag, const char *text, int64_t *out) {

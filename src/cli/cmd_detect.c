@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/read_all.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
 #include "safety/watermark.h"
@@ -32,22 +33,6 @@ static void usage(FILE *out) {
         "  --z-threshold Z      watermark verdict threshold (default 4)\n"
         "  --zs-threshold S     zero-shot verdict threshold (default 2; calibrate on human text)\n"
         "  --no-zero-shot       skip the model scoring (watermark only)\n");
-}
-
-static char *read_stdin(size_t *len) {
-    size_t cap = 4096, n = 0, k;
-    char *buf = malloc(cap);
-    while (buf && (k = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
-        n += k;
-        if (n + 1 == cap) {
-            char *p = realloc(buf, cap *= 2);
-            if (!p) free(buf);
-            buf = p;
-        }
-    }
-    if (buf) buf[n] = '\0';
-    *len = n;
-    return buf;
 }
 
 static int parse_ids(const char *s, int **ids, int *n) {
@@ -130,7 +115,7 @@ int sg_cmd_detect(int argc, char **argv) {
         return 2;
     }
     size_t len;
-    char *text = read_stdin(&len);
+    char *text = sg_read_stream(stdin, &len);
     if (!text) {
         fprintf(stderr, "stagegate detect: out of memory reading stdin\n");
         return 1;

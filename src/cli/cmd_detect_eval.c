@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/fileio.h"
 #include "cli/commands.h"
+#include "cli/eval_out.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
 #include "safety/detect_eval.h"
@@ -75,21 +75,8 @@ int sg_cmd_detect_eval(int argc, char **argv) {
     sg_error *err = sg_checkpoint_open(dir, &ck);
     if (!err) err = sg_tokenizer_load(dir, &tok);
     if (!err) err = sg_detect_eval_run(sg_checkpoint_weights(ck), tok, &cfg, &r);
-    if (!err && out_path) {
-        char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        err = s ? sg_file_write_atomic(out_path, s, strlen(s)) : sg_error_new("out of memory");
-        free(s);
-    }
     sg_tokenizer_free(tok);
     sg_checkpoint_close(ck);
-    if (err) {
-        fprintf(stderr, "stagegate detect-eval: %s\n", sg_error_message(err));
-        sg_error_free(err);
-        json_decref(r);
-        return 1;
-    }
-    json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    putchar('\n');
-    json_decref(r);
-    return 0;
+    if (sg_eval_save("detect-eval", err, r, out_path)) return 1;
+    return sg_eval_print_json(r);
 }

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/fileio.h"
 #include "cli/commands.h"
+#include "cli/eval_out.h"
 #include "safety/default_rules.h"
 #include "safety/filter_eval.h"
 
@@ -115,23 +115,9 @@ int sg_cmd_filter_eval(int argc, char **argv) {
         err = sg_filter_eval_run(f, &cfg, &r);
         sg_filter_free(f);
     }
-    if (!err && out_path) {
-        char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        err = s ? sg_file_write_atomic(out_path, s, strlen(s)) : sg_error_new("out of memory");
-        free(s);
-    }
-    if (err) {
-        fprintf(stderr, "stagegate filter-eval: %s\n", sg_error_message(err));
-        sg_error_free(err);
-        json_decref(r);
-        return 1;
-    }
-    if (as_json) {
-        json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        putchar('\n');
-    } else {
-        print_table(r);
-    }
+    if (sg_eval_save("filter-eval", err, r, out_path)) return 1;
+    if (as_json) return sg_eval_print_json(r);
+    print_table(r);
     json_decref(r);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "access/keys.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/opt_table.h"
 #include "store/store.h"
 
 static const char usage_text[] =
@@ -32,13 +33,11 @@ static const char usage_text[] =
 
 typedef struct {
     const char *db, *name, *audience, *expires, *rpm, *tpm, *ref;
+    char ref_buf[128]; /* the secret read from stdin for ref "-" */
 } options;
 
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "stagegate keys: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return 2;
+    return sg_opt_usage_error("keys", usage_text, fmt, arg);
 }
 
 static int fail(sg_error *err) {
@@ -49,43 +48,17 @@ static int fail(sg_error *err) {
 
 /* Parses "--opt VALUE" and "--opt=VALUE"; one positional argument (ref). */
 static int parse(int argc, char **argv, options *o) {
-    static const struct {
-        const char *name;
-        size_t off;
-    } flags[] = {
-        {"--db", offsetof(options, db)},
-        {"--name", offsetof(options, name)},
-        {"--audience", offsetof(options, audience)},
-        {"--expires", offsetof(options, expires)},
-        {"--rpm", offsetof(options, rpm)},
-        {"--tpm", offsetof(options, tpm)},
+    static const sg_opt_spec opts[] = {
+        {"--db", offsetof(options, db), false},
+        {"--name", offsetof(options, name), false},
+        {"--audience", offsetof(options, audience), false},
+        {"--expires", offsetof(options, expires), false},
+        {"--rpm", offsetof(options, rpm), false},
+        {"--tpm", offsetof(options, tpm), false},
     };
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && a[1] == '-') {
-            size_t j, n = sizeof flags / sizeof flags[0];
-            for (j = 0; j < n; j++) {
-                size_t len = strlen(flags[j].name);
-                const char **slot = (const char **)((char *)o + flags[j].off);
-                if (!strcmp(a, flags[j].name)) {
-                    if (i + 1 >= argc) return usage_error("%s needs a value", a);
-                    *slot = argv[++i];
-                    break;
-                }
-                if (!strncmp(a, flags[j].name, len) && a[len] == '=') {
-                    *slot = a + len + 1;
-                    break;
-                }
-            }
-            if (j == n) return usage_error("unknown option %s", a);
-        } else if (!o->ref) {
-            o->ref = a;
-        } else {
-            return usage_error("unexpected argument '%s'", a);
-        }
-    }
-    if (!o->db) o->db = "./stagegate.db";
-    return 0;
+    int rc = sg_opt_parse("keys", usage_text, argc, argv, 2, opts, sizeof opts / sizeof opts[0], o, &o->ref);
+    if (!rc && !o->db) o->db = "./stagegate.db";
+    return rc;
 }
 
 static sg_error *open_all(const char *db, sg_store **store, sg_keys **keys) {
@@ -226,10 +199,11 @@ static int cmd_list(options *o) {
 }
 
 /* "-" reads the secret from standard input (keeps it out of `ps`). */
-static int resolve_ref(options *o, char *buf, size_t cap) {
+static int resolve_ref(options *o) {
+    char *buf = o->ref_buf;
     if (!o->ref) return usage_error("%s", "which key? give an ID, a secret or -");
     if (strcmp(o->ref, "-") != 0) return 0;
-    if (!fgets(buf, (int)cap, stdin)) {
+    if (!fgets(buf, (int)sizeof o->ref_buf, stdin)) {
         fprintf(stderr, "stagegate keys: no secret on standard input\n");
         return 2;
     }
@@ -239,8 +213,7 @@ static int resolve_ref(options *o, char *buf, size_t cap) {
 }
 
 static int cmd_revoke(options *o) {
-    char buf[128];
-    int rc = resolve_ref(o, buf, sizeof buf);
+    int rc = resolve_ref(o);
     if (rc) return rc;
     sg_store *store;
     sg_keys *keys;
@@ -259,15 +232,14 @@ static int cmd_revoke(options *o) {
     }
     sg_keys_close(keys);
     sg_store_close(store);
-    sodium_memzero(buf, sizeof buf);
+    sodium_memzero(o->ref_buf, sizeof o->ref_buf);
     if (err) return fail(err);
     printf("key %" PRId64 " \"%s\" %s\n", id, rec.name, already ? "was already revoked" : "revoked");
     return 0;
 }
 
 static int cmd_show(options *o) {
-    char buf[128];
-    int rc = resolve_ref(o, buf, sizeof buf);
+    int rc = resolve_ref(o);
     if (rc) return rc;
     sg_store *store;
     sg_keys *keys;
@@ -285,7 +257,7 @@ static int cmd_show(options *o) {
     if (!err) err = sg_store_usage_get(store, k.id, &total, &days, &n_days);
     sg_keys_close(keys);
     sg_store_close(store);
-    sodium_memzero(buf, sizeof buf);
+    sodium_memzero(o->ref_buf, sizeof o->ref_buf);
     if (err) return fail(err);
     char created[32], expires[32], revoked[32], rpm[24], tpm[24];
     format_time(k.created_ms, created, sizeof created);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/read_all.h"
 #include "safety/default_rules.h"
 #include "safety/filter.h"
 #include "safety/moderation.h"
@@ -18,26 +19,6 @@ static void usage(FILE *out) {
                  "  --policy FILE  use the content_filter categories of this release policy\n"
                  "                 (default: the built-in categories)\n"
                  "  --lines        each input line is a separate input (one result per line)\n");
-}
-
-static char *read_all(FILE *f, size_t *len) {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (cap - n - 1 == 0) {
-            char *p = realloc(buf, cap *= 2);
-            if (!p) {
-                free(buf);
-                return NULL;
-            }
-            buf = p;
-        }
-    }
-    if (buf) buf[n] = '\0';
-    *len = n;
-    return buf;
 }
 
 int sg_cmd_moderate(int argc, char **argv) {
@@ -58,7 +39,7 @@ int sg_cmd_moderate(int argc, char **argv) {
         }
     }
     size_t len;
-    char *text = read_all(stdin, &len);
+    char *text = sg_read_stream(stdin, &len);
     if (!text) {
         fprintf(stderr, "stagegate moderate: out of memory reading stdin\n");
         return 1;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/read_all.h"
 #include "engine/tokenizer.h"
 
 static void usage(FILE *out) {
@@ -22,29 +23,12 @@ static void usage(FILE *out) {
 }
 
 static int read_all(FILE *f, char **data, size_t *size) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return -1;
-    for (;;) {
-        if (n == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                return -1;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
+    *data = sg_read_stream(f, size);
+    if (*data && ferror(f)) {
+        free(*data);
+        *data = NULL;
     }
-    if (ferror(f)) {
-        free(buf);
-        return -1;
-    }
-    *data = buf;
-    *size = n;
-    return 0;
+    return *data ? 0 : -1;
 }
 
 static int read_path(const char *path, char **data, size_t *size) {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/fileio.h"
 #include "cli/commands.h"
+#include "cli/eval_out.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
 #include "safety/watermark_eval.h"
@@ -95,21 +95,8 @@ int sg_cmd_watermark_eval(int argc, char **argv) {
     if (!err) err = sg_tokenizer_load(dir, &tok);
     if (!err) err = sg_watermark_eval_run(sg_checkpoint_weights(ck), tok, key, &cfg, &r);
     sodium_memzero(key, sizeof key);
-    if (!err && out_path) {
-        char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        err = s ? sg_file_write_atomic(out_path, s, strlen(s)) : sg_error_new("out of memory");
-        free(s);
-    }
     sg_tokenizer_free(tok);
     sg_checkpoint_close(ck);
-    if (err) {
-        fprintf(stderr, "stagegate watermark-eval: %s\n", sg_error_message(err));
-        sg_error_free(err);
-        json_decref(r);
-        return 1;
-    }
-    json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    putchar('\n');
-    json_decref(r);
-    return 0;
+    if (sg_eval_save("watermark-eval", err, r, out_path)) return 1;
+    return sg_eval_print_json(r);
 }
