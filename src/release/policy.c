@@ -42,7 +42,7 @@ static const char *const component_names[] = {"model", "risk_analysis", "replica
 static const char *const strategy_names[] = {"full_release", "staged_release", "internal_only"};
 static const char *const risk_names[] = {"none", "not_started", "pending", "in_progress", "completed"};
 static const char *const monitor_names[] = {"hourly", "daily", "weekly", "monthly"};
-static const char *const audit_names[] = {"full", "hashed", "none"};
+static const char *const audit_names[] = {"none", "hashed", "full"}; /* sg_audit_text_mode order */
 static const char *const action_names[] = {"block", "redact", "hardcoded", "flag"};
 static const char *const known_protocols[] = {"content_filter",     "rate_limit", "moderation_api",
                                               "user_feedback_loop", "watermark",  "detection",
@@ -63,9 +63,6 @@ const char *sg_deployment_strategy_name(sg_deployment_strategy s) {
 }
 const char *sg_monitoring_frequency_name(sg_monitoring_frequency f) {
     return (unsigned)f < (unsigned)COUNT(monitor_names) ? monitor_names[f] : "?";
-}
-const char *sg_audit_text_name(sg_audit_text t) {
-    return (unsigned)t < (unsigned)COUNT(audit_names) ? audit_names[t] : "?";
 }
 
 int sg_policy_known_protocol(const char *name) {

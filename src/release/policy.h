@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 
+#include "access/audit.h"
 #include "base/error.h"
 #include "safety/filter_rules.h"
 
@@ -70,9 +71,6 @@ typedef enum {
     SG_MONITOR_WEEKLY,
     SG_MONITOR_MONTHLY
 } sg_monitoring_frequency;
-
-/* How prompt and completion text goes into the audit log. */
-typedef enum { SG_AUDIT_TEXT_FULL, SG_AUDIT_TEXT_HASHED, SG_AUDIT_TEXT_NONE } sg_audit_text;
 
 typedef struct {
     char *name; /* API model name, e.g. "sotu-small" */
@@ -166,7 +164,7 @@ typedef struct {
     sg_policy_model *models;
     int n_models;
     int current_stage; /* index into stages: where the release starts */
-    sg_audit_text audit_text;
+    sg_audit_text_mode audit_text;
     int audit_retention_days; /* 0 = keep forever */
     long max_body_bytes;
     int queue_size;
@@ -242,7 +240,6 @@ const char *sg_component_name(sg_component c);
 const char *sg_risk_status_name(sg_risk_status s);
 const char *sg_deployment_strategy_name(sg_deployment_strategy s);
 const char *sg_monitoring_frequency_name(sg_monitoring_frequency f);
-const char *sg_audit_text_name(sg_audit_text t);
 /* Is `name` one of the safety protocols stagegate implements? */
 int sg_policy_known_protocol(const char *name);
 

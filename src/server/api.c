@@ -226,7 +226,7 @@ static void completion_free(completion *c) {
 static void record_seq(sg_server *srv, const sg_principal *who, const char *model, const char *stage,
                        const char *decision, const char *reason, long prompt_tokens, long completion_tokens,
                        double t0, int status, const char *prompt_text, const char *completion_text,
-                       sg_audit_text text_mode, int64_t *seq) {
+                       sg_audit_text_mode text_mode, int64_t *seq) {
     double latency = sg_monotonic_s() - t0;
     sg_audit_event e = {0};
     e.key_id = who ? who->key_id : 0;
@@ -238,7 +238,7 @@ static void record_seq(sg_server *srv, const sg_principal *who, const char *mode
     e.prompt_tokens = prompt_tokens;
     e.completion_tokens = completion_tokens;
     e.latency_s = latency;
-    e.text_mode = sg_audit_text_name(text_mode);
+    e.text_mode = sg_audit_text_mode_name(text_mode);
     e.prompt_text = prompt_text;
     e.completion_text = completion_text;
     e.seq = seq;
@@ -250,7 +250,7 @@ static void record_seq(sg_server *srv, const sg_principal *who, const char *mode
 static void record(sg_server *srv, const sg_principal *who, const char *model, const char *stage,
                    const char *decision, const char *reason, long prompt_tokens, long completion_tokens,
                    double t0, int status, const char *prompt_text, const char *completion_text,
-                   sg_audit_text text_mode) {
+                   sg_audit_text_mode text_mode) {
     record_seq(srv, who, model, stage, decision, reason, prompt_tokens, completion_tokens, t0, status, prompt_text,
                completion_text, text_mode, NULL);
 }
