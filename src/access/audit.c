@@ -242,3 +242,16 @@ sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_row_fn fn, void *ct
 sg_error *sg_audit_purge_text(sg_store *store, int64_t before_ms, int64_t *purged) {
     return sg_store_audit_purge_text(store, before_ms, purged);
 }
+
+sg_error *sg_audit_note(sg_store *store, int64_t time_ms, const char *decision, const char *stage,
+                        const char *audience, const char *model, const char *reason) {
+    sg_audit_entry e = {.time_ms = time_ms,
+                        .decision = decision,
+                        .stage = stage,
+                        .audience = audience,
+                        .model = model,
+                        .reason = reason,
+                        .text_mode = SG_AUDIT_TEXT_NONE};
+    sg_error *err = sg_audit_append(store, &e, NULL);
+    return err ? sg_error_wrap(err, "recording '%s' in the audit log", decision) : NULL;
+}

@@ -85,4 +85,9 @@ sg_error *sg_audit_purge_text(sg_store *store, int64_t before_ms, int64_t *purge
 /* Hex BLAKE2b-256 of a text, as stored in the digest fields. */
 void sg_audit_text_digest(const char *text, char hex[2 * SG_HASH_BYTES + 1]);
 
+/* An operator event (a stage move, an incident, a licensee added, a bundle
+ * issued...): no key, no text. time_ms 0 = now; strings may be NULL. */
+sg_error *sg_audit_note(sg_store *store, int64_t time_ms, const char *decision, const char *stage,
+                        const char *audience, const char *model, const char *reason) SG_MUST_CHECK;
+
 #endif

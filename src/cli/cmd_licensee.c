@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "cli/dist_opts.h"
 #include "distribution/keyfiles.h"
-#include "distribution/ledger.h"
+#include "access/audit.h"
 #include "store/store.h"
 
 static const char usage_text[] =
@@ -39,7 +39,7 @@ static int valid_name(const char *s) {
 static sg_error *audit(sg_store *store, const char *decision, const char *name) {
     char reason[256];
     snprintf(reason, sizeof reason, "licensee=%s", name);
-    return sg_ledger_append(store, 0, decision, NULL, NULL, reason);
+    return sg_audit_note(store, 0, decision, NULL, NULL, NULL, reason);
 }
 
 int sg_cmd_licensee(int argc, char **argv) {

@@ -14,7 +14,7 @@
 #include "distribution/bundle.h"
 #include "distribution/fingerprint.h"
 #include "distribution/keyfiles.h"
-#include "distribution/ledger.h"
+#include "access/audit.h"
 #include "release/policy.h"
 #include "store/store.h"
 
@@ -149,7 +149,7 @@ int sg_cmd_pack(int argc, char **argv) {
                  "licensee=%s license_sha256=%s bundle_blake2b=%s fingerprint=%s issue=%" PRId64, lic.name,
                  res.manifest.license_sha256, res.manifest.bundle_blake2b, v[O_NOFP] ? "none" : "keyed",
                  issue.id);
-        err = sg_ledger_append(store, now, "license-accepted", model_name, stage, reason);
+        err = sg_audit_note(store, now, "license-accepted", stage, NULL, model_name, reason);
     }
     if (!err)
         printf("packed %s for %s: %d files, %.1f MB in %.2f s (%.0f MB/s), issue %" PRId64 "\n", v[O_OUT],

@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "cli/dist_opts.h"
 #include "distribution/keyfiles.h"
-#include "distribution/ledger.h"
+#include "access/audit.h"
 #include "store/store.h"
 
 static const char usage_text[] =
@@ -41,7 +41,7 @@ int sg_cmd_release(int argc, char **argv) {
     sodium_memzero(sk, sizeof sk);
     if (!err) err = sg_release_public_write(v[1], pk);
     if (!err && keygen) {
-        err = sg_ledger_append(store, 0, "release-key-created", NULL, NULL, NULL);
+        err = sg_audit_note(store, 0, "release-key-created", NULL, NULL, NULL, NULL);
     }
     if (!err) {
         char kid[17];

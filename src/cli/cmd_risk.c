@@ -10,7 +10,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
-#include "release/journal.h"
+#include "access/audit.h"
 #include "release/stages.h"
 
 static const char usage_text[] =
@@ -58,7 +58,7 @@ static sg_error *record(sg_store *store, const sg_policy *p, const char *stage, 
     char text[512];
     snprintf(text, sizeof text, "risk assessment #%lld for '%.128s': %s by %.128s (blake2b %.16s)",
              (long long)id, stage, status, actor, r.digest);
-    if ((err = sg_journal_event(store, "risk-record", stage, NULL, NULL, text))) return err;
+    if ((err = sg_audit_note(store, 0, "risk-record", stage, NULL, NULL, text))) return err;
     printf("recorded risk assessment #%lld for '%s': %s (%s, %zu bytes, blake2b %.16s)\n", (long long)id,
            stage, status, file, size, r.digest);
     return NULL;
@@ -89,7 +89,7 @@ static sg_error *mitigation(sg_store *store, const sg_policy *p, const char *ite
     if (err) return err;
     char text[512];
     snprintf(text, sizeof text, "mitigation '%.128s' -> %.31s by %.128s", item, status, actor);
-    if ((err = sg_journal_event(store, "risk-mitigation", NULL, NULL, NULL, text))) return err;
+    if ((err = sg_audit_note(store, 0, "risk-mitigation", NULL, NULL, NULL, text))) return err;
     printf("mitigation '%s': %s\n", item, status);
     return NULL;
 }

@@ -7,7 +7,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
-#include "release/journal.h"
+#include "access/audit.h"
 
 static const char usage_text[] =
     "usage: stagegate signoff --policy FILE [--db PATH] --stage STAGE --by NAME --note TEXT\n"
@@ -74,7 +74,7 @@ int sg_cmd_signoff(int argc, char **argv) {
                     char text[SG_REL_TEXT_MAX + 300];
                     snprintf(text, sizeof text, "sign-off #%lld for '%s' by %s: %s", (long long)id, r.stage,
                              r.reviewer, r.note);
-                    if (!(err = sg_journal_event(store, "signoff", stage, NULL, NULL, text)))
+                    if (!(err = sg_audit_note(store, 0, "signoff", stage, NULL, NULL, text)))
                         printf("sign-off #%lld recorded: %s for '%s'\n", (long long)id, by, stage);
                 }
             }

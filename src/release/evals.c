@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "release/eval_safety.h"
-#include "release/journal.h"
+#include "access/audit.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
 
@@ -117,7 +117,7 @@ static sg_error *store_metrics(sg_store *store, const char *suite, const char *m
         snprintf(text, sizeof text, "run #%lld of %s on %s (%s):", (long long)run, suite, model, source);
     for (int i = 0; i < n && len > 0 && (size_t)len < sizeof text; i++)
         len += snprintf(text + len, sizeof text - (size_t)len, " %s=%.6g", m[i].name, m[i].value);
-    return sg_journal_event(store, "eval-run", NULL, NULL, model, text);
+    return sg_audit_note(store, 0, "eval-run", NULL, NULL, model, text);
 }
 
 sg_error *sg_eval_run_and_store(sg_store *store, const char *suite_name, const sg_eval_context *ctx,

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "release/journal.h"
+#include "access/audit.h"
 #include "release/stages.h"
 
 const char *const sg_incident_severities[] = {"low", "medium", "high", "critical", NULL};
@@ -50,7 +50,7 @@ sg_error *sg_incident_open(sg_store *store, const sg_policy *p, const sg_inciden
              rec.suspend_audience[0] ? ", suspends audience " : "", rec.suspend_audience,
              rec.suspend_model[0] ? ", suspends model " : "", rec.suspend_model,
              rec.rollback ? ", rolls back one stage" : "", rec.reason);
-    if ((err = sg_journal_event(store, "incident-open", p->stages[stage].name,
+    if ((err = sg_audit_note(store, 0, "incident-open", p->stages[stage].name,
                                 rec.suspend_audience[0] ? rec.suspend_audience : NULL,
                                 rec.suspend_model[0] ? rec.suspend_model : NULL, text)))
         return err;
@@ -74,7 +74,7 @@ sg_error *sg_incident_close(sg_store *store, const sg_policy *p, int64_t id, con
     char text[SG_REL_TEXT_MAX + 256];
     snprintf(text, sizeof text, "incident #%lld closed by %s%s%s", (long long)id,
              by && by[0] ? by : "(unknown)", note && note[0] ? ": " : "", note ? note : "");
-    err = sg_journal_event(store, "incident-close", stage, NULL, NULL, text);
+    err = sg_audit_note(store, 0, "incident-close", stage, NULL, NULL, text);
     sg_release_state_free(&st);
     return err;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "release/journal.h"
+#include "access/audit.h"
 
 #define DAY_MS (86400LL * 1000)
 
@@ -73,7 +73,7 @@ sg_error *sg_release_ensure_started(sg_store *store, const sg_policy *p, const c
     snprintf(m.reason, sizeof m.reason, "release started at the policy's current_stage (policy %.64s)",
              p->digest);
     if ((err = sg_store_stage_move_add(store, &m, NULL))) return err;
-    return sg_journal_event(store, "stage-start", name, NULL, NULL, m.reason);
+    return sg_audit_note(store, 0, "stage-start", name, NULL, NULL, m.reason);
 }
 
 static sg_gate_result *add_gate(sg_gate_report *r, const char *name, int met) {
@@ -291,7 +291,7 @@ static sg_error *record_move(sg_store *store, const sg_policy *p, int from, int 
     const char *decision = !strcmp(kind, "rollback") ? "stage-rollback"
                            : override                ? "stage-override"
                                                      : "stage-advance";
-    return sg_journal_event(store, decision, m.to_stage, NULL, NULL, text);
+    return sg_audit_note(store, 0, decision, m.to_stage, NULL, NULL, text);
 }
 
 sg_error *sg_release_advance(sg_store *store, const sg_policy *p, const char *actor, int force,

@@ -6,7 +6,7 @@
  * holds what happened (stage moves, risk assessments, evaluation results,
  * sign-offs, incidents). The current stage is the destination of the last
  * recorded move, or the policy's current_stage before any. Every move is
- * written to the audit log (release/journal.h).
+ * written to the audit log (sg_audit_note in access/audit.h).
  *
  * Gates to enter stage N+1 (policy.h, sg_policy_gates), each met or unmet
  * with the evidence that decided it:

@@ -1,8 +1,6 @@
 /* audit_sink.h — the server's side of the audit log: one call per decision,
  * committed durably before the response goes out. Kept apart from api.c so
- * that the HTTP code needs neither the store nor the audit record layout.
- * (It also keeps access/audit.h and release/policy.h, which both name an
- * SG_AUDIT_TEXT_* enum, out of one translation unit.) */
+ * that the HTTP code needs neither the store nor the audit record layout. */
 #ifndef SG_AUDIT_SINK_H
 #define SG_AUDIT_SINK_H
 

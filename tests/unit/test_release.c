@@ -18,7 +18,7 @@
 
 #include "release/evals.h"
 #include "release/incidents.h"
-#include "release/journal.h"
+#include "access/audit.h"
 #include "release/report.h"
 #include "release/stages.h"
 
@@ -316,11 +316,11 @@ static void test_incidents(void **state) {
     free(all);
 
     /* request records as the server writes them (time = now: the report's window) */
-    assert_null(sg_journal_event(f.s, "allowed", "A", "internal_devs", "m-small", NULL));
-    assert_null(sg_journal_event(f.s, "allowed", "A", "internal_devs", "m-small", NULL));
-    assert_null(sg_journal_event(f.s, "429", "A", "internal_devs", "m-small", "rate"));
-    assert_null(sg_journal_event(f.s, "filtered", "A", "internal_devs", "m-small", "violence"));
-    assert_null(sg_journal_event(f.s, "403", "A", "partners", "m-small", "incident #1"));
+    assert_null(sg_audit_note(f.s, 0, "allowed", "A", "internal_devs", "m-small", NULL));
+    assert_null(sg_audit_note(f.s, 0, "allowed", "A", "internal_devs", "m-small", NULL));
+    assert_null(sg_audit_note(f.s, 0, "429", "A", "internal_devs", "m-small", "rate"));
+    assert_null(sg_audit_note(f.s, 0, "filtered", "A", "internal_devs", "m-small", "violence"));
+    assert_null(sg_audit_note(f.s, 0, "403", "A", "partners", "m-small", "incident #1"));
     json_t *now_rep = NULL;
     int64_t now = (int64_t)time(NULL) * 1000;
     assert_null(sg_report_build(f.s, f.p, now - DAY, now + DAY, &now_rep));
