@@ -33,7 +33,7 @@ def load(d):
         if info["dtype"] != "F32":
             raise SystemExit(f"{name}: dtype {info['dtype']}, this peer reads F32 only")
         key = name[len("transformer."):] if name.startswith("transformer.") else name
-        if key.endswith("attn.bias") or key.endswith("masked_bias"):
+        if key.split(".")[-2:] in (["attn", "bias"], ["attn", "masked_bias"]):
             continue
         b, e = info["data_offsets"]
         arr = np.frombuffer(data, dtype="<f4", count=(e - b) // 4, offset=8 + n + b).reshape(info["shape"])
@@ -68,7 +68,11 @@ class GPT2:
                 k = torch.cat([cache[i][0], k], dim=2)
                 v = torch.cat([cache[i][1], v], dim=2)
             cache[i] = (k, v)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=(n > 1 and past == 0))
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
+            if n > 1:
+                mask = torch.ones(n, past + n, dtype=torch.bool).tril(diagonal=past)
+                att = att.masked_fill(~mask, float("-inf"))
+            y = att.softmax(dim=-1) @ v
             y = y.transpose(1, 2).reshape(B * n, C)
             x = x + torch.addmm(w[p + "attn.c_proj.bias"], y, w[p + "attn.c_proj.weight"]).view(B, n, C)
             h = F.layer_norm(x, (C,), w[p + "ln_2.weight"], w[p + "ln_2.bias"], self.eps)

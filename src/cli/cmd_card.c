@@ -8,13 +8,19 @@
 #include "cli/release_cli.h"
 #include "release/cards.h"
 
-static const char usage_text[] = "usage: stagegate card --policy FILE [--db PATH] -m MODEL [-o FILE]\\nWrites the model card (Hugging Face format, Mitchell et al. sections) of MODEL from its\\ntraining records and the stored evaluations, to stdout or FILE.\\n";
+static const char usage_text[] =
+    "usage: stagegate card --policy FILE [--db PATH] -m MODEL [-o FILE]\\nWrites the model card (Hugging "
+    "Face format, Mitchell et al. sections) of MODEL from its\\ntraining records and the stored evaluations, "
+    "to stdout or FILE.\\n";
 
 int sg_cmd_card(int argc, char **argv) {
     const char *cmd = "card", *policy_path = NULL, *db = NULL, *model = NULL, *out = NULL;
     int n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL}, {"--db", &db, NULL}, {"-m", &model, NULL},
-                         {"-o", &out, NULL},               {NULL, NULL, NULL}};
+    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL},
+                         {"--db", &db, NULL},
+                         {"-m", &model, NULL},
+                         {"-o", &out, NULL},
+                         {NULL, NULL, NULL}};
     int rc = sg_cli_parse(cmd, argc, argv, 1, opts, NULL, 0, &n_pos);
     if (rc == 1) {
         fputs(usage_text, stdout);
@@ -30,8 +36,10 @@ int sg_cmd_card(int argc, char **argv) {
     if ((rc = sg_cli_open(cmd, policy_path, db, &p, &store))) return rc;
     char *text = NULL;
     sg_error *err = sg_card_model(store, p, model, &text);
-    if (!err && out) err = sg_file_write_atomic(out, text, strlen(text));
-    else if (!err) fputs(text, stdout);
+    if (!err && out)
+        err = sg_file_write_atomic(out, text, strlen(text));
+    else if (!err)
+        fputs(text, stdout);
     free(text);
     if (err) rc = sg_cli_fail(cmd, err);
     sg_store_close(store);

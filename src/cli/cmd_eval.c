@@ -15,9 +15,9 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
-#include "release/evals.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
+#include "release/evals.h"
 #include "train/adamw.h"
 #include "train/dataset.h"
 #include "train/gpt2_train.h"
@@ -31,17 +31,17 @@ static void usage(FILE *out) {
             "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
             "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
             "         a quick sample through the training forward pass (model cards, smoke tests)\n"
+            "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
+            "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
+            "          --dropout P --seed S] -o OUT_DIR\n"
+            "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
+            "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n"
             "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
             "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
             "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
             "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
             "         stores results measured outside stagegate (marked \"recorded\")\n"
-            "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n"
-            "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
-            "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
-            "          --dropout P --seed S] -o OUT_DIR\n"
-            "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
-            "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n");
+            "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n");
 }
 
 static int perplexity(int argc, char **argv) {
@@ -49,18 +49,21 @@ static int perplexity(int argc, char **argv) {
     int context = 0, json = 0, n = 0;
     char **files = calloc((size_t)argc, sizeof *files);
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-m") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--context") && i + 1 < argc) context = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--json")) json = 1;
+        if (!strcmp(argv[i], "-m") && i + 1 < argc)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--context") && i + 1 < argc)
+            context = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             int th = atoi(argv[++i]);
             if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
-        }
-        else if (argv[i][0] == '-') {
+        } else if (argv[i][0] == '-') {
             free(files);
             usage(stderr);
             return 2;
-        } else files[n++] = argv[i];
+        } else
+            files[n++] = argv[i];
     }
     if (!model || !n || context < 0) {
         free(files);
@@ -80,8 +83,10 @@ static int perplexity(int argc, char **argv) {
         sg_error_free(err);
         return 1;
     }
-    if (json) printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %zu}\n", loss, exp(loss), tokens);
-    else printf("loss %.4f  perplexity %.3f  tokens %zu\n", loss, exp(loss), tokens);
+    if (json)
+        printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %zu}\n", loss, exp(loss), tokens);
+    else
+        printf("loss %.4f  perplexity %.3f  tokens %zu\n", loss, exp(loss), tokens);
     return 0;
 }
 
@@ -104,15 +109,20 @@ static int gradients(int argc, char **argv) {
             return 2;
         }
         const char *a = argv[i], *v = argv[++i];
-        if (!strcmp(a, "-m")) model = v;
-        else if (!strcmp(a, "--tokens")) tokens = v;
-        else if (!strcmp(a, "-o")) out = v;
+        if (!strcmp(a, "-m"))
+            model = v;
+        else if (!strcmp(a, "--tokens"))
+            tokens = v;
+        else if (!strcmp(a, "-o"))
+            out = v;
         else if (!strcmp(a, "--dropout")) {
             if (!(err = sg_train_config_set(&c, "dropout_embd", v, "command line")) &&
                 !(err = sg_train_config_set(&c, "dropout_attn", v, "command line")))
                 err = sg_train_config_set(&c, "dropout_resid", v, "command line");
-        } else if (!strncmp(a, "--", 2)) err = sg_train_config_set(&c, a + 2, v, "command line");
-        else err = sg_error_new("unexpected argument %s", a);
+        } else if (!strncmp(a, "--", 2))
+            err = sg_train_config_set(&c, a + 2, v, "command line");
+        else
+            err = sg_error_new("unexpected argument %s", a);
         if (err) goto done;
     }
     if (!model || !tokens || !out) {
@@ -129,7 +139,8 @@ static int gradients(int argc, char **argv) {
     if ((err = sg_file_map_open(tokens, &map))) goto done;
     size_t per = (size_t)B * (T + 1);
     if (map.size != (size_t)c.steps * per * sizeof(int32_t)) {
-        err = sg_error_new("%s: %zu bytes, expected %ld x %d x %d int32 tokens", tokens, map.size, c.steps, B, T + 1);
+        err = sg_error_new("%s: %zu bytes, expected %ld x %d x %d int32 tokens", tokens, map.size, c.steps, B,
+                           T + 1);
         goto done;
     }
     char *lp = sg_path_join(out, "losses.txt");
@@ -180,6 +191,129 @@ done:
         sg_error_free(err);
     }
     return rc;
+}
+
+/* ---- stored evaluations (release/evals.h) ---------------------------------- */
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s && s[1] ? s + 1 : path;
+}
+
+static int stored(int argc, char **argv) {
+    const char *cmd = "eval", *verb = argv[0], *model = NULL, *policy_path = NULL, *db = NULL, *data = NULL,
+               *threads = NULL, *dataset = NULL, *pos[64];
+    int suites_only = 0, n_pos = 0;
+    sg_cli_opt opts[] = {{"-m", &model, NULL},
+                         {"--policy", &policy_path, NULL},
+                         {"--db", &db, NULL},
+                         {"--data", &data, NULL},
+                         {"--threads", &threads, NULL},
+                         {"--dataset", &dataset, NULL},
+                         {"--suites", NULL, &suites_only},
+                         {NULL, NULL, NULL}};
+    /* --metric repeats: collect them by hand, pass the rest to the parser */
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    sg_eval_metric metrics[SG_EVAL_MAX_METRICS];
+    int n_metrics = 0, n_rest = 0, rc = 0;
+    if (!rest) return 1;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--metric")) {
+            char *eq = i + 1 < argc ? strchr(argv[i + 1], '=') : NULL;
+            char *end = NULL;
+            double v = eq ? strtod(eq + 1, &end) : 0;
+            if (!eq || eq == argv[i + 1] || end == eq + 1 || *end || n_metrics == SG_EVAL_MAX_METRICS) {
+                fprintf(stderr, "stagegate eval: --metric takes NAME=NUMBER\n");
+                free(rest);
+                return 2;
+            }
+            snprintf(metrics[n_metrics].name, sizeof metrics[n_metrics].name, "%.*s", (int)(eq - argv[i + 1]),
+                     argv[i + 1]);
+            metrics[n_metrics++].value = v;
+            i++;
+        } else {
+            rest[n_rest++] = argv[i];
+        }
+    }
+    rc = sg_cli_parse(cmd, n_rest, rest, 1, opts, pos, 64, &n_pos);
+    free(rest);
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) return rc;
+    if (!strcmp(verb, "list")) {
+        if (n_pos) {
+            usage(stderr);
+            return 2;
+        }
+        const sg_eval_suite *su;
+        printf("suites:\n");
+        for (int i = 0; (su = sg_eval_suite_at(i)); i++)
+            printf("  %-12s %s (default data: %s)\n", su->name, su->description,
+                   su->default_data ? su->default_data : "-");
+        if (suites_only) return 0;
+        sg_store *store = NULL;
+        if ((rc = sg_cli_open(cmd, NULL, db, NULL, &store))) return rc;
+        sg_eval_record *r = NULL;
+        size_t n = 0;
+        sg_error *err = sg_store_evals(store, model, &r, &n);
+        sg_store_close(store);
+        if (err) return sg_cli_fail(cmd, err);
+        printf("results:%s\n", n ? "" : " none stored");
+        for (size_t i = 0; i < n; i++) {
+            char when[40];
+            sg_cli_time(r[i].time_ms, when, sizeof when);
+            printf("  run #%-4lld %-12s %-14s %-22s %-12.6g %s  %s  code %s  data %s\n",
+                   (long long)r[i].run_id, r[i].suite, r[i].model, r[i].metric, r[i].value, when, r[i].source,
+                   r[i].code_version, r[i].dataset);
+        }
+        free(r);
+        return 0;
+    }
+    if (n_pos != 1 || !model) {
+        usage(stderr);
+        return 2;
+    }
+    const char *suite = pos[0];
+    sg_policy *p = NULL;
+    sg_store *store = NULL;
+    if ((rc = sg_cli_open(cmd, policy_path, db, policy_path ? &p : NULL, &store))) return rc;
+    sg_error *err = NULL;
+    int64_t run = 0;
+    if (!strcmp(verb, "record")) {
+        if (!n_metrics)
+            err = sg_error_new("record needs at least one --metric NAME=VALUE");
+        else
+            err = sg_eval_record_metrics(store, suite, model, dataset, metrics, n_metrics, sg_now_ms(), &run);
+    } else {
+        sg_eval_context ctx = {.model_name = model,
+                               .model_dir = model,
+                               .data = data,
+                               .policy = p,
+                               .db_path = db ? db : "./stagegate.db"};
+        if (threads) {
+            int th = atoi(threads);
+            if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
+            ctx.threads = th;
+        }
+        const sg_policy_model *pm = p ? sg_policy_find_model(p, model) : NULL;
+        if (pm)
+            ctx.model_dir = pm->path;
+        else if (p)
+            err = sg_error_new("model '%s' is not a model of policy %s", model, p->path);
+        else
+            ctx.model_name = base_name(model);
+        if (!err) err = sg_eval_run_and_store(store, suite, &ctx, sg_now_ms(), &run, metrics, &n_metrics);
+    }
+    if (!err) {
+        printf("stored run #%lld: %s on %s (code %s)\n", (long long)run, suite, model,
+               sg_eval_code_version());
+        for (int i = 0; i < n_metrics; i++) printf("  %-22s %.6g\n", metrics[i].name, metrics[i].value);
+    }
+    sg_store_close(store);
+    sg_policy_free(p);
+    return err ? sg_cli_fail(cmd, err) : 0;
 }
 
 /* Top-k sampling through the training model's forward pass: the whole window
@@ -277,112 +411,6 @@ done:
     return 0;
 }
 
-/* ---- stored evaluations (release/evals.h) ---------------------------------- */
-
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s && s[1] ? s + 1 : path;
-}
-
-static int stored(int argc, char **argv) {
-    const char *cmd = "eval", *verb = argv[0], *model = NULL, *policy_path = NULL, *db = NULL, *data = NULL,
-               *threads = NULL, *dataset = NULL, *pos[64];
-    int suites_only = 0, n_pos = 0;
-    sg_cli_opt opts[] = {{"-m", &model, NULL},         {"--policy", &policy_path, NULL}, {"--db", &db, NULL},
-                         {"--data", &data, NULL},      {"--threads", &threads, NULL},   {"--dataset", &dataset, NULL},
-                         {"--suites", NULL, &suites_only}, {NULL, NULL, NULL}};
-    /* --metric repeats: collect them by hand, pass the rest to the parser */
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    sg_eval_metric metrics[SG_EVAL_MAX_METRICS];
-    int n_metrics = 0, n_rest = 0, rc = 0;
-    if (!rest) return 1;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--metric")) {
-            char *eq = i + 1 < argc ? strchr(argv[i + 1], '=') : NULL;
-            char *end = NULL;
-            double v = eq ? strtod(eq + 1, &end) : 0;
-            if (!eq || eq == argv[i + 1] || end == eq + 1 || *end || n_metrics == SG_EVAL_MAX_METRICS) {
-                fprintf(stderr, "stagegate eval: --metric takes NAME=NUMBER\n");
-                free(rest);
-                return 2;
-            }
-            snprintf(metrics[n_metrics].name, sizeof metrics[n_metrics].name, "%.*s", (int)(eq - argv[i + 1]),
-                     argv[i + 1]);
-            metrics[n_metrics++].value = v;
-            i++;
-        } else {
-            rest[n_rest++] = argv[i];
-        }
-    }
-    rc = sg_cli_parse(cmd, n_rest, rest, 1, opts, pos, 64, &n_pos);
-    free(rest);
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc) return rc;
-    if (!strcmp(verb, "list")) {
-        if (n_pos) {
-            usage(stderr);
-            return 2;
-        }
-        const sg_eval_suite *su;
-        printf("suites:\n");
-        for (int i = 0; (su = sg_eval_suite_at(i)); i++)
-            printf("  %-12s %s (default data: %s)\n", su->name, su->description, su->default_data ? su->default_data : "-");
-        if (suites_only) return 0;
-        sg_store *store = NULL;
-        if ((rc = sg_cli_open(cmd, NULL, db, NULL, &store))) return rc;
-        sg_eval_record *r = NULL;
-        size_t n = 0;
-        sg_error *err = sg_store_evals(store, model, &r, &n);
-        sg_store_close(store);
-        if (err) return sg_cli_fail(cmd, err);
-        printf("results:%s\n", n ? "" : " none stored");
-        for (size_t i = 0; i < n; i++) {
-            char when[40];
-            sg_cli_time(r[i].time_ms, when, sizeof when);
-            printf("  run #%-4lld %-12s %-14s %-22s %-12.6g %s  %s  code %s  data %s\n", (long long)r[i].run_id,
-                   r[i].suite, r[i].model, r[i].metric, r[i].value, when, r[i].source, r[i].code_version, r[i].dataset);
-        }
-        free(r);
-        return 0;
-    }
-    if (n_pos != 1 || !model) {
-        usage(stderr);
-        return 2;
-    }
-    const char *suite = pos[0];
-    sg_policy *p = NULL;
-    sg_store *store = NULL;
-    if ((rc = sg_cli_open(cmd, policy_path, db, policy_path ? &p : NULL, &store))) return rc;
-    sg_error *err = NULL;
-    int64_t run = 0;
-    if (!strcmp(verb, "record")) {
-        if (!n_metrics) err = sg_error_new("record needs at least one --metric NAME=VALUE");
-        else err = sg_eval_record_metrics(store, suite, model, dataset, metrics, n_metrics, sg_now_ms(), &run);
-    } else {
-        sg_eval_context ctx = {.model_name = model, .model_dir = model, .data = data, .policy = p};
-        if (threads) {
-            int th = atoi(threads);
-            if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
-            ctx.threads = th;
-        }
-        const sg_policy_model *pm = p ? sg_policy_find_model(p, model) : NULL;
-        if (pm) ctx.model_dir = pm->path;
-        else if (p) err = sg_error_new("model '%s' is not a model of policy %s", model, p->path);
-        else ctx.model_name = base_name(model);
-        if (!err) err = sg_eval_run_and_store(store, suite, &ctx, sg_now_ms(), &run, metrics, &n_metrics);
-    }
-    if (!err) {
-        printf("stored run #%lld: %s on %s (code %s)\n", (long long)run, suite, model, sg_eval_code_version());
-        for (int i = 0; i < n_metrics; i++) printf("  %-22s %.6g\n", metrics[i].name, metrics[i].value);
-    }
-    sg_store_close(store);
-    sg_policy_free(p);
-    return err ? sg_cli_fail(cmd, err) : 0;
-}
-
 int sg_cmd_eval(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -390,9 +418,9 @@ int sg_cmd_eval(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "perplexity")) return perplexity(argc - 1, argv + 1);
     if (!strcmp(argv[1], "gradients")) return gradients(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "sample")) return sample(argc - 1, argv + 1);
     if (!strcmp(argv[1], "run") || !strcmp(argv[1], "record") || !strcmp(argv[1], "list"))
         return stored(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sample")) return sample(argc - 1, argv + 1);
     fprintf(stderr, "stagegate eval: unknown verb '%s'\n", argv[1]);
     usage(stderr);
     return 2;

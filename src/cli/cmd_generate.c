@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
+#include "engine/kernels.h"
 #include "engine/tokenizer.h"
 #include "safety/watermark.h"
 #include "safety/watermark_key.h"
@@ -42,6 +43,7 @@ static void usage(FILE *out) {
             "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
             "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
             "      --threads N        threads for the forward pass (default: all cores)\n"
+            "      --bf16             decode with bf16 copies of the weights (half the bytes per token)\n"
             "      --stats            print prefill and decode speed to stderr\n"
             "      --watermark        watermark the output (green-list, keyed by the store's secret)\n"
             "      --db PATH          the store holding the watermark key (default stagegate.db)\n"
@@ -54,7 +56,8 @@ static int parse_int(const char *s, const char *what, long lo, long hi, long *ou
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "stagegate generate: %s must be an integer in [%ld, %ld], got '%s'\n", what, lo, hi, s);
+        fprintf(stderr, "stagegate generate: %s must be an integer in [%ld, %ld], got '%s'\n", what, lo, hi,
+                s);
         return -1;
     }
     *out = v;
@@ -125,14 +128,14 @@ static int idvec_push(idvec *v, int x) {
 int sg_cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *stop_text[SG_MAX_STOP];
     const char *prompt_ids[MAX_PROMPTS];
-    int n_prompt_ids = 0, n_stop_text = 0, want_ids = 0, no_eot = 0, stagger = 0, stats = 0;
+    int n_prompt_ids = 0, n_stop_text = 0, want_ids = 0, no_eot = 0, stagger = 0, stats = 0, bf16 = 0;
     long max_tokens = 64, top_k = 0, threads = 0, seed = 0;
     float temperature = 1, top_p = 1, wm_gamma = 0.25f, wm_delta = 2.0f;
     int watermark = 0;
     const char *db_path = "stagegate.db";
     long limits[MAX_PROMPTS];
     for (int i = 0; i < MAX_PROMPTS; i++) limits[i] = -1;
-    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS, O_LIMIT, O_WM, O_DB, O_GAMMA, O_DELTA };
+    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS, O_LIMIT, O_WM, O_DB, O_GAMMA, O_DELTA, O_BF16 };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},         {"prompt", required_argument, 0, 'p'},
         {"max-tokens", required_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
@@ -144,19 +147,28 @@ int sg_cmd_generate(int argc, char **argv) {
         {"stats", no_argument, 0, O_STATS},           {"limit", required_argument, 0, O_LIMIT},
         {"watermark", no_argument, 0, O_WM},          {"db", required_argument, 0, O_DB},
         {"gamma", required_argument, 0, O_GAMMA},     {"delta", required_argument, 0, O_DELTA},
+        {"bf16", no_argument, 0, O_BF16},
         {0, 0, 0, 0},
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "m:p:n:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model_dir = optarg; break;
-        case 'p': prompt = optarg; break;
+        case 'm':
+            model_dir = optarg;
+            break;
+        case 'p':
+            prompt = optarg;
+            break;
         case 'n':
             if (parse_int(optarg, "-n", 0, 1 << 20, &max_tokens)) return 2;
             break;
-        case 'h': usage(stdout); return 0;
-        case O_IDS: want_ids = 1; break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_IDS:
+            want_ids = 1;
+            break;
         case O_PROMPT_IDS:
             if (n_prompt_ids == MAX_PROMPTS) {
                 fprintf(stderr, "stagegate generate: at most %d --prompt-ids\n", MAX_PROMPTS);
@@ -183,12 +195,21 @@ int sg_cmd_generate(int argc, char **argv) {
             }
             stop_text[n_stop_text++] = optarg;
             break;
-        case O_NOEOT: no_eot = 1; break;
-        case O_STAGGER: stagger = 1; break;
+        case O_NOEOT:
+            no_eot = 1;
+            break;
+        case O_STAGGER:
+            stagger = 1;
+            break;
         case O_THREADS:
             if (parse_int(optarg, "--threads", 1, 1024, &threads)) return 2;
             break;
-        case O_STATS: stats = 1; break;
+        case O_STATS:
+            stats = 1;
+            break;
+        case O_BF16:
+            bf16 = 1;
+            break;
         case O_LIMIT: {
             char *eq = strchr(optarg, '=');
             long idx, lim;
@@ -227,7 +248,7 @@ int sg_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "stagegate generate: several --prompt-ids need --ids\n");
         return 2;
     }
-    if (threads > 0) omp_set_num_threads((int)threads);
+    if (threads > 0) sg_set_threads((int)threads);
 
     int status = 1, n_seq = prompt ? 1 : n_prompt_ids;
     sg_checkpoint *ck = NULL;
@@ -281,6 +302,7 @@ int sg_cmd_generate(int argc, char **argv) {
     }
     err = sg_gpt2_new(w, n_seq, &model);
     if (err) goto fail;
+    if (bf16 && (err = sg_gpt2_use_bf16(model))) goto fail;
     err = sg_batch_new(model, &batch);
     if (err) goto fail;
     events = malloc(sizeof *events * sg_batch_capacity(batch));

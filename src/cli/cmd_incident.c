@@ -66,12 +66,15 @@ int sg_cmd_incident(int argc, char **argv) {
         snprintf(in.opened_by, sizeof in.opened_by, "%s", actor);
         int64_t nid = 0;
         if (!(err = sg_incident_open(store, p, &in, sg_now_ms(), &nid))) {
-            printf("incident #%lld opened (%s)%s%s%s%s%s\n", (long long)nid, severity, aud ? "; audience " : "",
-                   aud ? aud : "", model ? "; model " : "", model ? model : "", rollback ? "; rolled back one stage" : "");
-            printf("response plan: %s\n", p->incident_response_plan ? p->incident_response_plan : "(none in the policy)");
+            printf("incident #%lld opened (%s)%s%s%s%s%s\n", (long long)nid, severity,
+                   aud ? "; audience " : "", aud ? aud : "", model ? "; model " : "", model ? model : "",
+                   rollback ? "; rolled back one stage" : "");
+            printf("response plan: %s\n",
+                   p->incident_response_plan ? p->incident_response_plan : "(none in the policy)");
         }
     } else if (is_close) {
-        if (!(err = sg_incident_close(store, p, id, actor, note, sg_now_ms()))) printf("incident #%lld closed\n", id);
+        if (!(err = sg_incident_close(store, p, id, actor, note, sg_now_ms())))
+            printf("incident #%lld closed\n", id);
     } else {
         sg_incident_record *inc = NULL;
         size_t n = 0;
@@ -87,8 +90,8 @@ int sg_cmd_incident(int argc, char **argv) {
                        inc[i].suspend_model[0] ? "; model " : "", inc[i].suspend_model,
                        inc[i].rollback ? "; rolled back" : "", inc[i].reason);
                 if (inc[i].closed_ms)
-                    printf("    closed %s by %s%s%s\n", closed, inc[i].closed_by, inc[i].close_note[0] ? ": " : "",
-                           inc[i].close_note);
+                    printf("    closed %s by %s%s%s\n", closed, inc[i].closed_by,
+                           inc[i].close_note[0] ? ": " : "", inc[i].close_note);
             }
             free(inc);
         }

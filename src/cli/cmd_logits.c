@@ -17,30 +17,44 @@
 #include "engine/gpt2.h"
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate logits -m DIR --ids \"ID ...\" [--decode | --chunk K] -o FILE\n"
+    fprintf(out, "usage: stagegate logits -m DIR --ids \"ID ...\" [--decode | --chunk K] [--bf16] -o FILE\n"
                  "\n"
                  "Writes the model's logits (float32 rows of vocab_size) for a prompt: the last\n"
                  "position after one prefill (default), every position through the decode path\n"
-                 "(--decode), or each chunk's last position when prefilling K tokens at a time.\n");
+                 "(--decode), or each chunk's last position when prefilling K tokens at a time.\n"
+                 "--bf16 decodes with bf16 weights.\n");
 }
 
 int sg_cmd_logits(int argc, char **argv) {
     const char *dir = NULL, *ids_text = NULL, *path = NULL;
-    int decode = 0;
+    int decode = 0, bf16 = 0;
     long chunk = 0;
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"ids", required_argument, 0, 'i'},
-        {"decode", no_argument, 0, 'd'},      {"chunk", required_argument, 0, 'k'},
-        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {"model", required_argument, 0, 'm'},
+        {"ids", required_argument, 0, 'i'},
+        {"decode", no_argument, 0, 'd'},
+        {"chunk", required_argument, 0, 'k'},
+        {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
+        {"bf16", no_argument, 0, 'b'},
         {0, 0, 0, 0},
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': dir = optarg; break;
-        case 'i': ids_text = optarg; break;
-        case 'd': decode = 1; break;
+        case 'm':
+            dir = optarg;
+            break;
+        case 'i':
+            ids_text = optarg;
+            break;
+        case 'd':
+            decode = 1;
+            break;
+        case 'b':
+            bf16 = 1;
+            break;
         case 'k': {
             char *end;
             errno = 0;
@@ -51,9 +65,15 @@ int sg_cmd_logits(int argc, char **argv) {
             }
             break;
         }
-        case 'o': path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'o':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!dir || !ids_text || !path || (decode && chunk) || optind < argc) {
@@ -97,6 +117,7 @@ int sg_cmd_logits(int argc, char **argv) {
     if (err) goto done;
     err = sg_gpt2_new(sg_checkpoint_weights(ck), 1, &model);
     if (err) goto done;
+    if (bf16 && (err = sg_gpt2_use_bf16(model))) goto done;
     int V = sg_gpt2_config_of(model)->vocab_size;
     logits = malloc(sizeof(float) * V);
     f = fopen(path, "wb");
@@ -112,7 +133,8 @@ int sg_cmd_logits(int argc, char **argv) {
             err = sg_gpt2_decode(model, &slot, ids + at, 1, logits);
         else
             err = sg_gpt2_prefill(model, slot, ids + at, len, logits);
-        if (!err && fwrite(logits, sizeof(float), V, f) != (size_t)V) err = sg_error_new("%s: write failed", path);
+        if (!err && fwrite(logits, sizeof(float), V, f) != (size_t)V)
+            err = sg_error_new("%s: write failed", path);
     }
     if (!err && fclose(f)) err = sg_error_new("%s: %s", path, strerror(errno));
     f = NULL;

@@ -30,10 +30,10 @@ static const char usage_text[] =
     "the stage (its current stage, or --stage) must release the model as downloadable.\n"
     "The issue (licensee, time, license hash, original model path and hash) is recorded\n"
     "in the store and the licensee's acceptance of the license in the audit log.\n"
-    "--epsilon is the fingerprint's size relative to each matrix's RMS (default 0.01).\n";
+    "--epsilon is the fingerprint's size relative to each matrix's RMS (default 0.2).\n";
 
-static const char *const names[] = {"db", "model", "to", "output", "policy", "license", "stage", "name",
-                                    "epsilon", "no-fingerprint!", NULL};
+static const char *const names[] = {"db",    "model", "to",      "output",          "policy", "license",
+                                    "stage", "name",  "epsilon", "no-fingerprint!", NULL};
 enum { O_DB, O_MODEL, O_TO, O_OUT, O_POLICY, O_LICENSE, O_STAGE, O_NAME, O_EPS, O_NOFP };
 
 static const char *base_name(const char *dir, char *buf, size_t cap) {
@@ -74,9 +74,10 @@ int sg_cmd_pack(int argc, char **argv) {
         else {
             snprintf(stage, sizeof stage, "%s", policy->stages[si].name);
             if (sg_policy_component_level(policy, si, SG_COMPONENT_MODEL) < SG_ACCESS_DOWNLOADABLE)
-                err = sg_error_new("%s: stage '%s' does not release the model as a download (its model access is "
-                                   "below 'downloadable')",
-                                   v[O_POLICY], stage);
+                err = sg_error_new(
+                    "%s: stage '%s' does not release the model as a download (its model access is "
+                    "below 'downloadable')",
+                    v[O_POLICY], stage);
         }
         if (!license) license = policy->license;
     }
@@ -93,7 +94,8 @@ int sg_cmd_pack(int argc, char **argv) {
     sg_licensee_record lic;
     bool found = false;
     if (!err) err = sg_store_licensee_get(store, v[O_TO], 0, &lic, &found);
-    if (!err && !found) err = sg_error_new("no licensee named '%s' (add it with `stagegate licensee add`)", v[O_TO]);
+    if (!err && !found)
+        err = sg_error_new("no licensee named '%s' (add it with `stagegate licensee add`)", v[O_TO]);
     if (!err && lic.revoked_ms) err = sg_error_new("licensee '%s' has been revoked", v[O_TO]);
     unsigned char *sk = sodium_init() < 0 ? NULL : sodium_malloc(64);
     unsigned char pk[32], fp_key[32], seed[32];
@@ -105,7 +107,7 @@ int sg_cmd_pack(int argc, char **argv) {
     if (!err && !weights) err = sg_error_new("out of memory");
     if (!err && !realpath(weights, issue.original_path))
         err = sg_error_new("%s: cannot resolve its path", weights);
-    if (!err) err = sg_sha256_file(issue.original_path, issue.original_sha256);
+    if (!err) err = sg_blake2b_file(issue.original_path, issue.original_blake2b);
     if (!err) {
         randombytes_buf(issue.nonce, sizeof issue.nonce);
         sg_fp_seed(fp_key, lic.id, issue.nonce, seed);
@@ -143,15 +145,16 @@ int sg_cmd_pack(int argc, char **argv) {
     }
     if (!err) {
         char reason[512];
-        snprintf(reason, sizeof reason, "licensee=%s license_sha256=%s bundle_blake2b=%s fingerprint=%s issue=%" PRId64,
-                 lic.name, res.manifest.license_sha256, res.manifest.bundle_blake2b, v[O_NOFP] ? "none" : "keyed",
+        snprintf(reason, sizeof reason,
+                 "licensee=%s license_sha256=%s bundle_blake2b=%s fingerprint=%s issue=%" PRId64, lic.name,
+                 res.manifest.license_sha256, res.manifest.bundle_blake2b, v[O_NOFP] ? "none" : "keyed",
                  issue.id);
         err = sg_ledger_append(store, now, "license-accepted", model_name, stage, reason);
     }
     if (!err)
-        printf("packed %s for %s: %d files, %.1f MB in %.2f s (%.0f MB/s), issue %" PRId64 "\n", v[O_OUT], lic.name,
-               res.manifest.n_files, res.plain_bytes / 1e6, secs, secs > 0 ? res.plain_bytes / 1e6 / secs : 0.0,
-               issue.id);
+        printf("packed %s for %s: %d files, %.1f MB in %.2f s (%.0f MB/s), issue %" PRId64 "\n", v[O_OUT],
+               lic.name, res.manifest.n_files, res.plain_bytes / 1e6, secs,
+               secs > 0 ? res.plain_bytes / 1e6 / secs : 0.0, issue.id);
     if (sk) sodium_free(sk);
     free(weights);
     sg_store_close(store);

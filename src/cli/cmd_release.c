@@ -36,7 +36,8 @@ int sg_cmd_release(int argc, char **argv) {
     sg_store *store = NULL;
     sg_error *err = sg_store_open(v[0], &store);
     unsigned char pk[32], sk[64];
-    if (!err) err = keygen ? sg_release_key_create(store, v[0], pk) : sg_release_key_load(store, v[0], pk, sk);
+    if (!err)
+        err = keygen ? sg_release_key_create(store, v[0], pk) : sg_release_key_load(store, v[0], pk, sk);
     sodium_memzero(sk, sizeof sk);
     if (!err) err = sg_release_public_write(v[1], pk);
     if (!err && keygen) {

@@ -18,8 +18,9 @@ static const char usage_text[] =
 int sg_cmd_report(int argc, char **argv) {
     const char *cmd = "report", *policy_path = NULL, *db = NULL, *since = NULL, *out = NULL;
     int json = 0, n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL}, {"--db", &db, NULL},   {"--since", &since, NULL},
-                         {"-o", &out, NULL},               {"--json", NULL, &json}, {NULL, NULL, NULL}};
+    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL}, {"--db", &db, NULL},
+                         {"--since", &since, NULL},        {"-o", &out, NULL},
+                         {"--json", NULL, &json},          {NULL, NULL, NULL}};
     int rc = sg_cli_parse(cmd, argc, argv, 1, opts, NULL, 0, &n_pos);
     if (rc == 1) {
         fputs(usage_text, stdout);

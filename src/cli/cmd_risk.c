@@ -14,8 +14,10 @@
 #include "release/stages.h"
 
 static const char usage_text[] =
-    "usage: stagegate risk record --policy FILE [--db PATH] --stage STAGE --status STATUS --file DOC [--by NAME]\n"
-    "       stagegate risk mitigation --policy FILE [--db PATH] --item NAME --status STATUS [--note TEXT] [--by NAME]\n"
+    "usage: stagegate risk record --policy FILE [--db PATH] --stage STAGE --status STATUS --file DOC [--by "
+    "NAME]\n"
+    "       stagegate risk mitigation --policy FILE [--db PATH] --item NAME --status STATUS [--note TEXT] "
+    "[--by NAME]\n"
     "       stagegate risk list --policy FILE [--db PATH]\n"
     "STATUS of an assessment: not_started, pending, in_progress, completed. The document is stored\n"
     "in the database with its BLAKE2b-256 digest. Mitigation items are the keys of the policy's\n"
@@ -27,8 +29,8 @@ static int valid_risk_status(const char *s) {
     return 0;
 }
 
-static sg_error *record(sg_store *store, const sg_policy *p, const char *stage, const char *status, const char *file,
-                        const char *actor) {
+static sg_error *record(sg_store *store, const sg_policy *p, const char *stage, const char *status,
+                        const char *file, const char *actor) {
     if (!stage || !status || !file) return sg_error_new("record needs --stage, --status and --file");
     if (sg_policy_stage_index(p, stage) < 0) return sg_error_new("no stage named '%s' in the policy", stage);
     if (!valid_risk_status(status))
@@ -54,11 +56,11 @@ static sg_error *record(sg_store *store, const sg_policy *p, const char *stage, 
     free(body);
     if (err) return err;
     char text[512];
-    snprintf(text, sizeof text, "risk assessment #%lld for '%.128s': %s by %.128s (blake2b %.16s)", (long long)id,
-             stage, status, actor, r.digest);
+    snprintf(text, sizeof text, "risk assessment #%lld for '%.128s': %s by %.128s (blake2b %.16s)",
+             (long long)id, stage, status, actor, r.digest);
     if ((err = sg_journal_event(store, "risk-record", stage, NULL, NULL, text))) return err;
-    printf("recorded risk assessment #%lld for '%s': %s (%s, %zu bytes, blake2b %.16s)\n", (long long)id, stage, status,
-           file, size, r.digest);
+    printf("recorded risk assessment #%lld for '%s': %s (%s, %zu bytes, blake2b %.16s)\n", (long long)id,
+           stage, status, file, size, r.digest);
     return NULL;
 }
 
@@ -103,8 +105,8 @@ static sg_error *list(sg_store *store, const sg_policy *p) {
     printf("risk assessments:%s\n", nr ? "" : " none recorded");
     for (size_t i = 0; i < nr; i++) {
         sg_cli_time(r[i].time_ms, when, sizeof when);
-        printf("  #%lld %-20s %-12s by %s on %s  %s (blake2b %.16s)\n", (long long)r[i].id, r[i].stage, r[i].status,
-               r[i].author, when, r[i].file, r[i].digest);
+        printf("  #%lld %-20s %-12s by %s on %s  %s (blake2b %.16s)\n", (long long)r[i].id, r[i].stage,
+               r[i].status, r[i].author, when, r[i].file, r[i].digest);
     }
     printf("risk_mitigation_plan:%s\n", p->n_mitigations ? "" : " empty");
     for (int i = 0; i < p->n_mitigations; i++) {
@@ -114,7 +116,8 @@ static sg_error *list(sg_store *store, const sg_policy *p) {
         printf("  %s: %s\n    status: ", p->mitigations[i].risk, p->mitigations[i].mitigation);
         if (last) {
             sg_cli_time(last->time_ms, when, sizeof when);
-            printf("%s (by %s, %s)%s%s\n", last->status, last->actor, when, last->note[0] ? ": " : "", last->note);
+            printf("%s (by %s, %s)%s%s\n", last->status, last->actor, when, last->note[0] ? ": " : "",
+                   last->note);
         } else {
             printf("not recorded\n");
         }
@@ -133,9 +136,10 @@ int sg_cmd_risk(int argc, char **argv) {
     const char *verb = argv[1], *policy_path = NULL, *db = NULL, *by = NULL, *stage = NULL, *status = NULL,
                *file = NULL, *item = NULL, *note = NULL;
     int n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL}, {"--db", &db, NULL},     {"--by", &by, NULL},
-                         {"--stage", &stage, NULL},        {"--status", &status, NULL}, {"--file", &file, NULL},
-                         {"--item", &item, NULL},          {"--note", &note, NULL},  {NULL, NULL, NULL}};
+    sg_cli_opt opts[] = {
+        {"--policy", &policy_path, NULL}, {"--db", &db, NULL},         {"--by", &by, NULL},
+        {"--stage", &stage, NULL},        {"--status", &status, NULL}, {"--file", &file, NULL},
+        {"--item", &item, NULL},          {"--note", &note, NULL},     {NULL, NULL, NULL}};
     int rc = sg_cli_parse(cmd, argc, argv, 2, opts, NULL, 0, &n_pos);
     if (rc == 1) {
         fputs(usage_text, stdout);

@@ -43,7 +43,8 @@ int sg_cmd_signoff(int argc, char **argv) {
             for (size_t i = 0; i < n; i++) {
                 char when[40];
                 sg_cli_time(so[i].time_ms, when, sizeof when);
-                printf("#%lld %s  %s by %s: %s\n", (long long)so[i].id, when, so[i].stage, so[i].reviewer, so[i].note);
+                printf("#%lld %s  %s by %s: %s\n", (long long)so[i].id, when, so[i].stage, so[i].reviewer,
+                       so[i].note);
             }
             free(so);
         }
@@ -71,8 +72,8 @@ int sg_cmd_signoff(int argc, char **argv) {
                 int64_t id = 0;
                 if (!(err = sg_store_signoff_add(store, &r, &id))) {
                     char text[SG_REL_TEXT_MAX + 300];
-                    snprintf(text, sizeof text, "sign-off #%lld for '%s' by %s: %s", (long long)id, r.stage, r.reviewer,
-                             r.note);
+                    snprintf(text, sizeof text, "sign-off #%lld for '%s' by %s: %s", (long long)id, r.stage,
+                             r.reviewer, r.note);
                     if (!(err = sg_journal_event(store, "signoff", stage, NULL, NULL, text)))
                         printf("sign-off #%lld recorded: %s for '%s'\n", (long long)id, by, stage);
                 }

@@ -25,11 +25,12 @@ static void print_list(const char *label, char **items, int n) {
     printf("%s\n", n ? "" : "(none)");
 }
 
-static void print_status(const sg_policy *p, const sg_release_state *st, const sg_gate_report *r, long long now) {
+static void print_status(const sg_policy *p, const sg_release_state *st, const sg_gate_report *r,
+                         long long now) {
     const sg_policy_stage *s = &p->stages[st->stage];
     char when[40] = "";
-    printf("release %s %s (%s), policy %s\n", p->model_name ? p->model_name : "", p->version ? p->version : "",
-           sg_deployment_strategy_name(p->deployment_strategy), p->path);
+    printf("release %s %s (%s), policy %s\n", p->model_name ? p->model_name : "",
+           p->version ? p->version : "", sg_deployment_strategy_name(p->deployment_strategy), p->path);
     if (st->entered_ms) sg_cli_time(st->entered_ms, when, sizeof when);
     printf("current stage: %s (%d of %d)", s->name, st->stage + 1, p->n_stages);
     if (st->entered_ms) printf(" since %s (%.1f days)", when, (double)(now - st->entered_ms) / 86400000.0);
@@ -68,19 +69,23 @@ static void print_status(const sg_policy *p, const sg_release_state *st, const s
     for (size_t i = 0; i < st->n_incidents; i++) {
         const sg_incident_record *inc = &st->incidents[i];
         sg_cli_time(inc->opened_ms, when, sizeof when);
-        printf("  #%lld %s since %s by %s%s%s%s%s: %s\n", (long long)inc->id, inc->severity, when, inc->opened_by,
-               inc->suspend_audience[0] ? ", audience " : "", inc->suspend_audience,
+        printf("  #%lld %s since %s by %s%s%s%s%s: %s\n", (long long)inc->id, inc->severity, when,
+               inc->opened_by, inc->suspend_audience[0] ? ", audience " : "", inc->suspend_audience,
                inc->suspend_model[0] ? ", model " : "", inc->suspend_model, inc->reason);
     }
     printf("monitoring_frequency: %s\n", sg_monitoring_frequency_name(p->monitoring_frequency));
-    printf("incident_response_plan: %s\n", p->incident_response_plan ? p->incident_response_plan : "(none in the policy)");
+    printf("incident_response_plan: %s\n",
+           p->incident_response_plan ? p->incident_response_plan : "(none in the policy)");
     char buf[16384];
     sg_gate_report_format(r, buf, sizeof buf);
     if (r->to < 0)
         printf("next stage: none\n%s", buf);
     else
         printf("next stage: %s -- %s\n%s", p->stages[r->to].name,
-               r->blocked[0] ? "blocked" : r->all_met ? "every gate met (stage advance will move)" : "gates unmet", buf);
+               r->blocked[0] ? "blocked"
+               : r->all_met  ? "every gate met (stage advance will move)"
+                             : "gates unmet",
+               buf);
 }
 
 int sg_cmd_stage(int argc, char **argv) {
@@ -91,8 +96,12 @@ int sg_cmd_stage(int argc, char **argv) {
     }
     const char *verb = argv[1], *policy_path = NULL, *db = NULL, *by = NULL, *reason = NULL, *to = NULL;
     int force = 0, n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL}, {"--db", &db, NULL}, {"--by", &by, NULL},
-                         {"--reason", &reason, NULL},      {"--to", &to, NULL}, {"--force", NULL, &force},
+    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL},
+                         {"--db", &db, NULL},
+                         {"--by", &by, NULL},
+                         {"--reason", &reason, NULL},
+                         {"--to", &to, NULL},
+                         {"--force", NULL, &force},
                          {NULL, NULL, NULL}};
     int rc = sg_cli_parse(cmd, argc, argv, 2, opts, NULL, 0, &n_pos);
     if (rc == 1) {
@@ -100,7 +109,8 @@ int sg_cmd_stage(int argc, char **argv) {
         return 0;
     }
     if (rc) return rc;
-    if (strcmp(verb, "status") && strcmp(verb, "advance") && strcmp(verb, "rollback") && strcmp(verb, "history")) {
+    if (strcmp(verb, "status") && strcmp(verb, "advance") && strcmp(verb, "rollback") &&
+        strcmp(verb, "history")) {
         fprintf(stderr, "stagegate stage: unknown verb '%s'\n%s", verb, usage_text);
         return 2;
     }
@@ -120,7 +130,8 @@ int sg_cmd_stage(int argc, char **argv) {
     if (!report) {
         err = sg_error_new("out of memory");
     } else if (!strcmp(verb, "status")) {
-        if (!(err = sg_release_ensure_started(store, p, actor, now)) && !(err = sg_release_state_load(store, p, &st)) &&
+        if (!(err = sg_release_ensure_started(store, p, actor, now)) &&
+            !(err = sg_release_state_load(store, p, &st)) &&
             !(err = sg_release_gates(store, p, &st, now, report)))
             print_status(p, &st, report, now);
     } else if (!strcmp(verb, "advance")) {
@@ -158,8 +169,8 @@ int sg_cmd_stage(int argc, char **argv) {
             for (size_t i = 0; i < n; i++) {
                 char when[40];
                 sg_cli_time(moves[i].time_ms, when, sizeof when);
-                printf("#%lld %s  %-8s %s -> %s  by %s%s\n    why: %s\n", (long long)moves[i].id, when, moves[i].kind,
-                       moves[i].from_stage, moves[i].to_stage, moves[i].actor,
+                printf("#%lld %s  %-8s %s -> %s  by %s%s\n    why: %s\n", (long long)moves[i].id, when,
+                       moves[i].kind, moves[i].from_stage, moves[i].to_stage, moves[i].actor,
                        moves[i].override ? "  [OVERRIDE]" : "", moves[i].reason);
                 if (moves[i].evidence[0]) printf("    evidence:\n%s", moves[i].evidence);
             }

@@ -17,21 +17,24 @@ static void on_signal(int sig) {
 
 static void usage(FILE *out, int finetune) {
     if (finetune)
-        fprintf(out,
-                "usage: stagegate finetune -m CHECKPOINT_DIR -o OUT_DIR [--config FILE] [--KEY VALUE...] FILES...\n"
-                "  Continues training CHECKPOINT_DIR (its tokenizer too) on FILES (files or directories of .txt).\n"
-                "  --layer-lr-decay D   layer l of L learns at lr * D^(L-1-l), embeddings lr * D^L\n"
-                "  --freeze-layers N    freeze the embeddings and the lowest N layers\n"
-                "  Defaults: lr 1e-4, warmup 20, steps 200; every `stagegate train` setting applies.\n");
+        fprintf(out, "usage: stagegate finetune -m CHECKPOINT_DIR -o OUT_DIR [--config FILE] [--KEY "
+                     "VALUE...] FILES...\n"
+                     "  Continues training CHECKPOINT_DIR (its tokenizer too) on FILES (files or directories "
+                     "of .txt).\n"
+                     "  --layer-lr-decay D   layer l of L learns at lr * D^(L-1-l), embeddings lr * D^L\n"
+                     "  --freeze-layers N    freeze the embeddings and the lowest N layers\n"
+                     "  Defaults: lr 1e-4, warmup 20, steps 200; every `stagegate train` setting applies.\n");
     else
-        fprintf(out,
-                "usage: stagegate train [--config FILE.yaml] [--KEY VALUE...] [-o OUT_DIR] [FILES...]\n"
-                "  Trains a GPT-2 from scratch on FILES (files or directories of .txt) or --shard.\n"
-                "  Keys (YAML or --key, see docs/TRAINING.md): corpus val-corpus val-fraction shard tokenizer\n"
-                "  layers heads embd n-ctx context batch grad-accum steps warmup lr lr-floor beta1 beta2 eps\n"
-                "  weight-decay clip dropout-embd dropout-attn dropout-resid seed eval-interval eval-batches\n"
-                "  checkpoint-interval log-interval dtype out resume stop-after threads\n"
-                "  --resume continues OUT_DIR/train_state.bin bit for bit. Ctrl-C saves a checkpoint and exits.\n");
+        fprintf(
+            out,
+            "usage: stagegate train [--config FILE.yaml] [--KEY VALUE...] [-o OUT_DIR] [FILES...]\n"
+            "  Trains a GPT-2 from scratch on FILES (files or directories of .txt) or --shard.\n"
+            "  Keys (YAML or --key, see docs/TRAINING.md): corpus val-corpus val-fraction shard tokenizer\n"
+            "  layers heads embd n-ctx context batch grad-accum steps warmup lr lr-floor beta1 beta2 eps\n"
+            "  weight-decay clip dropout-embd dropout-attn dropout-resid seed eval-interval eval-batches\n"
+            "  checkpoint-interval log-interval dtype out resume stop-after threads\n"
+            "  --resume continues OUT_DIR/train_state.bin bit for bit. Ctrl-C saves a checkpoint and "
+            "exits.\n");
 }
 
 static int run_train(int argc, char **argv, int finetune) {
@@ -60,7 +63,8 @@ static int run_train(int argc, char **argv, int finetune) {
             i++;
         } else if (!strcmp(a, "-o") || !strcmp(a, "-m")) {
             if (i + 1 >= argc) goto usage_error;
-            if ((err = sg_train_config_set(&cfg, a[1] == 'o' ? "out" : "init_from", argv[++i], "command line")))
+            if ((err =
+                     sg_train_config_set(&cfg, a[1] == 'o' ? "out" : "init_from", argv[++i], "command line")))
                 goto fail;
         } else if (!strncmp(a, "--", 2)) {
             if (sg_train_config_is_switch(a + 2)) {

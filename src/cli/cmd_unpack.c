@@ -39,8 +39,9 @@ int sg_cmd_unpack(int argc, char **argv) {
     if (err) return sg_dist_fail(cmd, err);
     double bytes = 0;
     for (int i = 0; i < m.n_files; i++) bytes += (double)m.files[i].size;
-    printf("unpacked %s into %s: model %s, stage %s, licensee %s, %d files, %.1f MB in %.2f s (%.0f MB/s)%s\n",
-           pos[0], v[1], m.model, m.stage, m.licensee, m.n_files, bytes / 1e6, secs, secs > 0 ? bytes / 1e6 / secs : 0.0,
-           v[2] ? "" : "\nnote: origin not checked (no --release-key)");
+    printf(
+        "unpacked %s into %s: model %s, stage %s, licensee %s, %d files, %.1f MB in %.2f s (%.0f MB/s)%s\n",
+        pos[0], v[1], m.model, m.stage, m.licensee, m.n_files, bytes / 1e6, secs,
+        secs > 0 ? bytes / 1e6 / secs : 0.0, v[2] ? "" : "\nnote: origin not checked (no --release-key)");
     return 0;
 }

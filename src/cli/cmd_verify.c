@@ -29,13 +29,16 @@ int sg_cmd_verify(int argc, char **argv) {
     struct stat st;
     if (!err && stat(pos[0], &st) != 0) err = sg_error_new("%s: no such file or directory", pos[0]);
     sg_manifest m;
-    if (!err) err = S_ISDIR(st.st_mode) ? sg_bundle_verify_dir(pos[0], pk, &m) : sg_bundle_verify_file(pos[0], pk, &m);
+    if (!err)
+        err = S_ISDIR(st.st_mode) ? sg_bundle_verify_dir(pos[0], pk, &m)
+                                  : sg_bundle_verify_file(pos[0], pk, &m);
     if (err) return sg_dist_fail(cmd, err);
     char kid[17];
     sg_key_id(pk, kid);
-    printf("OK %s: signed by release key %s; model %s, stage %s, licensee %s, issued %s\n", pos[0], kid, m.model,
-           m.stage, m.licensee, m.issued);
+    printf("OK %s: signed by release key %s; model %s, stage %s, licensee %s, issued %s\n", pos[0], kid,
+           m.model, m.stage, m.licensee, m.issued);
     for (int i = 0; i < m.n_files; i++)
-        printf("  %-20s %12llu  sha256:%s\n", m.files[i].name, (unsigned long long)m.files[i].size, m.files[i].sha256);
+        printf("  %-20s %12llu  sha256:%s\n", m.files[i].name, (unsigned long long)m.files[i].size,
+               m.files[i].sha256);
     return 0;
 }

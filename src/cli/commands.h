@@ -23,20 +23,16 @@ int sg_cmd_generate(int argc, char **argv);
 int sg_cmd_logits(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
-int sg_cmd_tokenizer(int argc, char **argv);
-int sg_cmd_checkpoint(int argc, char **argv);
 
 int sg_cmd_stage(int argc, char **argv);
 int sg_cmd_risk(int argc, char **argv);
 int sg_cmd_signoff(int argc, char **argv);
 int sg_cmd_incident(int argc, char **argv);
 int sg_cmd_report(int argc, char **argv);
+int sg_cmd_flags(int argc, char **argv);
 int sg_cmd_card(int argc, char **argv);
 int sg_cmd_datasheet(int argc, char **argv);
 int sg_cmd_system_card(int argc, char **argv);
-int sg_cmd_generate(int argc, char **argv);
-int sg_cmd_logits(int argc, char **argv);
-int sg_cmd_policy(int argc, char **argv);
 int sg_cmd_serve(int argc, char **argv);
 /* `policy apply` (argv[0] = "apply"): implemented beside the server in cmd_serve.c. */
 int sg_policy_apply(int argc, char **argv);

@@ -15,8 +15,9 @@ int sg_dist_fail(const char *cmd, sg_error *err) {
     return 1;
 }
 
-int sg_dist_parse(const char *cmd, const char *usage, int argc, char **argv, int first, const char *const *names,
-                  const char **values, const char **positional, int max_pos, int *n_pos) {
+int sg_dist_parse(const char *cmd, const char *usage, int argc, char **argv, int first,
+                  const char *const *names, const char **values, const char **positional, int max_pos,
+                  int *n_pos) {
     *n_pos = 0;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];

@@ -1,6 +1,8 @@
 /* main.c — the `stagegate` program: dispatches to one subcommand per file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 
@@ -23,23 +25,22 @@ static const command commands[] = {
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
     {"train", sg_cmd_train, "train a GPT-2 model from scratch"},
     {"finetune", sg_cmd_finetune, "continue training a checkpoint on new text"},
-    {"eval", sg_cmd_eval, "perplexity of a checkpoint on text; gradient checks"},
+    {"eval", sg_cmd_eval, "perplexity, samples; release evaluations (run, record, list)"},
     {"tokenizer", sg_cmd_tokenizer, "train a byte-level BPE tokenizer"},
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
     {"audit", sg_cmd_audit, "verify and read the hash-chained audit log"},
-    {"policy", sg_cmd_policy, "check a release policy file"},
     {"stage", sg_cmd_stage, "release stage: status, advance through gates, rollback, history"},
     {"risk", sg_cmd_risk, "record risk assessments and mitigation status"},
     {"signoff", sg_cmd_signoff, "record a reviewer's sign-off for a stage"},
     {"incident", sg_cmd_incident, "open, close and list incidents (suspend, roll back)"},
+    {"flags", sg_cmd_flags, "community flags on completions: list, uphold or dismiss"},
     {"report", sg_cmd_report, "usage, refusals, incidents and stage changes over a period"},
     {"card", sg_cmd_card, "write a model card from training records and evaluations"},
     {"datasheet", sg_cmd_datasheet, "write a datasheet for the training corpus"},
     {"system-card", sg_cmd_system_card, "write the deployment's system card and release timeline"},
     {"generate", sg_cmd_generate, "generate text from a prompt (streams)"},
     {"logits", sg_cmd_logits, "write a prompt's logits (debugging, reference tests)"},
-    {"policy", sg_cmd_policy, "check a release policy file"},
     {"serve", sg_cmd_serve, "run the gated API server (OpenAI-compatible)"},
     {"checkpoint", sg_cmd_checkpoint, "create, inspect and convert GPT-2 checkpoints"},
     {"keys", sg_cmd_keys, "create, list, revoke and show API keys"},
@@ -67,6 +68,14 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* OpenMP's default wait policy spins for milliseconds at each barrier;
+     * on a machine shared with other work that made decoding up to 50x
+     * slower. libgomp reads the policy when it loads, so set "passive" and
+     * re-execute once (the environment variable, if set, wins). */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv); /* only returns on failure: carry on */
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

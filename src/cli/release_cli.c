@@ -43,7 +43,8 @@ int sg_cli_fail(const char *cmd, void *e) {
     return 1;
 }
 
-int sg_cli_open(const char *cmd, const char *policy_path, const char *db, sg_policy **policy, sg_store **store) {
+int sg_cli_open(const char *cmd, const char *policy_path, const char *db, sg_policy **policy,
+                sg_store **store) {
     if (policy) {
         *policy = NULL;
         if (!policy_path) {
@@ -86,10 +87,15 @@ long long sg_cli_duration_ms(const char *text) {
     double v = strtod(text, &end);
     if (end == text || v < 0) return -1;
     long long unit;
-    if (!strcmp(end, "d")) unit = 86400000LL;
-    else if (!strcmp(end, "h")) unit = 3600000LL;
-    else if (!strcmp(end, "m")) unit = 60000LL;
-    else if (!strcmp(end, "s")) unit = 1000LL;
-    else return -1;
+    if (!strcmp(end, "d"))
+        unit = 86400000LL;
+    else if (!strcmp(end, "h"))
+        unit = 3600000LL;
+    else if (!strcmp(end, "m"))
+        unit = 60000LL;
+    else if (!strcmp(end, "s"))
+        unit = 1000LL;
+    else
+        return -1;
     return (long long)(v * (double)unit);
 }

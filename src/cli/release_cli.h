@@ -25,7 +25,8 @@ int sg_cli_parse(const char *cmd, int argc, char **argv, int from, const sg_cli_
 
 /* Loads the policy (printing its warnings) and opens the store (db NULL =
  * ./stagegate.db). Either output may be NULL to skip it. 0 or 1 (printed). */
-int sg_cli_open(const char *cmd, const char *policy_path, const char *db, sg_policy **policy, sg_store **store);
+int sg_cli_open(const char *cmd, const char *policy_path, const char *db, sg_policy **policy,
+                sg_store **store);
 
 /* --by, else $USER, else "operator". */
 const char *sg_cli_actor(const char *by);

@@ -62,7 +62,8 @@ typedef struct {
 
 static sg_error *push(packer *p, const unsigned char *m, size_t n, unsigned char tag) {
     unsigned long long clen = 0;
-    crypto_secretstream_xchacha20poly1305_push(&p->ss, p->ct + 4, &clen, m, n, p->header, sizeof p->header, tag);
+    crypto_secretstream_xchacha20poly1305_push(&p->ss, p->ct + 4, &clen, m, n, p->header, sizeof p->header,
+                                               tag);
     put_u32(p->ct, (uint32_t)clen);
     crypto_generichash_update(&p->digest, p->ct, 4 + clen);
     p->written += 4 + clen;
@@ -133,15 +134,17 @@ static sg_error *pack_file(packer *p, unsigned char *pt, const char *name, const
 sg_error *sg_bundle_pack(const sg_pack_spec *s, sg_pack_result *res) {
     memset(res, 0, sizeof *res);
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
-    static const char *const names[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt", "README.md"};
+    static const char *const names[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt",
+                                        "README.md"};
     char *paths[5] = {0};
     sg_error *err = NULL;
     for (int i = 0; i < 5 && !err; i++) {
         paths[i] = sg_path_join(s->model_dir, names[i]);
-        if (!paths[i]) err = sg_error_new("out of memory");
+        if (!paths[i])
+            err = sg_error_new("out of memory");
         else if (i < 2 && access(paths[i], R_OK) != 0)
-            err = sg_error_new("%s: %s (a checkpoint directory needs config.json and model.safetensors)", paths[i],
-                               strerror(errno));
+            err = sg_error_new("%s: %s (a checkpoint directory needs config.json and model.safetensors)",
+                               paths[i], strerror(errno));
     }
     packer p = {0};
     unsigned char *pt = malloc(SG_BUNDLE_CHUNK + 1);
@@ -167,7 +170,8 @@ sg_error *sg_bundle_pack(const sg_pack_spec *s, sg_pack_result *res) {
     sg_manifest *m = &res->manifest;
     for (int i = 0; i < 5 && !err; i++) {
         if (i >= 2 && access(paths[i], R_OK) != 0) continue; /* tokenizer and card are optional */
-        err = pack_file(&p, pt, names[i], paths[i], i == 1 ? s->fp_seed : NULL, s->epsilon, &m->files[m->n_files]);
+        err = pack_file(&p, pt, names[i], paths[i], i == 1 ? s->fp_seed : NULL, s->epsilon,
+                        &m->files[m->n_files]);
         if (!err) res->plain_bytes += m->files[m->n_files++].size;
     }
     if (!err) err = pack_file(&p, pt, "LICENSE", s->license_path, NULL, 0, &m->files[m->n_files]);
@@ -252,7 +256,8 @@ static void bundle_close(bundle_file *b) {
 /* Opens, checks the header's magic and version, reads the trailer and checks
  * the signature with `release_pk` (the header's key when NULL), parses the
  * manifest. */
-static sg_error *bundle_open(const char *path, const unsigned char *release_pk, bundle_file *b, sg_manifest *m) {
+static sg_error *bundle_open(const char *path, const unsigned char *release_pk, bundle_file *b,
+                             sg_manifest *m) {
     memset(b, 0, sizeof *b);
     b->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -261,7 +266,8 @@ static sg_error *bundle_open(const char *path, const unsigned char *release_pk, 
     if (b->size < 8 || read_at(b->fd, b->header, 8, 0) || memcmp(b->header, SG_BUNDLE_MAGIC, 8) != 0)
         return sg_error_new("not a stagegate bundle (bad magic)");
     if (b->size < SG_BUNDLE_HEADER_BYTES + 16)
-        return sg_error_new("truncated: %llu bytes is shorter than a header and trailer", (unsigned long long)b->size);
+        return sg_error_new("truncated: %llu bytes is shorter than a header and trailer",
+                            (unsigned long long)b->size);
     sg_error *err = read_at(b->fd, b->header, sizeof b->header, 0);
     if (err) return err;
     uint32_t version = get_u32(b->header + OFF_VERSION);
@@ -271,10 +277,12 @@ static sg_error *bundle_open(const char *path, const unsigned char *release_pk, 
     unsigned char tail[16];
     if ((err = read_at(b->fd, tail, sizeof tail, b->size - 16))) return err;
     if (memcmp(tail + 8, SG_BUNDLE_TRAILER_MAGIC, 8) != 0)
-        return sg_error_new("truncated or altered: the signed manifest trailer is missing at the end of the file");
+        return sg_error_new(
+            "truncated or altered: the signed manifest trailer is missing at the end of the file");
     uint64_t el = get_u64(tail);
     if (el == 0 || el > MAX_MANIFEST || el > b->size - 16 - SG_BUNDLE_HEADER_BYTES)
-        return sg_error_new("altered: the manifest trailer gives an impossible length (%llu)", (unsigned long long)el);
+        return sg_error_new("altered: the manifest trailer gives an impossible length (%llu)",
+                            (unsigned long long)el);
     b->chunks_end = b->size - 16 - el;
     b->envelope = malloc(el + 1);
     if (!b->envelope) return sg_error_new("out of memory");
@@ -286,8 +294,8 @@ static sg_error *bundle_open(const char *path, const unsigned char *release_pk, 
         char want[17], got[17];
         sg_key_id(release_pk, want);
         sg_key_id(header_pk, got);
-        return sg_error_new("bad signature: the bundle names release key %s, not the expected release key %s", got,
-                            want);
+        return sg_error_new("bad signature: the bundle names release key %s, not the expected release key %s",
+                            got, want);
     }
     char *payload = NULL;
     size_t pl = 0;
@@ -342,7 +350,8 @@ static sg_error *walk_chunks(bundle_file *b, const sg_manifest *m, chunk_fn fn, 
     crypto_generichash_final(&h, d, 32);
     sodium_bin2hex(hex, sizeof hex, d, 32);
     if (strcmp(hex, m->bundle_blake2b) != 0)
-        return sg_error_new("altered: the encrypted content does not match the digest in the signed manifest");
+        return sg_error_new(
+            "altered: the encrypted content does not match the digest in the signed manifest");
     return NULL;
 }
 
@@ -394,8 +403,9 @@ static sg_error *on_chunk(void *ctx, uint64_t index, const unsigned char *ct, si
     unsigned char tag = 0;
     if (crypto_secretstream_xchacha20poly1305_pull(&u->ss, u->pt, &pl, &tag, ct, n, u->header,
                                                    SG_BUNDLE_HEADER_BYTES) != 0)
-        return sg_error_new("altered: chunk %llu fails authentication (changed, reordered or from another bundle)",
-                            (unsigned long long)index);
+        return sg_error_new(
+            "altered: chunk %llu fails authentication (changed, reordered or from another bundle)",
+            (unsigned long long)index);
     int is_final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
     if (pl < 1) return sg_error_new("altered: chunk %llu is empty", (unsigned long long)index);
     switch (u->pt[0]) {
@@ -411,7 +421,8 @@ static sg_error *on_chunk(void *ctx, uint64_t index, const unsigned char *ct, si
         uint64_t size = get_u64(u->pt + 3 + nl);
         const sg_manifest_file *f = sg_manifest_find(u->m, u->name);
         if (!sg_manifest_name_ok(u->name) || !f)
-            return sg_error_new("altered: the bundle holds a file '%s' that the manifest does not list", u->name);
+            return sg_error_new("altered: the bundle holds a file '%s' that the manifest does not list",
+                                u->name);
         int k = (int)(f - u->m->files);
         if (u->seen[k]) return sg_error_new("altered: file %s appears twice", u->name);
         u->seen[k] = 1;
@@ -447,14 +458,16 @@ static sg_error *on_chunk(void *ctx, uint64_t index, const unsigned char *ct, si
         sg_error *err = finish_file(u);
         if (err) return err;
         for (int i = 0; i < u->m->n_files; i++)
-            if (!u->seen[i]) return sg_error_new("altered: %s is missing from the bundle", u->m->files[i].name);
+            if (!u->seen[i])
+                return sg_error_new("altered: %s is missing from the bundle", u->m->files[i].name);
         u->final = 1;
         return NULL;
     }
     default:
         return sg_error_new("malformed chunk %llu: unknown type", (unsigned long long)index);
     }
-    if (is_final) return sg_error_new("altered: FINAL tag on chunk %llu before the end", (unsigned long long)index);
+    if (is_final)
+        return sg_error_new("altered: FINAL tag on chunk %llu before the end", (unsigned long long)index);
     if (last) return sg_error_new("truncated: the stream ends without its final chunk");
     return NULL;
 }
@@ -487,7 +500,8 @@ sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const u
                            const unsigned char *expected_release_pk, const char *out_dir, sg_manifest *m) {
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
     struct stat st;
-    if (lstat(out_dir, &st) == 0) return sg_error_new("%s exists already: unpack into a new directory", out_dir);
+    if (lstat(out_dir, &st) == 0)
+        return sg_error_new("%s exists already: unpack into a new directory", out_dir);
     bundle_file b;
     unpacker u = {.fd = -1};
     char *tmp = NULL;
@@ -504,8 +518,9 @@ sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const u
             char theirs[17], ours[17];
             sodium_bin2hex(theirs, sizeof theirs, head + OFF_RECIPIENT, 8);
             sodium_bin2hex(ours, sizeof ours, mine, 8);
-            return sg_error_new("%s: this bundle was issued to another licensee (recipient key %s, your key is %s)",
-                                path, theirs, ours);
+            return sg_error_new(
+                "%s: this bundle was issued to another licensee (recipient key %s, your key is %s)", path,
+                theirs, ours);
         }
     }
     sg_error_free(err);
@@ -520,7 +535,8 @@ sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const u
         size_t n = strlen(out_dir) + 20;
         tmp = malloc(n);
         u.pt = malloc(MAX_CT);
-        if (!tmp || !u.pt) err = sg_error_new("out of memory");
+        if (!tmp || !u.pt)
+            err = sg_error_new("out of memory");
         else {
             snprintf(tmp, n, "%s.partial-XXXXXX", out_dir);
             if (!mkdtemp(tmp)) {
@@ -544,7 +560,8 @@ sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const u
         free(mp);
     }
     if (!err) err = fsync_dir(tmp);
-    if (!err && rename(tmp, out_dir) != 0) err = sg_error_new("renaming %s to %s: %s", tmp, out_dir, strerror(errno));
+    if (!err && rename(tmp, out_dir) != 0)
+        err = sg_error_new("renaming %s to %s: %s", tmp, out_dir, strerror(errno));
     if (err && tmp) remove_tree(tmp);
     free(tmp);
     free(u.pt);
@@ -566,12 +583,15 @@ sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[3
         char *p = sg_path_join(dir, f->name);
         char hex[65];
         struct stat st;
-        if (!p) err = sg_error_new("out of memory");
-        else if (lstat(p, &st) != 0) err = sg_error_new("%s is missing", f->name);
-        else if (!S_ISREG(st.st_mode)) err = sg_error_new("%s is not a regular file", f->name);
+        if (!p)
+            err = sg_error_new("out of memory");
+        else if (lstat(p, &st) != 0)
+            err = sg_error_new("%s is missing", f->name);
+        else if (!S_ISREG(st.st_mode))
+            err = sg_error_new("%s is not a regular file", f->name);
         else if ((uint64_t)st.st_size != f->size)
-            err = sg_error_new("altered: %s has %lld bytes, the manifest says %llu", f->name, (long long)st.st_size,
-                               (unsigned long long)f->size);
+            err = sg_error_new("altered: %s has %lld bytes, the manifest says %llu", f->name,
+                               (long long)st.st_size, (unsigned long long)f->size);
         else if (!(err = sg_sha256_file(p, hex)) && strcmp(hex, f->sha256) != 0)
             err = sg_error_new("altered: %s does not match its SHA-256 in the signed manifest", f->name);
         free(p);
@@ -580,8 +600,8 @@ sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[3
         DIR *d = opendir(dir);
         struct dirent *e;
         while (d && !err && (e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, SG_BUNDLE_MANIFEST_NAME) &&
-                !sg_manifest_find(m, e->d_name))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                strcmp(e->d_name, SG_BUNDLE_MANIFEST_NAME) && !sg_manifest_find(m, e->d_name))
                 err = sg_error_new("%s is not listed in the signed manifest", e->d_name);
         if (d) closedir(d);
     }

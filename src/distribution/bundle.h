@@ -37,8 +37,8 @@
 #define SG_BUNDLE_MANIFEST_NAME "manifest.dsse.json"
 
 typedef struct {
-    const char *model_dir;     /* config.json, model.safetensors, [vocab.json, merges.txt, README.md] */
-    const char *license_path;  /* becomes LICENSE */
+    const char *model_dir;    /* config.json, model.safetensors, [vocab.json, merges.txt, README.md] */
+    const char *license_path; /* becomes LICENSE */
     const char *model_name, *stage, *licensee;
     const unsigned char *recipient_pk; /* 32: X25519 */
     const unsigned char *release_sk;   /* 64: Ed25519 */
@@ -64,9 +64,11 @@ sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const u
                            sg_manifest *m) SG_MUST_CHECK;
 
 /* Without the licensee's key: the signature and the digest of everything. */
-sg_error *sg_bundle_verify_file(const char *path, const unsigned char release_pk[32], sg_manifest *m) SG_MUST_CHECK;
+sg_error *sg_bundle_verify_file(const char *path, const unsigned char release_pk[32],
+                                sg_manifest *m) SG_MUST_CHECK;
 /* An unpacked directory: the signature of its manifest.dsse.json, every
  * file's size and SHA-256, and no file that the manifest does not list. */
-sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[32], sg_manifest *m) SG_MUST_CHECK;
+sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[32],
+                               sg_manifest *m) SG_MUST_CHECK;
 
 #endif

@@ -78,7 +78,8 @@ sg_error *sg_dsse_verify(const char *envelope, size_t len, const char *type, con
     unsigned char *body = NULL;
     size_t body_len = 0;
     if (!ptype || !p64 || !json_is_array(sigs)) {
-        err = sg_error_new("malformed DSSE envelope: needs string payloadType, string payload, array signatures");
+        err = sg_error_new(
+            "malformed DSSE envelope: needs string payloadType, string payload, array signatures");
         goto done;
     }
     if (strcmp(ptype, type) != 0) {

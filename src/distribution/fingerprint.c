@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/fileio.h"
@@ -35,7 +36,9 @@ void sg_fp_seed(const unsigned char fp_key[32], int64_t licensee_id, const unsig
 
 int sg_fp_tensor_marked(const sg_st_tensor *t) { return t->supported && t->ndim == 2 && t->numel >= 64; }
 
-static const char *canonical(const char *name) { return strncmp(name, "transformer.", 12) ? name : name + 12; }
+static const char *canonical(const char *name) {
+    return strncmp(name, "transformer.", 12) ? name : name + 12;
+}
 
 static void tensor_key(const unsigned char seed[32], const char *name, unsigned char key[32]) {
     const char *c = canonical(name);
@@ -65,7 +68,10 @@ static void put_f32(sg_dtype d, unsigned char *p, float v) {
     }
 }
 
-static double tensor_rms(const sg_st_tensor *t) {
+static void drop_pages(const unsigned char *base, size_t from, size_t to);
+
+/* RMS of a tensor; `drop` releases the pages read as it goes. */
+static double tensor_rms(const sg_st_tensor *t, int drop) {
     size_t es = sg_dtype_size(t->dtype);
     float buf[1024];
     double ss = 0;
@@ -73,12 +79,22 @@ static double tensor_rms(const sg_st_tensor *t) {
         size_t n = t->numel - i < 1024 ? t->numel - i : 1024;
         sg_convert_to_f32(t->dtype, t->data + i * es, buf, n);
         for (size_t j = 0; j < n; j++) ss += (double)buf[j] * buf[j];
+        if (drop && (i / 1024) % 256 == 255) drop_pages(t->data, i * es - 255 * 1024 * es, (i + n) * es);
     }
     double rms = sqrt(ss / (double)t->numel);
     return rms > 0 ? rms : 1e-3; /* an all-zero matrix still carries a mark */
 }
 
 /* ---- the streaming reader ---------------------------------------------------- */
+
+/* Drops the whole pages of [from, to) of a read-only file mapping from this
+ * process's memory once read: they stay in the page cache, but the process
+ * never holds more than a chunk of the model. */
+static void drop_pages(const unsigned char *base, size_t from, size_t to) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)base + from + page - 1) / page * page, b = ((uintptr_t)base + to) / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
 
 typedef struct {
     const sg_st_tensor *t;
@@ -102,7 +118,8 @@ static int by_begin(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
-sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], double epsilon, sg_fp_reader **out) {
+sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], double epsilon,
+                            sg_fp_reader **out) {
     *out = NULL;
     sg_fp_reader *r = calloc(1, sizeof *r);
     if (!r) return sg_error_new("out of memory");
@@ -127,7 +144,8 @@ sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], doub
         s->begin = data_start + t->begin;
         s->marked = sg_fp_tensor_marked(t);
         if (s->marked) {
-            s->rms = tensor_rms(t);
+            s->rms = tensor_rms(t, 1);
+            drop_pages(r->st->map.data, s->begin, s->begin + t->nbytes);
             tensor_key(seed, t->name, s->key);
         }
     }
@@ -159,6 +177,7 @@ sg_error *sg_fp_reader_read(sg_fp_reader *r, unsigned char *buf, size_t cap, siz
         size_t end = in ? in->begin + in->t->nbytes : next;
         size_t n = end - r->pos < cap ? end - r->pos : cap;
         memcpy(buf, base + r->pos, n);
+        drop_pages(base, r->pos, r->pos + n);
         r->pos += n;
         *got = n;
         return NULL;
@@ -186,6 +205,7 @@ sg_error *sg_fp_reader_read(sg_fp_reader *r, unsigned char *buf, size_t cap, siz
             put_f32(t->dtype, p, (k & 4) ? v + step : v - step);
         }
     }
+    drop_pages(base, r->pos, r->pos + n * es);
     r->pos += n * es;
     *got = n * es;
     return NULL;
@@ -210,8 +230,8 @@ static const sg_st_tensor *find_canonical(const sg_safetensors *st, const char *
     return NULL;
 }
 
-sg_error *sg_fp_score(const sg_safetensors *orig, const sg_safetensors *sus, const unsigned char (*seeds)[32], int n,
-                      double *z, int *comparable, char *why, size_t why_cap) {
+sg_error *sg_fp_score(const sg_safetensors *orig, const sg_safetensors *sus, const unsigned char (*seeds)[32],
+                      int n, double *z, int *comparable, char *why, size_t why_cap) {
     *comparable = 0;
     for (int i = 0; i < n; i++) z[i] = 0;
     /* Same matrices, same shapes? */
@@ -236,7 +256,7 @@ sg_error *sg_fp_score(const sg_safetensors *orig, const sg_safetensors *sus, con
         const sg_st_tensor *t = &orig->tensors[k];
         if (!sg_fp_tensor_marked(t)) continue;
         const sg_st_tensor *s = find_canonical(sus, t->name);
-        double inv = 1.0 / tensor_rms(t);
+        double inv = 1.0 / tensor_rms(t, 0);
         for (int i = 0; i < n; i++) tensor_key(seeds[i], t->name, keys[i]);
         size_t eo = sg_dtype_size(t->dtype), es = sg_dtype_size(s->dtype);
         for (size_t first = 0; first < t->numel; first += BLOCK) {
@@ -279,11 +299,16 @@ double sg_fp_confidence(double z, int n_issues) {
     return c < 0 ? 0 : c > 1 ? 1 : c;
 }
 
-sg_error *sg_sha256_file(const char *path, char hex[65]) {
+/* Streams a file through one of the two hashes. */
+static sg_error *digest_file(const char *path, int blake2b, char hex[65]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return sg_error_new("%s: %s", path, strerror(errno));
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_state sha;
+    crypto_generichash_state b2;
+    if (blake2b)
+        crypto_generichash_init(&b2, NULL, 0, 32);
+    else
+        crypto_hash_sha256_init(&sha);
     unsigned char *buf = malloc(1 << 20);
     sg_error *err = buf ? NULL : sg_error_new("out of memory");
     ssize_t n;
@@ -293,15 +318,24 @@ sg_error *sg_sha256_file(const char *path, char hex[65]) {
             err = sg_error_new("reading %s: %s", path, strerror(errno));
             break;
         }
-        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+        if (blake2b)
+            crypto_generichash_update(&b2, buf, (unsigned long long)n);
+        else
+            crypto_hash_sha256_update(&sha, buf, (unsigned long long)n);
     }
     close(fd);
     free(buf);
     unsigned char d[32];
-    crypto_hash_sha256_final(&st, d);
+    if (blake2b)
+        crypto_generichash_final(&b2, d, 32);
+    else
+        crypto_hash_sha256_final(&sha, d);
     if (!err) sodium_bin2hex(hex, 65, d, 32);
     return err;
 }
+
+sg_error *sg_sha256_file(const char *path, char hex[65]) { return digest_file(path, 0, hex); }
+sg_error *sg_blake2b_file(const char *path, char hex[65]) { return digest_file(path, 1, hex); }
 
 static int by_z(const void *a, const void *b) {
     const sg_trace_score *x = a, *y = b;
@@ -335,21 +369,22 @@ sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_
         size_t idx[n];
         for (size_t i = g; i < n; i++)
             if (!done[i] && !strcmp(issues[i].original_path, issues[g].original_path) &&
-                !strcmp(issues[i].original_sha256, issues[g].original_sha256)) {
+                !strcmp(issues[i].original_blake2b, issues[g].original_blake2b)) {
                 idx[m] = i;
                 sg_fp_seed(key, issues[i].licensee_id, issues[i].nonce, seeds[m]);
                 m++;
                 done[i] = 1;
             }
         char hex[65];
-        err = sg_sha256_file(issues[g].original_path, hex);
+        err = sg_blake2b_file(issues[g].original_path, hex);
         if (err) {
             err = sg_error_wrap(err, "the original of issue %lld", (long long)issues[g].id);
             break;
         }
-        if (strcmp(hex, issues[g].original_sha256) != 0) {
-            err = sg_error_new("original %s changed since it was issued (sha256 %s, recorded %s): restore it to trace",
-                               issues[g].original_path, hex, issues[g].original_sha256);
+        if (strcmp(hex, issues[g].original_blake2b) != 0) {
+            err = sg_error_new(
+                "original %s changed since it was issued (BLAKE2b-256 %s, recorded %s): restore it to trace",
+                issues[g].original_path, hex, issues[g].original_blake2b);
             break;
         }
         sg_safetensors *orig = NULL;
@@ -358,8 +393,10 @@ sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_
         char why[200] = "";
         err = sg_fp_score(orig, sus, (const unsigned char(*)[32])seeds, m, z, &comparable, why, sizeof why);
         sg_safetensors_close(orig);
-        if (comparable) out->n_comparable += m;
-        else if (!out->note[0]) snprintf(out->note, sizeof out->note, "%s", why);
+        if (comparable)
+            out->n_comparable += m;
+        else if (!out->note[0])
+            snprintf(out->note, sizeof out->note, "%s", why);
         for (int k = 0; !err && k < m; k++) {
             sg_trace_score *row = &out->rows[out->n_issues++];
             const sg_issue_record *is = &issues[idx[k]];

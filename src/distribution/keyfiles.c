@@ -20,7 +20,8 @@
 #define REL_TAG "stagegate-release-public-v1"
 #define WRAP_PURPOSE "stagegate release signing key wrap v1"
 
-sg_error *sg_dist_derive_key(const char *db_path, sg_store *store, const char *purpose, unsigned char out[32]) {
+sg_error *sg_dist_derive_key(const char *db_path, sg_store *store, const char *purpose,
+                             unsigned char out[32]) {
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
     char *key_path = sg_keys_key_path(db_path);
     if (!key_path) return sg_error_new("out of memory");
@@ -32,8 +33,8 @@ sg_error *sg_dist_derive_key(const char *db_path, sg_store *store, const char *p
     if (!err) err = sg_file_read(key_path, &secret, &n);
     if (!err && n != 32) err = sg_error_new("%s: expected 32 bytes, found %zu", key_path, n);
     if (!err)
-        crypto_generichash(out, 32, (const unsigned char *)purpose, strlen(purpose), (const unsigned char *)secret,
-                           32);
+        crypto_generichash(out, 32, (const unsigned char *)purpose, strlen(purpose),
+                           (const unsigned char *)secret, 32);
     if (secret) {
         sodium_memzero(secret, n);
         free(secret);
@@ -54,13 +55,14 @@ void sg_key_id(const unsigned char pk[32], char hex[17]) {
 }
 
 /* Writes "TAG HEX\n" to `path` with `mode`, refusing to replace a file. */
-static sg_error *write_key_line(const char *path, const char *tag, const unsigned char *key, size_t n, mode_t mode) {
+static sg_error *write_key_line(const char *path, const char *tag, const unsigned char *key, size_t n,
+                                mode_t mode) {
     char hex[2 * 64 + 1];
     sodium_bin2hex(hex, sizeof hex, key, n);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        sg_error *err = sg_error_new("%s: %s", path, errno == EEXIST ? "exists already (not overwritten)"
-                                                                     : strerror(errno));
+        sg_error *err = sg_error_new("%s: %s", path,
+                                     errno == EEXIST ? "exists already (not overwritten)" : strerror(errno));
         sodium_memzero(hex, sizeof hex);
         return err;
     }
@@ -141,7 +143,8 @@ sg_error *sg_licensee_read_secret(const char *path, unsigned char pk[SG_X25519_B
                                   unsigned char sk[SG_X25519_BYTES]) {
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
     sg_error *err = read_key_line(path, SEC_TAG, sk, SG_X25519_BYTES, 1);
-    if (!err && crypto_scalarmult_base(pk, sk) != 0) err = sg_error_new("%s: invalid X25519 secret key", path);
+    if (!err && crypto_scalarmult_base(pk, sk) != 0)
+        err = sg_error_new("%s: invalid X25519 secret key", path);
     return err;
 }
 
@@ -183,17 +186,20 @@ sg_error *sg_release_key_load(sg_store *store, const char *db_path, unsigned cha
     bool found = false;
     sg_error *err = sg_store_release_key_get(store, pk, &sealed, &n, &found);
     if (err) return err;
-    if (!found) return sg_error_new("no release key in %s: run `stagegate release keygen --db %s -o release.pub`",
-                                    db_path, db_path);
+    if (!found)
+        return sg_error_new("no release key in %s: run `stagegate release keygen --db %s -o release.pub`",
+                            db_path, db_path);
     unsigned char wrap[32];
     err = sg_dist_derive_key(db_path, store, WRAP_PURPOSE, wrap);
-    if (!err && n != SEALED_LEN) err = sg_error_new("stored release key has %zu bytes, expected %d", n, SEALED_LEN);
-    if (!err && crypto_secretbox_open_easy(sk, sealed + crypto_secretbox_NONCEBYTES, n - crypto_secretbox_NONCEBYTES,
-                                           sealed, wrap) != 0)
-        err = sg_error_new("the release key cannot be decrypted: %s.key is not the key file it was created with",
-                           db_path);
+    if (!err && n != SEALED_LEN)
+        err = sg_error_new("stored release key has %zu bytes, expected %d", n, SEALED_LEN);
+    if (!err && crypto_secretbox_open_easy(sk, sealed + crypto_secretbox_NONCEBYTES,
+                                           n - crypto_secretbox_NONCEBYTES, sealed, wrap) != 0)
+        err = sg_error_new(
+            "the release key cannot be decrypted: %s.key is not the key file it was created with", db_path);
     unsigned char derived[SG_ED25519_PK_BYTES];
-    if (!err && (crypto_sign_ed25519_sk_to_pk(derived, sk) != 0 || sodium_memcmp(derived, pk, sizeof derived) != 0))
+    if (!err &&
+        (crypto_sign_ed25519_sk_to_pk(derived, sk) != 0 || sodium_memcmp(derived, pk, sizeof derived) != 0))
         err = sg_error_new("the stored release key does not match its public key");
     if (err) sodium_memzero(sk, SG_ED25519_SK_BYTES);
     sodium_memzero(wrap, sizeof wrap);

@@ -46,7 +46,8 @@ sg_error *sg_release_key_create(sg_store *store, const char *db_path,
 /* Loads it; `sk` should be sodium_malloc'd / wiped by the caller. */
 sg_error *sg_release_key_load(sg_store *store, const char *db_path, unsigned char pk[SG_ED25519_PK_BYTES],
                               unsigned char sk[SG_ED25519_SK_BYTES]) SG_MUST_CHECK;
-sg_error *sg_release_public_write(const char *path, const unsigned char pk[SG_ED25519_PK_BYTES]) SG_MUST_CHECK;
+sg_error *sg_release_public_write(const char *path,
+                                  const unsigned char pk[SG_ED25519_PK_BYTES]) SG_MUST_CHECK;
 sg_error *sg_release_public_read(const char *path, unsigned char pk[SG_ED25519_PK_BYTES]) SG_MUST_CHECK;
 
 #endif

@@ -11,8 +11,8 @@ int sg_manifest_name_ok(const char *name) {
     if (n == 0 || n >= SG_MANIFEST_NAME_MAX || name[0] == '.') return 0;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
             return 0;
     }
     return 1;
@@ -23,14 +23,15 @@ sg_error *sg_manifest_to_json(const sg_manifest *m, char **json) {
     json_t *subjects = json_array();
     for (int i = 0; subjects && i < m->n_files; i++) {
         const sg_manifest_file *f = &m->files[i];
-        json_array_append_new(subjects, json_pack("{s:s, s:{s:s}, s:{s:I}}", "name", f->name, "digest", "sha256",
-                                                  f->sha256, "annotations", "size", (json_int_t)f->size));
+        json_array_append_new(subjects,
+                              json_pack("{s:s, s:{s:s}, s:{s:I}}", "name", f->name, "digest", "sha256",
+                                        f->sha256, "annotations", "size", (json_int_t)f->size));
     }
     json_t *st = json_pack("{s:s, s:o, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}}}", "_type",
-                           SG_INTOTO_STATEMENT_TYPE, "subject", subjects, "predicateType", SG_BUNDLE_PREDICATE_TYPE,
-                           "predicate", "model", m->model, "stage", m->stage, "issued", m->issued, "licensee",
-                           m->licensee, "recipient", m->recipient, "license_sha256", m->license_sha256, "bundle",
-                           "blake2b256", m->bundle_blake2b);
+                           SG_INTOTO_STATEMENT_TYPE, "subject", subjects, "predicateType",
+                           SG_BUNDLE_PREDICATE_TYPE, "predicate", "model", m->model, "stage", m->stage,
+                           "issued", m->issued, "licensee", m->licensee, "recipient", m->recipient,
+                           "license_sha256", m->license_sha256, "bundle", "blake2b256", m->bundle_blake2b);
     if (!st) return sg_error_new("out of memory building the manifest");
     *json = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(st);
@@ -49,7 +50,8 @@ static sg_error *get_str(json_t *obj, const char *key, char *dst, size_t cap, in
     const char *v = json_string_value(json_object_get(obj, key));
     if (!v) return sg_error_new("manifest: predicate.%s missing or not a string", key);
     if (strlen(v) >= cap) return sg_error_new("manifest: predicate.%s too long", key);
-    if (hex && !is_hex64(v)) return sg_error_new("manifest: predicate.%s is not 64 lowercase hex digits", key);
+    if (hex && !is_hex64(v))
+        return sg_error_new("manifest: predicate.%s is not 64 lowercase hex digits", key);
     snprintf(dst, cap, "%s", v);
     return NULL;
 }

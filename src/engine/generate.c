@@ -25,9 +25,9 @@ typedef struct {
 struct sg_batch {
     sg_gpt2 *model;
     int cap, vocab, next_id, n_running;
-    seq *seqs;      /* [cap] */
-    float *logits;  /* [cap][vocab] */
-    float *raw;     /* [vocab]: logits before the sampler edits them */
+    seq *seqs;     /* [cap] */
+    float *logits; /* [cap][vocab] */
+    float *raw;    /* [vocab]: logits before the sampler edits them */
     int *slots, *toks, *which;
 };
 
@@ -85,11 +85,13 @@ static seq *find(sg_batch *b, int id) {
     return NULL;
 }
 
-sg_error *sg_batch_add(sg_batch *b, const int *prompt, int n_prompt, const sg_generation_params *p, int *seq_id) {
+sg_error *sg_batch_add(sg_batch *b, const int *prompt, int n_prompt, const sg_generation_params *p,
+                       int *seq_id) {
     const sg_gpt2_config *c = sg_gpt2_config_of(b->model);
     if (n_prompt < 1) return sg_error_new("batch: the prompt is empty (GPT-2 needs at least one token)");
     if (n_prompt >= c->n_ctx)
-        return sg_error_new("batch: a prompt of %d tokens leaves no room in the context of %d", n_prompt, c->n_ctx);
+        return sg_error_new("batch: a prompt of %d tokens leaves no room in the context of %d", n_prompt,
+                            c->n_ctx);
     for (int i = 0; i < n_prompt; i++)
         if (prompt[i] < 0 || prompt[i] >= c->vocab_size)
             return sg_error_new("batch: prompt token %d at position %d is out of range [0, %d)", prompt[i], i,
@@ -144,7 +146,8 @@ static int ends_with_stop(const seq *s) {
     int n_gen = s->n_tokens - s->n_prompt;
     for (int i = 0; i < s->params.n_stop; i++) {
         int len = s->params.stop_len[i];
-        if (len <= n_gen && !memcmp(s->tokens + s->n_tokens - len, s->params.stop[i], sizeof(int) * len)) return 1;
+        if (len <= n_gen && !memcmp(s->tokens + s->n_tokens - len, s->params.stop[i], sizeof(int) * len))
+            return 1;
     }
     return 0;
 }
@@ -178,7 +181,7 @@ sg_error *sg_batch_step(sg_batch *b, sg_batch_event *events, int *n_events) {
     for (int i = 0; i < b->cap; i++) {
         seq *s = &b->seqs[i];
         if (!s->used) continue;
-        sg_finish_reason why = s->cancelled ? SG_FINISH_CANCELLED
+        sg_finish_reason why = s->cancelled                ? SG_FINISH_CANCELLED
                                : s->params.max_tokens == 0 ? SG_FINISH_LENGTH
                                                            : SG_FINISH_NONE;
         if (why == SG_FINISH_NONE) continue;

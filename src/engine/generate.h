@@ -25,23 +25,28 @@ typedef enum {
 } sg_finish_reason;
 
 typedef struct {
-    int max_tokens;            /* new tokens at most */
-    sg_sampling sampling;      /* temperature, top-k, top-p, seed */
-    const int *stop[SG_MAX_STOP]; /* stop sequences as token ids (owned by the caller until the sequence ends) */
+    int max_tokens;       /* new tokens at most */
+    sg_sampling sampling; /* temperature, top-k, top-p, seed */
+    /* Stop sequences as token ids (owned by the caller until the sequence
+     * ends); they match the generated tokens only, not the prompt. */
+    const int *stop[SG_MAX_STOP];
     int stop_len[SG_MAX_STOP];
     int n_stop;
-    int eot_token;             /* end-of-text id, -1 for none */
-    int logprobs;              /* 0..5 top alternatives per token */
+    int eot_token; /* end-of-text id, -1 for none */
+    int logprobs;  /* 0..5 top alternatives per token */
 } sg_generation_params;
 
 /* What one step produced for one sequence. */
 typedef struct {
     int seq_id;
-    int token;                 /* the new token, -1 when the sequence finished without one */
-    float logprob;             /* log p(token) under the unmodified distribution */
-    int top_tokens[5];         /* the `logprobs` most likely alternatives */
+    /* The new token; -1 when the sequence finished without one (end-of-text,
+     * cancelled, max_tokens 0, or every token banned by a processor). A stop
+     * sequence's tokens are output: a caller hiding them holds back text. */
+    int token;
+    float logprob;     /* log p(token) under the unmodified distribution */
+    int top_tokens[5]; /* the `logprobs` most likely alternatives */
     float top_logprobs[5];
-    sg_finish_reason finish;   /* != NONE: the sequence has left the batch */
+    sg_finish_reason finish; /* != NONE: the sequence has left the batch */
 } sg_batch_event;
 
 typedef struct sg_batch sg_batch;
@@ -61,6 +66,9 @@ void sg_batch_set_processor(sg_batch *batch, int seq_id, sg_logits_processor pro
  * least sg_batch_capacity entries; *n_events is set. */
 sg_error *sg_batch_step(sg_batch *batch, sg_batch_event *events, int *n_events) SG_MUST_CHECK;
 
+/* Marks a sequence cancelled: the next step reports it (token -1,
+ * SG_FINISH_CANCELLED) and frees its slot. Unknown ids are ignored. The batch
+ * is not thread-safe: call this from the thread that steps it. */
 void sg_batch_cancel(sg_batch *batch, int seq_id);
 int sg_batch_running(const sg_batch *batch);
 int sg_batch_capacity(const sg_batch *batch);

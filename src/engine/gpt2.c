@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/kernels.h"
+#include "engine/safetensors.h"
 
 struct sg_gpt2 {
     const sg_gpt2_weights *w;
@@ -23,6 +24,12 @@ struct sg_gpt2 {
     float *x, *xn, *qkv, *att, *hid;
     float *scores; /* [threads][n_ctx] */
     int n_threads;
+    /* bf16 copies for decode (sg_gpt2_use_bf16), else NULL */
+    uint16_t *bf16;
+    struct bf16_layer {
+        const uint16_t *c_attn, *attn_proj, *c_fc, *mlp_proj;
+    } * bf16_layers;
+    const uint16_t *bf16_wte;
 };
 
 static size_t kv_floats(const sg_gpt2_config *c) { return (size_t)c->n_layer * 2 * c->n_ctx * c->n_embd; }
@@ -40,7 +47,8 @@ sg_error *sg_gpt2_new(const sg_gpt2_weights *weights, int max_slots, sg_gpt2 **o
     *out = NULL;
     const sg_gpt2_config *c = &weights->config;
     if (max_slots < 1) return sg_error_new("gpt2: max_slots must be at least 1, got %d", max_slots);
-    if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->n_ctx < 1 || c->vocab_size < 1 || c->n_inner < 1)
+    if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->n_ctx < 1 || c->vocab_size < 1 ||
+        c->n_inner < 1)
         return sg_error_new("gpt2: invalid config (n_layer %d, n_head %d, n_embd %d, n_ctx %d, vocab %d)",
                             c->n_layer, c->n_head, c->n_embd, c->n_ctx, c->vocab_size);
     if (c->n_embd % c->n_head)
@@ -88,12 +96,54 @@ void sg_gpt2_free(sg_gpt2 *m) {
     free(m->att);
     free(m->hid);
     free(m->scores);
+    free(m->bf16);
+    free(m->bf16_layers);
     free(m);
 }
 
 const sg_gpt2_config *sg_gpt2_config_of(const sg_gpt2 *m) { return &m->cfg; }
 
 int sg_gpt2_max_slots(const sg_gpt2 *m) { return m->max_slots; }
+
+static uint16_t *to_bf16(uint16_t *dst, const float *src, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++) dst[i] = sg_f32_to_bf16(src[i]);
+    return dst;
+}
+
+sg_error *sg_gpt2_use_bf16(sg_gpt2 *m) {
+    if (m->bf16) return NULL;
+    const sg_gpt2_config *c = &m->cfg;
+    size_t C = c->n_embd, NI = c->n_inner;
+    size_t per = C * 3 * C + C * C + 2 * C * NI, total = per * c->n_layer + (size_t)c->vocab_size * C;
+    m->bf16 = malloc(sizeof(uint16_t) * total);
+    m->bf16_layers = malloc(sizeof *m->bf16_layers * c->n_layer);
+    if (!m->bf16 || !m->bf16_layers) {
+        free(m->bf16), free(m->bf16_layers);
+        m->bf16 = NULL, m->bf16_layers = NULL;
+        return sg_error_new("gpt2: out of memory for %zu MB of bf16 weights", total * 2 >> 20);
+    }
+    uint16_t *p = m->bf16;
+    for (int l = 0; l < c->n_layer; l++) {
+        const sg_gpt2_layer *L = &m->w->layers[l];
+        struct bf16_layer *b = &m->bf16_layers[l];
+        b->c_attn = to_bf16(p, L->c_attn_w, C * 3 * C), p += C * 3 * C;
+        b->attn_proj = to_bf16(p, L->attn_proj_w, C * C), p += C * C;
+        b->c_fc = to_bf16(p, L->c_fc_w, C * NI), p += C * NI;
+        b->mlp_proj = to_bf16(p, L->mlp_proj_w, NI * C), p += NI * C;
+    }
+    m->bf16_wte = to_bf16(p, m->w->wte, (size_t)c->vocab_size * C);
+    return NULL;
+}
+
+/* Y = X·W + b for the decode path, from the bf16 copy when there is one. */
+static void linear(float *Y, const float *X, const float *W, const uint16_t *Wb, const float *b, int n,
+                   int in, int out) {
+    if (Wb)
+        sg_matvec_batch_bf16(Y, X, Wb, b, n, in, out);
+    else
+        sg_matvec_batch(Y, X, W, b, n, in, out);
+}
 
 int sg_gpt2_slot_acquire(sg_gpt2 *m) {
     for (int s = 0; s < m->max_slots; s++)
@@ -115,7 +165,8 @@ int sg_gpt2_slot_length(const sg_gpt2 *m, int slot) {
 
 static sg_error *check_token(const sg_gpt2 *m, int tok, int i) {
     if (tok < 0 || tok >= m->cfg.vocab_size)
-        return sg_error_new("gpt2: token %d at position %d is out of range [0, %d)", tok, i, m->cfg.vocab_size);
+        return sg_error_new("gpt2: token %d at position %d is out of range [0, %d)", tok, i,
+                            m->cfg.vocab_size);
     return NULL;
 }
 
@@ -178,7 +229,8 @@ sg_error *sg_gpt2_prefill(sg_gpt2 *m, int slot, const int *tokens, int n, float 
 
 sg_error *sg_gpt2_decode(sg_gpt2 *m, const int *slots, const int *tokens, int n, float *logits) {
     const sg_gpt2_config *c = &m->cfg;
-    if (n < 1 || n > m->max_slots) return sg_error_new("gpt2: decode of %d sequences (1..%d)", n, m->max_slots);
+    if (n < 1 || n > m->max_slots)
+        return sg_error_new("gpt2: decode of %d sequences (1..%d)", n, m->max_slots);
     for (int i = 0; i < n; i++) {
         int s = slots[i];
         if (s < 0 || s >= m->max_slots || m->len[s] < 0)
@@ -194,8 +246,9 @@ sg_error *sg_gpt2_decode(sg_gpt2 *m, const int *slots, const int *tokens, int n,
     for (int i = 0; i < n; i++) embed(m, m->x + i * C, tokens[i], m->len[slots[i]]);
     for (int l = 0; l < c->n_layer; l++) {
         const sg_gpt2_layer *L = &m->w->layers[l];
+        const struct bf16_layer *B = m->bf16 ? &m->bf16_layers[l] : &(struct bf16_layer){0};
         sg_layernorm(m->xn, m->x, L->ln_1_w, L->ln_1_b, n, C, c->ln_epsilon);
-        sg_matvec_batch(m->qkv, m->xn, L->c_attn_w, L->c_attn_b, n, C, 3 * C);
+        linear(m->qkv, m->xn, L->c_attn_w, B->c_attn, L->c_attn_b, n, C, 3 * C);
         for (int i = 0; i < n; i++) {
             int pos = m->len[slots[i]];
             memcpy(cache_k(m, slots[i], l) + pos * C, m->qkv + i * 3 * C + C, sizeof(float) * C);
@@ -210,16 +263,19 @@ sg_error *sg_gpt2_decode(sg_gpt2 *m, const int *slots, const int *tokens, int n,
             sg_attention_head(m->att + i * C + h * hs, m->qkv + i * 3 * C + h * hs, cache_k(m, s, l) + h * hs,
                               cache_v(m, s, l) + h * hs, m->len[s] + 1, C, hs, scores);
         }
-        sg_matvec_batch(m->xn, m->att, L->attn_proj_w, L->attn_proj_b, n, C, C);
+        linear(m->xn, m->att, L->attn_proj_w, B->attn_proj, L->attn_proj_b, n, C, C);
         add_inplace(m->x, m->xn, n * C);
         sg_layernorm(m->xn, m->x, L->ln_2_w, L->ln_2_b, n, C, c->ln_epsilon);
-        sg_matvec_batch(m->hid, m->xn, L->c_fc_w, L->c_fc_b, n, C, NI);
+        linear(m->hid, m->xn, L->c_fc_w, B->c_fc, L->c_fc_b, n, C, NI);
         sg_gelu(m->hid, n * NI);
-        sg_matvec_batch(m->xn, m->hid, L->mlp_proj_w, L->mlp_proj_b, n, NI, C);
+        linear(m->xn, m->hid, L->mlp_proj_w, B->mlp_proj, L->mlp_proj_b, n, NI, C);
         add_inplace(m->x, m->xn, n * C);
     }
     sg_layernorm(m->xn, m->x, m->w->ln_f_w, m->w->ln_f_b, n, C, c->ln_epsilon);
-    sg_lm_head(logits, m->xn, m->w->wte, n, C, c->vocab_size);
+    if (m->bf16)
+        sg_lm_head_bf16(logits, m->xn, m->bf16_wte, n, C, c->vocab_size);
+    else
+        sg_lm_head(logits, m->xn, m->w->wte, n, C, c->vocab_size);
     for (int i = 0; i < n; i++) m->len[slots[i]]++;
     return NULL;
 }

@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -26,6 +27,12 @@
 /* Sequences per pass over a weight panel (more are done in further passes,
  * which read the panel from cache). */
 #define SG_MATVEC_MAX_BATCH 8
+
+void sg_set_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
 
 void sg_layernorm(float *out, const float *in, const float *w, const float *b, int rows, int C, float eps) {
     for (int r = 0; r < rows; r++) {
@@ -115,95 +122,51 @@ void sg_attention_head(float *out, const float *q, const float *K, const float *
 
 enum { MV_PANEL_MAX = 512 };
 
-/* acc[g][0..w) += X[g, i0..i1) · W[i0..i1, c0..c0+w) for g < n. */
-static void mv_panel(float *acc, const float *X, const float *W, int n, int in, int out, int c0, int w) {
-    int i = 0;
 #if SG_HAVE_AVX2
-    int wv = w & ~7;
-    for (; i + 4 <= in; i += 4) {
-        const float *w0 = W + (size_t)i * out + c0, *w1 = w0 + out, *w2 = w1 + out, *w3 = w2 + out;
-        for (int g = 0; g < n; g++) {
-            const float *x = X + (size_t)g * in + i;
-            __m256 x0 = _mm256_broadcast_ss(x), x1 = _mm256_broadcast_ss(x + 1), x2 = _mm256_broadcast_ss(x + 2),
-                   x3 = _mm256_broadcast_ss(x + 3);
-            float *y = acc + (size_t)g * MV_PANEL_MAX;
-            for (int c = 0; c < wv; c += 8) {
-                __m256 a = _mm256_loadu_ps(y + c);
-                a = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w0 + c), a);
-                a = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w1 + c), a);
-                a = _mm256_fmadd_ps(x2, _mm256_loadu_ps(w2 + c), a);
-                a = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w3 + c), a);
-                _mm256_storeu_ps(y + c, a);
-            }
-            for (int c = wv; c < w; c++) {
-                float a = y[c];
-                a = fmaf(x[0], w0[c], a);
-                a = fmaf(x[1], w1[c], a);
-                a = fmaf(x[2], w2[c], a);
-                a = fmaf(x[3], w3[c], a);
-                y[c] = a;
-            }
-        }
-    }
+static inline float hsum(__m256 s) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
 #endif
-    for (; i < in; i++) {
-        const float *wr = W + (size_t)i * out + c0;
-        for (int g = 0; g < n; g++) {
-            float xv = X[(size_t)g * in + i], *y = acc + (size_t)g * MV_PANEL_MAX;
-            for (int c = 0; c < w; c++) y[c] = fmaf(xv, wr[c], y[c]);
-        }
-    }
-}
 
-void sg_matvec_batch(float *Y, const float *X, const float *W, const float *b, int n, int in, int out) {
-    int parallel = (size_t)in * out >= SG_PARALLEL_MIN;
-    int threads = parallel ? omp_get_max_threads() : 1;
-    /* Panels: at most MV_PANEL_MAX wide, a multiple of 8, a multiple of the
-     * thread count in number so the threads get equal work. */
-    int n_panels = (out + MV_PANEL_MAX - 1) / MV_PANEL_MAX;
-    n_panels = (n_panels + threads - 1) / threads * threads;
-    int pw = ((out + n_panels - 1) / n_panels + 7) & ~7;
-    if (pw > MV_PANEL_MAX) pw = MV_PANEL_MAX;
-    n_panels = (out + pw - 1) / pw;
-    int G = SG_MATVEC_MAX_BATCH;
-#pragma omp parallel if (parallel)
-    {
-        float acc[SG_MATVEC_MAX_BATCH * MV_PANEL_MAX] __attribute__((aligned(64)));
-#pragma omp for schedule(static)
-        for (int p = 0; p < n_panels; p++) {
-            int c0 = p * pw, w = out - c0 < pw ? out - c0 : pw;
-            for (int g0 = 0; g0 < n; g0 += G) {
-                int ng = n - g0 < G ? n - g0 : G;
-                for (int g = 0; g < ng; g++) memset(acc + (size_t)g * MV_PANEL_MAX, 0, sizeof(float) * w);
-                mv_panel(acc, X + (size_t)g0 * in, W, ng, in, out, c0, w);
-                for (int g = 0; g < ng; g++) {
-                    float *y = Y + (size_t)(g0 + g) * out + c0;
-                    const float *a = acc + (size_t)g * MV_PANEL_MAX;
-                    if (b)
-                        for (int c = 0; c < w; c++) y[c] = a[c] + b[c0 + c];
-                    else
-                        memcpy(y, a, sizeof(float) * w);
-                }
-            }
-        }
-    }
-}
+/* fp32 weights */
+#define WT float
+#define LOADV(p) _mm256_loadu_ps(p)
+#define LOADS(x) (x)
+#define MV_NAME(f) f
+#include "engine/matvec_impl.inc"
+#undef WT
+#undef LOADV
+#undef LOADS
+#undef MV_NAME
 
-void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V) {
-#pragma omp parallel for schedule(static) if ((size_t)V * C >= SG_PARALLEL_MIN)
-    for (int v = 0; v < V; v++) {
-        const float *e = E + (size_t)v * C;
-        for (int g = 0; g < n; g++) Y[(size_t)g * V + v] = dot(X + (size_t)g * C, e, C);
-    }
+/* bf16 weights: the top half of an fp32, widened by a shift */
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
+#define WT uint16_t
+#define LOADV(p)                                                                                             \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define LOADS(x) bf16_to_f32(x)
+#define MV_NAME(f) f##_bf16
+#include "engine/matvec_impl.inc"
+#undef WT
+#undef LOADV
+#undef LOADS
+#undef MV_NAME
 
 /* ---- prefill ---------------------------------------------------------- */
 
 void sg_matmul(float *Y, const float *X, const float *W, const float *b, int m, int in, int out) {
     if (b)
         for (int r = 0; r < m; r++) memcpy(Y + (size_t)r * out, b, sizeof(float) * out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, out, in, 1.0f, X, in, W, out, b ? 1.0f : 0.0f, Y,
-                out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, out, in, 1.0f, X, in, W, out, b ? 1.0f : 0.0f,
+                Y, out);
 }
 
 void sg_attention_causal(float *out, const float *q, int ldq, const float *K, const float *V, int past, int m,
@@ -211,8 +174,8 @@ void sg_attention_causal(float *out, const float *q, int ldq, const float *K, co
     int hs = C / n_head, nk = past + m;
     float scale = 1.0f / sqrtf((float)hs);
     for (int h = 0; h < n_head; h++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nk, hs, scale, q + h * hs, ldq, K + h * hs, C, 0.0f,
-                    scratch, nk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nk, hs, scale, q + h * hs, ldq, K + h * hs, C,
+                    0.0f, scratch, nk);
 #pragma omp parallel for schedule(static) if (m >= 64)
         for (int r = 0; r < m; r++) {
             float *s = scratch + (size_t)r * nk;
@@ -220,7 +183,7 @@ void sg_attention_causal(float *out, const float *q, int ldq, const float *K, co
             sg_softmax(s, valid);
             for (int t = valid; t < nk; t++) s[t] = 0;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, nk, 1.0f, scratch, nk, V + h * hs, C, 0.0f,
-                    out + h * hs, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hs, nk, 1.0f, scratch, nk, V + h * hs, C,
+                    0.0f, out + h * hs, C);
     }
 }

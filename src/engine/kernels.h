@@ -10,6 +10,10 @@
 #define SG_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* Threads for the kernels: OpenMP (decode) and OpenBLAS (prefill). n >= 1. */
+void sg_set_threads(int n);
 
 /* out[r] = (in[r] - mean) / sqrt(var + eps) * w + b for each of `rows` rows of C. */
 void sg_layernorm(float *out, const float *in, const float *w, const float *b, int rows, int C, float eps);
@@ -32,6 +36,12 @@ void sg_matvec_batch(float *Y, const float *X, const float *W, const float *b, i
 
 /* Y[n, V] = X[n, C] · E[V, C]^T: the tied LM head (E = wte). Streams E once. */
 void sg_lm_head(float *Y, const float *X, const float *E, int n, int C, int V);
+
+/* The same two kernels with bf16 weights (the top 16 bits of an fp32;
+ * half the bytes per token), accumulating in fp32. */
+void sg_matvec_batch_bf16(float *Y, const float *X, const uint16_t *W, const float *b, int n, int in,
+                          int out);
+void sg_lm_head_bf16(float *Y, const float *X, const uint16_t *E, int n, int C, int V);
 
 /* Y[m, out] = X[m, in] · W[in, out] + b via cblas_sgemm (prefill). */
 void sg_matmul(float *Y, const float *X, const float *W, const float *b, int m, int in, int out);

@@ -227,7 +227,7 @@ void sg_logprobs(const float *logits, int vocab, int token, int k, float *logpro
     for (int i = 0; i < vocab; i++)
         if (logits[i] > mx) mx = logits[i];
     double sum = 0;
-    for (int i = 0; i < vocab; i++) sum += exp((double)logits[i] - mx);
+    for (int i = 0; i < vocab; i++) sum += expf(logits[i] - mx);
     double lse = mx + log(sum);
     if (logprob) *logprob = token >= 0 && token < vocab ? (float)(logits[token] - lse) : -INFINITY;
     if (k > 5) k = 5;

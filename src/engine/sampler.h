@@ -34,8 +34,8 @@ typedef struct {
     uint64_t rng[4];
     sg_logits_processor procs[SG_SAMPLER_MAX_PROCESSORS];
     int n_procs;
-    int *idx;     /* [vocab] scratch: candidate ids */
-    float *prob;  /* [vocab] scratch: unnormalised probabilities */
+    int *idx;    /* [vocab] scratch: candidate ids */
+    float *prob; /* [vocab] scratch: unnormalised probabilities */
 } sg_sampler;
 
 /* Validates cfg (temperature >= 0 and finite, top_k >= 0, 0 < top_p <= 1)

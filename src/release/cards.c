@@ -60,9 +60,12 @@ static sg_error *finish(buf *b, char **out) {
 static void put_yaml_str(buf *b, const char *s) {
     put(b, "\"");
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') put(b, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) put(b, "\\x%02x", (unsigned char)*s);
-        else put(b, "%c", *s);
+        if (*s == '"' || *s == '\\')
+            put(b, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            put(b, "\\x%02x", (unsigned char)*s);
+        else
+            put(b, "%c", *s);
     }
     put(b, "\"");
 }
@@ -85,9 +88,9 @@ typedef struct {
     const char *name, *dir;
     int have_config;
     sg_gpt2_config config;
-    json_t *train;   /* config.train.json or NULL */
-    json_t *heldout; /* heldout.json or NULL */
-    long log_lines;  /* train_log.jsonl */
+    json_t *train;                               /* config.train.json or NULL */
+    json_t *heldout;                             /* heldout.json or NULL */
+    long log_lines;                              /* train_log.jsonl */
     json_t *log_first, *log_last, *log_last_val; /* the first, last, last with val_loss */
 } model_records;
 
@@ -177,8 +180,8 @@ static void measure_corpus(const json_t *list, corpus_stats *cs) {
     for (int i = 0; i < nf; i++) {
         const char *base = strrchr(files[i], '/');
         base = base ? base + 1 : files[i];
-        if (isdigit((unsigned char)base[0]) && isdigit((unsigned char)base[1]) && isdigit((unsigned char)base[2]) &&
-            isdigit((unsigned char)base[3]) && base[4] == '_') {
+        if (isdigit((unsigned char)base[0]) && isdigit((unsigned char)base[1]) &&
+            isdigit((unsigned char)base[2]) && isdigit((unsigned char)base[3]) && base[4] == '_') {
             int y = atoi(base);
             if (y < cs->year_min) cs->year_min = y;
             if (y > cs->year_max) cs->year_max = y;
@@ -237,7 +240,8 @@ static int released_stage(const sg_policy *p, const char *model) {
 
 sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, char **out) {
     *out = NULL;
-    if (!sg_policy_find_model(p, model)) return sg_error_new("model '%s' is not a model of policy %s", model, p->path);
+    if (!sg_policy_find_model(p, model))
+        return sg_error_new("model '%s' is not a model of policy %s", model, p->path);
     model_records r;
     read_records(p, model, &r);
     sg_eval_record *ev = NULL;
@@ -265,7 +269,8 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     for (size_t i = ne; i-- > 0;) {
         int seen = 0;
         for (size_t k = 0; k < nl; k++)
-            if (!strcmp(ev[latest[k]].suite, ev[i].suite) && !strcmp(ev[latest[k]].metric, ev[i].metric)) seen = 1;
+            if (!strcmp(ev[latest[k]].suite, ev[i].suite) && !strcmp(ev[latest[k]].metric, ev[i].metric))
+                seen = 1;
         if (!seen) latest[nl++] = i;
     }
     corpus_stats cs;
@@ -311,9 +316,9 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
         }
     }
     put(&b, "tags:\n- gpt2\n- text-generation\n- stagegate\n- %s\n",
-        p->deployment_strategy == SG_DEPLOY_STAGED_RELEASE  ? "staged-release"
+        p->deployment_strategy == SG_DEPLOY_STAGED_RELEASE ? "staged-release"
         : p->deployment_strategy == SG_DEPLOY_FULL_RELEASE ? "full-release"
-                                                            : "internal-only");
+                                                           : "internal-only");
     put(&b, "pipeline_tag: text-generation\n");
     if (n_measures) {
         /* one result per suite and dataset, with its measures */
@@ -324,7 +329,8 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
             const sg_eval_record *e = &ev[latest[k]];
             int first = 1, any = 0;
             for (size_t j = 0; j < k; j++)
-                if (!strcmp(ev[latest[j]].suite, e->suite) && !strcmp(ev[latest[j]].dataset, e->dataset)) first = 0;
+                if (!strcmp(ev[latest[j]].suite, e->suite) && !strcmp(ev[latest[j]].dataset, e->dataset))
+                    first = 0;
             for (size_t j = k; j < nl; j++)
                 if (!strcmp(ev[latest[j]].suite, e->suite) && !strcmp(ev[latest[j]].dataset, e->dataset) &&
                     is_measure(ev[latest[j]].metric))
@@ -337,7 +343,8 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
             put(&b, "\n    metrics:\n");
             for (size_t j = k; j < nl; j++) {
                 const sg_eval_record *m = &ev[latest[j]];
-                if (strcmp(m->suite, e->suite) || strcmp(m->dataset, e->dataset) || !is_measure(m->metric)) continue;
+                if (strcmp(m->suite, e->suite) || strcmp(m->dataset, e->dataset) || !is_measure(m->metric))
+                    continue;
                 put(&b, "    - type: ");
                 put_yaml_str(&b, m->metric);
                 put(&b, "\n      value: %.6g\n      name: ", m->value);
@@ -352,9 +359,12 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     put(&b, "---\n\n");
 
     put(&b, "# Model card: %s\n\n", model);
-    put(&b, "Generated by stagegate from the training records in `%s` and the evaluation results stored in the release "
-            "database; release stage at generation: **%s**. Sections follow Mitchell et al., *Model Cards for Model "
-            "Reporting* (2019). Where no record exists, the section says so.\n\n",
+    put(&b,
+        "Generated by stagegate from the training records in `%s` and the evaluation results stored in the "
+        "release "
+        "database; release stage at generation: **%s**. Sections follow Mitchell et al., *Model Cards for "
+        "Model "
+        "Reporting* (2019). Where no record exists, the section says so.\n\n",
         r.dir, p->stages[st.stage].name);
 
     /* model details */
@@ -362,21 +372,25 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     put(&b, "- Release: %s %s, model `%s` (checkpoint directory `%s`)\n", p->model_name ? p->model_name : "",
         p->version ? p->version : "", model, r.dir);
     if (r.have_config) {
-        put(&b, "- Architecture: GPT-2 (decoder-only transformer, pre-LayerNorm, GELU, tied input/output embeddings)\n");
-        put(&b, "- Shape: %d layers, %d heads, embedding width %d, context %d tokens, vocabulary %d\n", r.config.n_layer,
-            r.config.n_head, r.config.n_embd, r.config.n_ctx, r.config.vocab_size);
+        put(&b, "- Architecture: GPT-2 (decoder-only transformer, pre-LayerNorm, GELU, tied input/output "
+                "embeddings)\n");
+        put(&b, "- Shape: %d layers, %d heads, embedding width %d, context %d tokens, vocabulary %d\n",
+            r.config.n_layer, r.config.n_head, r.config.n_embd, r.config.n_ctx, r.config.vocab_size);
         put(&b, "- Parameters: %zu\n", sg_gpt2_param_count(&r.config));
     } else {
         put(&b, "- No readable config.json in the model directory: architecture not on record.\n");
     }
     if (r.train) {
-        put(&b, "- Training settings (config.train.json): %lld steps, batch %lld x context %lld, peak learning rate %g, "
-                "warmup %lld, weight decay %g, seed %lld, stored as %s\n",
-            (long long)jnum(r.train, "steps"), (long long)jnum(r.train, "batch"), (long long)jnum(r.train, "context"),
-            jnum(r.train, "lr"), (long long)jnum(r.train, "warmup"), jnum(r.train, "weight_decay"),
-            (long long)jnum(r.train, "seed"),
-            json_string_value(json_object_get(r.train, "dtype")) ? json_string_value(json_object_get(r.train, "dtype"))
-                                                                  : "(dtype not recorded)");
+        put(&b,
+            "- Training settings (config.train.json): %lld steps, batch %lld x context %lld, peak learning "
+            "rate %g, "
+            "warmup %lld, weight decay %g, seed %lld, stored as %s\n",
+            (long long)jnum(r.train, "steps"), (long long)jnum(r.train, "batch"),
+            (long long)jnum(r.train, "context"), jnum(r.train, "lr"), (long long)jnum(r.train, "warmup"),
+            jnum(r.train, "weight_decay"), (long long)jnum(r.train, "seed"),
+            json_string_value(json_object_get(r.train, "dtype"))
+                ? json_string_value(json_object_get(r.train, "dtype"))
+                : "(dtype not recorded)");
     } else {
         put(&b, "- No training configuration (config.train.json) on record.\n");
     }
@@ -388,21 +402,24 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     if (rs < 0) {
         put(&b, "The release policy does not release this model at any stage.\n\n");
     } else {
-        put(&b, "Per the release policy, `%s` is released from stage **%s** on. At the current stage (%s) it is "
-                "available through the gateway (access level `%s`) to:",
+        put(&b,
+            "Per the release policy, `%s` is released from stage **%s** on. At the current stage (%s) it is "
+            "available through the gateway (access level `%s`) to:",
             model, p->stages[rs].name, p->stages[st.stage].name,
             sg_access_level_name(sg_policy_component_level(p, st.stage, SG_COMPONENT_MODEL)));
         int any = 0;
         const sg_policy_stage *cs_ = &p->stages[st.stage];
         for (int a = 0; a < cs_->n_effective_audiences; a++)
-            if (sg_policy_decide(p, st.stage, cs_->effective_audiences[a], model, NULL, 0) == SG_POLICY_ALLOW) {
+            if (sg_policy_decide(p, st.stage, cs_->effective_audiences[a], model, NULL, 0) ==
+                SG_POLICY_ALLOW) {
                 put(&b, "%s %s", any ? "," : "", cs_->effective_audiences[a]);
                 any = 1;
             }
         put(&b, "%s.\n\n", any ? "" : " no audience yet");
     }
     put(&b, "### Out-of-scope uses\n\n");
-    put(&b, "- Use by audiences the current stage does not serve, or outside the gateway while the model component is "
+    put(&b, "- Use by audiences the current stage does not serve, or outside the gateway while the model "
+            "component is "
             "below `downloadable`.\n");
     if (p->filter.n_categories) {
         put(&b, "- Content the policy's content filter acts on:");
@@ -419,15 +436,16 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
 
     /* metrics */
     put(&b, "## Metrics\n\n");
-    if (!nl) put(&b, "No evaluation results are stored for this model.\n\n");
+    if (!n_measures) put(&b, "No evaluation results are stored for this model.\n\n");
     for (size_t k = 0; k < nl; k++) {
         const sg_eval_record *e = &ev[latest[k]];
+        if (!is_measure(e->metric)) continue;
         put(&b, "- `%s` from suite `%s`%s\n", e->metric, e->suite,
             !strcmp(e->metric, "perplexity") ? ": exp(mean next-token cross-entropy in nats); lower is better"
-            : !strcmp(e->metric, "loss")     ? ": mean next-token cross-entropy (nats per token); lower is better"
-                                             : "");
+            : !strcmp(e->metric, "loss") ? ": mean next-token cross-entropy (nats per token); lower is better"
+                                         : "");
     }
-    if (nl) put(&b, "\n");
+    if (n_measures) put(&b, "\n");
 
     /* evaluation data */
     put(&b, "## Evaluation data\n\n");
@@ -435,7 +453,8 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     for (size_t k = 0; k < nl; k++) {
         int dup = 0;
         for (size_t j = 0; j < k; j++)
-            if (!strcmp(ev[latest[j]].suite, ev[latest[k]].suite) && !strcmp(ev[latest[j]].dataset, ev[latest[k]].dataset))
+            if (!strcmp(ev[latest[j]].suite, ev[latest[k]].suite) &&
+                !strcmp(ev[latest[j]].dataset, ev[latest[k]].dataset))
                 dup = 1;
         if (!dup)
             put(&b, "- suite `%s`: %s\n", ev[latest[k]].suite,
@@ -468,12 +487,13 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     /* quantitative analyses */
     put(&b, "## Quantitative analyses\n\n");
     if (nl) {
-        put(&b, "| suite | metric | value | run | date | code version | source |\n|---|---|---|---|---|---|---|\n");
+        put(&b, "| suite | metric | value | run | date | code version | source "
+                "|\n|---|---|---|---|---|---|---|\n");
         for (size_t k = 0; k < nl; k++) {
             const sg_eval_record *e = &ev[latest[k]];
             date_of(e->time_ms, d, sizeof d);
-            put(&b, "| %s | %s | %.6g | #%lld | %s | %s | %s |\n", e->suite, e->metric, e->value, (long long)e->run_id, d,
-                e->code_version, e->source);
+            put(&b, "| %s | %s | %.6g | #%lld | %s | %s | %s |\n", e->suite, e->metric, e->value,
+                (long long)e->run_id, d, e->code_version, e->source);
         }
         put(&b, "\n%zu result%s stored in total for this model (latest per suite and metric shown).\n\n", ne,
             ne == 1 ? "" : "s");
@@ -481,18 +501,22 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
         put(&b, "No stored evaluation results.\n\n");
     }
     if (r.log_last) {
-        put(&b, "Training log (train_log.jsonl, %ld entries): train loss %.4f at step %lld -> %.4f at step %lld", r.log_lines,
-            jnum(r.log_first, "train_loss"), (long long)jnum(r.log_first, "step"), jnum(r.log_last, "train_loss"),
-            (long long)jnum(r.log_last, "step"));
+        put(&b,
+            "Training log (train_log.jsonl, %ld entries): train loss %.4f at step %lld -> %.4f at step %lld",
+            r.log_lines, jnum(r.log_first, "train_loss"), (long long)jnum(r.log_first, "step"),
+            jnum(r.log_last, "train_loss"), (long long)jnum(r.log_last, "step"));
         if (r.log_last_val)
-            put(&b, "; last validation loss %.4f (perplexity %.2f) at step %lld", jnum(r.log_last_val, "val_loss"),
-                exp(jnum(r.log_last_val, "val_loss")), (long long)jnum(r.log_last_val, "step"));
+            put(&b, "; last validation loss %.4f (perplexity %.2f) at step %lld",
+                jnum(r.log_last_val, "val_loss"), exp(jnum(r.log_last_val, "val_loss")),
+                (long long)jnum(r.log_last_val, "step"));
         put(&b, ".\n");
     } else {
         put(&b, "No training log (train_log.jsonl) on record.\n");
     }
     if (r.heldout)
-        put(&b, "Held-out evaluation at training time (heldout.json): loss %.4f, perplexity %.3f over %lld tokens.\n",
+        put(&b,
+            "Held-out evaluation at training time (heldout.json): loss %.4f, perplexity %.3f over %lld "
+            "tokens.\n",
             jnum(r.heldout, "loss"), jnum(r.heldout, "perplexity"), (long long)jnum(r.heldout, "tokens"));
     put(&b, "\n");
 
@@ -509,8 +533,8 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     put(&b, "\nRisk assessments on record:%s\n", nr ? "" : " none.");
     for (size_t i = 0; i < nr; i++) {
         date_of(risks[i].time_ms, d, sizeof d);
-        put(&b, "- stage %s: %s by %s, %s (`%s`, BLAKE2b %.16s)\n", risks[i].stage, risks[i].status, risks[i].author, d,
-            risks[i].file, risks[i].digest);
+        put(&b, "- stage %s: %s by %s, %s (`%s`, BLAKE2b %.16s)\n", risks[i].stage, risks[i].status,
+            risks[i].author, d, risks[i].file, risks[i].digest);
     }
     put(&b, "\n");
 
@@ -521,12 +545,14 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
         if (inc[i].suspend_model[0] && strcmp(inc[i].suspend_model, model)) continue;
         date_of(inc[i].opened_ms, d, sizeof d);
         put(&b, "- Incident #%lld (%s) opened %s%s%s\n", (long long)inc[i].id, inc[i].severity, d,
-            inc[i].closed_ms ? ", closed" : ", OPEN", inc[i].suspend_model[0] ? ", suspended this model" : "");
+            inc[i].closed_ms ? ", closed" : ", OPEN",
+            inc[i].suspend_model[0] ? ", suspended this model" : "");
         n_inc++;
     }
     if (!n_inc) put(&b, "- No incidents on record.\n");
     if (!nl) put(&b, "- No evaluation results: the model's quality and safety are unmeasured.\n");
-    put(&b, "- Incident response plan: %s\n", p->incident_response_plan ? p->incident_response_plan : "none in the policy");
+    put(&b, "- Incident response plan: %s\n",
+        p->incident_response_plan ? p->incident_response_plan : "none in the policy");
     put(&b, "- No further caveats are on record.\n");
     free(latest);
     err = finish(&b, out);
@@ -544,7 +570,8 @@ done:
 
 sg_error *sg_card_datasheet(sg_store *store, const sg_policy *p, const char *model, char **out) {
     *out = NULL;
-    if (!sg_policy_find_model(p, model)) return sg_error_new("model '%s' is not a model of policy %s", model, p->path);
+    if (!sg_policy_find_model(p, model))
+        return sg_error_new("model '%s' is not a model of policy %s", model, p->path);
     model_records r;
     read_records(p, model, &r);
     sg_release_state st = {0};
@@ -560,9 +587,10 @@ sg_error *sg_card_datasheet(sg_store *store, const sg_policy *p, const char *mod
     measure_corpus(val, &vs);
     buf b = {0};
     put(&b, "# Datasheet: training corpus of %s\n\n", model);
-    put(&b, "Generated by stagegate from the training records of `%s` (config.train.json) and the corpus files "
-            "themselves, in the question groups of Gebru et al., *Datasheets for Datasets* (2021). Answers that "
-            "need a human account are marked as not on record.\n\n",
+    put(&b,
+        "Generated by stagegate from the training records of `%s` (config.train.json) and the corpus files "
+        "themselves, in the question groups of Gebru et al., *Datasheets for Datasets* (2021). Answers that "
+        "need a human account are marked as not on record.\n\n",
         r.dir);
     put(&b, "## Motivation\n\n");
     put(&b, "Used to train the `%s` model of the %s release.", model, p->model_name ? p->model_name : "");
@@ -575,8 +603,8 @@ sg_error *sg_card_datasheet(sg_store *store, const sg_policy *p, const char *mod
         put_corpus_list(&b, corpus);
         put(&b, "\n");
         if (cs.readable) {
-            put(&b, "- %d documents (one per file), %lld bytes, %lld words, %lld non-ASCII bytes\n", cs.files, cs.bytes,
-                cs.words, cs.non_ascii);
+            put(&b, "- %d documents (one per file), %lld bytes, %lld words, %lld non-ASCII bytes\n", cs.files,
+                cs.bytes, cs.words, cs.non_ascii);
             if (cs.year_max) put(&b, "- Dates from file names: %d to %d\n", cs.year_min, cs.year_max);
             const char *lang = corpus_language(&cs);
             put(&b, "- Language: %s\n", lang ? "English (by function-word frequency)" : "not determined");
@@ -593,19 +621,23 @@ sg_error *sg_card_datasheet(sg_store *store, const sg_policy *p, const char *mod
             }
             put(&b, "\n");
         } else if (r.train) {
-            put(&b, "- Validation: a fraction %g of the corpus documents held out\n", jnum(r.train, "val_fraction"));
+            put(&b, "- Validation: a fraction %g of the corpus documents held out\n",
+                jnum(r.train, "val_fraction"));
         }
-        put(&b, "- Whether it contains personal, sensitive or offensive content: not on record (the release's content "
+        put(&b, "- Whether it contains personal, sensitive or offensive content: not on record (the "
+                "release's content "
                 "filter applies to prompts and completions, not to the corpus).\n\n");
     }
-    put(&b, "## Collection process\n\nHow, when and by whom the documents were collected: not on record.\n\n");
+    put(&b,
+        "## Collection process\n\nHow, when and by whom the documents were collected: not on record.\n\n");
     put(&b, "## Preprocessing, cleaning, labelling\n\n");
     if (r.train) {
         const char *tok = json_string_value(json_object_get(r.train, "tokenizer"));
-        put(&b, "Tokenized with the byte-level BPE tokenizer %s%s%s", tok ? "`" : "", tok ? tok : "of the checkpoint",
-            tok ? "`" : "");
+        put(&b, "Tokenized with the byte-level BPE tokenizer %s%s%s", tok ? "`" : "",
+            tok ? tok : "of the checkpoint", tok ? "`" : "");
         if (r.have_config) put(&b, " (vocabulary %d)", r.config.vocab_size);
-        put(&b, "; documents cut into windows of %lld tokens. No other cleaning or labelling is on record.\n\n",
+        put(&b,
+            "; documents cut into windows of %lld tokens. No other cleaning or labelling is on record.\n\n",
             (long long)jnum(r.train, "context"));
     } else {
         put(&b, "Not on record.\n\n");
@@ -621,10 +653,13 @@ sg_error *sg_card_datasheet(sg_store *store, const sg_policy *p, const char *mod
         json_decref(t);
     }
     put(&b, "%s.\nOther tasks it should not be used for: not on record.\n\n", n_users ? "" : " none found");
-    put(&b, "## Distribution\n\nThe training records and data belong to the release's `replication` component, "
-            "released at the current stage (%s) at access level `%s`.\n\n",
-        p->stages[st.stage].name, sg_access_level_name(sg_policy_component_level(p, st.stage, SG_COMPONENT_REPLICATION)));
-    put(&b, "## Maintenance\n\nWho maintains the dataset, and how errata and updates are handled: not on record.\n");
+    put(&b,
+        "## Distribution\n\nThe training records and data belong to the release's `replication` component, "
+        "released at the current stage (%s) at access level `%s`.\n\n",
+        p->stages[st.stage].name,
+        sg_access_level_name(sg_policy_component_level(p, st.stage, SG_COMPONENT_REPLICATION)));
+    put(&b, "## Maintenance\n\nWho maintains the dataset, and how errata and updates are handled: not on "
+            "record.\n");
     sg_release_state_free(&st);
     free_records(&r);
     return finish(&b, out);
@@ -646,11 +681,13 @@ sg_error *sg_card_system(sg_store *store, const sg_policy *p, char **out) {
     char d[40];
     buf b = {0};
     put(&b, "# System card: %s %s\n\n", p->model_name ? p->model_name : "", p->version ? p->version : "");
-    put(&b, "Generated by stagegate from the release policy `%s` (BLAKE2b %.16s) and the release records. "
-            "Deployment strategy: `%s`. Current stage: **%s** (%d of %d).\n\n",
-        p->path, p->digest, sg_deployment_strategy_name(p->deployment_strategy), p->stages[st.stage].name, st.stage + 1,
-        p->n_stages);
-    put(&b, "## Stages\n\n| # | stage | audiences | models | model | risk analysis | replication | min days | gates |\n"
+    put(&b,
+        "Generated by stagegate from the release policy `%s` (BLAKE2b %.16s) and the release records. "
+        "Deployment strategy: `%s`. Current stage: **%s** (%d of %d).\n\n",
+        p->path, p->digest, sg_deployment_strategy_name(p->deployment_strategy), p->stages[st.stage].name,
+        st.stage + 1, p->n_stages);
+    put(&b, "## Stages\n\n| # | stage | audiences | models | model | risk analysis | replication | min days "
+            "| gates |\n"
             "|---|---|---|---|---|---|---|---|---|\n");
     for (int s = 0; s < p->n_stages; s++) {
         const sg_policy_stage *sp = &p->stages[s];
@@ -658,9 +695,11 @@ sg_error *sg_card_system(sg_store *store, const sg_policy *p, char **out) {
         put_list(&b, sp->effective_audiences, sp->n_effective_audiences, "-");
         put(&b, " | ");
         put_list(&b, sp->effective_models, sp->n_effective_models, "-");
-        put(&b, " | %s | %s | %s | %d | ", sg_access_level_name(sg_policy_component_level(p, s, SG_COMPONENT_MODEL)),
+        put(&b, " | %s | %s | %s | %d | ",
+            sg_access_level_name(sg_policy_component_level(p, s, SG_COMPONENT_MODEL)),
             sg_access_level_name(sg_policy_component_level(p, s, SG_COMPONENT_RISK_ANALYSIS)),
-            sg_access_level_name(sg_policy_component_level(p, s, SG_COMPONENT_REPLICATION)), sp->gates.min_days);
+            sg_access_level_name(sg_policy_component_level(p, s, SG_COMPONENT_REPLICATION)),
+            sp->gates.min_days);
         const sg_policy_gates *g = &sp->gates;
         int parts = 0;
         if (s == 0) put(&b, "(first stage)"), parts++;
@@ -672,7 +711,8 @@ sg_error *sg_card_system(sg_store *store, const sg_policy *p, char **out) {
             if (g->evaluations[e].has_min) put(&b, " >= %g", g->evaluations[e].min);
             if (g->evaluations[e].has_max) put(&b, " <= %g", g->evaluations[e].max);
         }
-        if (s && g->signoffs) put(&b, "%s%d sign-off%s", parts++ ? "; " : "", g->signoffs, g->signoffs == 1 ? "" : "s");
+        if (s && g->signoffs)
+            put(&b, "%s%d sign-off%s", parts++ ? "; " : "", g->signoffs, g->signoffs == 1 ? "" : "s");
         put(&b, " |\n");
     }
     put(&b, "\n## Safety protocols\n\n");
@@ -685,12 +725,17 @@ sg_error *sg_card_system(sg_store *store, const sg_policy *p, char **out) {
     const sg_policy_stage *cur = &p->stages[st.stage];
     for (int a = 0; a < cur->n_effective_audiences; a++) {
         sg_policy_limits l = sg_policy_rate_limit(p, st.stage, cur->effective_audiences[a]);
-        if (!l.enforced) put(&b, "- %s: not enforced (rate_limit protocol off)\n", cur->effective_audiences[a]);
-        else put(&b, "- %s: %ld requests/min, %ld tokens/min (0 = unlimited)\n", cur->effective_audiences[a], l.rpm, l.tpm);
+        if (!l.enforced)
+            put(&b, "- %s: not enforced (rate_limit protocol off)\n", cur->effective_audiences[a]);
+        else
+            put(&b, "- %s: %ld requests/min, %ld tokens/min (0 = unlimited)\n", cur->effective_audiences[a],
+                l.rpm, l.tpm);
     }
     put(&b, "\n## Release timeline\n\n");
-    if (!nmv) put(&b, "No stage moves recorded: the release has not started.\n");
-    else put(&b, "| date | event | stage | models | audiences | by | why |\n|---|---|---|---|---|---|---|\n");
+    if (!nmv)
+        put(&b, "No stage moves recorded: the release has not started.\n");
+    else
+        put(&b, "| date | event | stage | models | audiences | by | why |\n|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < nmv; i++) {
         int s = sg_policy_stage_index(p, mv[i].to_stage);
         date_of(mv[i].time_ms, d, sizeof d);
@@ -712,10 +757,11 @@ sg_error *sg_card_system(sg_store *store, const sg_policy *p, char **out) {
         date_of(inc[i].opened_ms, d, sizeof d);
         put(&b, "- #%lld %s, opened %s, %s%s%s%s%s%s\n", (long long)inc[i].id, inc[i].severity, d,
             inc[i].closed_ms ? "closed" : "OPEN", inc[i].suspend_audience[0] ? "; suspended audience " : "",
-            inc[i].suspend_audience, inc[i].suspend_model[0] ? "; suspended model " : "", inc[i].suspend_model,
-            inc[i].rollback ? "; rolled back one stage" : "");
+            inc[i].suspend_audience, inc[i].suspend_model[0] ? "; suspended model " : "",
+            inc[i].suspend_model, inc[i].rollback ? "; rolled back one stage" : "");
     }
-    put(&b, "\nMonitoring: %s. Incident response plan: %s.\n", sg_monitoring_frequency_name(p->monitoring_frequency),
+    put(&b, "\nMonitoring: %s. Incident response plan: %s.\n",
+        sg_monitoring_frequency_name(p->monitoring_frequency),
         p->incident_response_plan ? p->incident_response_plan : "none in the policy");
     err = finish(&b, out);
 done:

@@ -23,8 +23,10 @@
 #include "store/store.h"
 
 /* Each writes a malloc'd Markdown document into *out. */
-sg_error *sg_card_model(sg_store *store, const sg_policy *policy, const char *model, char **out) SG_MUST_CHECK;
-sg_error *sg_card_datasheet(sg_store *store, const sg_policy *policy, const char *model, char **out) SG_MUST_CHECK;
+sg_error *sg_card_model(sg_store *store, const sg_policy *policy, const char *model,
+                        char **out) SG_MUST_CHECK;
+sg_error *sg_card_datasheet(sg_store *store, const sg_policy *policy, const char *model,
+                            char **out) SG_MUST_CHECK;
 sg_error *sg_card_system(sg_store *store, const sg_policy *policy, char **out) SG_MUST_CHECK;
 
 #endif

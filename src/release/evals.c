@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "release/eval_safety.h"
 #include "release/journal.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
@@ -54,15 +55,17 @@ static const sg_eval_suite perplexity_suite = {
 /* ---- registry ----------------------------------------------------------------- */
 
 #define MAX_SUITES 32
-static const sg_eval_suite *suites[MAX_SUITES] = {&perplexity_suite};
-static int n_suites = 1;
+static const sg_eval_suite *suites[MAX_SUITES] = {&perplexity_suite, &sg_eval_suite_filter,
+                                                  &sg_eval_suite_watermark, &sg_eval_suite_detection};
+static int n_suites = 4;
 static pthread_mutex_t suites_lock = PTHREAD_MUTEX_INITIALIZER;
 
 sg_error *sg_eval_register(const sg_eval_suite *suite) {
     sg_error *err = NULL;
     pthread_mutex_lock(&suites_lock);
     for (int i = 0; i < n_suites && !err; i++)
-        if (!strcmp(suites[i]->name, suite->name)) err = sg_error_new("evaluation suite '%s' exists", suite->name);
+        if (!strcmp(suites[i]->name, suite->name))
+            err = sg_error_new("evaluation suite '%s' exists", suite->name);
     if (!err && n_suites == MAX_SUITES) err = sg_error_new("too many evaluation suites");
     if (!err) suites[n_suites++] = suite;
     pthread_mutex_unlock(&suites_lock);
@@ -86,12 +89,14 @@ const sg_eval_suite *sg_eval_find(const char *name) {
 /* ---- storing ------------------------------------------------------------------ */
 
 static sg_error *store_metrics(sg_store *store, const char *suite, const char *model, const char *dataset,
-                               const char *source, const sg_eval_metric *m, int n, int64_t now_ms, int64_t *run_id) {
+                               const char *source, const sg_eval_metric *m, int n, int64_t now_ms,
+                               int64_t *run_id) {
     if (n <= 0) return sg_error_new("evaluation %s returned no metrics", suite);
     sg_eval_record recs[SG_EVAL_MAX_METRICS];
     if (n > SG_EVAL_MAX_METRICS) n = SG_EVAL_MAX_METRICS;
     for (int i = 0; i < n; i++) {
-        if (!isfinite(m[i].value)) return sg_error_new("evaluation %s: metric %s is not finite", suite, m[i].name);
+        if (!isfinite(m[i].value))
+            return sg_error_new("evaluation %s: metric %s is not finite", suite, m[i].name);
         sg_eval_record *r = &recs[i];
         memset(r, 0, sizeof *r);
         r->time_ms = now_ms;
@@ -108,14 +113,15 @@ static sg_error *store_metrics(sg_store *store, const char *suite, const char *m
     if (err) return err;
     if (run_id) *run_id = run;
     char text[1024];
-    int len = snprintf(text, sizeof text, "run #%lld of %s on %s (%s):", (long long)run, suite, model, source);
+    int len =
+        snprintf(text, sizeof text, "run #%lld of %s on %s (%s):", (long long)run, suite, model, source);
     for (int i = 0; i < n && len > 0 && (size_t)len < sizeof text; i++)
         len += snprintf(text + len, sizeof text - (size_t)len, " %s=%.6g", m[i].name, m[i].value);
     return sg_journal_event(store, "eval-run", NULL, NULL, model, text);
 }
 
-sg_error *sg_eval_run_and_store(sg_store *store, const char *suite_name, const sg_eval_context *ctx, int64_t now_ms,
-                                int64_t *run_id, sg_eval_metric *metrics, int *n_metrics) {
+sg_error *sg_eval_run_and_store(sg_store *store, const char *suite_name, const sg_eval_context *ctx,
+                                int64_t now_ms, int64_t *run_id, sg_eval_metric *metrics, int *n_metrics) {
     const sg_eval_suite *suite = sg_eval_find(suite_name);
     if (!suite) {
         char names[512] = "";
@@ -133,7 +139,8 @@ sg_error *sg_eval_run_and_store(sg_store *store, const char *suite_name, const s
     int n = 0;
     sg_error *err = suite->run(&c, m, &n);
     if (err) return sg_error_wrap(err, "evaluation %s of %s", suite->name, c.model_name);
-    if ((err = store_metrics(store, suite->name, c.model_name, c.data, "run", m, n, now_ms, run_id))) return err;
+    if ((err = store_metrics(store, suite->name, c.model_name, c.data, "run", m, n, now_ms, run_id)))
+        return err;
     if (metrics) memcpy(metrics, m, sizeof m[0] * (size_t)n);
     if (n_metrics) *n_metrics = n;
     return NULL;

@@ -4,10 +4,11 @@
  * and the model card to read.
  *
  * Built in: "perplexity" (mean token loss and perplexity of the checkpoint
- * on held-out human text, default data/sotu/heldout, via train/trainer.h).
- * Other modules plug suites in with sg_eval_register (the safety suites:
- * filter, watermark, detection); results measured elsewhere can be entered
- * with sg_eval_record_metrics (stored with source "recorded"). */
+ * on held-out human text, default data/sotu/heldout, via train/trainer.h),
+ * and the safety suites "filter", "watermark", "detection"
+ * (release/eval_safety.h). More plug in with sg_eval_register; results
+ * measured elsewhere can be entered with sg_eval_record_metrics (stored with
+ * source "recorded"). */
 #ifndef SG_EVALS_H
 #define SG_EVALS_H
 
@@ -27,11 +28,12 @@ typedef struct {
 
 /* What a suite gets. */
 typedef struct {
-    const char *model_name;   /* as in the policy (or the directory's name) */
-    const char *model_dir;    /* checkpoint directory */
-    const char *data;         /* dataset path (file or directory); NULL = the suite's default */
-    const sg_policy *policy;  /* may be NULL */
-    int threads;              /* 0 = library default */
+    const char *model_name;  /* as in the policy (or the directory's name) */
+    const char *model_dir;   /* checkpoint directory */
+    const char *data;        /* dataset path (file or directory); NULL = the suite's default */
+    const sg_policy *policy; /* may be NULL */
+    const char *db_path;     /* the store's file (the watermark key lives beside it); may be NULL */
+    int threads;             /* 0 = library default */
 } sg_eval_context;
 
 typedef struct {
@@ -53,8 +55,9 @@ const char *sg_eval_code_version(void);
 /* Runs `suite` and stores every metric it returns as one run at now_ms.
  * *run_id gets the run's id; metrics/n_metrics (may be NULL) what was stored.
  * Writes an "eval-run" audit record. */
-sg_error *sg_eval_run_and_store(sg_store *store, const char *suite, const sg_eval_context *ctx, int64_t now_ms,
-                                int64_t *run_id, sg_eval_metric *metrics, int *n_metrics) SG_MUST_CHECK;
+sg_error *sg_eval_run_and_store(sg_store *store, const char *suite, const sg_eval_context *ctx,
+                                int64_t now_ms, int64_t *run_id, sg_eval_metric *metrics,
+                                int *n_metrics) SG_MUST_CHECK;
 
 /* Stores metrics measured outside stagegate (source "recorded"). */
 sg_error *sg_eval_record_metrics(sg_store *store, const char *suite, const char *model, const char *dataset,

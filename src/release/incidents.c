@@ -28,7 +28,8 @@ sg_error *sg_incident_open(sg_store *store, const sg_policy *p, const sg_inciden
         return sg_error_new("unknown severity '%s' (low, medium, high, critical)", in->severity);
     if (!in->reason[0]) return sg_error_new("an incident needs a reason");
     if (in->suspend_audience[0] && !audience_known(p, in->suspend_audience))
-        return sg_error_new("audience '%s' is not an audience of any stage of the policy", in->suspend_audience);
+        return sg_error_new("audience '%s' is not an audience of any stage of the policy",
+                            in->suspend_audience);
     if (in->suspend_model[0] && !sg_policy_find_model(p, in->suspend_model))
         return sg_error_new("model '%s' is not a model of the policy", in->suspend_model);
     sg_error *err = sg_release_ensure_started(store, p, in->opened_by, now_ms);
@@ -44,11 +45,13 @@ sg_error *sg_incident_open(sg_store *store, const sg_policy *p, const sg_inciden
     rec.closed_ms = 0;
     if ((err = sg_store_incident_add(store, &rec, id))) return err;
     char text[SG_REL_TEXT_MAX + 512];
-    snprintf(text, sizeof text, "incident #%lld (%s) opened by %s%s%s%s%s%s: %s", (long long)*id, rec.severity,
-             rec.opened_by[0] ? rec.opened_by : "(unknown)", rec.suspend_audience[0] ? ", suspends audience " : "",
-             rec.suspend_audience, rec.suspend_model[0] ? ", suspends model " : "", rec.suspend_model,
+    snprintf(text, sizeof text, "incident #%lld (%s) opened by %s%s%s%s%s%s: %s", (long long)*id,
+             rec.severity, rec.opened_by[0] ? rec.opened_by : "(unknown)",
+             rec.suspend_audience[0] ? ", suspends audience " : "", rec.suspend_audience,
+             rec.suspend_model[0] ? ", suspends model " : "", rec.suspend_model,
              rec.rollback ? ", rolls back one stage" : "", rec.reason);
-    if ((err = sg_journal_event(store, "incident-open", p->stages[stage].name, rec.suspend_audience[0] ? rec.suspend_audience : NULL,
+    if ((err = sg_journal_event(store, "incident-open", p->stages[stage].name,
+                                rec.suspend_audience[0] ? rec.suspend_audience : NULL,
                                 rec.suspend_model[0] ? rec.suspend_model : NULL, text)))
         return err;
     if (rec.rollback) {
@@ -69,8 +72,8 @@ sg_error *sg_incident_close(sg_store *store, const sg_policy *p, int64_t id, con
     if ((err = sg_release_state_load(store, p, &st))) return err;
     const char *stage = p->stages[st.stage].name;
     char text[SG_REL_TEXT_MAX + 256];
-    snprintf(text, sizeof text, "incident #%lld closed by %s%s%s", (long long)id, by && by[0] ? by : "(unknown)",
-             note && note[0] ? ": " : "", note ? note : "");
+    snprintf(text, sizeof text, "incident #%lld closed by %s%s%s", (long long)id,
+             by && by[0] ? by : "(unknown)", note && note[0] ? ": " : "", note ? note : "");
     err = sg_journal_event(store, "incident-close", stage, NULL, NULL, text);
     sg_release_state_free(&st);
     return err;

@@ -20,11 +20,11 @@ extern const char *const sg_incident_severities[]; /* NULL-terminated */
  * suspend_model, rollback, opened_by; the rest is ignored). Audience and
  * model names are checked against the policy. With rollback, the release
  * moves back one stage (an error if it is at the first stage). */
-sg_error *sg_incident_open(sg_store *store, const sg_policy *policy, const sg_incident_record *in, int64_t now_ms,
-                           int64_t *id) SG_MUST_CHECK;
+sg_error *sg_incident_open(sg_store *store, const sg_policy *policy, const sg_incident_record *in,
+                           int64_t now_ms, int64_t *id) SG_MUST_CHECK;
 
 /* Closes open incident `id`; an error when it is unknown or already closed. */
-sg_error *sg_incident_close(sg_store *store, const sg_policy *policy, int64_t id, const char *by, const char *note,
-                            int64_t now_ms) SG_MUST_CHECK;
+sg_error *sg_incident_close(sg_store *store, const sg_policy *policy, int64_t id, const char *by,
+                            const char *note, int64_t now_ms) SG_MUST_CHECK;
 
 #endif

@@ -6,7 +6,11 @@
 sg_error *sg_journal_event(sg_store *store, const char *decision, const char *stage, const char *audience,
                            const char *model, const char *reason) {
     sg_audit_entry e = {
-        .decision = decision, .stage = stage, .audience = audience, .model = model, .reason = reason,
+        .decision = decision,
+        .stage = stage,
+        .audience = audience,
+        .model = model,
+        .reason = reason,
         .text_mode = SG_AUDIT_TEXT_NONE,
     };
     sg_error *err = sg_audit_append(store, &e, NULL);

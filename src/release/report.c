@@ -14,10 +14,14 @@
 
 int64_t sg_report_period_ms(sg_monitoring_frequency f) {
     switch (f) {
-    case SG_MONITOR_HOURLY: return 3600LL * 1000;
-    case SG_MONITOR_DAILY: return 86400LL * 1000;
-    case SG_MONITOR_WEEKLY: return 7 * 86400LL * 1000;
-    case SG_MONITOR_MONTHLY: return 30 * 86400LL * 1000;
+    case SG_MONITOR_HOURLY:
+        return 3600LL * 1000;
+    case SG_MONITOR_DAILY:
+        return 86400LL * 1000;
+    case SG_MONITOR_WEEKLY:
+        return 7 * 86400LL * 1000;
+    case SG_MONITOR_MONTHLY:
+        return 30 * 86400LL * 1000;
     }
     return 86400LL * 1000;
 }
@@ -34,7 +38,9 @@ static void iso_time(int64_t ms, char *buf, size_t size) {
 static int is_request(const sg_audit_row *r) {
     if (!r->decision) return 0;
     if (r->stage && !strcmp(r->stage, "operator")) return 0;
-    static const char *const events[] = {"stage-", "incident-", "risk-", "signoff", "eval-run", "key-", "keys-", "report"};
+    static const char *const events[] = {"stage-",   "incident-", "risk-", "signoff",
+                                         "eval-run", "key-",      "keys-", "report",
+                                         "flag_",    "suspended"};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
         if (!strncmp(r->decision, events[i], strlen(events[i]))) return 0;
     return 1;
@@ -42,7 +48,8 @@ static int is_request(const sg_audit_row *r) {
 
 static const char *refusal_cause(const char *d) {
     if (!strcmp(d, "401") || !strcmp(d, "403") || !strcmp(d, "429") || !strcmp(d, "404")) return d;
-    if (!strcmp(d, "filtered") || !strcmp(d, "blocked") || !strcmp(d, "hardcoded")) return "filter";
+    if (!strcmp(d, "filtered") || !strcmp(d, "blocked") || !strcmp(d, "block") || !strcmp(d, "hardcoded"))
+        return "filter";
     return NULL;
 }
 
@@ -94,7 +101,8 @@ static int cmp_keys(const void *a, const void *b) {
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms, int64_t now_ms, json_t **out) {
+sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms, int64_t now_ms,
+                          json_t **out) {
     *out = NULL;
     walk w = {since_ms, now_ms, json_object(), json_object(), json_object(), json_object(), 0};
     sg_error *err = sg_store_audit_each(store, 1, on_row, &w);
@@ -109,12 +117,18 @@ sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms,
     json_object_set_new(rep, "until", json_string(b));
     if ((err = sg_release_state_load(store, p, &st))) goto done;
     json_object_set_new(rep, "current_stage", json_string(p->stages[st.stage].name));
-    json_object_set_new(rep, "monitoring_frequency", json_string(sg_monitoring_frequency_name(p->monitoring_frequency)));
+    json_object_set_new(rep, "monitoring_frequency",
+                        json_string(sg_monitoring_frequency_name(p->monitoring_frequency)));
     json_object_set_new(rep, "incident_response_plan",
                         p->incident_response_plan ? json_string(p->incident_response_plan) : json_null());
     json_object_set_new(rep, "requests", json_integer(w.requests));
     json_object_set(rep, "decisions", w.decisions);
     json_object_set(rep, "refusals", w.refusals);
+    sg_flag_counts fc; /* community flags (server/guard.h), all time */
+    if ((err = sg_store_flag_counts(store, 0, &fc))) goto done;
+    json_object_set_new(rep, "flags",
+                        json_pack("{s:I,s:I,s:I,s:I}", "total", (json_int_t)fc.total, "open", (json_int_t)fc.open,
+                                  "upheld", (json_int_t)fc.upheld, "dismissed", (json_int_t)fc.dismissed));
 
     json_t *usage = json_array();
     const char *k;
@@ -142,8 +156,10 @@ sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms,
                 json_object_set_new(row, "name", json_string(keys[j].name));
                 json_object_set_new(row, "audience", json_string(keys[j].audience));
             }
-        if (top) top[i++] = row;
-        else json_decref(row);
+        if (top)
+            top[i++] = row;
+        else
+            json_decref(row);
     }
     free(keys);
     if (top) qsort(top, i, sizeof *top, cmp_keys);
@@ -163,9 +179,10 @@ sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms,
     for (size_t j = 0; j < ni; j++) {
         if (inc[j].opened_ms > now_ms) continue;
         iso_time(inc[j].opened_ms, a, sizeof a);
-        json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "id", (json_int_t)inc[j].id, "severity", inc[j].severity,
-                              "opened", a, "reason", inc[j].reason, "suspend_audience", inc[j].suspend_audience,
-                              "suspend_model", inc[j].suspend_model, "rollback", inc[j].rollback);
+        json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "id", (json_int_t)inc[j].id, "severity",
+                              inc[j].severity, "opened", a, "reason", inc[j].reason, "suspend_audience",
+                              inc[j].suspend_audience, "suspend_model", inc[j].suspend_model, "rollback",
+                              inc[j].rollback);
         if (inc[j].closed_ms) {
             iso_time(inc[j].closed_ms, b, sizeof b);
             json_object_set_new(o, "closed", json_string(b));
@@ -183,9 +200,9 @@ sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms,
     for (size_t j = 0; j < nm; j++) {
         if (mv[j].time_ms > now_ms) continue;
         iso_time(mv[j].time_ms, a, sizeof a);
-        json_array_append_new(ma, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "time", a, "kind", mv[j].kind, "from",
-                                            mv[j].from_stage, "to", mv[j].to_stage, "by", mv[j].actor, "reason",
-                                            mv[j].reason, "override", mv[j].override));
+        json_array_append_new(ma, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "time", a, "kind", mv[j].kind,
+                                            "from", mv[j].from_stage, "to", mv[j].to_stage, "by", mv[j].actor,
+                                            "reason", mv[j].reason, "override", mv[j].override));
     }
     free(mv);
     json_object_set_new(rep, "stage_changes", ma);
@@ -232,34 +249,46 @@ static const char *str(const json_t *o, const char *k) {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
 }
-static long long num(const json_t *o, const char *k) { return (long long)json_integer_value(json_object_get(o, k)); }
+static long long num(const json_t *o, const char *k) {
+    return (long long)json_integer_value(json_object_get(o, k));
+}
 
 char *sg_report_text(const json_t *r) {
     buf b = {0};
     put(&b, "# Release report: %s\n\n", str(r, "release"));
-    put(&b, "Period: %s to %s. Current stage: %s. Monitoring: %s. Incident response plan: %s.\n\n", str(r, "since"),
-        str(r, "until"), str(r, "current_stage"), str(r, "monitoring_frequency"),
-        json_is_string(json_object_get(r, "incident_response_plan")) ? str(r, "incident_response_plan") : "(none)");
+    put(&b, "Period: %s to %s. Current stage: %s. Monitoring: %s. Incident response plan: %s.\n\n",
+        str(r, "since"), str(r, "until"), str(r, "current_stage"), str(r, "monitoring_frequency"),
+        json_is_string(json_object_get(r, "incident_response_plan")) ? str(r, "incident_response_plan")
+                                                                     : "(none)");
     put(&b, "## Usage per audience and model\n\n");
     json_t *u = json_object_get(r, "usage");
-    if (!json_array_size(u)) put(&b, "No allowed requests in the period.\n");
-    else put(&b, "| audience | model | requests | prompt tokens | completion tokens |\n|---|---|---|---|---|\n");
+    if (!json_array_size(u))
+        put(&b, "No allowed requests in the period.\n");
+    else
+        put(&b,
+            "| audience | model | requests | prompt tokens | completion tokens |\n|---|---|---|---|---|\n");
     size_t i;
     json_t *v;
-    json_array_foreach(u, i, v) put(&b, "| %s | %s | %lld | %lld | %lld |\n", str(v, "audience"), str(v, "model"),
-                                    num(v, "requests"), num(v, "prompt_tokens"), num(v, "completion_tokens"));
+    json_array_foreach(u, i, v)
+        put(&b, "| %s | %s | %lld | %lld | %lld |\n", str(v, "audience"), str(v, "model"), num(v, "requests"),
+            num(v, "prompt_tokens"), num(v, "completion_tokens"));
     put(&b, "\n## Refusals by cause\n\n");
     json_t *ref = json_object_get(r, "refusals");
     if (!json_object_size(ref)) put(&b, "None.\n");
     const char *k;
     json_object_foreach(ref, k, v) put(&b, "- %s: %lld\n", k, (long long)json_integer_value(v));
+    json_t *fl = json_object_get(r, "flags");
+    if (fl)
+        put(&b, "\nCommunity flags: %lld (open %lld, upheld %lld, dismissed %lld).\n", num(fl, "total"),
+            num(fl, "open"), num(fl, "upheld"), num(fl, "dismissed"));
     put(&b, "\nAll request outcomes (%lld requests):", num(r, "requests"));
-    json_object_foreach(json_object_get(r, "decisions"), k, v) put(&b, " %s=%lld", k, (long long)json_integer_value(v));
+    json_object_foreach(json_object_get(r, "decisions"), k, v)
+        put(&b, " %s=%lld", k, (long long)json_integer_value(v));
     put(&b, "\n\n## Top keys\n\n");
     json_t *tk = json_object_get(r, "top_keys");
     if (!json_array_size(tk)) put(&b, "None.\n");
-    json_array_foreach(tk, i, v) put(&b, "- key %lld (%s, %s): %lld requests\n", num(v, "key_id"), str(v, "name"),
-                                     str(v, "audience"), num(v, "requests"));
+    json_array_foreach(tk, i, v) put(&b, "- key %lld (%s, %s): %lld requests\n", num(v, "key_id"),
+                                     str(v, "name"), str(v, "audience"), num(v, "requests"));
     put(&b, "\n## Incidents\n\n");
     json_t *ia = json_object_get(r, "incidents");
     if (!json_array_size(ia)) put(&b, "None.\n");
@@ -273,10 +302,9 @@ char *sg_report_text(const json_t *r) {
     put(&b, "\n## Stage changes\n\n");
     json_t *ma = json_object_get(r, "stage_changes");
     if (!json_array_size(ma)) put(&b, "None.\n");
-    json_array_foreach(ma, i, v) put(&b, "- %s %s: %s -> %s by %s%s: %s\n", str(v, "time"), str(v, "kind"),
-                                     str(v, "from"), str(v, "to"), str(v, "by"),
-                                     json_is_true(json_object_get(v, "override")) ? " (OVERRIDE)" : "",
-                                     str(v, "reason"));
+    json_array_foreach(ma, i, v) put(
+        &b, "- %s %s: %s -> %s by %s%s: %s\n", str(v, "time"), str(v, "kind"), str(v, "from"), str(v, "to"),
+        str(v, "by"), json_is_true(json_object_get(v, "override")) ? " (OVERRIDE)" : "", str(v, "reason"));
     return b.s;
 }
 
@@ -290,7 +318,8 @@ char *sg_report_dir(const char *db) {
 sg_error *sg_report_write(sg_store *store, const sg_policy *p, const char *dir, int64_t now_ms) {
     if (mkdir(dir, 0700) && errno != EEXIST) return sg_error_new("%s: %s", dir, strerror(errno));
     json_t *rep = NULL;
-    sg_error *err = sg_report_build(store, p, now_ms - sg_report_period_ms(p->monitoring_frequency), now_ms, &rep);
+    sg_error *err =
+        sg_report_build(store, p, now_ms - sg_report_period_ms(p->monitoring_frequency), now_ms, &rep);
     if (err) return err;
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;

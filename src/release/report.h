@@ -29,6 +29,7 @@ char *sg_report_dir(const char *db);
 
 /* Writes the report of the last period ending at now_ms as
  * DIR/report-YYYYMMDDTHHMMZ.json and .md (atomically, creating DIR). */
-sg_error *sg_report_write(sg_store *store, const sg_policy *policy, const char *dir, int64_t now_ms) SG_MUST_CHECK;
+sg_error *sg_report_write(sg_store *store, const sg_policy *policy, const char *dir,
+                          int64_t now_ms) SG_MUST_CHECK;
 
 #endif

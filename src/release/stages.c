@@ -70,7 +70,8 @@ sg_error *sg_release_ensure_started(sg_store *store, const sg_policy *p, const c
     snprintf(m.to_stage, sizeof m.to_stage, "%s", name);
     snprintf(m.kind, sizeof m.kind, "start");
     snprintf(m.actor, sizeof m.actor, "%s", actor ? actor : "");
-    snprintf(m.reason, sizeof m.reason, "release started at the policy's current_stage (policy %.64s)", p->digest);
+    snprintf(m.reason, sizeof m.reason, "release started at the policy's current_stage (policy %.64s)",
+             p->digest);
     if ((err = sg_store_stage_move_add(store, &m, NULL))) return err;
     return sg_journal_event(store, "stage-start", name, NULL, NULL, m.reason);
 }
@@ -111,7 +112,8 @@ sg_error *sg_release_gates(sg_store *store, const sg_policy *p, const sg_release
     r->from = st->stage;
     r->to = st->stage + 1 < p->n_stages ? st->stage + 1 : -1;
     if (r->to < 0) {
-        snprintf(r->blocked, sizeof r->blocked, "'%s' is the last stage of the policy", p->stages[st->stage].name);
+        snprintf(r->blocked, sizeof r->blocked, "'%s' is the last stage of the policy",
+                 p->stages[st->stage].name);
         return NULL;
     }
     if (p->deployment_strategy == SG_DEPLOY_INTERNAL_ONLY) {
@@ -162,8 +164,9 @@ sg_error *sg_release_gates(sg_store *store, const sg_policy *p, const sg_release
             char when[32];
             format_time(latest->time_ms, when, sizeof when);
             g->met = parse_risk(latest->status) >= gates->risk_assessment;
-            GATE_TEXT(g->evidence, "#%lld %.32s by %.64s on %s (%.160s, blake2b %.16s)", (long long)latest->id, latest->status,
-                      latest->author, when, latest->file, latest->digest);
+            GATE_TEXT(g->evidence, "#%lld %.32s by %.64s on %s (%.160s, blake2b %.16s)",
+                      (long long)latest->id, latest->status, latest->author, when, latest->file,
+                      latest->digest);
         }
         free(risks);
     }
@@ -196,8 +199,8 @@ sg_error *sg_release_gates(sg_store *store, const sg_policy *p, const sg_release
 
     /* sign-offs for the next stage since the release entered this one */
     if (gates->signoffs > 0 && (g = add_gate(r, "signoffs", 0))) {
-        GATE_TEXT(g->what, "%d sign-off%s for '%s'%s", gates->signoffs, gates->signoffs == 1 ? "" : "s", next->name,
-                  gates->n_reviewers ? " by named reviewers" : "");
+        GATE_TEXT(g->what, "%d sign-off%s for '%s'%s", gates->signoffs, gates->signoffs == 1 ? "" : "s",
+                  next->name, gates->n_reviewers ? " by named reviewers" : "");
         sg_signoff_record *so = NULL;
         size_t n = 0;
         if ((err = sg_store_signoffs(store, &so, &n))) return err;
@@ -221,7 +224,7 @@ sg_error *sg_release_gates(sg_store *store, const sg_policy *p, const sg_release
         }
         free(so);
         g->met = count >= gates->signoffs;
-        GATE_TEXT(g->evidence, "%d of %d: %s%s", count, gates->signoffs, count ? names : "none",
+        GATE_TEXT(g->evidence, "%d of %d: %.280s%s", count, gates->signoffs, count ? names : "none",
                   ignored ? " (sign-offs by reviewers not named in the policy ignored)" : "");
     }
 
@@ -231,8 +234,10 @@ sg_error *sg_release_gates(sg_store *store, const sg_policy *p, const sg_release
         int known = sg_policy_known_protocol(name), on = sg_policy_protocol_enabled(p, r->to, name);
         if (!(g = add_gate(r, "safety_protocol", known && on))) break;
         GATE_TEXT(g->what, "%s active at '%s'", name, next->name);
-        GATE_TEXT(g->evidence, "%s", !known ? "not implemented by this stagegate" : on ? "enabled by the policy"
-                                                                                       : "not enabled at that stage");
+        GATE_TEXT(g->evidence, "%s",
+                  !known ? "not implemented by this stagegate"
+                  : on   ? "enabled by the policy"
+                         : "not enabled at that stage");
     }
 
     /* no open incident */
@@ -261,15 +266,16 @@ void sg_gate_report_format(const sg_gate_report *r, char *buf, size_t size) {
     }
     for (int i = 0; i < r->n && len < size; i++) {
         const sg_gate_result *g = &r->gates[i];
-        int k = snprintf(buf + len, size - len, "  [%s] %s: %s -- %s\n", g->met ? "met" : "UNMET", g->name, g->what,
-                         g->evidence);
+        int k = snprintf(buf + len, size - len, "  [%s] %s: %s -- %s\n", g->met ? "met" : "UNMET", g->name,
+                         g->what, g->evidence);
         if (k < 0) break;
         len += (size_t)k;
     }
 }
 
-static sg_error *record_move(sg_store *store, const sg_policy *p, int from, int to, const char *kind, int override,
-                             const char *actor, const char *reason, const char *evidence, int64_t now_ms) {
+static sg_error *record_move(sg_store *store, const sg_policy *p, int from, int to, const char *kind,
+                             int override, const char *actor, const char *reason, const char *evidence,
+                             int64_t now_ms) {
     sg_stage_move m = {.time_ms = now_ms, .override = override};
     snprintf(m.from_stage, sizeof m.from_stage, "%s", p->stages[from].name);
     snprintf(m.to_stage, sizeof m.to_stage, "%s", p->stages[to].name);
@@ -280,14 +286,16 @@ static sg_error *record_move(sg_store *store, const sg_policy *p, int from, int 
     sg_error *err = sg_store_stage_move_add(store, &m, NULL);
     if (err) return err;
     char text[SG_REL_TEXT_MAX + 512];
-    snprintf(text, sizeof text, "%s -> %s by %s%s%s", m.from_stage, m.to_stage, m.actor[0] ? m.actor : "(unknown)",
-             m.reason[0] ? ": " : "", m.reason);
-    const char *decision = !strcmp(kind, "rollback") ? "stage-rollback" : override ? "stage-override" : "stage-advance";
+    snprintf(text, sizeof text, "%s -> %s by %s%s%s", m.from_stage, m.to_stage,
+             m.actor[0] ? m.actor : "(unknown)", m.reason[0] ? ": " : "", m.reason);
+    const char *decision = !strcmp(kind, "rollback") ? "stage-rollback"
+                           : override                ? "stage-override"
+                                                     : "stage-advance";
     return sg_journal_event(store, decision, m.to_stage, NULL, NULL, text);
 }
 
-sg_error *sg_release_advance(sg_store *store, const sg_policy *p, const char *actor, int force, const char *reason,
-                             int64_t now_ms, sg_gate_report *report, int *moved) {
+sg_error *sg_release_advance(sg_store *store, const sg_policy *p, const char *actor, int force,
+                             const char *reason, int64_t now_ms, sg_gate_report *report, int *moved) {
     *moved = 0;
     sg_error *err = sg_release_ensure_started(store, p, actor, now_ms);
     if (err) return err;
@@ -303,15 +311,15 @@ sg_error *sg_release_advance(sg_store *store, const sg_policy *p, const char *ac
     char evidence[SG_REL_TEXT_MAX];
     sg_gate_report_format(report, evidence, sizeof evidence);
     const char *why = reason && reason[0] ? reason : "every gate met";
-    if ((err = record_move(store, p, report->from, report->to, "advance", !report->all_met, actor, why, evidence,
-                           now_ms)))
+    if ((err = record_move(store, p, report->from, report->to, "advance", !report->all_met, actor, why,
+                           evidence, now_ms)))
         return err;
     *moved = 1;
     return NULL;
 }
 
-sg_error *sg_release_rollback(sg_store *store, const sg_policy *p, int to, const char *actor, const char *reason,
-                              int64_t now_ms) {
+sg_error *sg_release_rollback(sg_store *store, const sg_policy *p, int to, const char *actor,
+                              const char *reason, int64_t now_ms) {
     if (!reason || !reason[0]) return sg_error_new("a rollback needs a reason (--reason TEXT)");
     sg_error *err = sg_release_ensure_started(store, p, actor, now_ms);
     if (err) return err;
@@ -322,7 +330,7 @@ sg_error *sg_release_rollback(sg_store *store, const sg_policy *p, int to, const
     if (to < 0) to = from - 1;
     if (to < 0) return sg_error_new("cannot roll back: '%s' is the first stage", p->stages[from].name);
     if (to >= from)
-        return sg_error_new("cannot roll back to '%s': it is not before the current stage '%s'", p->stages[to].name,
-                            p->stages[from].name);
+        return sg_error_new("cannot roll back to '%s': it is not before the current stage '%s'",
+                            p->stages[to].name, p->stages[from].name);
     return record_move(store, p, from, to, "rollback", 0, actor, reason, "", now_ms);
 }

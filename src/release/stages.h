@@ -35,16 +35,17 @@
 #include "store/store.h"
 
 typedef struct {
-    int stage;          /* index into policy->stages */
-    int64_t entered_ms; /* when the release entered it (0: no move recorded yet) */
-    int64_t version;    /* sg_store_release_version when loaded */
+    int stage;                     /* index into policy->stages */
+    int64_t entered_ms;            /* when the release entered it (0: no move recorded yet) */
+    int64_t version;               /* sg_store_release_version when loaded */
     sg_incident_record *incidents; /* open incidents, oldest first */
     size_t n_incidents;
 } sg_release_state;
 
 /* Reads the current stage and open incidents. An error when the stored stage
  * is not a stage of this policy. */
-sg_error *sg_release_state_load(sg_store *store, const sg_policy *policy, sg_release_state *out) SG_MUST_CHECK;
+sg_error *sg_release_state_load(sg_store *store, const sg_policy *policy,
+                                sg_release_state *out) SG_MUST_CHECK;
 void sg_release_state_free(sg_release_state *state);
 
 /* The id of an open incident that suspends `audience` or `model` (either may
@@ -66,8 +67,8 @@ typedef struct {
 } sg_gate_result;
 
 typedef struct {
-    int from, to;  /* stage indexes; to = -1 when there is no next stage */
-    int all_met;   /* every gate met (and a next stage exists, and the strategy allows) */
+    int from, to;      /* stage indexes; to = -1 when there is no next stage */
+    int all_met;       /* every gate met (and a next stage exists, and the strategy allows) */
     char blocked[256]; /* why no gates apply at all: last stage, internal_only ("" otherwise) */
     int n;
     sg_gate_result gates[SG_GATE_MAX];
@@ -85,7 +86,8 @@ void sg_gate_report_format(const sg_gate_report *r, char *buf, size_t size);
  * whether it moved; the report is filled either way. internal_only and the
  * last stage refuse even with force. */
 sg_error *sg_release_advance(sg_store *store, const sg_policy *policy, const char *actor, int force,
-                             const char *reason, int64_t now_ms, sg_gate_report *report, int *moved) SG_MUST_CHECK;
+                             const char *reason, int64_t now_ms, sg_gate_report *report,
+                             int *moved) SG_MUST_CHECK;
 
 /* Moves back to stage `to` (-1: the previous stage), which must be before
  * the current one. A reason is required. */

@@ -19,6 +19,8 @@
 #include "release/report.h"
 #include "release/stages.h"
 #include "server/audit_sink.h"
+#include "server/guard.h"
+#include "safety/watermark_key.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/models.h"
@@ -29,6 +31,7 @@
 /* A loaded policy, shared by every policy_ref made from it. */
 typedef struct {
     sg_policy *policy;
+    sg_guard *guard; /* its safety controls (compiled content filter) */
     int refs;
 } shared_policy;
 
@@ -55,13 +58,14 @@ struct sg_server {
     sg_models *models;
     sg_http *http;
     char *db_path;
+    sg_watermark *wm; /* the watermark, keyed from the store (safety/watermark_key.h) */
     double request_timeout_s;
     /* the release watcher: polls the store's release version */
     pthread_t watcher;
     int watcher_running;
     pthread_mutex_t watch_mu;
     pthread_cond_t watch_cv;
-    double next_report_s; /* monotonic time of the next scheduled report */
+    double next_report_s;  /* monotonic time of the next scheduled report */
     volatile int stopping; /* set by sg_server_stop: waiting requests give up */
 };
 
@@ -82,6 +86,7 @@ static void policy_release(sg_server *s, policy_ref *r) {
         int policy_left = --r->shared->refs;
         pthread_mutex_unlock(&s->policy_mu);
         if (!policy_left) {
+            sg_guard_free(r->shared->guard);
             sg_policy_free(r->shared->policy);
             free(r->shared);
         }
@@ -148,14 +153,20 @@ static size_t utf8_safe_end(const char *s, size_t n) {
 /* ---- one completion request ---------------------------------------------- */
 
 typedef struct {
-    bytes text;          /* generated text (without end-of-text), truncated at a stop string */
-    size_t *offsets;     /* byte offset of each consumed token */
-    int consumed;        /* tokens of the sequence taken into `text` */
-    int stopped;         /* a stop string matched */
-    size_t emitted;      /* streaming: bytes already sent */
-    int logprobs_sent;   /* streaming: tokens whose logprobs were sent */
+    bytes text;        /* generated text (without end-of-text), truncated at a stop string */
+    size_t *offsets;   /* byte offset of each consumed token */
+    int consumed;      /* tokens of the sequence taken into `text` */
+    int stopped;       /* a stop string matched */
+    size_t emitted;    /* streaming: bytes already sent */
+    int logprobs_sent; /* streaming: tokens whose logprobs were sent */
     int finish_sent;
-    const char *finish;  /* "stop" / "length" once known */
+    const char *finish; /* "stop" / "length" / "content_filter" once known */
+    /* the output filter (content_filter on at the stage): streaming */
+    sg_filter_stream *fs;
+    size_t fed;   /* bytes of `text` pushed into fs */
+    bytes shown;  /* what was released to the client */
+    int blocked;  /* a block category matched: finish_reason content_filter */
+    char category[128];
 } choice_state;
 
 typedef struct {
@@ -182,6 +193,10 @@ typedef struct {
     bytes out;
     size_t out_pos;
     int done_sent;
+    /* safety controls (server/guard.h) */
+    int output_filter;                    /* content_filter on: completions pass the output filter */
+    char *redacted[SG_REQ_MAX_PROMPTS];   /* redacted prompts (the request's prompts point here) */
+    char reason[512];                     /* for the audit record: flags raised, redactions */
 } completion;
 
 static void completion_free(completion *c) {
@@ -189,7 +204,10 @@ static void completion_free(completion *c) {
     for (int i = 0; c->choices && i < c->n_choices; i++) {
         free(c->choices[i].text.buf);
         free(c->choices[i].offsets);
+        free(c->choices[i].shown.buf);
+        sg_filter_stream_free(c->choices[i].fs);
     }
+    for (int i = 0; i < SG_REQ_MAX_PROMPTS; i++) free(c->redacted[i]);
     free(c->choices);
     for (int i = 0; i < c->req.n_prompts; i++)
         if (c->prompt_ids) free(c->prompt_ids[i]);
@@ -203,10 +221,12 @@ static void completion_free(completion *c) {
     free(c);
 }
 
-/* Records one decision in the audit log (durably) and the metrics. */
-static void record(sg_server *srv, const sg_principal *who, const char *model, const char *stage,
-                   const char *decision, const char *reason, long prompt_tokens, long completion_tokens, double t0,
-                   int status, const char *prompt_text, const char *completion_text, sg_audit_text text_mode) {
+/* Records one decision in the audit log (durably) and the metrics; *seq
+ * (may be NULL) gets the audit record's number. */
+static void record_seq(sg_server *srv, const sg_principal *who, const char *model, const char *stage,
+                       const char *decision, const char *reason, long prompt_tokens, long completion_tokens,
+                       double t0, int status, const char *prompt_text, const char *completion_text,
+                       sg_audit_text text_mode, int64_t *seq) {
     double latency = sg_monotonic_s() - t0;
     sg_audit_event e = {0};
     e.key_id = who ? who->key_id : 0;
@@ -221,8 +241,18 @@ static void record(sg_server *srv, const sg_principal *who, const char *model, c
     e.text_mode = sg_audit_text_name(text_mode);
     e.prompt_text = prompt_text;
     e.completion_text = completion_text;
+    e.seq = seq;
     sg_audit_sink_write(srv->store, &e);
-    sg_metrics_request(srv->metrics, status, who ? who->audience : "", prompt_tokens, completion_tokens, latency);
+    sg_metrics_request(srv->metrics, status, who ? who->audience : "", prompt_tokens, completion_tokens,
+                       latency);
+}
+
+static void record(sg_server *srv, const sg_principal *who, const char *model, const char *stage,
+                   const char *decision, const char *reason, long prompt_tokens, long completion_tokens,
+                   double t0, int status, const char *prompt_text, const char *completion_text,
+                   sg_audit_text text_mode) {
+    record_seq(srv, who, model, stage, decision, reason, prompt_tokens, completion_tokens, t0, status, prompt_text,
+               completion_text, text_mode, NULL);
 }
 
 /* Takes newly generated tokens into the choices' texts and applies stop
@@ -350,8 +380,10 @@ static char *joined_prompts(const completion *c) {
             char *t;
             size_t n;
             sg_error *err = sg_tokenizer_decode(c->model->tokenizer, p->ids, p->n_ids, &t, &n);
-            if (err) sg_error_free(err);
-            else bytes_put(&b, t, n), free(t);
+            if (err)
+                sg_error_free(err);
+            else
+                bytes_put(&b, t, n), free(t);
         }
     }
     if (!b.buf) bytes_put(&b, "", 0);
@@ -362,7 +394,8 @@ static char *joined_completions(const completion *c) {
     bytes b = {0};
     for (int i = 0; i < c->n_choices; i++) {
         if (i) bytes_put(&b, "\n\n", 2);
-        bytes_put(&b, c->choices[i].text.buf ? c->choices[i].text.buf : "", c->choices[i].text.len);
+        const bytes *t = c->output_filter && c->req.stream ? &c->choices[i].shown : &c->choices[i].text;
+        bytes_put(&b, t->buf ? t->buf : "", t->len);
     }
     if (!b.buf) bytes_put(&b, "", 0);
     return b.buf;
@@ -385,8 +418,24 @@ static void finalize(completion *c, const char *decision, int status) {
         pt = joined_prompts(c);
         ct = joined_completions(c);
     }
-    record(c->srv, &c->who, c->req.model, stage_name(c->pref), decision, NULL,
-           c->prompt_tokens / (c->req.n ? c->req.n : 1), completion_tokens(c), c->t0, status, pt, ct, p->audit_text);
+    /* an output filter block turns the outcome into "filtered", naming the category */
+    int blocked = -1;
+    for (int i = 0; i < c->n_choices; i++)
+        if (c->choices[i].blocked && blocked < 0) blocked = i;
+    char reason[700];
+    snprintf(reason, sizeof reason, "%s", c->reason);
+    if (blocked >= 0 && !strcmp(decision, "allowed")) {
+        decision = "filtered";
+        size_t l = strlen(reason);
+        snprintf(reason + l, sizeof reason - l, "%soutput blocked by the content filter (category '%s')",
+                 l ? "; " : "", c->choices[blocked].category);
+    }
+    int64_t seq = 0;
+    record_seq(c->srv, &c->who, c->req.model, stage_name(c->pref), decision, reason[0] ? reason : NULL,
+               c->prompt_tokens / (c->req.n ? c->req.n : 1), completion_tokens(c), c->t0, status, pt, ct,
+               p->audit_text, &seq);
+    if (seq && c->who.key_id && (!strcmp(decision, "allowed") || !strcmp(decision, "filtered")))
+        sg_guard_completion_served(c->srv->store, c->id, c->who.key_id, seq);
     free(pt);
     free(ct);
 }
@@ -427,8 +476,10 @@ static json_t *choices_json(completion *c) {
                 char *t;
                 size_t n;
                 sg_error *err = sg_tokenizer_decode(c->model->tokenizer, p->ids, p->n_ids, &t, &n);
-                if (err) sg_error_free(err);
-                else bytes_put(&b, t, n), free(t);
+                if (err)
+                    sg_error_free(err);
+                else
+                    bytes_put(&b, t, n), free(t);
             }
             base = b.len;
             bytes_put(&b, ch->text.buf ? ch->text.buf : "", ch->text.len);
@@ -438,7 +489,8 @@ static json_t *choices_json(completion *c) {
             json_object_set_new(o, "text", json_text(ch->text.buf ? ch->text.buf : "", ch->text.len));
         }
         json_object_set_new(o, "index", json_integer(i));
-        json_object_set_new(o, "logprobs", c->req.logprobs >= 0 ? logprobs_json(c, i, 0, ch->consumed, base) : json_null());
+        json_object_set_new(o, "logprobs",
+                            c->req.logprobs >= 0 ? logprobs_json(c, i, 0, ch->consumed, base) : json_null());
         json_object_set_new(o, "finish_reason", json_string(ch->finish ? ch->finish : "length"));
         json_array_append_new(arr, o);
     }
@@ -481,6 +533,46 @@ static json_t *chunk_for(completion *c, int i, const char *text, size_t n, const
     return o;
 }
 
+/* The output filter (server/guard.h): passes text[fed..upto) of a choice
+ * through its stream filter, and at the end (`final`) what the filter still
+ * holds back; appends the released bytes to `piece` and to ch->shown. A block
+ * ends the choice with finish_reason "content_filter" and sets *cancel. A
+ * filter error fails closed (as a block). */
+static void filter_take(completion *c, choice_state *ch, const sg_filter_chunk *fc, bytes *piece, char *cancel) {
+    bytes_put(piece, fc->text ? fc->text : "", fc->len);
+    bytes_put(&ch->shown, fc->text ? fc->text : "", fc->len);
+    if (fc->blocked) {
+        ch->blocked = 1;
+        snprintf(ch->category, sizeof ch->category, "%s",
+                 fc->category >= 0 ? sg_filter_category_name(sg_guard_filter(c->pref->shared->guard), fc->category)
+                                   : "?");
+        ch->finish = "content_filter";
+        ch->stopped = 1;
+        *cancel = 1;
+    }
+}
+
+static void filter_piece(completion *c, choice_state *ch, size_t upto, int final, bytes *piece, char *cancel) {
+    sg_filter_chunk fc;
+    sg_error *err = NULL;
+    bytes_put(piece, "", 0);
+    if (upto > ch->fed && !ch->blocked) {
+        err = sg_filter_stream_push(ch->fs, ch->text.buf + ch->fed, upto - ch->fed, &fc);
+        ch->fed = upto;
+        if (!err) filter_take(c, ch, &fc, piece, cancel);
+    }
+    if (!err && final && !ch->blocked) {
+        err = sg_filter_stream_finish(ch->fs, &fc);
+        if (!err) filter_take(c, ch, &fc, piece, cancel);
+    }
+    if (err) {
+        sg_log(SG_LOG_ERROR, "output filter: %s", sg_error_message(err));
+        sg_error_free(err);
+        sg_filter_chunk none = {.text = "", .len = 0, .blocked = 1, .category = -1};
+        filter_take(c, ch, &none, piece, cancel);
+    }
+}
+
 /* Produces SSE events for whatever is new; returns 1 once the stream is complete. */
 static int stream_produce(completion *c) {
     char cancel[SG_REQ_MAX_PROMPTS * SG_REQ_MAX_N];
@@ -492,10 +584,20 @@ static int stream_produce(completion *c) {
         choice_state *ch = &c->choices[i];
         if (ch->finish_sent) continue;
         size_t upto = sendable(c, ch);
-        if (upto > ch->emitted || ch->finish) {
+        if (c->output_filter) {
+            bytes piece = {0};
+            filter_piece(c, ch, upto, ch->finish != NULL, &piece, &cancel[i]);
+            if (upto > ch->emitted) ch->emitted = upto;
+            if (piece.len || ch->finish) {
+                emit_event(c, chunk_for(c, i, piece.buf, piece.len, ch->finish));
+                if (ch->finish) ch->finish_sent = 1;
+            }
+            free(piece.buf);
+        } else if (upto > ch->emitted || ch->finish) {
             size_t from = ch->emitted;
             ch->emitted = upto > ch->emitted ? upto : ch->emitted;
-            emit_event(c, chunk_for(c, i, ch->text.buf ? ch->text.buf + from : "", ch->emitted - from, ch->finish));
+            emit_event(
+                c, chunk_for(c, i, ch->text.buf ? ch->text.buf + from : "", ch->emitted - from, ch->finish));
             if (ch->finish) ch->finish_sent = 1;
         }
         if (!ch->finish_sent) all = 0;
@@ -509,8 +611,16 @@ static int stream_produce(completion *c) {
             choice_state *ch = &c->choices[i];
             if (ch->finish_sent) continue;
             ch->finish = "length";
-            emit_event(c, chunk_for(c, i, ch->text.buf ? ch->text.buf + ch->emitted : "", ch->text.len - ch->emitted,
-                                    "length"));
+            if (c->output_filter) {
+                bytes piece = {0};
+                char ignore = 0;
+                filter_piece(c, ch, ch->text.len, 1, &piece, &ignore);
+                emit_event(c, chunk_for(c, i, piece.buf, piece.len, ch->finish));
+                free(piece.buf);
+            } else {
+                emit_event(c, chunk_for(c, i, ch->text.buf ? ch->text.buf + ch->emitted : "",
+                                        ch->text.len - ch->emitted, "length"));
+            }
             ch->emitted = ch->text.len;
             ch->finish_sent = 1;
         }
@@ -583,9 +693,11 @@ static void limits_for(const policy_ref *r, const sg_principal *who, int64_t *rp
 }
 
 /* Authenticates; on failure answers 401 (audited) and returns 0. */
-static int authenticate(sg_server *srv, sg_http_request *req, const policy_ref *pref, double t0, sg_principal *who) {
+static int authenticate(sg_server *srv, sg_http_request *req, const policy_ref *pref, double t0,
+                        sg_principal *who) {
     sg_auth_result res;
-    sg_error *err = sg_keys_authenticate(srv->keys, sg_http_header_get(req, "Authorization"), sg_now_ms(), who, &res);
+    sg_error *err =
+        sg_keys_authenticate(srv->keys, sg_http_header_get(req, "Authorization"), sg_now_ms(), who, &res);
     if (err) {
         sg_log(SG_LOG_ERROR, "authentication failed: %s", sg_error_message(err));
         sg_error_free(err);
@@ -599,6 +711,87 @@ static int authenticate(sg_server *srv, sg_http_request *req, const policy_ref *
     sg_http_respond_error(req, 401, "invalid_request_error", NULL, "invalid_api_key", "%s", msg);
     record(srv, NULL, NULL, stage_name(pref), "401", msg, 0, 0, t0, 401, NULL, NULL, SG_AUDIT_TEXT_NONE);
     return 0;
+}
+
+static void new_completion_id(completion *c) {
+    c->created = (long long)time(NULL);
+    unsigned char rnd[12];
+    randombytes_buf(rnd, sizeof rnd);
+    memcpy(c->id, "cmpl-", 5);
+    sodium_bin2hex(c->id + 5, sizeof c->id - 5, rnd, sizeof rnd);
+}
+
+static int count_tokens(const sg_tokenizer *tok, const char *text, size_t len) {
+    int *ids = NULL, n = 0;
+    sg_error *err = sg_tokenizer_encode(tok, text, len, 0, &ids, &n);
+    if (err) sg_error_free(err), n = 0;
+    free(ids);
+    return n;
+}
+
+/* A hard-coded response (hardcoded_responses on, a category with that action
+ * matched the prompt): every choice is the category's predetermined text and
+ * the model does not run; answered like a completion (JSON or SSE) and
+ * audited as "hardcoded". */
+static void respond_hardcoded(completion *c, sg_http_request *req, const char *response, const char *category) {
+    sg_server *srv = c->srv;
+    const sg_model_entry *m = c->model;
+    new_completion_id(c);
+    size_t rlen = strlen(response);
+    long prompt_tokens = 0;
+    for (int i = 0; i < c->req.n_prompts; i++) {
+        const sg_prompt *pr = &c->req.prompts[i];
+        prompt_tokens += pr->text ? count_tokens(m->tokenizer, pr->text, pr->text_len) : pr->n_ids;
+    }
+    int n_choices = c->req.n_prompts * c->req.n;
+    long out_tokens = (long)count_tokens(m->tokenizer, response, rlen) * n_choices;
+    json_t *choices = json_array();
+    for (int i = 0; i < n_choices; i++) {
+        json_t *ch = json_object();
+        json_object_set_new(ch, "text", json_stringn(response, rlen));
+        json_object_set_new(ch, "index", json_integer(i));
+        json_object_set_new(ch, "logprobs", json_null());
+        json_object_set_new(ch, "finish_reason", json_string("stop"));
+        json_array_append_new(choices, ch);
+    }
+    json_t *usage = json_object();
+    json_object_set_new(usage, "prompt_tokens", json_integer(prompt_tokens));
+    json_object_set_new(usage, "completion_tokens", json_integer(out_tokens));
+    json_object_set_new(usage, "total_tokens", json_integer(prompt_tokens + out_tokens));
+    char why[300];
+    snprintf(why, sizeof why, "hardcoded response (category '%s')", category);
+    int64_t seq = 0;
+    const sg_policy *p = c->pref->policy;
+    char *pt = p->audit_text != SG_AUDIT_TEXT_NONE ? joined_prompts(c) : NULL;
+    record_seq(srv, &c->who, c->req.model, stage_name(c->pref), "hardcoded", why, prompt_tokens, out_tokens, c->t0,
+               200, pt, p->audit_text != SG_AUDIT_TEXT_NONE ? response : NULL, p->audit_text, &seq);
+    free(pt);
+    if (seq && c->who.key_id) sg_guard_completion_served(srv->store, c->id, c->who.key_id, seq);
+    if (!c->req.stream) {
+        json_t *o = envelope(c);
+        json_object_set_new(o, "choices", choices);
+        json_object_set_new(o, "usage", usage);
+        sg_http_respond_json(req, 200, o);
+        return;
+    }
+    size_t i;
+    json_t *ch;
+    json_array_foreach(choices, i, ch) {
+        json_t *o = envelope(c), *one = json_array();
+        json_array_append(one, ch);
+        json_object_set_new(o, "choices", one);
+        emit_event(c, o);
+    }
+    if (c->req.include_usage) {
+        json_t *o = envelope(c);
+        json_object_set_new(o, "choices", json_array());
+        json_object_set_new(o, "usage", json_incref(usage));
+        emit_event(c, o);
+    }
+    bytes_put(&c->out, "data: [DONE]\n\n", 14);
+    json_decref(choices);
+    json_decref(usage);
+    sg_http_respond_text(req, 200, "text/event-stream", c->out.buf);
 }
 
 static void handle_completions(sg_server *srv, sg_http_request *req) {
@@ -617,30 +810,33 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
 
     if (!authenticate(srv, req, c->pref, c->t0, &c->who)) goto out;
     sg_principal *who = &c->who;
-#define REJECT(status, type, param, code, decision, ...)                                                         \
-    do {                                                                                                          \
-        snprintf(why, sizeof why, __VA_ARGS__);                                                                   \
-        sg_http_respond_error(req, status, type, param, code, "%s", why);                                         \
-        record(srv, who, c->req.model, stage, decision, why, 0, 0, c->t0, status, NULL, NULL, SG_AUDIT_TEXT_NONE); \
-        goto out;                                                                                                 \
+#define REJECT(status, type, param, code, decision, ...)                                                     \
+    do {                                                                                                     \
+        snprintf(why, sizeof why, __VA_ARGS__);                                                              \
+        sg_http_respond_error(req, status, type, param, code, "%s", why);                                    \
+        record(srv, who, c->req.model, stage, decision, why, 0, 0, c->t0, status, NULL, NULL,                \
+               SG_AUDIT_TEXT_NONE);                                                                          \
+        goto out;                                                                                            \
     } while (0)
 
     /* The body. */
     size_t bad;
     if (!sg_utf8_valid(req->body, req->body_len, &bad))
-        REJECT(400, "invalid_request_error", NULL, "invalid_utf8", "invalid", "the request body is not valid UTF-8 (byte %zu)",
-               bad);
+        REJECT(400, "invalid_request_error", NULL, "invalid_utf8", "invalid",
+               "the request body is not valid UTF-8 (byte %zu)", bad);
     json_error_t jerr;
     c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!c->body)
         REJECT(400, "invalid_request_error", NULL, "invalid_json", "invalid",
-               "we could not parse the JSON body of your request: %s at line %d, column %d", jerr.text, jerr.line,
-               jerr.column);
+               "we could not parse the JSON body of your request: %s at line %d, column %d", jerr.text,
+               jerr.line, jerr.column);
     sg_request_error rerr;
     if (sg_completion_request_parse(c->body, &c->req, &rerr))
-        REJECT(400, "invalid_request_error", rerr.param[0] ? rerr.param : NULL, NULL, "invalid", "%s", rerr.message);
+        REJECT(400, "invalid_request_error", rerr.param[0] ? rerr.param : NULL, NULL, "invalid", "%s",
+               rerr.message);
     if (c->req.echo && c->req.logprobs >= 0)
-        REJECT(400, "invalid_request_error", "echo", NULL, "invalid", "'echo' together with 'logprobs' is not supported");
+        REJECT(400, "invalid_request_error", "echo", NULL, "invalid",
+               "'echo' together with 'logprobs' is not supported");
 
     /* The policy. */
     char pwhy[400];
@@ -654,16 +850,72 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     if (v == SG_POLICY_DENY_UNKNOWN_MODEL)
         REJECT(404, "invalid_request_error", "model", "model_not_found", "404",
                "the model '%s' does not exist or you do not have access to it", c->req.model);
-    if (v != SG_POLICY_ALLOW) REJECT(403, "permission_denied", "model", "model_not_released", "403", "%s", pwhy);
+    if (v != SG_POLICY_ALLOW)
+        REJECT(403, "permission_denied", "model", "model_not_released", "403", "%s", pwhy);
     const sg_policy_model *pm = sg_policy_find_model(p, c->req.model);
     sg_error *err = sg_models_get(srv->models, pm->name, pm->path, &c->model);
     if (err) {
         sg_log(SG_LOG_ERROR, "%s", sg_error_message(err));
         sg_error_free(err);
-        REJECT(503, "server_error", "model", "model_unavailable", "error", "the model '%s' could not be loaded",
-               c->req.model);
+        REJECT(503, "server_error", "model", "model_unavailable", "error",
+               "the model '%s' could not be loaded", c->req.model);
     }
     const sg_model_entry *m = c->model;
+
+    /* The safety controls on the prompts (server/guard.h), as the stage
+     * enables them: block, hard-coded response, redaction, flag. Prompts given
+     * as token ids are decoded and checked the same way. */
+    const sg_guard *guard = c->pref->shared->guard;
+    for (int i = 0; i < c->req.n_prompts; i++) {
+        sg_prompt *pr = &c->req.prompts[i];
+        char *decoded = NULL;
+        size_t tlen = pr->text_len;
+        if (!pr->text) {
+            err = sg_tokenizer_decode(m->tokenizer, pr->ids, pr->n_ids, &decoded, &tlen);
+            if (err) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "%s", sg_error_message(err));
+                sg_error_free(err);
+                REJECT(400, "invalid_request_error", "prompt", NULL, "invalid", "prompt %d: %s", i, msg);
+            }
+        }
+        sg_guard_input gi;
+        err = sg_guard_check_input(guard, p, c->pref->stage, pr->text ? pr->text : decoded, tlen, &gi);
+        free(decoded);
+        if (err) {
+            sg_log(SG_LOG_ERROR, "%s", sg_error_message(err));
+            sg_error_free(err);
+            REJECT(500, "server_error", NULL, NULL, "error", "the content filter failed");
+        }
+        size_t l = strlen(c->reason);
+        if (gi.flagged[0])
+            snprintf(c->reason + l, sizeof c->reason - l, "%sprompt %d flagged: %s", l ? "; " : "", i, gi.flagged);
+        if (gi.verdict == SG_VERDICT_BLOCK) {
+            sg_guard_input_clear(&gi);
+            REJECT(400, "invalid_request_error", "prompt", "content_filter", "filtered",
+                   "the prompt was refused by the content filter (category '%s')", gi.category);
+        }
+        if (gi.verdict == SG_VERDICT_HARDCODED) {
+            respond_hardcoded(c, req, gi.response, gi.category);
+            sg_guard_input_clear(&gi);
+            goto out;
+        }
+        if (gi.verdict == SG_VERDICT_REDACT) {
+            c->redacted[i] = gi.text;
+            gi.text = NULL;
+            free(pr->ids);
+            pr->ids = NULL;
+            pr->n_ids = 0;
+            pr->text = c->redacted[i];
+            pr->text_len = gi.text_len;
+            l = strlen(c->reason);
+            snprintf(c->reason + l, sizeof c->reason - l, "%sprompt %d redacted (category '%s')", l ? "; " : "", i,
+                     gi.category);
+        }
+        sg_guard_input_clear(&gi);
+    }
+    c->output_filter =
+        sg_guard_output_on(p, c->pref->stage) && sg_filter_n_categories(sg_guard_filter(guard)) > 0;
 
     /* Prompts into token ids. */
     int np = c->req.n_prompts;
@@ -674,26 +926,29 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         sg_prompt *pr = &c->req.prompts[i];
         if (pr->text) {
             if (pr->text_len == 0) {
-                if (m->eot < 0) REJECT(400, "invalid_request_error", "prompt", NULL, "invalid", "the prompt is empty");
+                if (m->eot < 0)
+                    REJECT(400, "invalid_request_error", "prompt", NULL, "invalid", "the prompt is empty");
                 c->prompt_ids[i] = malloc(sizeof(int));
                 if (!c->prompt_ids[i]) REJECT(500, "server_error", NULL, NULL, "error", "out of memory");
                 c->prompt_ids[i][0] = m->eot;
                 c->prompt_n[i] = 1;
             } else {
-                err = sg_tokenizer_encode(m->tokenizer, pr->text, pr->text_len, 0, &c->prompt_ids[i], &c->prompt_n[i]);
+                err = sg_tokenizer_encode(m->tokenizer, pr->text, pr->text_len, 0, &c->prompt_ids[i],
+                                          &c->prompt_n[i]);
                 if (err) {
                     char msg[300];
                     snprintf(msg, sizeof msg, "%s", sg_error_message(err));
                     sg_error_free(err);
-                    REJECT(400, "invalid_request_error", "prompt", NULL, "invalid", "cannot tokenize the prompt: %s", msg);
+                    REJECT(400, "invalid_request_error", "prompt", NULL, "invalid",
+                           "cannot tokenize the prompt: %s", msg);
                 }
             }
         } else {
             for (int k = 0; k < pr->n_ids; k++)
                 if (pr->ids[k] >= m->vocab_size)
                     REJECT(400, "invalid_request_error", "prompt", NULL, "invalid",
-                           "token %d of prompt %d is %d, outside the vocabulary of %d tokens", k, i, pr->ids[k],
-                           m->vocab_size);
+                           "token %d of prompt %d is %d, outside the vocabulary of %d tokens", k, i,
+                           pr->ids[k], m->vocab_size);
             c->prompt_ids[i] = malloc((size_t)pr->n_ids * sizeof(int));
             if (!c->prompt_ids[i]) REJECT(500, "server_error", NULL, NULL, "error", "out of memory");
             memcpy(c->prompt_ids[i], pr->ids, (size_t)pr->n_ids * sizeof(int));
@@ -701,7 +956,8 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         }
         if (c->prompt_n[i] + c->req.max_tokens > m->n_ctx)
             REJECT(400, "invalid_request_error", "max_tokens", "context_length_exceeded", "invalid",
-                   "this model's maximum context length is %d tokens, however you requested %d tokens (%d in the "
+                   "this model's maximum context length is %d tokens, however you requested %d tokens (%d in "
+                   "the "
                    "prompt, %d for the completion)",
                    m->n_ctx, c->prompt_n[i] + c->req.max_tokens, c->prompt_n[i], c->req.max_tokens);
     }
@@ -723,27 +979,32 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         c->reserved = 0;
         sg_metrics_rate_limited(srv->metrics, who->audience);
         if (d == SG_RL_TOO_LARGE)
-            REJECT(429, "tokens", NULL, "rate_limit_exceeded", "429",
-                   "request too large for %s: it needs %ld tokens (prompt + max_tokens) but the limit is %lld "
-                   "tokens per minute",
-                   c->req.model, c->prompt_tokens + (long)c->req.max_tokens * c->n_choices, (long long)tpm);
+            REJECT(
+                429, "tokens", NULL, "rate_limit_exceeded", "429",
+                "request too large for %s: it needs %ld tokens (prompt + max_tokens) but the limit is %lld "
+                "tokens per minute",
+                c->req.model, c->prompt_tokens + (long)c->req.max_tokens * c->n_choices, (long long)tpm);
         int64_t ra = sg_retry_after_seconds(st.retry_after_s);
         sg_http_add_header(req, "retry-after", "%lld", (long long)ra);
         int on_requests = st.limit_requests && st.remaining_requests < 1;
         REJECT(429, on_requests ? "requests" : "tokens", NULL, "rate_limit_exceeded", "429",
-               "rate limit reached for key %lld on %s: limit %lld, remaining %lld, requested %ld; please try again "
+               "rate limit reached for key %lld on %s: limit %lld, remaining %lld, requested %ld; please try "
+               "again "
                "in %llds",
                (long long)who->key_id, on_requests ? "requests per min (RPM)" : "tokens per min (TPM)",
                (long long)(on_requests ? st.limit_requests : st.limit_tokens),
                (long long)(on_requests ? st.remaining_requests : st.remaining_tokens),
-               on_requests ? 1L : c->reserved ? c->reserved : c->prompt_tokens + (long)c->req.max_tokens * c->n_choices,
+               on_requests   ? 1L
+               : c->reserved ? c->reserved
+                             : c->prompt_tokens + (long)c->req.max_tokens * c->n_choices,
                (long long)ra);
     }
 
     /* The job: prompts x n sequences. */
     c->job = sg_job_new(c->n_choices, srv->request_timeout_s);
     c->choices = calloc((size_t)c->n_choices, sizeof *c->choices);
-    uint64_t seed = c->req.has_seed ? c->req.seed : randombytes_random() | ((uint64_t)randombytes_random() << 32);
+    uint64_t seed =
+        c->req.has_seed ? c->req.seed : randombytes_random() | ((uint64_t)randombytes_random() << 32);
     for (int i = 0; c->job && c->choices && i < c->n_choices; i++) {
         sg_generation_params gp = {0};
         gp.max_tokens = c->req.max_tokens;
@@ -759,15 +1020,21 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
             break;
         }
     }
+    int wm_on = sg_guard_watermark_on(p, c->pref->stage);
+    for (int i = 0; c->job && c->choices && i < c->n_choices; i++) {
+        if (wm_on) sg_job_set_processor(c->job, i, sg_watermark_processor(srv->wm));
+        if (c->output_filter && (err = sg_filter_stream_new(sg_guard_filter(guard), &c->choices[i].fs))) {
+            sg_log(SG_LOG_ERROR, "output filter: %s", sg_error_message(err));
+            sg_error_free(err);
+            sg_job_release(c->job);
+            c->job = NULL;
+        }
+    }
     if (!c->job || !c->choices) {
         sg_ratelimit_refund(srv->ratelimit, who->key_id, c->reserved);
         REJECT(500, "server_error", NULL, NULL, "error", "out of memory");
     }
-    c->created = (long long)time(NULL);
-    unsigned char rnd[12];
-    randombytes_buf(rnd, sizeof rnd);
-    memcpy(c->id, "cmpl-", 5);
-    sodium_bin2hex(c->id + 5, sizeof c->id - 5, rnd, sizeof rnd);
+    new_completion_id(c);
 
     double t_submit = sg_monotonic_s();
     sg_submit_result sr = sg_sched_submit(m->sched, c->job);
@@ -775,8 +1042,9 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         sg_ratelimit_refund(srv->ratelimit, who->key_id, c->reserved);
         sg_http_add_header(req, "retry-after", "1");
         REJECT(503, "server_error", NULL, "overloaded", "503",
-               sr == SG_SUBMIT_QUEUE_FULL ? "the server is overloaded: the queue for '%s' is full, retry shortly"
-                                          : "the server is shutting down (model '%s')",
+               sr == SG_SUBMIT_QUEUE_FULL
+                   ? "the server is overloaded: the queue for '%s' is full, retry shortly"
+                   : "the server is shutting down (model '%s')",
                c->req.model);
     }
 
@@ -793,9 +1061,19 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     }
     if (w == 1) {
         finalize(c, "timeout", 504);
-        sg_http_respond_error(req, 504, "timeout", NULL, "timeout", "the completion did not finish within %g s",
-                              srv->request_timeout_s);
+        sg_http_respond_error(req, 504, "timeout", NULL, "timeout",
+                              "the completion did not finish within %g s", srv->request_timeout_s);
         goto out;
+    }
+    if (c->output_filter) { /* the same stream filter over the whole text */
+        for (int i = 0; i < c->n_choices; i++) {
+            choice_state *ch = &c->choices[i];
+            bytes piece = {0};
+            char ignore = 0;
+            filter_piece(c, ch, ch->text.len, 1, &piece, &ignore);
+            free(ch->text.buf);
+            ch->text = piece;
+        }
     }
     finalize(c, "allowed", 200);
     json_t *o = envelope(c);
@@ -804,7 +1082,8 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     /* The gateway's own share (auth, policy, rate limit, tokenizing, audit,
      * JSON) apart from waiting for the batch: what bench_server.sh reports. */
     double gen = t_generated - t_submit, total = sg_monotonic_s() - c->t0;
-    sg_http_add_header(req, "server-timing", "gateway;dur=%.3f, generate;dur=%.3f", (total - gen) * 1e3, gen * 1e3);
+    sg_http_add_header(req, "server-timing", "gateway;dur=%.3f, generate;dur=%.3f", (total - gen) * 1e3,
+                       gen * 1e3);
     sg_http_respond_json(req, 200, o);
 #undef REJECT
 out:
@@ -824,7 +1103,8 @@ static void handle_models(sg_server *srv, sg_http_request *req) {
         add_ratelimit_headers(req, &st);
         json_t *data = json_array();
         for (int i = 0; i < p->n_models; i++) {
-            if (sg_policy_decide(p, pref->stage, who.audience, p->models[i].name, NULL, 0) != SG_POLICY_ALLOW ||
+            if (sg_policy_decide(p, pref->stage, who.audience, p->models[i].name, NULL, 0) !=
+                    SG_POLICY_ALLOW ||
                 sg_release_suspended(&pref->release, who.audience, p->models[i].name))
                 continue;
             json_t *m = json_object();
@@ -873,9 +1153,10 @@ static void handle_document(sg_server *srv, sg_http_request *req, const char *ki
             else
                 snprintf(why, sizeof why, "the %s component is not released to audience '%s' at stage '%s'",
                          sg_component_name(group), who.audience, stage_name(pref));
-            sg_http_respond_error(req, 403, "permission_denied", NULL, incident ? "suspended_by_incident" : "not_released",
-                                  "%s", why);
-            record(srv, &who, model, stage_name(pref), "403", why, 0, 0, t0, 403, NULL, NULL, SG_AUDIT_TEXT_NONE);
+            sg_http_respond_error(req, 403, "permission_denied", NULL,
+                                  incident ? "suspended_by_incident" : "not_released", "%s", why);
+            record(srv, &who, model, stage_name(pref), "403", why, 0, 0, t0, 403, NULL, NULL,
+                   SG_AUDIT_TEXT_NONE);
             goto out;
         }
     }
@@ -884,9 +1165,12 @@ static void handle_document(sg_server *srv, sg_http_request *req, const char *ki
                               "the model '%s' does not exist", model);
         goto out;
     }
-    if (!strcmp(kind, "system-card")) err = sg_card_system(srv->store, p, &text);
-    else if (!strcmp(kind, "card")) err = sg_card_model(srv->store, p, model, &text);
-    else err = sg_card_datasheet(srv->store, p, model, &text);
+    if (!strcmp(kind, "system-card"))
+        err = sg_card_system(srv->store, p, &text);
+    else if (!strcmp(kind, "card"))
+        err = sg_card_model(srv->store, p, model, &text);
+    else
+        err = sg_card_datasheet(srv->store, p, model, &text);
     if (err) {
         sg_log(SG_LOG_ERROR, "%s: %s", req->path, sg_error_message(err));
         sg_error_free(err);
@@ -899,6 +1183,37 @@ out:
     policy_release(srv, pref);
 }
 
+/* POST /v1/moderations, /v1/detect, /v1/flags: authenticated, then the
+ * guard module (server/guard.h) answers as the current stage allows. */
+static void handle_guard(sg_server *srv, sg_http_request *req) {
+    double t0 = sg_monotonic_s();
+    policy_ref *pref = policy_acquire(srv);
+    sg_principal who;
+    if (authenticate(srv, req, pref, t0, &who)) {
+        sg_guard_ctx ctx = {.guard = pref->shared->guard,
+                            .policy = pref->policy,
+                            .stage = pref->stage,
+                            .stage_name = stage_name(pref),
+                            .who = &who,
+                            .store = srv->store,
+                            .keys = srv->keys,
+                            .models = srv->models,
+                            .wm = srv->wm};
+        int64_t incident = sg_release_suspended(&pref->release, who.audience, NULL);
+        if (incident)
+            sg_http_respond_error(req, 403, "permission_denied", NULL, "suspended_by_incident",
+                                  "access is suspended by incident #%lld", (long long)incident);
+        else if (!strcmp(req->path, "/v1/moderations"))
+            sg_guard_moderations(&ctx, req);
+        else if (!strcmp(req->path, "/v1/detect"))
+            sg_guard_detect(&ctx, req);
+        else
+            sg_guard_flag(&ctx, req);
+        sg_metrics_request(srv->metrics, req->status, who.audience, 0, 0, sg_monotonic_s() - t0);
+    }
+    policy_release(srv, pref);
+}
+
 static void handle(void *ctx, sg_http_request *req) {
     sg_server *srv = ctx;
     int get = !strcmp(req->method, "GET"), post = !strcmp(req->method, "POST");
@@ -906,11 +1221,15 @@ static void handle(void *ctx, sg_http_request *req) {
         if (post) return handle_completions(srv, req);
     } else if (!strcmp(req->path, "/v1/models")) {
         if (get) return handle_models(srv, req);
+    } else if (!strcmp(req->path, "/v1/moderations") || !strcmp(req->path, "/v1/detect") ||
+               !strcmp(req->path, "/v1/flags")) {
+        if (post) return handle_guard(srv, req);
     } else if (!strcmp(req->path, "/v1/system-card") || !strncmp(req->path, "/v1/cards/", 10) ||
                !strncmp(req->path, "/v1/datasheets/", 15)) {
         if (get) {
             if (!strcmp(req->path, "/v1/system-card")) return handle_document(srv, req, "system-card", NULL);
-            if (!strncmp(req->path, "/v1/cards/", 10)) return handle_document(srv, req, "card", req->path + 10);
+            if (!strncmp(req->path, "/v1/cards/", 10))
+                return handle_document(srv, req, "card", req->path + 10);
             return handle_document(srv, req, "datasheet", req->path + 15);
         }
     } else if (!strcmp(req->path, "/healthz")) {
@@ -930,12 +1249,14 @@ static void handle(void *ctx, sg_http_request *req) {
             return;
         }
     } else {
-        return sg_http_respond_error(req, 404, "invalid_request_error", NULL, "not_found", "unknown URL %s %s",
-                                     req->method, req->path);
+        return sg_http_respond_error(req, 404, "invalid_request_error", NULL, "not_found",
+                                     "unknown URL %s %s", req->method, req->path);
     }
-    sg_http_add_header(req, "allow", "%s", strcmp(req->path, "/v1/completions") ? "GET" : "POST");
-    sg_http_respond_error(req, 405, "invalid_request_error", NULL, "method_not_allowed", "%s is not allowed on %s",
-                          req->method, req->path);
+    int post_only = !strcmp(req->path, "/v1/completions") || !strcmp(req->path, "/v1/moderations") ||
+                    !strcmp(req->path, "/v1/detect") || !strcmp(req->path, "/v1/flags");
+    sg_http_add_header(req, "allow", "%s", post_only ? "POST" : "GET");
+    sg_http_respond_error(req, 405, "invalid_request_error", NULL, "method_not_allowed",
+                          "%s is not allowed on %s", req->method, req->path);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -952,6 +1273,11 @@ static sg_error *load_policy(const char *path, shared_policy **out) {
     }
     sp->policy = p;
     sp->refs = 0;
+    if ((err = sg_guard_new(p, &sp->guard))) {
+        sg_policy_free(p);
+        free(sp);
+        return err;
+    }
     *out = sp;
     return NULL;
 }
@@ -984,8 +1310,10 @@ static void install_ref_if(sg_server *s, policy_ref *r, const policy_ref *expect
     int ok = !expected || old == expected;
     if (ok) s->policy = r;
     pthread_mutex_unlock(&s->policy_mu);
-    if (!ok) policy_release(s, r);
-    else if (old) policy_release(s, old);
+    if (!ok)
+        policy_release(s, r);
+    else if (old)
+        policy_release(s, old);
 }
 static void install_ref(sg_server *s, policy_ref *r) { install_ref_if(s, r, NULL); }
 
@@ -1011,10 +1339,10 @@ static void *watch(void *arg) {
         if (!err && version != cur->release.version) {
             policy_ref *r = NULL;
             if (!(err = make_ref(s, cur->shared, &r))) {
-                if (r->stage != cur->stage)
-                    sg_info("release stage is now '%s'", stage_name(r));
-                sg_info("release state applied (version %lld, %zu open incident%s)", (long long)r->release.version,
-                        r->release.n_incidents, r->release.n_incidents == 1 ? "" : "s");
+                if (r->stage != cur->stage) sg_info("release stage is now '%s'", stage_name(r));
+                sg_info("release state applied (version %lld, %zu open incident%s)",
+                        (long long)r->release.version, r->release.n_incidents,
+                        r->release.n_incidents == 1 ? "" : "s");
                 install_ref_if(s, r, cur);
             }
         }
@@ -1026,7 +1354,8 @@ static void *watch(void *arg) {
         if (s->db_path && now >= s->next_report_s) {
             s->next_report_s = now + (double)sg_report_period_ms(cur->policy->monitoring_frequency) / 1000.0;
             char *dir = sg_report_dir(s->db_path);
-            err = dir ? sg_report_write(s->store, cur->policy, dir, sg_now_ms()) : sg_error_new("out of memory");
+            err = dir ? sg_report_write(s->store, cur->policy, dir, sg_now_ms())
+                      : sg_error_new("out of memory");
             if (err) {
                 sg_log(SG_LOG_ERROR, "monitoring report: %s", sg_error_message(err));
                 sg_error_free(err);
@@ -1058,6 +1387,7 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
     if (!err) err = sg_store_open(o->db_path, &s->store);
     if (!err && !(err = make_ref(s, sp, &r))) install_ref(s, r);
     if (sp && !r) {
+        sg_guard_free(sp->guard);
         sg_policy_free(sp->policy);
         free(sp);
     }
@@ -1068,6 +1398,12 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
     }
     if (!err) err = sg_ratelimit_new(NULL, NULL, &s->ratelimit);
     if (!err) {
+        unsigned char wkey[SG_WATERMARK_KEY_BYTES];
+        err = sg_watermark_key_from_db(o->db_path, wkey, NULL);
+        if (!err) err = sg_watermark_new(wkey, SG_GUARD_WM_GAMMA, SG_GUARD_WM_DELTA, &s->wm);
+        sodium_memzero(wkey, sizeof wkey);
+    }
+    if (!err) {
         const sg_policy *p = s->policy->policy;
         s->metrics = sg_metrics_new();
         s->models = sg_models_new(p->max_batch, p->queue_size, s->metrics);
@@ -1076,8 +1412,9 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
         s->next_report_s = sg_monotonic_s() + (double)sg_report_period_ms(p->monitoring_frequency) / 1000.0;
         if (!s->metrics || !s->models) err = sg_error_new("out of memory");
         if (!err)
-            err = sg_http_start(o->host, o->port, (size_t)(p->max_body_bytes > 0 ? p->max_body_bytes : 1 << 20),
-                                handle, s, &s->http);
+            err =
+                sg_http_start(o->host, o->port, (size_t)(p->max_body_bytes > 0 ? p->max_body_bytes : 1 << 20),
+                              handle, s, &s->http);
     }
     if (!err) {
         if (pthread_create(&s->watcher, NULL, watch, s))
@@ -1100,6 +1437,7 @@ sg_error *sg_server_reload(sg_server *s) {
     policy_ref *r = NULL;
     sg_error *err = load_policy(s->policy_path, &sp);
     if (!err && (err = make_ref(s, sp, &r))) {
+        sg_guard_free(sp->guard);
         sg_policy_free(sp->policy);
         free(sp);
     }
@@ -1120,6 +1458,7 @@ void sg_server_stop(sg_server *s) {
     sg_models_free(s->models);
     sg_metrics_free(s->metrics);
     sg_ratelimit_free(s->ratelimit);
+    sg_watermark_free(s->wm);
     sg_keys_close(s->keys);
     sg_store_close(s->store);
     if (s->policy) policy_release(s, s->policy);

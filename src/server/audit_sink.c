@@ -22,7 +22,7 @@ int sg_audit_sink_write(sg_store *store, const sg_audit_event *ev) {
     }
     e.prompt_text = ev->prompt_text;
     e.completion_text = ev->completion_text;
-    sg_error *err = sg_audit_append(store, &e, NULL);
+    sg_error *err = sg_audit_append(store, &e, ev->seq);
     if (err) {
         sg_log(SG_LOG_ERROR, "audit record not written: %s", sg_error_message(err));
         sg_error_free(err);

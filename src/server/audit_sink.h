@@ -19,6 +19,7 @@ typedef struct {
     double latency_s;
     const char *text_mode; /* "full", "hashed" or "none" (the policy's audit.text) */
     const char *prompt_text, *completion_text;
+    int64_t *seq; /* may be NULL: receives the record's sequence number */
 } sg_audit_event;
 
 /* Appends the record (durable on return). Failures are logged, not returned:

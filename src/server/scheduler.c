@@ -16,6 +16,7 @@ typedef struct {
     sg_generation_params params;
     int seq_id;    /* in the batch, -1 when not (yet / any more) in it */
     int cancel;    /* requested by the reader */
+    sg_logits_processor processor; /* extra processor (watermark); apply == NULL for none */
 } seq_input;
 
 struct sg_job {
@@ -53,6 +54,10 @@ sg_job *sg_job_new(int n_seqs, double timeout_s) {
     job->deadline = timeout_s > 0 ? sg_monotonic_s() + timeout_s : 0;
     for (int i = 0; i < n_seqs; i++) job->in[i].seq_id = -1;
     return job;
+}
+
+void sg_job_set_processor(sg_job *job, int i, sg_logits_processor processor) {
+    if (i >= 0 && i < job->n_seqs) job->in[i].processor = processor;
 }
 
 sg_error *sg_job_set_seq(sg_job *job, int i, const int *prompt, int n_prompt, const sg_generation_params *params) {
@@ -210,6 +215,7 @@ static void admit(sg_sched *s, sg_job *job) {
             continue;
         }
         in->seq_id = id;
+        if (in->processor.apply) sg_batch_set_processor(s->batch, id, in->processor);
         set_owner(s, id, job, i);
         s->running++;
         if (s->metrics) sg_metrics_add_batch(s->metrics, 1);

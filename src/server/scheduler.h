@@ -32,6 +32,9 @@ sg_job *sg_job_new(int n_seqs, double timeout_s);
 sg_error *sg_job_set_seq(sg_job *job, int i, const int *prompt, int n_prompt,
                          const sg_generation_params *params) SG_MUST_CHECK;
 void sg_job_release(sg_job *job);
+/* An extra logits processor for sequence i (e.g. the watermark), installed
+ * when it joins the batch; its ctx must outlive the job. Before submitting. */
+void sg_job_set_processor(sg_job *job, int i, sg_logits_processor processor);
 
 /* Reading progress: lock, look at the sequences, wait for more, unlock. */
 void sg_job_lock(sg_job *job);

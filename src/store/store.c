@@ -87,7 +87,8 @@ static const char *const migrations[] = {
     "  suspend_audience TEXT NOT NULL DEFAULT '', suspend_model TEXT NOT NULL DEFAULT '',"
     "  rollback INTEGER NOT NULL DEFAULT 0,"
     "  opened_by TEXT NOT NULL,"
-    "  closed_ms INTEGER NOT NULL DEFAULT 0, closed_by TEXT NOT NULL DEFAULT '', close_note TEXT NOT NULL DEFAULT '');"
+    "  closed_ms INTEGER NOT NULL DEFAULT 0, closed_by TEXT NOT NULL DEFAULT '', close_note TEXT NOT NULL "
+    "DEFAULT '');"
     "CREATE TABLE release_version (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);"
     "INSERT INTO release_version VALUES (1, 0);"
     "CREATE TRIGGER stage_moves_bump AFTER INSERT ON stage_moves BEGIN "
@@ -114,11 +115,29 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY,"
     "  licensee_id INTEGER NOT NULL REFERENCES licensees(id),"
     "  model TEXT NOT NULL, stage TEXT NOT NULL,"
-    "  original_path TEXT NOT NULL, original_sha256 TEXT NOT NULL,"
+    "  original_path TEXT NOT NULL, original_blake2b TEXT NOT NULL,"
     "  nonce BLOB NOT NULL CHECK (length(nonce) = 32),"
     "  epsilon REAL NOT NULL,"
     "  license_sha256 TEXT NOT NULL, bundle_sha256 TEXT NOT NULL,"
     "  issued_ms INTEGER NOT NULL);",
+    /* 4: community flagging (src/server/guard): which key received which
+     * completion (and its audit record), and the flags callers raise on them. */
+    "CREATE TABLE completions ("
+    "  id TEXT PRIMARY KEY,"
+    "  key_id INTEGER NOT NULL,"
+    "  audit_seq INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE flags ("
+    "  id INTEGER PRIMARY KEY,"
+    "  completion_id TEXT NOT NULL REFERENCES completions(id),"
+    "  key_id INTEGER NOT NULL,"
+    "  audit_seq INTEGER NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  comment TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'upheld', 'dismissed')),"
+    "  resolved_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX flags_key ON flags (key_id, status);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -845,7 +864,9 @@ sg_error *sg_store_audit_purge_text(sg_store *s, int64_t before_ms, int64_t *pur
 /* ---- the staged release -------------------------------------------------------
  * Rare writes and small reads: statements are prepared per call. */
 
-static void bind_s(sqlite3_stmt *st, int i, const char *t) { sqlite3_bind_text(st, i, t ? t : "", -1, SQLITE_TRANSIENT); }
+static void bind_s(sqlite3_stmt *st, int i, const char *t) {
+    sqlite3_bind_text(st, i, t ? t : "", -1, SQLITE_TRANSIENT);
+}
 
 typedef void (*bind_fn)(sqlite3_stmt *st, const void *rec, const void *extra);
 
@@ -874,8 +895,8 @@ typedef void (*read_fn)(sqlite3_stmt *st, void *rec);
 
 /* Runs a SELECT on the reader, one `size`-byte record per row into a growing
  * array. `bind` may be NULL. */
-static sg_error *rel_read(sg_store *s, const char *sql, bind_fn bind, const void *a, const void *b, read_fn rd,
-                          size_t size, void **out, size_t *n, const char *what) {
+static sg_error *rel_read(sg_store *s, const char *sql, bind_fn bind, const void *a, const void *b,
+                          read_fn rd, size_t size, void **out, size_t *n, const char *what) {
     conn *c = s->reader;
     *out = NULL;
     *n = 0;
@@ -957,7 +978,8 @@ sg_error *sg_store_stage_moves(sg_store *s, int64_t since_ms, sg_stage_move **ou
     return rel_read(s,
                     "SELECT id, time_ms, from_stage, to_stage, kind, actor, reason, evidence, override "
                     "FROM stage_moves WHERE time_ms >= ? ORDER BY id",
-                    bind_since, &since_ms, NULL, read_move, sizeof **out, (void **)out, n, "reading stage moves");
+                    bind_since, &since_ms, NULL, read_move, sizeof **out, (void **)out, n,
+                    "reading stage moves");
 }
 
 /* risk assessments */
@@ -988,8 +1010,9 @@ sg_error *sg_store_risk_add(sg_store *s, const sg_risk_record *r, const char *bo
                      bind_risk, r, body, id, NULL, "recording risk assessment");
 }
 sg_error *sg_store_risks(sg_store *s, sg_risk_record **out, size_t *n) {
-    return rel_read(s, "SELECT id, time_ms, stage, status, author, file, digest FROM risk_assessments ORDER BY id",
-                    NULL, NULL, NULL, read_risk, sizeof **out, (void **)out, n, "reading risk assessments");
+    return rel_read(
+        s, "SELECT id, time_ms, stage, status, author, file, digest FROM risk_assessments ORDER BY id", NULL,
+        NULL, NULL, read_risk, sizeof **out, (void **)out, n, "reading risk assessments");
 }
 
 /* mitigations */
@@ -1016,8 +1039,8 @@ sg_error *sg_store_mitigation_add(sg_store *s, const sg_mitigation_record *m, in
                      bind_mitigation, m, NULL, id, NULL, "recording mitigation status");
 }
 sg_error *sg_store_mitigations(sg_store *s, sg_mitigation_record **out, size_t *n) {
-    return rel_read(s, "SELECT id, time_ms, item, status, actor, note FROM mitigations ORDER BY id", NULL, NULL,
-                    NULL, read_mitigation, sizeof **out, (void **)out, n, "reading mitigations");
+    return rel_read(s, "SELECT id, time_ms, item, status, actor, note FROM mitigations ORDER BY id", NULL,
+                    NULL, NULL, read_mitigation, sizeof **out, (void **)out, n, "reading mitigations");
 }
 
 /* sign-offs */
@@ -1038,17 +1061,17 @@ static void read_signoff(sqlite3_stmt *st, void *rec) {
     copy_text(r->note, sizeof r->note, st, 4);
 }
 sg_error *sg_store_signoff_add(sg_store *s, const sg_signoff_record *r, int64_t *id) {
-    return rel_write(s, "INSERT INTO signoffs (time_ms, stage, reviewer, note) VALUES (?,?,?,?)", bind_signoff, r,
-                     NULL, id, NULL, "recording sign-off");
+    return rel_write(s, "INSERT INTO signoffs (time_ms, stage, reviewer, note) VALUES (?,?,?,?)",
+                     bind_signoff, r, NULL, id, NULL, "recording sign-off");
 }
 sg_error *sg_store_signoffs(sg_store *s, sg_signoff_record **out, size_t *n) {
-    return rel_read(s, "SELECT id, time_ms, stage, reviewer, note FROM signoffs ORDER BY id", NULL, NULL, NULL,
-                    read_signoff, sizeof **out, (void **)out, n, "reading sign-offs");
+    return rel_read(s, "SELECT id, time_ms, stage, reviewer, note FROM signoffs ORDER BY id", NULL, NULL,
+                    NULL, read_signoff, sizeof **out, (void **)out, n, "reading sign-offs");
 }
 
 /* incidents */
 #define INCIDENT_COLUMNS                                                                                     \
-    "id, opened_ms, severity, reason, suspend_audience, suspend_model, rollback, opened_by, closed_ms, "      \
+    "id, opened_ms, severity, reason, suspend_audience, suspend_model, rollback, opened_by, closed_ms, "     \
     "closed_by, close_note"
 static void bind_incident(sqlite3_stmt *st, const void *rec, const void *extra) {
     const sg_incident_record *r = rec;
@@ -1207,11 +1230,11 @@ sg_error *sg_store_eval_latest(sg_store *s, const char *suite, const char *model
     eval_key k = {suite, model, metric};
     sg_eval_record *rows = NULL;
     size_t n = 0;
-    sg_error *err = rel_read(s,
-                             "SELECT " EVAL_COLUMNS " FROM evaluations WHERE suite = ? AND model = ? AND metric = ? "
-                             "ORDER BY id DESC LIMIT 1",
-                             bind_eval_key, &k, NULL, read_eval, sizeof *rows, (void **)&rows, &n,
-                             "reading evaluations");
+    sg_error *err =
+        rel_read(s,
+                 "SELECT " EVAL_COLUMNS " FROM evaluations WHERE suite = ? AND model = ? AND metric = ? "
+                 "ORDER BY id DESC LIMIT 1",
+                 bind_eval_key, &k, NULL, read_eval, sizeof *rows, (void **)&rows, &n, "reading evaluations");
     *found = !err && n > 0;
     if (*found) *out = rows[0];
     free(rows);
@@ -1308,8 +1331,8 @@ sg_error *sg_store_licensee_get(sg_store *s, const char *name, int64_t id, sg_li
 }
 
 /* Collects every row of `sql` through `read` into a growing array. */
-static sg_error *list_rows(conn *c, const char *sql, size_t size, void (*read)(sqlite3_stmt *, void *), void **out,
-                           size_t *n) {
+static sg_error *list_rows(conn *c, const char *sql, size_t size, void (*read)(sqlite3_stmt *, void *),
+                           void **out, size_t *n) {
     *out = NULL;
     *n = 0;
     lock(c);
@@ -1364,8 +1387,8 @@ sg_error *sg_store_licensee_revoke(sg_store *s, const char *name, int64_t now_ms
     return err;
 }
 
-sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32], const unsigned char *sealed,
-                                      size_t sealed_len, int64_t created_ms) {
+sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32],
+                                      const unsigned char *sealed, size_t sealed_len, int64_t created_ms) {
     conn *c = &s->writer;
     lock(c);
     sqlite3_stmt *st = NULL;
@@ -1422,16 +1445,17 @@ sg_error *sg_store_issue_insert(sg_store *s, const sg_issue_record *r, int64_t *
     conn *c = &s->writer;
     lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = prep(c,
-                         "INSERT INTO issues (licensee_id, model, stage, original_path, original_sha256, nonce, "
-                         "epsilon, license_sha256, bundle_sha256, issued_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         &st);
+    sg_error *err =
+        prep(c,
+             "INSERT INTO issues (licensee_id, model, stage, original_path, original_blake2b, nonce, "
+             "epsilon, license_sha256, bundle_sha256, issued_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+             &st);
     if (!err) {
         sqlite3_bind_int64(st, 1, r->licensee_id);
         sqlite3_bind_text(st, 2, r->model, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, r->stage, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, r->original_path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, r->original_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, r->original_blake2b, -1, SQLITE_TRANSIENT);
         sqlite3_bind_blob(st, 6, r->nonce, 32, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 7, r->epsilon);
         sqlite3_bind_text(st, 8, r->license_sha256, -1, SQLITE_TRANSIENT);
@@ -1454,7 +1478,7 @@ static void read_issue(sqlite3_stmt *st, void *p) {
     copy_text(r->model, sizeof r->model, st, 3);
     copy_text(r->stage, sizeof r->stage, st, 4);
     copy_text(r->original_path, sizeof r->original_path, st, 5);
-    copy_text(r->original_sha256, sizeof r->original_sha256, st, 6);
+    copy_text(r->original_blake2b, sizeof r->original_blake2b, st, 6);
     copy_blob(r->nonce, sizeof r->nonce, st, 7);
     r->epsilon = sqlite3_column_double(st, 8);
     copy_text(r->license_sha256, sizeof r->license_sha256, st, 9);
@@ -1463,9 +1487,160 @@ static void read_issue(sqlite3_stmt *st, void *p) {
 }
 
 sg_error *sg_store_issue_list(sg_store *s, sg_issue_record **out, size_t *n) {
-    return list_rows(s->reader,
-                     "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_sha256, "
-                     "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
-                     "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
-                     sizeof **out, read_issue, (void **)out, n);
+    return list_rows(
+        s->reader,
+        "SELECT i.id, i.licensee_id, l.name, i.model, i.stage, i.original_path, i.original_blake2b, "
+        "i.nonce, i.epsilon, i.license_sha256, i.bundle_sha256, i.issued_ms FROM issues i "
+        "JOIN licensees l ON l.id = i.licensee_id ORDER BY i.id",
+        sizeof **out, read_issue, (void **)out, n);
+}
+
+/* ---- community flags (migration 4) ------------------------------------------ */
+
+sg_error *sg_store_completion_add(sg_store *s, const char *id, int64_t key_id, int64_t audit_seq, int64_t created_ms) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err =
+        prep(c, "INSERT INTO completions (id, key_id, audit_seq, created_ms) VALUES (?,?,?,?)", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, key_id);
+        sqlite3_bind_int64(st, 3, audit_seq);
+        sqlite3_bind_int64(st, 4, created_ms);
+        err = run(c, st, "recording completion");
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_completion_get(sg_store *s, const char *id, int64_t *key_id, int64_t *audit_seq, bool *found) {
+    conn *c = s->reader;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    sg_error *err = prep(c, "SELECT key_id, audit_seq FROM completions WHERE id = ?", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *found = true;
+            *key_id = sqlite3_column_int64(st, 0);
+            *audit_seq = sqlite3_column_int64(st, 1);
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "reading completion");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_flag_add(sg_store *s, const sg_flag_record *f, int64_t *id) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    sg_error *err = prep(c,
+                         "INSERT INTO flags (completion_id, key_id, audit_seq, category, comment, created_ms) "
+                         "VALUES (?,?,?,?,?,?)",
+                         &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, f->completion_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, f->key_id);
+        sqlite3_bind_int64(st, 3, f->audit_seq);
+        sqlite3_bind_text(st, 4, f->category, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, f->comment, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, f->created_ms);
+        err = run(c, st, "recording flag");
+        if (!err && id) *id = sqlite3_last_insert_rowid(c->db);
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+#define FLAG_COLUMNS "id, completion_id, key_id, audit_seq, category, comment, created_ms, status, resolved_ms"
+
+static void read_flag(sqlite3_stmt *st, void *p) {
+    sg_flag_record *r = p;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    copy_text(r->completion_id, sizeof r->completion_id, st, 1);
+    r->key_id = sqlite3_column_int64(st, 2);
+    r->audit_seq = sqlite3_column_int64(st, 3);
+    copy_text(r->category, sizeof r->category, st, 4);
+    copy_text(r->comment, sizeof r->comment, st, 5);
+    r->created_ms = sqlite3_column_int64(st, 6);
+    copy_text(r->status, sizeof r->status, st, 7);
+    r->resolved_ms = sqlite3_column_int64(st, 8);
+}
+
+sg_error *sg_store_flag_list(sg_store *s, sg_flag_record **out, size_t *n) {
+    return list_rows(s->reader, "SELECT " FLAG_COLUMNS " FROM flags ORDER BY id", sizeof **out, read_flag,
+                     (void **)out, n);
+}
+
+sg_error *sg_store_flag_get(sg_store *s, int64_t id, sg_flag_record *out, bool *found) {
+    conn *c = s->reader;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    sg_error *err = prep(c, "SELECT " FLAG_COLUMNS " FROM flags WHERE id = ?", &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *found = true;
+            read_flag(st, out);
+        } else if (rc != SQLITE_DONE) {
+            err = db_error(c, "reading flag");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_flag_resolve(sg_store *s, int64_t id, const char *status, int64_t now_ms, bool *changed) {
+    conn *c = &s->writer;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    *changed = false;
+    sg_error *err = prep(c, "UPDATE flags SET status = ?, resolved_ms = ? WHERE id = ? AND status = 'open'", &st);
+    if (!err) {
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, now_ms);
+        sqlite3_bind_int64(st, 3, id);
+        err = run(c, st, "resolving flag");
+        if (!err) *changed = sqlite3_changes(c->db) > 0;
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
+}
+
+sg_error *sg_store_flag_counts(sg_store *s, int64_t key_id, sg_flag_counts *out) {
+    conn *c = s->reader;
+    lock(c);
+    sqlite3_stmt *st = NULL;
+    memset(out, 0, sizeof *out);
+    sg_error *err = prep(c,
+                         "SELECT count(*), coalesce(sum(status = 'open'),0), coalesce(sum(status = 'upheld'),0), "
+                         "coalesce(sum(status = 'dismissed'),0) FROM flags WHERE ?1 = 0 OR key_id = ?1",
+                         &st);
+    if (!err) {
+        sqlite3_bind_int64(st, 1, key_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            out->total = sqlite3_column_int64(st, 0);
+            out->open = sqlite3_column_int64(st, 1);
+            out->upheld = sqlite3_column_int64(st, 2);
+            out->dismissed = sqlite3_column_int64(st, 3);
+        } else {
+            err = db_error(c, "counting flags");
+        }
+    }
+    sqlite3_finalize(st);
+    unlock(c);
+    return err;
 }

@@ -191,7 +191,8 @@ typedef struct {
 
 /* Appends a record (its id is ignored; *id may be NULL). */
 sg_error *sg_store_stage_move_add(sg_store *store, const sg_stage_move *m, int64_t *id) SG_MUST_CHECK;
-sg_error *sg_store_risk_add(sg_store *store, const sg_risk_record *r, const char *body, int64_t *id) SG_MUST_CHECK;
+sg_error *sg_store_risk_add(sg_store *store, const sg_risk_record *r, const char *body,
+                            int64_t *id) SG_MUST_CHECK;
 sg_error *sg_store_mitigation_add(sg_store *store, const sg_mitigation_record *m, int64_t *id) SG_MUST_CHECK;
 sg_error *sg_store_signoff_add(sg_store *store, const sg_signoff_record *s, int64_t *id) SG_MUST_CHECK;
 sg_error *sg_store_incident_add(sg_store *store, const sg_incident_record *inc, int64_t *id) SG_MUST_CHECK;
@@ -200,16 +201,18 @@ sg_error *sg_store_incident_add(sg_store *store, const sg_incident_record *inc, 
 sg_error *sg_store_eval_add(sg_store *store, sg_eval_record *recs, size_t n, int64_t *run_id) SG_MUST_CHECK;
 
 /* Closes an open incident; *changed is false when it does not exist or is closed. */
-sg_error *sg_store_incident_close(sg_store *store, int64_t id, int64_t now_ms, const char *by, const char *note,
-                                  bool *changed) SG_MUST_CHECK;
+sg_error *sg_store_incident_close(sg_store *store, int64_t id, int64_t now_ms, const char *by,
+                                  const char *note, bool *changed) SG_MUST_CHECK;
 
 /* Lists, oldest first, of records with time >= since_ms (0 = all). Free *out
  * with free(). */
-sg_error *sg_store_stage_moves(sg_store *store, int64_t since_ms, sg_stage_move **out, size_t *n) SG_MUST_CHECK;
+sg_error *sg_store_stage_moves(sg_store *store, int64_t since_ms, sg_stage_move **out,
+                               size_t *n) SG_MUST_CHECK;
 sg_error *sg_store_risks(sg_store *store, sg_risk_record **out, size_t *n) SG_MUST_CHECK;
 sg_error *sg_store_mitigations(sg_store *store, sg_mitigation_record **out, size_t *n) SG_MUST_CHECK;
 sg_error *sg_store_signoffs(sg_store *store, sg_signoff_record **out, size_t *n) SG_MUST_CHECK;
-sg_error *sg_store_incidents(sg_store *store, int64_t since_ms, sg_incident_record **out, size_t *n) SG_MUST_CHECK;
+sg_error *sg_store_incidents(sg_store *store, int64_t since_ms, sg_incident_record **out,
+                             size_t *n) SG_MUST_CHECK;
 /* Evaluation results; `model` NULL = every model. */
 sg_error *sg_store_evals(sg_store *store, const char *model, sg_eval_record **out, size_t *n) SG_MUST_CHECK;
 /* The latest result of suite/model/metric; *found false when none. */
@@ -243,12 +246,14 @@ sg_error *sg_store_licensee_get(sg_store *store, const char *name, int64_t id, s
 /* All licensees in id order (free *out). */
 sg_error *sg_store_licensee_list(sg_store *store, sg_licensee_record **out, size_t *n) SG_MUST_CHECK;
 /* *changed is false when no such active licensee exists. */
-sg_error *sg_store_licensee_revoke(sg_store *store, const char *name, int64_t now_ms, bool *changed) SG_MUST_CHECK;
+sg_error *sg_store_licensee_revoke(sg_store *store, const char *name, int64_t now_ms,
+                                   bool *changed) SG_MUST_CHECK;
 
 /* The release signing key: one row; `sealed` is the secret key encrypted by
  * the caller. Insert fails when a key exists already. */
-sg_error *sg_store_release_key_insert(sg_store *store, const unsigned char public_key[32], const unsigned char *sealed,
-                                      size_t sealed_len, int64_t created_ms) SG_MUST_CHECK;
+sg_error *sg_store_release_key_insert(sg_store *store, const unsigned char public_key[32],
+                                      const unsigned char *sealed, size_t sealed_len,
+                                      int64_t created_ms) SG_MUST_CHECK;
 /* *sealed is malloc'd (free it); *found false when no key was created. */
 sg_error *sg_store_release_key_get(sg_store *store, unsigned char public_key[32], unsigned char **sealed,
                                    size_t *sealed_len, bool *found) SG_MUST_CHECK;
@@ -261,7 +266,7 @@ typedef struct {
     char model[SG_KEY_NAME_MAX];
     char stage[SG_KEY_NAME_MAX];
     char original_path[SG_PATH_MAX]; /* absolute path of the original model.safetensors */
-    char original_sha256[65];
+    char original_blake2b[65];
     unsigned char nonce[32]; /* with the fingerprint key, determines the fingerprint */
     double epsilon;
     char license_sha256[65];
@@ -272,5 +277,38 @@ typedef struct {
 sg_error *sg_store_issue_insert(sg_store *store, const sg_issue_record *issue, int64_t *id) SG_MUST_CHECK;
 /* All issues in id order with the licensee's name (free *out). */
 sg_error *sg_store_issue_list(sg_store *store, sg_issue_record **out, size_t *n) SG_MUST_CHECK;
+
+/* ---- community flags (migration 4; src/server/guard.h) -------------------- */
+
+/* Which key received completion `id` ("cmpl-..."), and its audit record. */
+sg_error *sg_store_completion_add(sg_store *store, const char *id, int64_t key_id, int64_t audit_seq,
+                                  int64_t created_ms) SG_MUST_CHECK;
+sg_error *sg_store_completion_get(sg_store *store, const char *id, int64_t *key_id, int64_t *audit_seq,
+                                  bool *found) SG_MUST_CHECK;
+
+typedef struct {
+    int64_t id;
+    char completion_id[64];
+    int64_t key_id;    /* the key that received the completion and raised the flag */
+    int64_t audit_seq; /* the completion's audit record */
+    char category[SG_KEY_NAME_MAX];
+    char comment[1024];
+    int64_t created_ms;
+    char status[16]; /* "open", "upheld" or "dismissed" */
+    int64_t resolved_ms;
+} sg_flag_record;
+
+typedef struct {
+    int64_t total, open, upheld, dismissed;
+} sg_flag_counts;
+
+sg_error *sg_store_flag_add(sg_store *store, const sg_flag_record *flag, int64_t *id) SG_MUST_CHECK;
+sg_error *sg_store_flag_list(sg_store *store, sg_flag_record **out, size_t *n) SG_MUST_CHECK;
+sg_error *sg_store_flag_get(sg_store *store, int64_t id, sg_flag_record *out, bool *found) SG_MUST_CHECK;
+/* Sets an open flag's status ("upheld" / "dismissed"); *changed false when it was not open. */
+sg_error *sg_store_flag_resolve(sg_store *store, int64_t id, const char *status, int64_t now_ms,
+                                bool *changed) SG_MUST_CHECK;
+/* Counts for one key, or for all keys with key_id 0. */
+sg_error *sg_store_flag_counts(sg_store *store, int64_t key_id, sg_flag_counts *out) SG_MUST_CHECK;
 
 #endif

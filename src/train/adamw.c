@@ -9,7 +9,8 @@ sg_error *sg_adamw_init(sg_adamw *opt, const sg_adamw_config *cfg, const sg_gpt2
     if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f) || !(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f))
         return sg_error_new("adamw: beta1 %g and beta2 %g must be in [0, 1)", cfg->beta1, cfg->beta2);
     if (!(cfg->eps > 0.0f)) return sg_error_new("adamw: eps %g must be positive", cfg->eps);
-    if (!(cfg->weight_decay >= 0.0f)) return sg_error_new("adamw: weight_decay %g must be >= 0", cfg->weight_decay);
+    if (!(cfg->weight_decay >= 0.0f))
+        return sg_error_new("adamw: weight_decay %g must be >= 0", cfg->weight_decay);
     int ns = sg_train_model_segments(model, NULL);
     sg_train_segment *seg = malloc(sizeof *seg * (size_t)ns);
     opt->n = sg_train_param_count(model);
@@ -38,7 +39,8 @@ void sg_adamw_free(sg_adamw *opt) {
 }
 
 sg_error *sg_adamw_set_layer_lr(sg_adamw *opt, const sg_gpt2_config *model, float decay, int freeze) {
-    if (!(decay > 0.0f && decay <= 1.0f)) return sg_error_new("layer learning-rate decay %g must be in (0, 1]", decay);
+    if (!(decay > 0.0f && decay <= 1.0f))
+        return sg_error_new("layer learning-rate decay %g must be in (0, 1]", decay);
     if (freeze < 0 || freeze > model->n_layer)
         return sg_error_new("--freeze-layers %d: the model has %d layers", freeze, model->n_layer);
     if (!opt->lr_scale && !(opt->lr_scale = malloc(opt->n * sizeof(float))))

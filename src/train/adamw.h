@@ -21,10 +21,10 @@ typedef struct {
 typedef struct {
     sg_adamw_config cfg;
     size_t n;
-    long step;          /* updates done so far */
-    float *m, *v;       /* [n] */
-    float *decay;       /* [n]: 1 for decayed (matrix) elements, else 0 */
-    float *lr_scale;    /* [n] or NULL: per-element learning-rate multiplier */
+    long step;       /* updates done so far */
+    float *m, *v;    /* [n] */
+    float *decay;    /* [n]: 1 for decayed (matrix) elements, else 0 */
+    float *lr_scale; /* [n] or NULL: per-element learning-rate multiplier */
 } sg_adamw;
 
 sg_error *sg_adamw_init(sg_adamw *opt, const sg_adamw_config *cfg, const sg_gpt2_config *model) SG_MUST_CHECK;
@@ -33,7 +33,8 @@ void sg_adamw_free(sg_adamw *opt);
 /* Layer-wise learning-rate decay: layer l of L gets decay^(L-1-l), the
  * embeddings decay^L, ln_f 1; layers below `freeze` (and the embeddings when
  * freeze > 0) get 0. */
-sg_error *sg_adamw_set_layer_lr(sg_adamw *opt, const sg_gpt2_config *model, float decay, int freeze) SG_MUST_CHECK;
+sg_error *sg_adamw_set_layer_lr(sg_adamw *opt, const sg_gpt2_config *model, float decay,
+                                int freeze) SG_MUST_CHECK;
 
 /* One update of params with grads at learning rate lr. */
 void sg_adamw_step(sg_adamw *opt, float *params, const float *grads, float lr);

@@ -152,13 +152,15 @@ static sg_error *tokenize_docs(const sg_tokenizer *tok, char **files, int n, doc
     }
     sg_error *err = NULL;
     for (int i = 0; i < n; i++)
-        if (docs[i].err && !err) err = docs[i].err, docs[i].err = NULL;
-        else if (docs[i].err) sg_error_free(docs[i].err);
+        if (docs[i].err && !err)
+            err = docs[i].err, docs[i].err = NULL;
+        else if (docs[i].err)
+            sg_error_free(docs[i].err);
     return err;
 }
 
-static sg_error *concat(doc_tokens *docs, int n, const char *pick, int want, int eot, int **out, size_t *n_out,
-                        int *n_docs) {
+static sg_error *concat(doc_tokens *docs, int n, const char *pick, int want, int eot, int **out,
+                        size_t *n_out, int *n_docs) {
     size_t total = 0;
     int nd = 0;
     for (int i = 0; i < n; i++)
@@ -177,8 +179,9 @@ static sg_error *concat(doc_tokens *docs, int n, const char *pick, int want, int
     return NULL;
 }
 
-sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **files, int n_files, char **val_files,
-                           int n_val, double val_fraction, const char *cache_path, sg_dataset *out) {
+sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **files, int n_files,
+                           char **val_files, int n_val, double val_fraction, const char *cache_path,
+                           sg_dataset *out) {
     memset(out, 0, sizeof *out);
     if (n_files < 1) return sg_error_new("no corpus files");
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
@@ -187,13 +190,17 @@ sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **
     if (cache_path) {
         sg_dataset cached;
         sg_error *err = sg_dataset_load_shard(cache_path, &cached);
-        if (!err && !sodium_memcmp(cached.key, key, 32) && cached.vocab_size == sg_tokenizer_vocab_size(tok)) {
-            sg_info("using cached shard %s (%zu train, %zu val tokens)", cache_path, cached.n_train, cached.n_val);
+        if (!err && !sodium_memcmp(cached.key, key, 32) &&
+            cached.vocab_size == sg_tokenizer_vocab_size(tok)) {
+            sg_info("using cached shard %s (%zu train, %zu val tokens)", cache_path, cached.n_train,
+                    cached.n_val);
             *out = cached;
             return NULL;
         }
-        if (err) sg_error_free(err);
-        else sg_dataset_free(&cached);
+        if (err)
+            sg_error_free(err);
+        else
+            sg_dataset_free(&cached);
     }
 
     int n = n_files + n_val;
@@ -205,7 +212,8 @@ sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **
         err = sg_error_new("out of memory");
         goto done;
     }
-    for (int i = 0; i < n_files; i++) all[i] = files[i], pick[i] = n_val > 0 ? 0 : is_val_doc(files[i], val_fraction);
+    for (int i = 0; i < n_files; i++)
+        all[i] = files[i], pick[i] = n_val > 0 ? 0 : is_val_doc(files[i], val_fraction);
     for (int i = 0; i < n_val; i++) all[n_files + i] = val_files[i], pick[n_files + i] = 1;
     double t0 = sg_monotonic_s();
     if ((err = tokenize_docs(tok, all, n, docs))) goto done;
@@ -215,7 +223,8 @@ sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **
     if ((err = concat(docs, n, pick, 1, eot, &out->val, &out->n_val, &out->docs_val))) goto done;
     memcpy(out->key, key, 32);
     if (out->n_train == 0) {
-        err = sg_error_new("the corpus (%d file%s) holds no text to train on", n_files, n_files == 1 ? "" : "s");
+        err = sg_error_new("the corpus (%d file%s) holds no text to train on", n_files,
+                           n_files == 1 ? "" : "s");
         goto done;
     }
     sg_info("tokenized %d documents in %.1f s: %zu train tokens (%d docs), %zu val tokens (%d docs)", n,
@@ -241,7 +250,8 @@ sg_error *sg_dataset_save_shard(const sg_dataset *d, const char *path) {
     if (!buf) return sg_error_new("out of memory");
     unsigned char *p = buf;
     memcpy(p, SHARD_MAGIC, 8), p += 8;
-    uint32_t u32[4] = {(uint32_t)d->vocab_size, (uint32_t)width, (uint32_t)d->docs_train, (uint32_t)d->docs_val};
+    uint32_t u32[4] = {(uint32_t)d->vocab_size, (uint32_t)width, (uint32_t)d->docs_train,
+                       (uint32_t)d->docs_val};
     memcpy(p, u32, 16), p += 16;
     uint64_t u64[2] = {d->n_train, d->n_val};
     memcpy(p, u64, 16), p += 16;
@@ -315,8 +325,10 @@ sg_error *sg_dataset_load_shard(const char *path, sg_dataset *out) {
             err = sg_error_new("%s: token %zu is %u, outside the vocabulary (%u)", path, i, v, u32[0]);
             goto done;
         }
-        if (i < out->n_train) out->train[i] = (int)v;
-        else out->val[i - out->n_train] = (int)v;
+        if (i < out->n_train)
+            out->train[i] = (int)v;
+        else
+            out->val[i - out->n_train] = (int)v;
     }
 done:
     sg_file_unmap(&map);

@@ -36,8 +36,9 @@ void sg_dataset_free_paths(char **files, int n);
 /* Tokenizes `files` (validation: `val_files` when n_val > 0, else the hashed
  * val_fraction of the documents). With cache_path, a matching shard there is
  * loaded instead, and a fresh one is written. */
-sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **files, int n_files, char **val_files,
-                           int n_val, double val_fraction, const char *cache_path, sg_dataset *out) SG_MUST_CHECK;
+sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **files, int n_files,
+                           char **val_files, int n_val, double val_fraction, const char *cache_path,
+                           sg_dataset *out) SG_MUST_CHECK;
 
 sg_error *sg_dataset_save_shard(const sg_dataset *d, const char *path) SG_MUST_CHECK;
 sg_error *sg_dataset_load_shard(const char *path, sg_dataset *out) SG_MUST_CHECK;

@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +21,16 @@ struct sg_train_model {
 
     /* activations */
     float *act_block;
-    float *encoded;                           /* [BT, C] */
-    float *ln1, *ln1_mean, *ln1_rstd;         /* per layer */
-    float *qkv, *atty, *att;                  /* [BT,3C], [BT,C], [B,NH,T,T] */
+    float *encoded;                   /* [BT, C] */
+    float *ln1, *ln1_mean, *ln1_rstd; /* per layer */
+    float *qkv, *atty, *att;          /* [BT,3C], [BT,C], [B,NH,T,T] */
     float *residual2, *ln2, *ln2_mean, *ln2_rstd;
-    float *fch, *fch_gelu, *residual3;        /* [BT,F], [BT,F], [BT,C] */
+    float *fch, *fch_gelu, *residual3;         /* [BT,F], [BT,F], [BT,C] */
     float *lnf, *lnf_mean, *lnf_rstd, *logits; /* [BT,C], [BT], [BT], [BT,V] */
     /* scratch */
     float *tmp, *dresidual, *dbuf, *dbuf2, *dqkv, *dfch; /* [BT,C] x4, [BT,3C], [BT,F] */
-    float *attn_scratch;                                 /* 3 [T,T] */
+    float *attn_scratch;                                 /* per thread 3 [T,T] */
+    int n_threads;                                       /* OpenMP threads at creation */
     float *ones;                                         /* [BT] of 1, for bias gradients */
 
     /* the last forward */
@@ -43,18 +45,19 @@ struct sg_train_model {
 
 int sg_train_model_segments(const sg_gpt2_config *c, sg_train_segment *out) {
     size_t C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->vocab_size, T = (size_t)c->n_ctx;
-    static const char *kinds[12] = {"ln_1.weight", "ln_1.bias", "c_attn.weight", "c_attn.bias",
-                                    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-                                    "c_fc.weight", "c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"};
+    static const char *kinds[12] = {
+        "ln_1.weight", "ln_1.bias", "c_attn.weight", "c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
+        "ln_2.weight", "ln_2.bias", "c_fc.weight",   "c_fc.bias",   "mlp.c_proj.weight",  "mlp.c_proj.bias"};
     size_t sizes[12] = {C, C, C * 3 * C, 3 * C, C * C, C, C, C, C * F, F, F * C, C};
     int n = 0;
     size_t off = 0;
-#define SEG(k, l, sz, mat)                                                              \
-    do {                                                                                \
-        if (out) out[n] = (sg_train_segment){.kind = (k), .layer = (l), .offset = off, \
-                                             .numel = (sz), .is_matrix = (mat)};        \
-        off += (sz);                                                                    \
-        n++;                                                                            \
+#define SEG(k, l, sz, mat)                                                                                   \
+    do {                                                                                                     \
+        if (out)                                                                                             \
+            out[n] = (sg_train_segment){                                                                     \
+                .kind = (k), .layer = (l), .offset = off, .numel = (sz), .is_matrix = (mat)};                \
+        off += (sz);                                                                                         \
+        n++;                                                                                                 \
     } while (0)
     SEG("wte", -1, V * C, 1);
     SEG("wpe", -1, T * C, 1);
@@ -106,10 +109,13 @@ static void point_weights(const sg_gpt2_config *c, float *block, sg_gpt2_weights
 
 sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_model **out) {
     *out = NULL;
-    if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->vocab_size < 1 || c->n_ctx < 1 || c->n_inner < 1)
-        return sg_error_new("model shape: layers, heads, width, vocab, context and MLP width must be positive");
+    if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->vocab_size < 1 || c->n_ctx < 1 ||
+        c->n_inner < 1)
+        return sg_error_new(
+            "model shape: layers, heads, width, vocab, context and MLP width must be positive");
     if (c->n_embd % c->n_head)
-        return sg_error_new("model shape: width %d is not a multiple of the head count %d", c->n_embd, c->n_head);
+        return sg_error_new("model shape: width %d is not a multiple of the head count %d", c->n_embd,
+                            c->n_head);
     if (B < 1 || T < 1) return sg_error_new("batch %d x context %d: both must be positive", B, T);
     if (T > c->n_ctx)
         return sg_error_new("context %d is longer than the positional table (n_ctx %d)", T, c->n_ctx);
@@ -118,6 +124,7 @@ sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_mod
     m->c = *c;
     m->maxB = B;
     m->maxT = T;
+    m->n_threads = omp_get_max_threads();
     m->n_params = sg_train_param_count(c);
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->vocab_size;
     size_t NH = (size_t)c->n_head, BT = (size_t)B * (size_t)T;
@@ -126,29 +133,47 @@ sg_error *sg_train_model_new(const sg_gpt2_config *c, int B, int T, sg_train_mod
     m->wl = calloc(L, sizeof *m->wl);
     m->gl = calloc(L, sizeof *m->gl);
     size_t sizes[] = {
-        BT * C,                                                      /* encoded */
-        L * BT * C, L * BT, L * BT,                                  /* ln1 */
-        L * BT * 3 * C, L * BT * C, L * (size_t)B * NH * T * T,      /* qkv atty att */
-        L * BT * C, L * BT * C, L * BT, L * BT,                      /* residual2 ln2 */
-        L * BT * F, L * BT * F, L * BT * C,                          /* fch fch_gelu residual3 */
-        BT * C, BT, BT, BT * V,                                      /* lnf logits */
-        BT * C, BT * C, BT * C, BT * C, BT * 3 * C, BT * F,          /* scratch */
-        3 * (size_t)T * T,                                           /* attention scratch */
-        BT,                                                          /* ones */
+        BT * C, /* encoded */
+        L * BT * C,
+        L * BT,
+        L * BT, /* ln1 */
+        L * BT * 3 * C,
+        L * BT * C,
+        L * (size_t)B * NH * T * T, /* qkv atty att */
+        L * BT * C,
+        L * BT * C,
+        L * BT,
+        L * BT, /* residual2 ln2 */
+        L * BT * F,
+        L * BT * F,
+        L * BT * C, /* fch fch_gelu residual3 */
+        BT * C,
+        BT,
+        BT,
+        BT * V, /* lnf logits */
+        BT * C,
+        BT * C,
+        BT * C,
+        BT * C,
+        BT * 3 * C,
+        BT * F,                                    /* scratch */
+        (size_t)omp_get_max_threads() * 3 * T * T, /* attention scratch */
+        BT,                                        /* ones */
     };
-    float **ptrs[] = {&m->encoded, &m->ln1, &m->ln1_mean, &m->ln1_rstd, &m->qkv, &m->atty, &m->att,
-                      &m->residual2, &m->ln2, &m->ln2_mean, &m->ln2_rstd, &m->fch, &m->fch_gelu,
-                      &m->residual3, &m->lnf, &m->lnf_mean, &m->lnf_rstd, &m->logits, &m->tmp,
-                      &m->dresidual, &m->dbuf, &m->dbuf2, &m->dqkv, &m->dfch, &m->attn_scratch,
-                      &m->ones};
+    float **ptrs[] = {&m->encoded,      &m->ln1,       &m->ln1_mean, &m->ln1_rstd, &m->qkv,      &m->atty,
+                      &m->att,          &m->residual2, &m->ln2,      &m->ln2_mean, &m->ln2_rstd, &m->fch,
+                      &m->fch_gelu,     &m->residual3, &m->lnf,      &m->lnf_mean, &m->lnf_rstd, &m->logits,
+                      &m->tmp,          &m->dresidual, &m->dbuf,     &m->dbuf2,    &m->dqkv,     &m->dfch,
+                      &m->attn_scratch, &m->ones};
     size_t n = sizeof sizes / sizeof sizes[0], total = 0;
     for (size_t i = 0; i < n; i++) total += sizes[i];
     m->act_block = calloc(total, sizeof(float));
     if (!m->params || !m->grads || !m->wl || !m->gl || !m->act_block) {
         size_t np = m->n_params;
         sg_train_model_free(m);
-        return sg_error_new("out of memory for a %zu-parameter model at batch %d x %d (%zu MB of activations)",
-                            np, B, T, total * sizeof(float) >> 20);
+        return sg_error_new(
+            "out of memory for a %zu-parameter model at batch %d x %d (%zu MB of activations)", np, B, T,
+            total * sizeof(float) >> 20);
     }
     float *p = m->act_block;
     for (size_t i = 0; i < n; i++) *ptrs[i] = p, p += sizes[i];
@@ -184,12 +209,13 @@ const float *sg_train_model_logits(const sg_train_model *m) { return m->logits; 
 
 sg_error *sg_train_model_load(sg_train_model *m, const sg_gpt2_weights *src) {
     const sg_gpt2_config *a = &m->c, *b = &src->config;
-    if (a->n_layer != b->n_layer || a->n_head != b->n_head || a->n_embd != b->n_embd || a->n_ctx != b->n_ctx ||
-        a->vocab_size != b->vocab_size || a->n_inner != b->n_inner)
-        return sg_error_new("shape mismatch: model has layers %d heads %d embd %d n_ctx %d vocab %d inner %d, "
-                            "weights have %d %d %d %d %d %d",
-                            a->n_layer, a->n_head, a->n_embd, a->n_ctx, a->vocab_size, a->n_inner, b->n_layer,
-                            b->n_head, b->n_embd, b->n_ctx, b->vocab_size, b->n_inner);
+    if (a->n_layer != b->n_layer || a->n_head != b->n_head || a->n_embd != b->n_embd ||
+        a->n_ctx != b->n_ctx || a->vocab_size != b->vocab_size || a->n_inner != b->n_inner)
+        return sg_error_new(
+            "shape mismatch: model has layers %d heads %d embd %d n_ctx %d vocab %d inner %d, "
+            "weights have %d %d %d %d %d %d",
+            a->n_layer, a->n_head, a->n_embd, a->n_ctx, a->vocab_size, a->n_inner, b->n_layer, b->n_head,
+            b->n_embd, b->n_ctx, b->vocab_size, b->n_inner);
     int n = sg_gpt2_tensors(src, NULL);
     sg_gpt2_tensor *ts = malloc(sizeof *ts * (size_t)n), *td = malloc(sizeof *td * (size_t)n);
     if (!ts || !td) {
@@ -219,7 +245,8 @@ static inline uint64_t mix64(uint64_t x) {
 }
 
 float sg_dropout_mask(uint64_t seed, uint64_t site, uint64_t i, float p) {
-    uint64_t x = mix64(seed ^ mix64(site * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL) ^ (i * 0xd1b54a32d192ed03ULL));
+    uint64_t x = mix64(seed ^ mix64(site * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL) ^
+                       (i * 0xd1b54a32d192ed03ULL));
     float u = (float)(x >> 40) * (1.0f / 16777216.0f);
     return u < p ? 0.0f : 1.0f / (1.0f - p);
 }
@@ -234,20 +261,21 @@ static void apply_dropout(float *x, size_t n, uint64_t seed, uint64_t site, floa
 
 static void sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *Bm,
                   int ldb, float beta, float *Cm, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-                lda, Bm, ldb, beta, Cm, ldc);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                A, lda, Bm, ldb, beta, Cm, ldc);
 }
 
 /* out[N, OC] = inp[N, IC] · W[IC, OC] + b */
-static void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int IC, int OC) {
+static void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int IC,
+                           int OC) {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, b, (size_t)OC * sizeof(float));
     sgemm(0, 0, N, OC, IC, 1.0f, inp, IC, W, OC, 1.0f, out, OC);
 }
 
 /* dinp = dout · W^T (overwritten), dW += inp^T · dout, db += column sums of dout. */
-static void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
-                            const float *ones, int N, int IC, int OC) {
+static void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp,
+                            const float *W, const float *ones, int N, int IC, int OC) {
     sgemm(0, 1, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
     sgemm(1, 0, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
     cblas_sgemv(CblasRowMajor, CblasTrans, N, OC, 1.0f, dout, OC, ones, 1, 1.0f, db, 1);
@@ -326,15 +354,32 @@ static void gelu_backward(float *d, const float *inp, size_t n) {
     }
 }
 
+/* Attention runs its (batch, head) pairs in parallel, each with
+ * single-threaded sgemm calls; OpenBLAS's own threads are parked meanwhile. */
+static int blas_single_begin(const sg_train_model *m) {
+    if (m->n_threads <= 1 || omp_in_parallel()) return 0;
+    int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return before;
+}
+
+static void blas_single_end(int before) {
+    if (before > 0) openblas_set_num_threads(before);
+}
+
 /* Causal self-attention of one layer. qkv [B,T,3C] -> out [B,T,C]; att keeps
  * the softmax probabilities [B,NH,T,T] (zero above the diagonal). */
-static void attention_forward(sg_train_model *m, int l, float *out, float *att, const float *qkv, int B, int T) {
+static void attention_forward(sg_train_model *m, int l, float *out, float *att, const float *qkv, int B,
+                              int T) {
     int C = m->c.n_embd, NH = m->c.n_head, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
     float pa = m->train ? m->drop.attn : 0.0f;
-    float *pd = m->attn_scratch;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
+    int par = blas_single_begin(m);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads) if (par)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        float *pd = m->attn_scratch + (size_t)omp_get_thread_num() * 3 * T * T;
+        {
             const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
             float *P = att + ((size_t)b * NH + h) * T * T;
             sgemm(0, 1, T, T, hs, scale, q, C3, k, C3, 0.0f, P, T);
@@ -357,6 +402,8 @@ static void attention_forward(sg_train_model *m, int l, float *out, float *att, 
             }
             sgemm(0, 0, T, hs, T, 1.0f, Pd, T, v, C3, 0.0f, out + (size_t)b * T * C + (size_t)h * hs, C);
         }
+    }
+    blas_single_end(par);
 }
 
 /* dqkv (overwritten) from dout [B,T,C]. */
@@ -365,10 +412,14 @@ static void attention_backward(sg_train_model *m, int l, float *dqkv, const floa
     int C = m->c.n_embd, NH = m->c.n_head, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
     float pa = m->train ? m->drop.attn : 0.0f;
-    float *pd = m->attn_scratch, *dP = pd + (size_t)T * T, *dS = dP + (size_t)T * T;
     memset(dqkv, 0, (size_t)B * T * C3 * sizeof(float));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
+    int par = blas_single_begin(m);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads) if (par)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        float *pd = m->attn_scratch + (size_t)omp_get_thread_num() * 3 * T * T;
+        float *dP = pd + (size_t)T * T, *dS = dP + (size_t)T * T;
+        {
             size_t qo = (size_t)b * T * C3 + (size_t)h * hs;
             const float *q = qkv + qo, *k = q + C, *v = q + 2 * C;
             float *dq = dqkv + qo, *dk = dq + C, *dv = dq + 2 * C;
@@ -399,6 +450,8 @@ static void attention_backward(sg_train_model *m, int l, float *dqkv, const floa
             sgemm(0, 0, T, hs, T, 1.0f, dS, T, k, C3, 1.0f, dq, C3);
             sgemm(1, 0, T, hs, T, 1.0f, dS, T, q, C3, 1.0f, dk, C3);
         }
+    }
+    blas_single_end(par);
 }
 
 /* ---- forward / backward ------------------------------------------------- */
@@ -413,7 +466,8 @@ sg_error *sg_train_forward(sg_train_model *m, const int *inputs, const int *targ
     int C = c->n_embd, F = c->n_inner, V = c->vocab_size, L = c->n_layer, NH = c->n_head;
     int BT = B * T;
     for (int i = 0; i < BT; i++) {
-        if (inputs[i] < 0 || inputs[i] >= V) return sg_error_new("token %d at %d is outside the vocabulary (%d)", inputs[i], i, V);
+        if (inputs[i] < 0 || inputs[i] >= V)
+            return sg_error_new("token %d at %d is outside the vocabulary (%d)", inputs[i], i, V);
         if (targets && (targets[i] < 0 || targets[i] >= V))
             return sg_error_new("target %d at %d is outside the vocabulary (%d)", targets[i], i, V);
     }
@@ -429,13 +483,16 @@ sg_error *sg_train_forward(sg_train_model *m, const int *inputs, const int *targ
         float *o = m->encoded + (size_t)i * C;
         for (int k = 0; k < C; k++) o[k] = te[k] + pe[k];
     }
-    if (m->train && m->drop.embd > 0.0f) apply_dropout(m->encoded, (size_t)BT * C, dropout_seed, 0, m->drop.embd);
+    if (m->train && m->drop.embd > 0.0f)
+        apply_dropout(m->encoded, (size_t)BT * C, dropout_seed, 0, m->drop.embd);
 
     for (int l = 0; l < L; l++) {
         const sg_gpt2_layer *w = &m->wl[l];
         const float *residual = l == 0 ? m->encoded : LAYER(m->residual3, l - 1, mBT * C);
-        float *ln1 = LAYER(m->ln1, l, mBT * C), *ln1m = LAYER(m->ln1_mean, l, mBT), *ln1r = LAYER(m->ln1_rstd, l, mBT);
-        float *qkv = LAYER(m->qkv, l, mBT * 3 * C), *atty = LAYER(m->atty, l, mBT * C), *att = LAYER(m->att, l, attper);
+        float *ln1 = LAYER(m->ln1, l, mBT * C), *ln1m = LAYER(m->ln1_mean, l, mBT),
+              *ln1r = LAYER(m->ln1_rstd, l, mBT);
+        float *qkv = LAYER(m->qkv, l, mBT * 3 * C), *atty = LAYER(m->atty, l, mBT * C),
+              *att = LAYER(m->att, l, attper);
         float *res2 = LAYER(m->residual2, l, mBT * C), *ln2 = LAYER(m->ln2, l, mBT * C);
         float *ln2m = LAYER(m->ln2_mean, l, mBT), *ln2r = LAYER(m->ln2_rstd, l, mBT);
         float *fch = LAYER(m->fch, l, mBT * F), *fchg = LAYER(m->fch_gelu, l, mBT * F);
@@ -445,14 +502,16 @@ sg_error *sg_train_forward(sg_train_model *m, const int *inputs, const int *targ
         linear_forward(qkv, ln1, w->c_attn_w, w->c_attn_b, BT, C, 3 * C);
         attention_forward(m, l, atty, att, qkv, B, T);
         linear_forward(m->tmp, atty, w->attn_proj_w, w->attn_proj_b, BT, C, C);
-        if (m->train && m->drop.resid > 0.0f) apply_dropout(m->tmp, (size_t)BT * C, dropout_seed, 2 + 3 * (uint64_t)l, m->drop.resid);
+        if (m->train && m->drop.resid > 0.0f)
+            apply_dropout(m->tmp, (size_t)BT * C, dropout_seed, 2 + 3 * (uint64_t)l, m->drop.resid);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < (size_t)BT * C; i++) res2[i] = residual[i] + m->tmp[i];
         layernorm_forward(ln2, ln2m, ln2r, res2, w->ln_2_w, w->ln_2_b, BT, C, c->ln_epsilon);
         linear_forward(fch, ln2, w->c_fc_w, w->c_fc_b, BT, C, F);
         gelu_forward(fchg, fch, (size_t)BT * F);
         linear_forward(m->tmp, fchg, w->mlp_proj_w, w->mlp_proj_b, BT, F, C);
-        if (m->train && m->drop.resid > 0.0f) apply_dropout(m->tmp, (size_t)BT * C, dropout_seed, 3 + 3 * (uint64_t)l, m->drop.resid);
+        if (m->train && m->drop.resid > 0.0f)
+            apply_dropout(m->tmp, (size_t)BT * C, dropout_seed, 3 + 3 * (uint64_t)l, m->drop.resid);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < (size_t)BT * C; i++) res3[i] = res2[i] + m->tmp[i];
     }
@@ -506,8 +565,10 @@ sg_error *sg_train_backward(sg_train_model *m, float scale) {
         const sg_gpt2_layer *w = &m->wl[l];
         sg_gpt2_layer *g = &m->gl[l];
         const float *residual = l == 0 ? m->encoded : LAYER(m->residual3, l - 1, mBT * C);
-        float *ln1 = LAYER(m->ln1, l, mBT * C), *ln1m = LAYER(m->ln1_mean, l, mBT), *ln1r = LAYER(m->ln1_rstd, l, mBT);
-        float *qkv = LAYER(m->qkv, l, mBT * 3 * C), *atty = LAYER(m->atty, l, mBT * C), *att = LAYER(m->att, l, attper);
+        float *ln1 = LAYER(m->ln1, l, mBT * C), *ln1m = LAYER(m->ln1_mean, l, mBT),
+              *ln1r = LAYER(m->ln1_rstd, l, mBT);
+        float *qkv = LAYER(m->qkv, l, mBT * 3 * C), *atty = LAYER(m->atty, l, mBT * C),
+              *att = LAYER(m->att, l, attper);
         float *res2 = LAYER(m->residual2, l, mBT * C), *ln2 = LAYER(m->ln2, l, mBT * C);
         float *ln2m = LAYER(m->ln2_mean, l, mBT), *ln2r = LAYER(m->ln2_rstd, l, mBT);
         float *fch = LAYER(m->fch, l, mBT * F), *fchg = LAYER(m->fch_gelu, l, mBT * F);
@@ -518,7 +579,8 @@ sg_error *sg_train_backward(sg_train_model *m, float scale) {
         if (resid_drop) {
 #pragma omp parallel for schedule(static)
             for (size_t i = 0; i < nC; i++)
-                m->dbuf2[i] = m->dresidual[i] * sg_dropout_mask(m->drop_seed, 3 + 3 * (uint64_t)l, i, m->drop.resid);
+                m->dbuf2[i] =
+                    m->dresidual[i] * sg_dropout_mask(m->drop_seed, 3 + 3 * (uint64_t)l, i, m->drop.resid);
             dmlp = m->dbuf2;
         }
         linear_backward(m->dfch, g->mlp_proj_w, g->mlp_proj_b, dmlp, fchg, w->mlp_proj_w, m->ones, BT, F, C);
@@ -531,16 +593,20 @@ sg_error *sg_train_backward(sg_train_model *m, float scale) {
         if (resid_drop) {
 #pragma omp parallel for schedule(static)
             for (size_t i = 0; i < nC; i++)
-                m->dbuf2[i] = m->dresidual[i] * sg_dropout_mask(m->drop_seed, 2 + 3 * (uint64_t)l, i, m->drop.resid);
+                m->dbuf2[i] =
+                    m->dresidual[i] * sg_dropout_mask(m->drop_seed, 2 + 3 * (uint64_t)l, i, m->drop.resid);
             dattn = m->dbuf2;
         }
-        linear_backward(m->dbuf, g->attn_proj_w, g->attn_proj_b, dattn, atty, w->attn_proj_w, m->ones, BT, C, C);
+        linear_backward(m->dbuf, g->attn_proj_w, g->attn_proj_b, dattn, atty, w->attn_proj_w, m->ones, BT, C,
+                        C);
         attention_backward(m, l, m->dqkv, m->dbuf, att, qkv, B, T);
         linear_backward(m->dbuf, g->c_attn_w, g->c_attn_b, m->dqkv, ln1, w->c_attn_w, m->ones, BT, C, 3 * C);
-        layernorm_backward(m->dresidual, g->ln_1_w, g->ln_1_b, m->dbuf, residual, w->ln_1_w, ln1m, ln1r, BT, C);
+        layernorm_backward(m->dresidual, g->ln_1_w, g->ln_1_b, m->dbuf, residual, w->ln_1_w, ln1m, ln1r, BT,
+                           C);
     }
 
-    if (m->train && m->drop.embd > 0.0f) apply_dropout(m->dresidual, (size_t)BT * C, m->drop_seed, 0, m->drop.embd);
+    if (m->train && m->drop.embd > 0.0f)
+        apply_dropout(m->dresidual, (size_t)BT * C, m->drop_seed, 0, m->drop.embd);
     for (int i = 0; i < BT; i++) {
         const float *d = m->dresidual + (size_t)i * C;
         float *te = m->g.wte + (size_t)m->inputs[i] * C, *pe = m->g.wpe + (size_t)(i % T) * C;

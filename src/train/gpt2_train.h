@@ -55,9 +55,8 @@ size_t sg_train_param_count(const sg_gpt2_config *c);
  * shape) it returns the mean cross-entropy in *loss and keeps what backward
  * needs; targets may be NULL for logits only. With `train`, dropout is on,
  * its masks keyed by `dropout_seed`. */
-sg_error *sg_train_forward(sg_train_model *m, const int *inputs, const int *targets, int B, int T,
-                           int train, const sg_dropout *dropout, uint64_t dropout_seed,
-                           float *loss) SG_MUST_CHECK;
+sg_error *sg_train_forward(sg_train_model *m, const int *inputs, const int *targets, int B, int T, int train,
+                           const sg_dropout *dropout, uint64_t dropout_seed, float *loss) SG_MUST_CHECK;
 /* Logits [B*T, V] of the last forward (probabilities once a loss was computed). */
 const float *sg_train_model_logits(const sg_train_model *m);
 

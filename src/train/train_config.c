@@ -18,18 +18,46 @@ typedef struct {
     size_t off, count_off;
 } key_def;
 
-#define F(name, k) {#name, k, offsetof(sg_train_config, name), 0}
+#define F(name, k)                                                                                           \
+    { #name, k, offsetof(sg_train_config, name), 0 }
 static const key_def keys[] = {
     {"corpus", K_LIST, offsetof(sg_train_config, corpus), offsetof(sg_train_config, n_corpus)},
     {"val_corpus", K_LIST, offsetof(sg_train_config, val_corpus), offsetof(sg_train_config, n_val_corpus)},
-    F(val_fraction, K_DOUBLE), F(shard, K_STR), F(tokenizer, K_STR),
-    F(layers, K_INT), F(heads, K_INT), F(embd, K_INT), F(n_ctx, K_INT), F(init_from, K_STR),
-    F(context, K_INT), F(batch, K_INT), F(grad_accum, K_INT), F(steps, K_LONG), F(warmup, K_LONG),
-    F(lr, K_DOUBLE), F(lr_floor, K_DOUBLE), F(beta1, K_DOUBLE), F(beta2, K_DOUBLE), F(eps, K_DOUBLE),
-    F(weight_decay, K_DOUBLE), F(clip, K_DOUBLE), F(dropout_embd, K_DOUBLE), F(dropout_attn, K_DOUBLE),
-    F(dropout_resid, K_DOUBLE), F(layer_lr_decay, K_DOUBLE), F(freeze_layers, K_INT), F(seed, K_LLONG),
-    F(eval_interval, K_LONG), F(checkpoint_interval, K_LONG), F(log_interval, K_LONG), F(eval_batches, K_INT),
-    F(dtype, K_STR), F(out, K_STR), F(resume, K_BOOL), F(stop_after, K_LONG), F(threads, K_INT),
+    F(val_fraction, K_DOUBLE),
+    F(shard, K_STR),
+    F(tokenizer, K_STR),
+    F(layers, K_INT),
+    F(heads, K_INT),
+    F(embd, K_INT),
+    F(n_ctx, K_INT),
+    F(init_from, K_STR),
+    F(context, K_INT),
+    F(batch, K_INT),
+    F(grad_accum, K_INT),
+    F(steps, K_LONG),
+    F(warmup, K_LONG),
+    F(lr, K_DOUBLE),
+    F(lr_floor, K_DOUBLE),
+    F(beta1, K_DOUBLE),
+    F(beta2, K_DOUBLE),
+    F(eps, K_DOUBLE),
+    F(weight_decay, K_DOUBLE),
+    F(clip, K_DOUBLE),
+    F(dropout_embd, K_DOUBLE),
+    F(dropout_attn, K_DOUBLE),
+    F(dropout_resid, K_DOUBLE),
+    F(layer_lr_decay, K_DOUBLE),
+    F(freeze_layers, K_INT),
+    F(seed, K_LLONG),
+    F(eval_interval, K_LONG),
+    F(checkpoint_interval, K_LONG),
+    F(log_interval, K_LONG),
+    F(eval_batches, K_INT),
+    F(dtype, K_STR),
+    F(out, K_STR),
+    F(resume, K_BOOL),
+    F(stop_after, K_LONG),
+    F(threads, K_INT),
 };
 #undef F
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -92,9 +120,12 @@ sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *v
             return sg_error_new("%s: %s: '%s' is not an integer", where, k->name, value);
         if (k->k == K_INT && (v < -2147483647LL || v > 2147483647LL))
             return sg_error_new("%s: %s: %s is out of range", where, k->name, value);
-        if (k->k == K_INT) *(int *)base = (int)v;
-        else if (k->k == K_LONG) *(long *)base = (long)v;
-        else *(long long *)base = v;
+        if (k->k == K_INT)
+            *(int *)base = (int)v;
+        else if (k->k == K_LONG)
+            *(long *)base = (long)v;
+        else
+            *(long long *)base = v;
         return NULL;
     }
     case K_DOUBLE: {
@@ -105,9 +136,12 @@ sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *v
         return NULL;
     }
     case K_BOOL:
-        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes")) *(int *)base = 1;
-        else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no")) *(int *)base = 0;
-        else return sg_error_new("%s: %s: '%s' is not true or false", where, k->name, value);
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))
+            *(int *)base = 1;
+        else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no"))
+            *(int *)base = 0;
+        else
+            return sg_error_new("%s: %s: '%s' is not true or false", where, k->name, value);
         return NULL;
     case K_STR:
         free(*(char **)base);
@@ -115,7 +149,8 @@ sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *v
         return NULL;
     case K_LIST: {
         int *n = (int *)((char *)c + k->count_off);
-        if (*n >= SG_TRAIN_MAX_FILES) return sg_error_new("%s: %s: more than %d entries", where, k->name, SG_TRAIN_MAX_FILES);
+        if (*n >= SG_TRAIN_MAX_FILES)
+            return sg_error_new("%s: %s: more than %d entries", where, k->name, SG_TRAIN_MAX_FILES);
         ((char **)base)[(*n)++] = strdup(value);
         return NULL;
     }
@@ -141,24 +176,35 @@ sg_error *sg_train_config_load_yaml(sg_train_config *c, const char *path) {
         }
         snprintf(where, sizeof where, "%s:%zu:%zu", path, ev.start_mark.line + 1, ev.start_mark.column + 1);
         switch (ev.type) {
-        case YAML_STREAM_END_EVENT: done = 1; break;
-        case YAML_MAPPING_START_EVENT:
-            if (depth++ > 0) err = sg_error_new("%s: nested mappings are not supported; use flat keys", where);
+        case YAML_STREAM_END_EVENT:
+            done = 1;
             break;
-        case YAML_MAPPING_END_EVENT: depth--; break;
+        case YAML_MAPPING_START_EVENT:
+            if (depth++ > 0)
+                err = sg_error_new("%s: nested mappings are not supported; use flat keys", where);
+            break;
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
         case YAML_SEQUENCE_START_EVENT:
-            if (!have_key || in_seq) err = sg_error_new("%s: a list is only allowed as a value", where);
+            if (!have_key || in_seq)
+                err = sg_error_new("%s: a list is only allowed as a value", where);
             else if (!find_key(key) || find_key(key)->k != K_LIST)
                 err = sg_error_new("%s: '%s' takes a single value, not a list", where, key);
             in_seq = 1;
             break;
-        case YAML_SEQUENCE_END_EVENT: in_seq = 0, have_key = 0; break;
+        case YAML_SEQUENCE_END_EVENT:
+            in_seq = 0, have_key = 0;
+            break;
         case YAML_SCALAR_EVENT: {
             const char *s = (const char *)ev.data.scalar.value;
-            if (depth != 1) err = sg_error_new("%s: the config must be a mapping of settings", where);
-            else if (in_seq) err = sg_train_config_set(c, key, s, where);
+            if (depth != 1)
+                err = sg_error_new("%s: the config must be a mapping of settings", where);
+            else if (in_seq)
+                err = sg_train_config_set(c, key, s, where);
             else if (!have_key) {
-                if (!find_key(s)) err = sg_error_new("%s: unknown setting '%s' (docs/TRAINING.md lists them)", where, s);
+                if (!find_key(s))
+                    err = sg_error_new("%s: unknown setting '%s' (docs/TRAINING.md lists them)", where, s);
                 snprintf(key, sizeof key, "%s", s);
                 have_key = 1;
             } else {
@@ -175,8 +221,11 @@ sg_error *sg_train_config_load_yaml(sg_train_config *c, const char *path) {
             }
             break;
         }
-        case YAML_ALIAS_EVENT: err = sg_error_new("%s: aliases are not supported", where); break;
-        default: break;
+        case YAML_ALIAS_EVENT:
+            err = sg_error_new("%s: aliases are not supported", where);
+            break;
+        default:
+            break;
         }
         yaml_event_delete(&ev);
     }
@@ -186,7 +235,8 @@ sg_error *sg_train_config_load_yaml(sg_train_config *c, const char *path) {
 }
 
 sg_error *sg_train_config_validate(const sg_train_config *c) {
-    if (c->layers < 1 || c->heads < 1 || c->embd < 1) return sg_error_new("layers, heads and embd must be positive");
+    if (c->layers < 1 || c->heads < 1 || c->embd < 1)
+        return sg_error_new("layers, heads and embd must be positive");
     if (c->embd % c->heads) return sg_error_new("embd %d is not a multiple of heads %d", c->embd, c->heads);
     if (c->context < 1) return sg_error_new("context must be positive");
     if (c->n_ctx && c->context > c->n_ctx)
@@ -195,7 +245,8 @@ sg_error *sg_train_config_validate(const sg_train_config *c) {
     if (c->steps < 1) return sg_error_new("steps must be positive");
     if (c->warmup < 0) return sg_error_new("warmup must be >= 0");
     if (!(c->lr > 0)) return sg_error_new("lr must be positive");
-    if (!(c->lr_floor >= 0 && c->lr_floor <= 1)) return sg_error_new("lr_floor %g must be in [0, 1] (a fraction of lr)", c->lr_floor);
+    if (!(c->lr_floor >= 0 && c->lr_floor <= 1))
+        return sg_error_new("lr_floor %g must be in [0, 1] (a fraction of lr)", c->lr_floor);
     double d[3] = {c->dropout_embd, c->dropout_attn, c->dropout_resid};
     for (int i = 0; i < 3; i++)
         if (!(d[i] >= 0 && d[i] < 1)) return sg_error_new("dropout rates must be in [0, 1), got %g", d[i]);
@@ -217,12 +268,24 @@ char *sg_train_config_to_json(const sg_train_config *c) {
         const char *base = (const char *)c + k->off;
         json_t *v = NULL;
         switch (k->k) {
-        case K_INT: v = json_integer(*(const int *)base); break;
-        case K_LONG: v = json_integer(*(const long *)base); break;
-        case K_LLONG: v = json_integer(*(const long long *)base); break;
-        case K_DOUBLE: v = json_real(*(const double *)base); break;
-        case K_BOOL: v = json_boolean(*(const int *)base); break;
-        case K_STR: v = *(char *const *)base ? json_string(*(char *const *)base) : json_null(); break;
+        case K_INT:
+            v = json_integer(*(const int *)base);
+            break;
+        case K_LONG:
+            v = json_integer(*(const long *)base);
+            break;
+        case K_LLONG:
+            v = json_integer(*(const long long *)base);
+            break;
+        case K_DOUBLE:
+            v = json_real(*(const double *)base);
+            break;
+        case K_BOOL:
+            v = json_boolean(*(const int *)base);
+            break;
+        case K_STR:
+            v = *(char *const *)base ? json_string(*(char *const *)base) : json_null();
+            break;
         case K_LIST: {
             v = json_array();
             int n = *(const int *)((const char *)c + k->count_off);

@@ -11,7 +11,7 @@
 
 typedef struct {
     /* data */
-    char *corpus[SG_TRAIN_MAX_FILES];     /* files or directories of *.txt */
+    char *corpus[SG_TRAIN_MAX_FILES]; /* files or directories of *.txt */
     int n_corpus;
     char *val_corpus[SG_TRAIN_MAX_FILES]; /* explicit validation documents */
     int n_val_corpus;
@@ -36,7 +36,7 @@ typedef struct {
     char *out;
     int resume;
     long stop_after; /* save and stop once this many steps are done (0 = run to `steps`) */
-    int threads; /* 0 = OpenMP / OpenBLAS default */
+    int threads;     /* 0 = OpenMP / OpenBLAS default */
 } sg_train_config;
 
 void sg_train_config_defaults(sg_train_config *c);
@@ -44,7 +44,8 @@ void sg_train_config_free(sg_train_config *c);
 
 /* Sets `key` (underscores or dashes) from its text; `where` prefixes errors
  * (e.g. "train.yaml:3:8"). List keys append. */
-sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *value, const char *where) SG_MUST_CHECK;
+sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *value,
+                              const char *where) SG_MUST_CHECK;
 /* 1 when key names a known boolean flag that takes no value (resume). */
 int sg_train_config_is_switch(const char *key);
 

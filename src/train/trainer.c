@@ -36,12 +36,14 @@ typedef struct {
 } state_header;
 
 static void shape_of(const sg_gpt2_config *c, int32_t s[6]) {
-    s[0] = c->n_layer, s[1] = c->n_head, s[2] = c->n_embd, s[3] = c->n_ctx, s[4] = c->vocab_size, s[5] = c->n_inner;
+    s[0] = c->n_layer, s[1] = c->n_head, s[2] = c->n_embd, s[3] = c->n_ctx, s[4] = c->vocab_size,
+    s[5] = c->n_inner;
 }
 
-static sg_error *state_save(const char *path, const sg_gpt2_config *c, const float *params, const sg_adamw *opt,
-                            uint64_t rng, long long seed) {
-    state_header h = {.version = STATE_VERSION, .n_params = opt->n, .step = opt->step, .rng = rng, .seed = seed};
+static sg_error *state_save(const char *path, const sg_gpt2_config *c, const float *params,
+                            const sg_adamw *opt, uint64_t rng, long long seed) {
+    state_header h = {
+        .version = STATE_VERSION, .n_params = opt->n, .step = opt->step, .rng = rng, .seed = seed};
     memcpy(h.magic, STATE_MAGIC, 8);
     shape_of(c, h.shape);
     sg_atomic_file *f;
@@ -56,8 +58,8 @@ static sg_error *state_save(const char *path, const sg_gpt2_config *c, const flo
     return sg_atomic_file_commit(f);
 }
 
-static sg_error *state_load(const char *path, const sg_gpt2_config *c, float *params, sg_adamw *opt, uint64_t *rng,
-                            long long seed) {
+static sg_error *state_load(const char *path, const sg_gpt2_config *c, float *params, sg_adamw *opt,
+                            uint64_t *rng, long long seed) {
     sg_file_map map;
     sg_error *err = sg_file_map_open(path, &map);
     if (err) return sg_error_wrap(err, "resume");
@@ -73,8 +75,8 @@ static sg_error *state_load(const char *path, const sg_gpt2_config *c, float *pa
     }
     for (int i = 0; i < 6; i++)
         if (h.shape[i] != want[i]) {
-            err = sg_error_new("resume: incompatible checkpoint %s: %s is %d there but %d in this config", path,
-                               names[i], h.shape[i], want[i]);
+            err = sg_error_new("resume: incompatible checkpoint %s: %s is %d there but %d in this config",
+                               path, names[i], h.shape[i], want[i]);
             goto done;
         }
     if (h.n_params != opt->n || map.size != sizeof h + 3 * bytes) {
@@ -83,7 +85,8 @@ static sg_error *state_load(const char *path, const sg_gpt2_config *c, float *pa
         goto done;
     }
     if (h.seed != seed) {
-        err = sg_error_new("resume: %s was trained with seed %lld, this config has %lld", path, (long long)h.seed, seed);
+        err = sg_error_new("resume: %s was trained with seed %lld, this config has %lld", path,
+                           (long long)h.seed, seed);
         goto done;
     }
     memcpy(params, map.data + sizeof h, bytes);
@@ -135,8 +138,8 @@ sg_error *sg_eval_perplexity(const char *model_dir, char **files, int n_files, i
     if ((err = sg_tokenizer_load(model_dir, &tok))) goto done;
     const sg_gpt2_weights *w = sg_checkpoint_weights(ck);
     if (sg_tokenizer_vocab_size(tok) > w->config.vocab_size) {
-        err = sg_error_new("%s: tokenizer has %d ids but the model only %d", model_dir, sg_tokenizer_vocab_size(tok),
-                           w->config.vocab_size);
+        err = sg_error_new("%s: tokenizer has %d ids but the model only %d", model_dir,
+                           sg_tokenizer_vocab_size(tok), w->config.vocab_size);
         goto done;
     }
     int T = context ? context : w->config.n_ctx, B = 4;
@@ -181,16 +184,20 @@ typedef struct {
 
 static sg_error *save_all(run *r, const char *why) {
     const sg_train_config *c = r->cfg;
-    sg_dtype dt = !strcmp(c->dtype, "bf16") ? SG_DTYPE_BF16 : !strcmp(c->dtype, "f16") ? SG_DTYPE_F16 : SG_DTYPE_F32;
+    sg_dtype dt = !strcmp(c->dtype, "bf16")  ? SG_DTYPE_BF16
+                  : !strcmp(c->dtype, "f16") ? SG_DTYPE_F16
+                                             : SG_DTYPE_F32;
     char step[32], seed[32];
     snprintf(step, sizeof step, "%ld", r->opt.step);
     snprintf(seed, sizeof seed, "%lld", c->seed);
-    const char *meta[] = {"stagegate.trained_steps", step, "stagegate.seed", seed, "stagegate.producer", "stagegate train"};
+    const char *meta[] = {"stagegate.trained_steps", step, "stagegate.seed", seed, "stagegate.producer",
+                          "stagegate train"};
     sg_error *err = sg_checkpoint_save(c->out, sg_train_model_weights(r->model), dt, meta, 3);
     if (!err && strcmp(r->tok_dir, c->out)) err = sg_checkpoint_copy_tokenizer(r->tok_dir, c->out);
     char *sp = sg_path_join(c->out, "train_state.bin");
-    if (!err) err = state_save(sp, sg_train_model_config(r->model), sg_train_model_params(r->model, NULL), &r->opt,
-                               r->rng, c->seed);
+    if (!err)
+        err = state_save(sp, sg_train_model_config(r->model), sg_train_model_params(r->model, NULL), &r->opt,
+                         r->rng, c->seed);
     free(sp);
     if (!err) sg_info("saved checkpoint at step %ld to %s (%s)", r->opt.step, c->out, why);
     return err ? sg_error_wrap(err, "saving checkpoint to %s", c->out) : NULL;
@@ -232,23 +239,26 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
     }
 
     /* model shape: from the checkpoint we start from, else the config */
-    sg_gpt2_config mc = {.n_layer = cfg->layers, .n_head = cfg->heads, .n_embd = cfg->embd,
-                         .n_ctx = cfg->n_ctx ? cfg->n_ctx : cfg->context, .n_inner = 4 * cfg->embd,
+    sg_gpt2_config mc = {.n_layer = cfg->layers,
+                         .n_head = cfg->heads,
+                         .n_embd = cfg->embd,
+                         .n_ctx = cfg->n_ctx ? cfg->n_ctx : cfg->context,
+                         .n_inner = 4 * cfg->embd,
                          .ln_epsilon = 1e-5f};
     if (cfg->init_from) {
         if ((err = sg_checkpoint_open(cfg->init_from, &init))) goto done;
         mc = sg_checkpoint_weights(init)->config;
         if (cfg->context > mc.n_ctx) {
-            err = sg_error_new("context %d is longer than the positional table of %s (n_ctx %d)", cfg->context,
-                               cfg->init_from, mc.n_ctx);
+            err = sg_error_new("context %d is longer than the positional table of %s (n_ctx %d)",
+                               cfg->context, cfg->init_from, mc.n_ctx);
             goto done;
         }
     }
     r.tok_dir = strdup(cfg->tokenizer ? cfg->tokenizer : cfg->init_from);
     if ((err = sg_tokenizer_load(r.tok_dir, &tok))) goto done;
     if (cfg->init_from && sg_tokenizer_vocab_size(tok) > mc.vocab_size) {
-        err = sg_error_new("tokenizer %s has %d ids, the model %s only %d", r.tok_dir, sg_tokenizer_vocab_size(tok),
-                           cfg->init_from, mc.vocab_size);
+        err = sg_error_new("tokenizer %s has %d ids, the model %s only %d", r.tok_dir,
+                           sg_tokenizer_vocab_size(tok), cfg->init_from, mc.vocab_size);
         goto done;
     }
     if (!cfg->init_from) mc.vocab_size = sg_tokenizer_vocab_size(tok);
@@ -260,18 +270,21 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
             (err = sg_dataset_expand((char **)cfg->val_corpus, cfg->n_val_corpus, &vfiles, &n_vfiles)))
             goto done;
         cache = cfg->shard ? strdup(cfg->shard) : sg_path_join(cfg->out, "data.shard");
-        if ((err = sg_dataset_build(tok, r.tok_dir, files, n_files, vfiles, n_vfiles, cfg->val_fraction, cache, &data)))
+        if ((err = sg_dataset_build(tok, r.tok_dir, files, n_files, vfiles, n_vfiles, cfg->val_fraction,
+                                    cache, &data)))
             goto done;
     } else if ((err = sg_dataset_load_shard(cfg->shard, &data))) {
         goto done;
     }
     if (data.vocab_size > mc.vocab_size) {
-        err = sg_error_new("the data uses a %d-token vocabulary, the model has %d", data.vocab_size, mc.vocab_size);
+        err = sg_error_new("the data uses a %d-token vocabulary, the model has %d", data.vocab_size,
+                           mc.vocab_size);
         goto done;
     }
     int B = cfg->batch, T = cfg->context;
     if (data.n_train < (size_t)T + 1) {
-        err = sg_error_new("corpus too small: %zu training tokens, a window needs context + 1 = %d", data.n_train, T + 1);
+        err = sg_error_new("corpus too small: %zu training tokens, a window needs context + 1 = %d",
+                           data.n_train, T + 1);
         goto done;
     }
     int have_val = data.n_val >= (size_t)T + 1;
@@ -295,8 +308,11 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
         sg_info("resuming at step %ld", r.opt.step);
     } else {
         free(sp);
-        if (init) err = sg_train_model_load(r.model, sg_checkpoint_weights(init));
-        else sg_gpt2_weights_init_random((sg_gpt2_weights *)sg_train_model_weights(r.model), (uint64_t)cfg->seed);
+        if (init)
+            err = sg_train_model_load(r.model, sg_checkpoint_weights(init));
+        else
+            sg_gpt2_weights_init_random((sg_gpt2_weights *)sg_train_model_weights(r.model),
+                                        (uint64_t)cfg->seed);
         if (err) goto done;
     }
     if (init) sg_checkpoint_close(init), init = NULL;
@@ -337,32 +353,38 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
         for (int micro = 0; micro < cfg->grad_accum; micro++) {
             sg_dataset_batch(data.train, data.n_train, B, T, &r.rng, inputs, targets);
             float l;
-            if ((err = sg_train_forward(r.model, inputs, targets, B, T, 1, &drop, dropout_seed(cfg->seed, step, micro), &l)))
+            if ((err = sg_train_forward(r.model, inputs, targets, B, T, 1, &drop,
+                                        dropout_seed(cfg->seed, step, micro), &l)))
                 goto done;
             if ((err = sg_train_backward(r.model, 1.0f / (float)cfg->grad_accum))) goto done;
             loss += l / cfg->grad_accum;
         }
         float norm = sg_clip_grad_norm(grads, n_params, (float)cfg->clip);
         if (!isfinite(loss) || !isfinite(norm)) {
-            err = sg_error_new("step %ld: loss %g, gradient norm %g: training diverged (lower lr?)", step, loss, norm);
+            err = sg_error_new("step %ld: loss %g, gradient norm %g: training diverged (lower lr?)", step,
+                               loss, norm);
             goto done;
         }
         sg_adamw_step(&r.opt, params, grads, lr);
         double dt = sg_monotonic_s() - t0, tps = (double)B * T * cfg->grad_accum / dt;
         long done_steps = step + 1;
         double val = NAN;
-        if (have_val && cfg->eval_interval > 0 && (done_steps % cfg->eval_interval == 0 || done_steps == cfg->steps)) {
-            if ((err = eval_loss(r.model, data.val, data.n_val, B, T, (long)cfg->eval_batches * B, inputs, targets,
-                                 &val, NULL)))
+        if (have_val && cfg->eval_interval > 0 &&
+            (done_steps % cfg->eval_interval == 0 || done_steps == cfg->steps)) {
+            if ((err = eval_loss(r.model, data.val, data.n_val, B, T, (long)cfg->eval_batches * B, inputs,
+                                 targets, &val, NULL)))
                 goto done;
         }
-        fprintf(log, "{\"step\": %ld, \"lr\": %.6g, \"train_loss\": %.6f, \"val_loss\": ", done_steps, lr, loss);
-        if (isnan(val)) fprintf(log, "null");
-        else fprintf(log, "%.6f", val);
+        fprintf(log, "{\"step\": %ld, \"lr\": %.6g, \"train_loss\": %.6f, \"val_loss\": ", done_steps, lr,
+                loss);
+        if (isnan(val))
+            fprintf(log, "null");
+        else
+            fprintf(log, "%.6f", val);
         fprintf(log, ", \"grad_norm\": %.6g, \"tokens_per_s\": %.1f}\n", norm, tps);
         fflush(log);
-        if (tty || done_steps % (cfg->log_interval > 0 ? cfg->log_interval : 1) == 0 || done_steps == cfg->steps ||
-            !isnan(val))
+        if (tty || done_steps % (cfg->log_interval > 0 ? cfg->log_interval : 1) == 0 ||
+            done_steps == cfg->steps || !isnan(val))
             progress(tty, done_steps, cfg->steps, (float)loss, tps, sg_monotonic_s() - t_start, start);
         if (!isnan(val)) {
             if (tty) fputc('\n', stderr);
@@ -379,8 +401,8 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
             stopped = 1;
             break;
         }
-        if (cfg->checkpoint_interval > 0 && done_steps % cfg->checkpoint_interval == 0 && done_steps < cfg->steps &&
-            (err = save_all(&r, "interval")))
+        if (cfg->checkpoint_interval > 0 && done_steps % cfg->checkpoint_interval == 0 &&
+            done_steps < cfg->steps && (err = save_all(&r, "interval")))
             goto done;
     }
     if (tty) fputc('\n', stderr);

@@ -121,6 +121,11 @@ check "partners are refused at Internal" test "$(req "$KP" walk-small)" = 403
 check "cards at stage 1" card_at 1
 check "card 1 says no evaluations are stored" grep -q "No stored evaluation results" "$T/card-1.md"
 check "card 1 has the Mitchell et al. sections" bash -c "for s in 'Model details' 'Intended use' 'Out-of-scope uses' Factors Metrics 'Evaluation data' 'Training data' 'Quantitative analyses' 'Ethical considerations' 'Caveats and recommendations'; do grep -q \"^##* \$s\" '$T/card-1.md' || exit 1; done"
+check "card 1 states the architecture from config.json" grep -q "Shape: 1 layers, 1 heads, embedding width 16, context 32 tokens, vocabulary 300" "$T/card-1.md"
+check "card 1 front matter detects English from the corpus" grep -qx -- "- en" "$T/card-1.md"
+check "datasheet has the Gebru et al. groups" bash -c "for s in Motivation Composition 'Collection process' Preprocessing Uses Distribution Maintenance; do grep -q \"^## \$s\" '$T/datasheet-1.md' || exit 1; done"
+check "datasheet counts the corpus" grep -q "^- 5 documents (one per file)" "$T/datasheet-1.md"
+check "datasheet dates the corpus from file names" grep -q "Dates from file names: 1900 to 1904" "$T/datasheet-1.md"
 check "system card at Internal is not served (risk_analysis fully_closed)" \
     test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KI" "$BASE/v1/system-card")" = 403
 
@@ -132,6 +137,8 @@ check "refusal names the sign-off gate" grep -q "signoffs: 1 sign-off" "$T/err"
 echo "# Trusted partners: risks of partner access reviewed" >"$T/ra2.md"
 check "risk assessment recorded" "$SG" risk record "${R[@]}" --stage "Trusted Partners" --status completed --file "$T/ra2.md" --by alice
 check "perplexity evaluation stored" "$SG" eval run perplexity -m walk-small "${R[@]}" --data "$T/held" --threads 1
+check "the safety team's filter suite runs from the registry" "$SG" eval run filter -m walk-small "${R[@]}" --data "$T/held"
+check "its metrics are stored with the code version" bash -c "'$SG' eval list --db '$T/db' -m walk-small | grep -E 'filter +walk-small +recall_evasions .* run +code '"
 if "$SG" signoff "${R[@]}" --stage "Trusted Partners" --by mallory --note "lgtm" 2>/dev/null; then bad "unnamed reviewer refused"; else ok "unnamed reviewer refused"; fi
 check "sign-off recorded" "$SG" signoff "${R[@]}" --stage "Trusted Partners" --by safety_lead --note "partner risks reviewed"
 check "advance to Trusted Partners" "$SG" stage advance "${R[@]}" --by release_manager

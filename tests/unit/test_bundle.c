@@ -30,8 +30,8 @@
 
 typedef struct {
     char dir[64];
-    unsigned char rpk[32], rsk[64];  /* release */
-    unsigned char lpk[32], lsk[32];  /* licensee */
+    unsigned char rpk[32], rsk[64]; /* release */
+    unsigned char lpk[32], lsk[32]; /* licensee */
     unsigned char *bundle;
     size_t size;
 } fixture;
@@ -50,9 +50,18 @@ static void write_file(fixture *f, const char *name, const void *data, size_t n)
 
 static void pack(fixture *f, const char *out) {
     char *o = path(f, out), *lic = path(f, "LICENSE.txt");
-    sg_pack_spec spec = {.model_dir = f->dir, .license_path = lic, .model_name = "m", .stage = "s",
-                         .licensee = "alice", .recipient_pk = f->lpk, .release_sk = f->rsk,
-                         .release_pk = f->rpk, .fp_seed = NULL, .epsilon = 0, .issued_ms = 1000, .out_path = o};
+    sg_pack_spec spec = {.model_dir = f->dir,
+                         .license_path = lic,
+                         .model_name = "m",
+                         .stage = "s",
+                         .licensee = "alice",
+                         .recipient_pk = f->lpk,
+                         .release_sk = f->rsk,
+                         .release_pk = f->rpk,
+                         .fp_seed = NULL,
+                         .epsilon = 0,
+                         .issued_ms = 1000,
+                         .out_path = o};
     sg_pack_result res;
     assert_null(sg_bundle_pack(&spec, &res));
     assert_int_equal(res.manifest.n_files, 3); /* config.json, model.safetensors, LICENSE */
@@ -118,7 +127,8 @@ static int split(const unsigned char *b, size_t size, chunk *c, int max, size_t 
 }
 
 /* Writes header + the chunks in `order` + a re-signed manifest to name. */
-static void assemble(fixture *f, const unsigned char *src, size_t size, const int *order, int n, const char *name) {
+static void assemble(fixture *f, const unsigned char *src, size_t size, const int *order, int n,
+                     const char *name) {
     chunk c[64];
     size_t end;
     split(src, size, c, 64, &end);
@@ -141,7 +151,8 @@ static void assemble(fixture *f, const unsigned char *src, size_t size, const in
     sodium_bin2hex(m.bundle_blake2b, sizeof m.bundle_blake2b, d, 32);
     char *st, *signed_env;
     assert_null(sg_manifest_to_json(&m, &st));
-    assert_null(sg_dsse_sign(SG_INTOTO_PAYLOAD_TYPE, (unsigned char *)st, strlen(st), f->rsk, "k", &signed_env));
+    assert_null(
+        sg_dsse_sign(SG_INTOTO_PAYLOAD_TYPE, (unsigned char *)st, strlen(st), f->rsk, "k", &signed_env));
     char *p = path(f, name);
     FILE *out = fopen(p, "wb");
     assert_non_null(out);
@@ -168,11 +179,13 @@ static void expect_unpack(fixture *f, const char *name, const char *text) {
     if (!text) {
         if (err) fail_msg("unpack %s: %s", name, sg_error_message(err));
         char cmd[200];
-        snprintf(cmd, sizeof cmd, "cmp -s %s/model.safetensors %s/model.safetensors && rm -rf %s", f->dir, out, out);
+        snprintf(cmd, sizeof cmd, "cmp -s %s/model.safetensors %s/model.safetensors && rm -rf %s", f->dir,
+                 out, out);
         assert_int_equal(system(cmd), 0);
     } else {
         if (!err) fail_msg("unpack %s succeeded, expected '%s'", name, text);
-        if (!strstr(sg_error_message(err), text)) fail_msg("unpack %s: '%s' lacks '%s'", name, sg_error_message(err), text);
+        if (!strstr(sg_error_message(err), text))
+            fail_msg("unpack %s: '%s' lacks '%s'", name, sg_error_message(err), text);
         assert_int_not_equal(stat(out, &st), 0); /* nothing partial */
         sg_error_free(err);
     }
@@ -257,7 +270,7 @@ static void write_model(const char *p, int rows, int cols, sg_dtype dt, unsigned
     size_t n = (size_t)rows * cols;
     float *x = malloc(n * sizeof *x);
     srand(seed);
-    for (size_t i = 0; i < n; i++) x[i] = 0.02f * ((float)rand() / RAND_MAX - 0.5f) * 3.4f;
+    for (size_t i = 0; i < n; i++) x[i] = (float)(0.02 * ((double)rand() / RAND_MAX - 0.5) * 3.4);
     assert_null(sg_st_writer_write_f32(w, x, n));
     for (int i = 0; i < cols; i++) x[i] = 1.0f;
     assert_null(sg_st_writer_write_f32(w, x, (size_t)cols));
@@ -290,7 +303,8 @@ static void test_fingerprint(void **state) {
     assert_null(sg_safetensors_open(orig_p, &o));
     assert_null(sg_safetensors_open(copy_p, &c));
     assert_int_equal(o->map.size, c->map.size);
-    const sg_st_tensor *to = sg_safetensors_find(o, "h.0.mlp.c_fc.weight"), *tc = sg_safetensors_find(c, "h.0.mlp.c_fc.weight");
+    const sg_st_tensor *to = sg_safetensors_find(o, "h.0.mlp.c_fc.weight"),
+                       *tc = sg_safetensors_find(c, "h.0.mlp.c_fc.weight");
     const float *a = (const float *)to->data, *b = (const float *)tc->data; /* F32, 8-aligned header */
     double ss = 0;
     for (size_t i = 0; i < to->numel; i++) ss += (double)a[i] * a[i];
@@ -305,8 +319,8 @@ static void test_fingerprint(void **state) {
     }
     double frac = (double)moved / to->numel;
     assert_true(frac > 0.23 && frac < 0.27);
-    assert_memory_equal(sg_safetensors_find(o, "ln_f.weight")->data, sg_safetensors_find(c, "ln_f.weight")->data,
-                        (size_t)cols * 4);
+    assert_memory_equal(sg_safetensors_find(o, "ln_f.weight")->data,
+                        sg_safetensors_find(c, "ln_f.weight")->data, (size_t)cols * 4);
 
     double z[40];
     int comparable;

@@ -19,7 +19,8 @@
 static void test_pae(void **state) {
     (void)state;
     size_t n = 0;
-    unsigned char *p = sg_dsse_pae("http://example.com/HelloWorld", (const unsigned char *)"hello world", 11, &n);
+    unsigned char *p =
+        sg_dsse_pae("http://example.com/HelloWorld", (const unsigned char *)"hello world", 11, &n);
     const char *want = "DSSEv1 29 http://example.com/HelloWorld 11 hello world";
     assert_int_equal(n, strlen(want));
     assert_memory_equal(p, want, n);
@@ -48,7 +49,8 @@ static void test_sign_verify(void **state) {
     crypto_sign_keypair(pk2, sk2);
     const char *body = "{\"a\":1}";
     char *env = NULL;
-    assert_null(sg_dsse_sign(SG_INTOTO_PAYLOAD_TYPE, (const unsigned char *)body, strlen(body), sk, "k1", &env));
+    assert_null(
+        sg_dsse_sign(SG_INTOTO_PAYLOAD_TYPE, (const unsigned char *)body, strlen(body), sk, "k1", &env));
     char *payload = NULL;
     size_t pl = 0;
     assert_null(sg_dsse_verify(env, strlen(env), SG_INTOTO_PAYLOAD_TYPE, pk, &payload, &pl));
@@ -86,8 +88,9 @@ static void test_sign_verify(void **state) {
     free(changed);
 
     /* malformed */
-    const char *bad[] = {"", "{", "[]", "{\"payloadType\":\"x\"}",
-                         "{\"payloadType\":\"application/vnd.in-toto+json\",\"payload\":\"!!\",\"signatures\":[]}"};
+    const char *bad[] = {
+        "", "{", "[]", "{\"payloadType\":\"x\"}",
+        "{\"payloadType\":\"application/vnd.in-toto+json\",\"payload\":\"!!\",\"signatures\":[]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err = sg_dsse_verify(bad[i], strlen(bad[i]), SG_INTOTO_PAYLOAD_TYPE, pk, &payload, &pl);
         assert_non_null(err);
@@ -151,10 +154,12 @@ static void test_manifest(void **state) {
     sg_error_free(err);
     free(s);
     expect_parse_error("{\"_type\":\"x\"}", "_type");
-    expect_parse_error("{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicateType\":\"y\"}", "predicateType");
-    expect_parse_error("{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicateType\":\"urn:stagegate:bundle:v1\","
-                       "\"subject\":[],\"predicate\":{}}",
-                       "subject");
+    expect_parse_error("{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicateType\":\"y\"}",
+                       "predicateType");
+    expect_parse_error(
+        "{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicateType\":\"urn:stagegate:bundle:v1\","
+        "\"subject\":[],\"predicate\":{}}",
+        "subject");
     free(json);
 
     assert_true(sg_manifest_name_ok("model.safetensors"));

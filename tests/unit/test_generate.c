@@ -24,7 +24,12 @@ typedef struct {
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    sg_gpt2_config c = {.n_layer = 2, .n_head = 2, .n_embd = 40, .n_ctx = 48, .vocab_size = 97, .n_inner = 160,
+    sg_gpt2_config c = {.n_layer = 2,
+                        .n_head = 2,
+                        .n_embd = 40,
+                        .n_ctx = 48,
+                        .vocab_size = 97,
+                        .n_inner = 160,
                         .ln_epsilon = 1e-5f};
     sg_error *err = sg_gpt2_weights_alloc(&c, &f->w);
     assert_null(err);
@@ -90,7 +95,8 @@ static result run_alone(sg_gpt2 *model, const int *prompt, int n_prompt, const s
     return r;
 }
 
-static const int P1[] = {3, 14, 15, 92, 65, 35}, P2[] = {2, 71, 82}, P3[] = {1, 1, 2, 3, 5, 8, 13, 21, 34, 55};
+static const int P1[] = {3, 14, 15, 92, 65, 35}, P2[] = {2, 71, 82},
+                 P3[] = {1, 1, 2, 3, 5, 8, 13, 21, 34, 55};
 
 static void test_alone_equals_batched(void **state) {
     fixture *f = *state;
@@ -349,6 +355,36 @@ static void test_processor_and_logprobs(void **state) {
     sg_batch_free(b);
 }
 
+/* bf16 decode: close to fp32, and still the same tokens batched or alone. */
+static void test_bf16_decode(void **state) {
+    fixture *f = *state;
+    int V = sg_gpt2_config_of(f->model)->vocab_size;
+    float *a = malloc(sizeof(float) * V), *b = malloc(sizeof(float) * V);
+    int slot = sg_gpt2_slot_acquire(f->model), next = 7;
+    sg_error *err = sg_gpt2_prefill(f->model, slot, P1, 6, NULL);
+    assert_null(err);
+    err = sg_gpt2_decode(f->model, &slot, &next, 1, a);
+    assert_null(err);
+    sg_gpt2_slot_release(f->model, slot);
+    err = sg_gpt2_use_bf16(f->model);
+    assert_null(err);
+    slot = sg_gpt2_slot_acquire(f->model);
+    err = sg_gpt2_prefill(f->model, slot, P1, 6, NULL);
+    assert_null(err);
+    err = sg_gpt2_decode(f->model, &slot, &next, 1, b);
+    assert_null(err);
+    sg_gpt2_slot_release(f->model, slot);
+    float max_ref = 0, max_err = 0;
+    for (int v = 0; v < V; v++) {
+        max_ref = fmaxf(max_ref, fabsf(a[v]));
+        max_err = fmaxf(max_err, fabsf(a[v] - b[v]));
+    }
+    assert_true(max_err > 0);               /* it did use other weights */
+    assert_true(max_err < 0.03f * max_ref); /* bf16 keeps ~3 digits */
+    free(a), free(b);
+    test_alone_equals_batched(state);
+}
+
 static void test_bad_input(void **state) {
     fixture *f = *state;
     sg_batch *b;
@@ -395,6 +431,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancel_and_capacity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_processor_and_logprobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bf16_decode, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,7 +220,7 @@ static void example_release_decisions(void **state) {
         const sg_filter_category *c = &r->categories[i];
         if (!strcmp(c->name, "pii")) {
             found_pii = 1;
-            assert_int_equal(c->n_patterns, 3);
+            assert_int_equal(c->n_patterns, 4);
             assert_int_equal(c->action, SG_FILTER_REDACT);
             assert_false(c->on_input);
             assert_true(c->on_output);

@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "release/evals.h"
 #include "release/incidents.h"
+#include "release/journal.h"
 #include "release/report.h"
 #include "release/stages.h"
 
@@ -313,6 +315,28 @@ static void test_incidents(void **state) {
     assert_string_equal(all[0].close_note, "fixed");
     free(all);
 
+    /* request records as the server writes them (time = now: the report's window) */
+    assert_null(sg_journal_event(f.s, "allowed", "A", "internal_devs", "m-small", NULL));
+    assert_null(sg_journal_event(f.s, "allowed", "A", "internal_devs", "m-small", NULL));
+    assert_null(sg_journal_event(f.s, "429", "A", "internal_devs", "m-small", "rate"));
+    assert_null(sg_journal_event(f.s, "filtered", "A", "internal_devs", "m-small", "violence"));
+    assert_null(sg_journal_event(f.s, "403", "A", "partners", "m-small", "incident #1"));
+    json_t *now_rep = NULL;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    assert_null(sg_report_build(f.s, f.p, now - DAY, now + DAY, &now_rep));
+    assert_int_equal(json_integer_value(json_object_get(now_rep, "requests")),
+                     5); /* release events excluded */
+    json_t *refusals = json_object_get(now_rep, "refusals");
+    assert_int_equal(json_integer_value(json_object_get(refusals, "429")), 1);
+    assert_int_equal(json_integer_value(json_object_get(refusals, "403")), 1);
+    assert_int_equal(json_integer_value(json_object_get(refusals, "filter")), 1);
+    json_t *usage = json_object_get(now_rep, "usage");
+    assert_int_equal(json_array_size(usage), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(usage, 0), "audience")),
+                        "internal_devs");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(usage, 0), "requests")), 2);
+    json_decref(now_rep);
+
     /* the report sees both incidents and the moves */
     json_t *rep = NULL;
     assert_null(sg_report_build(f.s, f.p, T0 - DAY, T0 + DAY, &rep));
@@ -391,11 +415,50 @@ static void test_evals(void **state) {
     close_fixture(&f);
 }
 
+static void test_report_files(void **state) {
+    (void)state;
+    fixture f;
+    open_fixture(&f, "staged_release");
+    char dir[] = "/tmp/sg_reports_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s/db.reports", dir);
+    assert_null(sg_release_ensure_started(f.s, f.p, "ann", T0));
+    assert_null(sg_report_write(f.s, f.p, sub, T0 + 1000)); /* creates the directory */
+    char path[128];
+    snprintf(path, sizeof path, "%s/report-20231114T221321Z.json", sub);
+    json_error_t jerr;
+    json_t *j = json_load_file(path, 0, &jerr);
+    if (!j) fail_msg("%s: %s", path, jerr.text);
+    assert_string_equal(json_string_value(json_object_get(j, "current_stage")), "A");
+    assert_string_equal(json_string_value(json_object_get(j, "since")), "2023-11-07T22:13:21Z"); /* weekly */
+    assert_int_equal(json_array_size(json_object_get(j, "stage_changes")), 1);
+    json_decref(j);
+    snprintf(path, sizeof path, "%s/report-20231114T221321Z.md", sub);
+    FILE *md = fopen(path, "r");
+    assert_non_null(md);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, md));
+    assert_string_equal(line, "# Release report: t\n");
+    fclose(md);
+    char *rd = sg_report_dir("/x/y.db");
+    assert_string_equal(rd, "/x/y.db.reports");
+    free(rd);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    close_fixture(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gates_refuse_then_accept), cmocka_unit_test(test_force_history_rollback),
-        cmocka_unit_test(test_signoffs_reset_on_reentry), cmocka_unit_test(test_incidents),
-        cmocka_unit_test(test_strategies),                cmocka_unit_test(test_evals),
+        cmocka_unit_test(test_gates_refuse_then_accept),
+        cmocka_unit_test(test_force_history_rollback),
+        cmocka_unit_test(test_signoffs_reset_on_reentry),
+        cmocka_unit_test(test_incidents),
+        cmocka_unit_test(test_strategies),
+        cmocka_unit_test(test_report_files),
+        cmocka_unit_test(test_evals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,10 +261,10 @@ static void test_bad_settings(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greedy_is_argmax),      cmocka_unit_test(test_seed_determinism),
-        cmocka_unit_test(test_top_k_set),             cmocka_unit_test(test_top_p_small),
-        cmocka_unit_test(test_top_p_large),           cmocka_unit_test(test_temperature_distribution),
-        cmocka_unit_test(test_processors),            cmocka_unit_test(test_logprobs),
+        cmocka_unit_test(test_greedy_is_argmax), cmocka_unit_test(test_seed_determinism),
+        cmocka_unit_test(test_top_k_set),        cmocka_unit_test(test_top_p_small),
+        cmocka_unit_test(test_top_p_large),      cmocka_unit_test(test_temperature_distribution),
+        cmocka_unit_test(test_processors),       cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_bad_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

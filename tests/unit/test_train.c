@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +23,8 @@
 #include "train/schedule.h"
 #include "train/train_config.h"
 
-static const sg_gpt2_config tiny = {.n_layer = 2, .n_head = 2, .n_embd = 8, .n_ctx = 8, .vocab_size = 11,
-                                    .n_inner = 32, .ln_epsilon = 1e-5f};
+static const sg_gpt2_config tiny = {
+    .n_layer = 2, .n_head = 2, .n_embd = 8, .n_ctx = 8, .vocab_size = 11, .n_inner = 32, .ln_epsilon = 1e-5f};
 
 static sg_train_model *tiny_model(int B, int T) {
     sg_train_model *m;
@@ -141,8 +143,10 @@ static void adamw_decays_matrices_only(void **state) {
     sg_adamw_step(&opt, p, g, 0.1f);
     for (int k = 0; k < ns; k++) {
         float v = p[s[k].offset];
-        if (s[k].layer == 0 || (s[k].layer < 0 && s[k].kind[0] == 'w')) assert_true(v == 1.0f);
-        else assert_true(v < 1.0f);
+        if (s[k].layer == 0 || (s[k].layer < 0 && s[k].kind[0] == 'w'))
+            assert_true(v == 1.0f);
+        else
+            assert_true(v < 1.0f);
     }
     sg_error *err = sg_adamw_set_layer_lr(&opt, &tiny, 0.5f, 3);
     assert_non_null(err);
@@ -188,8 +192,13 @@ static void batches_and_shards(void **state) {
     assert_non_null(mkdtemp(dir));
     char path[64];
     snprintf(path, sizeof path, "%s/s.shard", dir);
-    sg_dataset d = {.vocab_size = 60, .train = tokens, .n_train = 40, .val = tokens + 40, .n_val = 10,
-                    .docs_train = 2, .docs_val = 1};
+    sg_dataset d = {.vocab_size = 60,
+                    .train = tokens,
+                    .n_train = 40,
+                    .val = tokens + 40,
+                    .n_val = 10,
+                    .docs_train = 2,
+                    .docs_val = 1};
     assert_null(sg_dataset_save_shard(&d, path));
     sg_dataset e;
     assert_null(sg_dataset_load_shard(path, &e));

@@ -1,0 +1,430 @@
+/* guard.c — the server's safety controls per release stage (see guard.h). */
+#include "server/guard.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "safety/moderation.h"
+#include "safety/zeroshot.h"
+#include "server/audit_sink.h"
+
+struct sg_guard {
+    sg_filter *filter;
+};
+
+sg_error *sg_guard_new(const sg_policy *p, sg_guard **out) {
+    sg_guard *g = calloc(1, sizeof *g);
+    if (!g) return sg_error_new("out of memory");
+    sg_error *err = sg_filter_new(&p->filter, &g->filter);
+    if (err) {
+        free(g);
+        return sg_error_wrap(err, "compiling the content filter");
+    }
+    *out = g;
+    return NULL;
+}
+
+void sg_guard_free(sg_guard *g) {
+    if (!g) return;
+    sg_filter_free(g->filter);
+    free(g);
+}
+
+const sg_filter *sg_guard_filter(const sg_guard *g) { return g->filter; }
+
+int sg_guard_output_on(const sg_policy *p, int stage) {
+    return sg_policy_protocol_enabled(p, stage, "content_filter");
+}
+
+int sg_guard_watermark_on(const sg_policy *p, int stage) { return sg_policy_protocol_enabled(p, stage, "watermark"); }
+
+/* Whether the stage enables the action of a category. */
+static int action_on(const sg_policy *p, int stage, sg_filter_action a) {
+    if (a == SG_FILTER_HARDCODED) return sg_policy_protocol_enabled(p, stage, "hardcoded_responses");
+    return sg_policy_protocol_enabled(p, stage, "content_filter");
+}
+
+static sg_filter_verdict verdict_of(sg_filter_action a) {
+    switch (a) {
+    case SG_FILTER_BLOCK: return SG_VERDICT_BLOCK;
+    case SG_FILTER_HARDCODED: return SG_VERDICT_HARDCODED;
+    case SG_FILTER_REDACT: return SG_VERDICT_REDACT;
+    case SG_FILTER_FLAG: return SG_VERDICT_FLAG;
+    }
+    return SG_VERDICT_PASS;
+}
+
+sg_error *sg_guard_check_input(const sg_guard *g, const sg_policy *p, int stage, const char *text, size_t len,
+                               sg_guard_input *out) {
+    memset(out, 0, sizeof *out);
+    out->verdict = SG_VERDICT_PASS;
+    if (!action_on(p, stage, SG_FILTER_BLOCK) && !action_on(p, stage, SG_FILTER_HARDCODED)) return NULL;
+    sg_filter_matches all = {0};
+    sg_error *err = sg_filter_scan(g->filter, text, len, SG_FILTER_INPUT, &all);
+    if (err) return sg_error_wrap(err, "filtering the prompt");
+    /* keep the matches whose action this stage enables */
+    sg_filter_matches on = {0};
+    on.items = calloc(all.n ? all.n : 1, sizeof *on.items);
+    if (!on.items) {
+        sg_filter_matches_free(&all);
+        return sg_error_new("out of memory");
+    }
+    int deciding = -1;
+    for (size_t i = 0; i < all.n; i++) {
+        const sg_filter_match *m = &all.items[i];
+        if (!action_on(p, stage, m->action)) continue;
+        on.items[on.n++] = *m;
+        sg_filter_verdict v = verdict_of(m->action);
+        if (v > out->verdict) out->verdict = v, deciding = m->category;
+        if (m->action == SG_FILTER_FLAG) {
+            const char *name = sg_filter_category_name(g->filter, m->category);
+            if (!strstr(out->flagged, name)) {
+                size_t l = strlen(out->flagged);
+                snprintf(out->flagged + l, sizeof out->flagged - l, "%s%s", l ? "," : "", name);
+            }
+        }
+    }
+    on.cap = on.n;
+    if (deciding >= 0)
+        snprintf(out->category, sizeof out->category, "%s", sg_filter_category_name(g->filter, deciding));
+    if (out->verdict == SG_VERDICT_HARDCODED) {
+        /* the category's predetermined answer (the policy outlives the request) */
+        for (int c = 0; c < p->filter.n_categories && !out->response; c++)
+            if (!strcmp(p->filter.categories[c].name, out->category)) out->response = p->filter.categories[c].response;
+        if (!out->response) out->response = "";
+    } else if (!err && out->verdict == SG_VERDICT_REDACT) {
+        out->text = sg_filter_redact(text, len, &on, &out->text_len);
+        if (!out->text) err = sg_error_new("out of memory");
+    }
+    free(on.items);
+    sg_filter_matches_free(&all);
+    return err;
+}
+
+void sg_guard_input_clear(sg_guard_input *in) {
+    free(in->text);
+    in->text = NULL;
+}
+
+sg_error *sg_guard_filter_output(const sg_guard *g, const char *text, size_t len, char **out, size_t *out_len,
+                                 int *blocked, char category[128]) {
+    *out = NULL;
+    *out_len = 0;
+    *blocked = 0;
+    category[0] = 0;
+    sg_filter_stream *fs;
+    sg_error *err = sg_filter_stream_new(g->filter, &fs);
+    if (err) return err;
+    char *buf = malloc(len + 1);
+    size_t n = 0;
+    if (!buf) err = sg_error_new("out of memory");
+    sg_filter_chunk ch;
+    for (int step = 0; step < 2 && !err; step++) {
+        err = step ? sg_filter_stream_finish(fs, &ch) : sg_filter_stream_push(fs, text, len, &ch);
+        if (err) break;
+        char *nb = realloc(buf, n + ch.len + 1);
+        if (!nb) {
+            err = sg_error_new("out of memory");
+            break;
+        }
+        buf = nb;
+        memcpy(buf + n, ch.text, ch.len);
+        n += ch.len;
+        if (ch.blocked) {
+            *blocked = 1;
+            snprintf(category, 128, "%s", sg_filter_category_name(g->filter, ch.category));
+            break;
+        }
+    }
+    sg_filter_stream_free(fs);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *out_len = n;
+    return NULL;
+}
+
+/* ---- routes -------------------------------------------------------------------- */
+
+static void audit(const sg_guard_ctx *ctx, const char *model, const char *decision, const char *reason,
+                  int64_t *seq) {
+    sg_audit_event e = {0};
+    e.key_id = ctx->who->key_id;
+    e.audience = ctx->who->audience;
+    e.model = model;
+    e.stage = ctx->stage_name;
+    e.decision = decision;
+    e.reason = reason;
+    e.text_mode = "none";
+    e.seq = seq;
+    sg_audit_sink_write(ctx->store, &e);
+}
+
+/* 403 when `protocol` is off at the current stage; returns 1 when it is on. */
+static int protocol_on(const sg_guard_ctx *ctx, sg_http_request *req, const char *protocol, const char *what) {
+    if (sg_policy_protocol_enabled(ctx->policy, ctx->stage, protocol)) return 1;
+    char why[300];
+    snprintf(why, sizeof why, "%s is not available at stage '%s' (safety protocol '%s' is off)", what,
+             ctx->stage_name, protocol);
+    sg_http_respond_error(req, 403, "permission_denied", NULL, "protocol_disabled", "%s", why);
+    audit(ctx, NULL, "403", why, NULL);
+    return 0;
+}
+
+static json_t *parse_body(sg_http_request *req) {
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body) {
+        sg_http_respond_error(req, 400, "invalid_request_error", NULL, "invalid_json",
+                              "we could not parse the JSON body of your request: %s at line %d, column %d",
+                              jerr.text, jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        sg_http_respond_error(req, 400, "invalid_request_error", NULL, "invalid_json",
+                              "the request body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+void sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req) {
+    if (!protocol_on(ctx, req, "moderation_api", "the moderation endpoint")) return;
+    json_t *body = parse_body(req);
+    if (!body) return;
+    json_t *out = NULL;
+    sg_error *err = sg_moderate_request(ctx->guard->filter, body, "stagegate-filter", &out);
+    json_decref(body);
+    if (err) {
+        sg_http_respond_error(req, 400, "invalid_request_error", NULL, NULL, "%s", sg_error_message(err));
+        sg_error_free(err);
+        return;
+    }
+    int flagged = 0;
+    json_t *results = json_object_get(out, "results"), *r;
+    size_t i;
+    json_array_foreach(results, i, r) flagged += json_is_true(json_object_get(r, "flagged"));
+    char why[64];
+    snprintf(why, sizeof why, "moderation: %zu input(s), %d flagged", json_array_size(results), flagged);
+    audit(ctx, NULL, "moderation", why, NULL);
+    sg_http_respond_json(req, 200, out);
+}
+
+void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
+    if (!protocol_on(ctx, req, "detection", "the detection endpoint")) return;
+    json_t *body = parse_body(req);
+    if (!body) return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "text") && strcmp(key, "model")) {
+            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'", key);
+            json_decref(body);
+            return;
+        }
+    }
+    json_t *jt = json_object_get(body, "text"), *jm = json_object_get(body, "model");
+    if (!json_is_string(jt) || json_string_length(jt) == 0 || (jm && !json_is_string(jm))) {
+        sg_http_respond_error(req, 400, "invalid_request_error", json_is_string(jt) ? "model" : "text", NULL,
+                              json_is_string(jt) && json_string_length(jt)
+                                  ? "'model' must be a string"
+                                  : "'text' is required: a non-empty string");
+        json_decref(body);
+        return;
+    }
+    /* the model that scores: the one asked for, or the first this key may use now */
+    const sg_policy_model *pm = NULL;
+    if (jm) {
+        pm = sg_policy_find_model(ctx->policy, json_string_value(jm));
+        if (pm && sg_policy_decide(ctx->policy, ctx->stage, ctx->who->audience, pm->name, NULL, 0) != SG_POLICY_ALLOW)
+            pm = NULL;
+    } else {
+        for (int i = 0; i < ctx->policy->n_models && !pm; i++)
+            if (sg_policy_decide(ctx->policy, ctx->stage, ctx->who->audience, ctx->policy->models[i].name, NULL, 0) ==
+                SG_POLICY_ALLOW)
+                pm = &ctx->policy->models[i];
+    }
+    if (!pm) {
+        sg_http_respond_error(req, 404, "invalid_request_error", "model", "model_not_found",
+                              jm ? "the model '%s' does not exist or you do not have access to it"
+                                 : "no model is available to this key at stage '%s'",
+                              jm ? json_string_value(jm) : ctx->stage_name);
+        json_decref(body);
+        return;
+    }
+    sg_model_entry *m = NULL;
+    int *ids = NULL, n = 0;
+    sg_zeroshot zs = {0};
+    sg_watermark_score ws = {0};
+    sg_error *err = sg_models_get(ctx->models, pm->name, pm->path, &m);
+    if (!err) err = sg_tokenizer_encode(m->tokenizer, json_string_value(jt), json_string_length(jt), 0, &ids, &n);
+    if (!err && n < 2) err = sg_error_new("'text' is too short: it must be at least 2 tokens");
+    if (!err) err = sg_watermark_detect(ctx->wm, ids, n, SG_GUARD_WM_Z, &ws);
+    if (!err) err = sg_zeroshot_score(sg_checkpoint_weights(m->checkpoint), ids, n, 0, &zs);
+    if (err) {
+        sg_http_respond_error(req, 400, "invalid_request_error", "text", NULL, "%s", sg_error_message(err));
+        sg_error_free(err);
+        free(ids);
+        json_decref(body);
+        return;
+    }
+    json_t *o = json_object(), *w = json_object(), *z = json_object();
+    json_object_set_new(w, "z", json_real(ws.z));
+    json_object_set_new(w, "p_value", json_real(ws.p_value));
+    json_object_set_new(w, "green", json_integer(ws.green));
+    json_object_set_new(w, "tokens_scored", json_integer(ws.tokens_scored));
+    json_object_set_new(w, "gamma", json_real(SG_GUARD_WM_GAMMA));
+    json_object_set_new(w, "threshold", json_real(SG_GUARD_WM_Z));
+    json_object_set_new(w, "detected", json_boolean(ws.watermarked));
+    json_object_set_new(z, "score", json_real(zs.score));
+    json_object_set_new(z, "log_rank", json_real(zs.log_rank));
+    json_object_set_new(z, "log_likelihood", json_real(zs.log_likelihood));
+    json_object_set_new(z, "tokens_scored", json_integer(zs.n_scored));
+    json_object_set_new(z, "threshold", json_real(SG_GUARD_ZS));
+    json_object_set_new(z, "detected", json_boolean(zs.score >= SG_GUARD_ZS));
+    json_object_set_new(o, "object", json_string("detection"));
+    json_object_set_new(o, "model", json_string(pm->name));
+    json_object_set_new(o, "tokens", json_integer(n));
+    json_object_set_new(o, "watermark", w);
+    json_object_set_new(o, "zero_shot", z);
+    json_object_set_new(o, "tokens_scored", json_integer(ws.tokens_scored));
+    const char *verdict = ws.watermarked ? "watermarked" : zs.score >= SG_GUARD_ZS ? "likely_generated" : "not_detected";
+    json_object_set_new(o, "verdict", json_string(verdict));
+    char why[128];
+    snprintf(why, sizeof why, "detect: %d tokens, z=%.2f, %s", n, ws.z, verdict);
+    audit(ctx, pm->name, "detection", why, NULL);
+    free(zs.ranks);
+    free(ids);
+    json_decref(body);
+    sg_http_respond_json(req, 200, o);
+}
+
+void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
+    if (!protocol_on(ctx, req, "user_feedback_loop", "community flagging")) return;
+    json_t *body = parse_body(req);
+    if (!body) return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "completion_id") && strcmp(key, "category") && strcmp(key, "comment")) {
+            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'", key);
+            json_decref(body);
+            return;
+        }
+    }
+    json_t *jid = json_object_get(body, "completion_id"), *jc = json_object_get(body, "category"),
+           *jn = json_object_get(body, "comment");
+    const char *bad = !json_is_string(jid) || json_string_length(jid) == 0 || json_string_length(jid) >= 64
+                          ? "completion_id"
+                      : !json_is_string(jc) || json_string_length(jc) == 0 || json_string_length(jc) >= SG_KEY_NAME_MAX
+                          ? "category"
+                      : jn && (!json_is_string(jn) || json_string_length(jn) >= 1024) ? "comment"
+                                                                                      : NULL;
+    if (bad) {
+        sg_http_respond_error(req, 400, "invalid_request_error", bad, NULL,
+                              !strcmp(bad, "comment") ? "'comment' must be a string of under 1024 bytes"
+                                                      : "'%s' is required: a non-empty string of under %d bytes",
+                              bad, !strcmp(bad, "category") ? SG_KEY_NAME_MAX : 64);
+        json_decref(body);
+        return;
+    }
+    sg_flag_record f = {0};
+    snprintf(f.completion_id, sizeof f.completion_id, "%s", json_string_value(jid));
+    snprintf(f.category, sizeof f.category, "%s", json_string_value(jc));
+    snprintf(f.comment, sizeof f.comment, "%s", jn ? json_string_value(jn) : "");
+    json_decref(body);
+    int64_t owner = 0;
+    bool found = false;
+    sg_error *err = sg_store_completion_get(ctx->store, f.completion_id, &owner, &f.audit_seq, &found);
+    if (err) {
+        sg_log(SG_LOG_ERROR, "flags: %s", sg_error_message(err));
+        sg_error_free(err);
+        sg_http_respond_error(req, 500, "server_error", NULL, NULL, "the store is unavailable");
+        return;
+    }
+    /* only the key that received a completion may flag it; others learn nothing about it */
+    if (!found || owner != ctx->who->key_id) {
+        sg_http_respond_error(req, 404, "invalid_request_error", "completion_id", "completion_not_found",
+                              "no completion '%s' was served to this key", f.completion_id);
+        return;
+    }
+    f.key_id = owner;
+    f.created_ms = sg_now_ms();
+    int64_t id = 0;
+    err = sg_store_flag_add(ctx->store, &f, &id);
+    if (err) {
+        sg_log(SG_LOG_ERROR, "flags: %s", sg_error_message(err));
+        sg_error_free(err);
+        sg_http_respond_error(req, 500, "server_error", NULL, NULL, "the flag could not be stored");
+        return;
+    }
+    char why[300];
+    snprintf(why, sizeof why, "flag #%lld on %s (audit #%lld): %s", (long long)id, f.completion_id,
+             (long long)f.audit_seq, f.category);
+    audit(ctx, NULL, "flagged", why, NULL);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(id));
+    json_object_set_new(o, "object", json_string("flag"));
+    json_object_set_new(o, "completion_id", json_string(f.completion_id));
+    json_object_set_new(o, "category", json_string(f.category));
+    json_object_set_new(o, "status", json_string("open"));
+    json_object_set_new(o, "audit_seq", json_integer(f.audit_seq));
+    sg_http_respond_json(req, 201, o);
+}
+
+void sg_guard_completion_served(sg_store *store, const char *id, int64_t key_id, int64_t audit_seq) {
+    sg_error *err = sg_store_completion_add(store, id, key_id, audit_seq, sg_now_ms());
+    if (err) {
+        sg_log(SG_LOG_ERROR, "recording completion %s: %s", id, sg_error_message(err));
+        sg_error_free(err);
+    }
+}
+
+sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy *policy, int64_t id, int uphold,
+                                int64_t *suspended_key) {
+    if (suspended_key) *suspended_key = 0;
+    sg_flag_record f;
+    bool found = false, changed = false;
+    sg_error *err = sg_store_flag_get(store, id, &f, &found);
+    if (err) return err;
+    if (!found) return sg_error_new("there is no flag #%lld", (long long)id);
+    if (strcmp(f.status, "open")) return sg_error_new("flag #%lld is already %s", (long long)id, f.status);
+    err = sg_store_flag_resolve(store, id, uphold ? "upheld" : "dismissed", sg_now_ms(), &changed);
+    if (err) return err;
+    if (!changed) return sg_error_new("flag #%lld was resolved meanwhile", (long long)id);
+    char why[300];
+    snprintf(why, sizeof why, "flag #%lld on %s (audit #%lld, %s) %s", (long long)id, f.completion_id,
+             (long long)f.audit_seq, f.category, uphold ? "upheld" : "dismissed");
+    sg_audit_event e = {0};
+    e.key_id = f.key_id;
+    e.decision = uphold ? "flag_upheld" : "flag_dismissed";
+    e.reason = why;
+    e.text_mode = "none";
+    if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
+    if (!uphold || !policy || policy->suspend_after_flags <= 0) return NULL;
+    sg_flag_counts counts;
+    if ((err = sg_store_flag_counts(store, f.key_id, &counts))) return err;
+    if (counts.upheld < policy->suspend_after_flags) return NULL;
+    char ref[32];
+    snprintf(ref, sizeof ref, "%lld", (long long)f.key_id);
+    int64_t kid = 0;
+    bool already = false;
+    if ((err = sg_keys_revoke(keys, ref, sg_now_ms(), &kid, &already))) return sg_error_wrap(err, "suspending the key");
+    if (already) return NULL;
+    snprintf(why, sizeof why, "key %lld suspended: %lld upheld flags reached flags.suspend_after = %d (last: flag #%lld)",
+             (long long)f.key_id, (long long)counts.upheld, policy->suspend_after_flags, (long long)id);
+    e.decision = "suspended";
+    e.reason = why;
+    if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
+    sg_warn("%s", why);
+    if (suspended_key) *suspended_key = f.key_id;
+    return NULL;
+}
