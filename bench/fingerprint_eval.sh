@@ -113,7 +113,7 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 base = float(sys.argv[2]); copies = [float(x) for x in sys.argv[3].split()]
 noise = float(sys.argv[4]); ft = [float(x) for x in sys.argv[5].split()]
 pct = lambda x: 100 * (x - base) / base
-print(f"fingerprint epsilon {sys.argv[6]} x RMS; held-out loss (sotu 2011-2018): original {base:.4f}")
+print(f"fingerprint epsilon {sys.argv[6]} x RMS; held-out loss (sotu 2011-2021): original {base:.4f}")
 print(f"  fingerprinted copies: " + ", ".join(f"{c:.4f} ({pct(c):+.3f}%)" for c in copies))
 print(f"  copy + noise {sys.argv[7]} x RMS: {noise:.4f} ({pct(noise):+.2f}%)")
 print(f"  copy fine-tuned on Moby Dick: " + ", ".join(f"{c:.4f} ({pct(c):+.2f}%)" for c in ft))

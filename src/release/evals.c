@@ -47,7 +47,7 @@ static sg_error *run_perplexity(const sg_eval_context *ctx, sg_eval_metric *m, i
 
 static const sg_eval_suite perplexity_suite = {
     "perplexity",
-    "mean token loss (nats) and perplexity on held-out human text (State of the Union 2011-2018)",
+    "mean token loss (nats) and perplexity on held-out human text (State of the Union 2011-2021)",
     "data/sotu/heldout",
     run_perplexity,
 };
