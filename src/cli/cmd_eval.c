@@ -26,22 +26,23 @@
 #include "train/trainer.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
-            "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
-            "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
-            "         a quick sample through the training forward pass (model cards, smoke tests)\n"
-            "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
-            "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
-            "          --dropout P --seed S] -o OUT_DIR\n"
-            "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
-            "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n"
-            "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
-            "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
-            "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
-            "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
-            "         stores results measured outside stagegate (marked \"recorded\")\n"
-            "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n");
+    fprintf(
+        out,
+        "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
+        "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
+        "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
+        "         a quick sample through the training forward pass (model cards, smoke tests)\n"
+        "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
+        "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
+        "          --dropout P --seed S] -o OUT_DIR\n"
+        "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
+        "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n"
+        "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
+        "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
+        "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
+        "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
+        "         stores results measured outside stagegate (marked \"recorded\")\n"
+        "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n");
 }
 
 static int perplexity(int argc, char **argv) {
@@ -326,12 +327,18 @@ static int sample(int argc, char **argv) {
     uint64_t rng = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (i + 1 < argc && !strcmp(a, "-m")) model = argv[++i];
-        else if (i + 1 < argc && !strcmp(a, "-n")) n_new = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--temperature")) temperature = atof(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--top-k")) top_k = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--seed")) rng = strtoull(argv[++i], NULL, 10);
-        else if (a[0] != '-' && !prompt) prompt = a;
+        if (i + 1 < argc && !strcmp(a, "-m"))
+            model = argv[++i];
+        else if (i + 1 < argc && !strcmp(a, "-n"))
+            n_new = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(a, "--temperature"))
+            temperature = atof(argv[++i]);
+        else if (i + 1 < argc && !strcmp(a, "--top-k"))
+            top_k = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(a, "--seed"))
+            rng = strtoull(argv[++i], NULL, 10);
+        else if (a[0] != '-' && !prompt)
+            prompt = a;
         else {
             usage(stderr);
             return 2;

@@ -34,8 +34,8 @@ static int list(const char *db, int as_json) {
     sg_store_close(store);
     if (err) return sg_dist_fail("flags", err);
     if (!as_json)
-        printf("%-5s %-9s %-30s %-6s %-8s %-16s %s\n", "ID", "STATUS", "COMPLETION", "KEY", "AUDIT", "CATEGORY",
-               "COMMENT");
+        printf("%-5s %-9s %-30s %-6s %-8s %-16s %s\n", "ID", "STATUS", "COMPLETION", "KEY", "AUDIT",
+               "CATEGORY", "COMMENT");
     for (size_t i = 0; i < n; i++) {
         const sg_flag_record *f = &flags[i];
         if (as_json)
@@ -93,7 +93,8 @@ int sg_cmd_flags(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "resolve")) {
         if (n_pos != 1) return sg_dist_usage("flags", usage_text, "resolve takes one flag ID");
-        if (!v[2] == !v[3]) return sg_dist_usage("flags", usage_text, "give exactly one of --uphold and --dismiss");
+        if (!v[2] == !v[3])
+            return sg_dist_usage("flags", usage_text, "give exactly one of --uphold and --dismiss");
         return resolve(db, pos[0], v[2] != NULL, v[4]);
     }
     return sg_dist_usage("flags", usage_text, "unknown verb (list or resolve)");

@@ -135,18 +135,46 @@ int sg_cmd_generate(int argc, char **argv) {
     const char *db_path = "stagegate.db";
     long limits[MAX_PROMPTS];
     for (int i = 0; i < MAX_PROMPTS; i++) limits[i] = -1;
-    enum { O_IDS = 256, O_PROMPT_IDS, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_STOP, O_NOEOT, O_STAGGER, O_THREADS, O_STATS, O_LIMIT, O_WM, O_DB, O_GAMMA, O_DELTA, O_BF16 };
+    enum {
+        O_IDS = 256,
+        O_PROMPT_IDS,
+        O_TEMP,
+        O_TOPK,
+        O_TOPP,
+        O_SEED,
+        O_STOP,
+        O_NOEOT,
+        O_STAGGER,
+        O_THREADS,
+        O_STATS,
+        O_LIMIT,
+        O_WM,
+        O_DB,
+        O_GAMMA,
+        O_DELTA,
+        O_BF16
+    };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},         {"prompt", required_argument, 0, 'p'},
-        {"max-tokens", required_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
-        {"ids", no_argument, 0, O_IDS},               {"prompt-ids", required_argument, 0, O_PROMPT_IDS},
-        {"temperature", required_argument, 0, O_TEMP}, {"top-k", required_argument, 0, O_TOPK},
-        {"top-p", required_argument, 0, O_TOPP},      {"seed", required_argument, 0, O_SEED},
-        {"stop", required_argument, 0, O_STOP},       {"no-eot", no_argument, 0, O_NOEOT},
-        {"stagger", no_argument, 0, O_STAGGER},       {"threads", required_argument, 0, O_THREADS},
-        {"stats", no_argument, 0, O_STATS},           {"limit", required_argument, 0, O_LIMIT},
-        {"watermark", no_argument, 0, O_WM},          {"db", required_argument, 0, O_DB},
-        {"gamma", required_argument, 0, O_GAMMA},     {"delta", required_argument, 0, O_DELTA},
+        {"model", required_argument, 0, 'm'},
+        {"prompt", required_argument, 0, 'p'},
+        {"max-tokens", required_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'},
+        {"ids", no_argument, 0, O_IDS},
+        {"prompt-ids", required_argument, 0, O_PROMPT_IDS},
+        {"temperature", required_argument, 0, O_TEMP},
+        {"top-k", required_argument, 0, O_TOPK},
+        {"top-p", required_argument, 0, O_TOPP},
+        {"seed", required_argument, 0, O_SEED},
+        {"stop", required_argument, 0, O_STOP},
+        {"no-eot", no_argument, 0, O_NOEOT},
+        {"stagger", no_argument, 0, O_STAGGER},
+        {"threads", required_argument, 0, O_THREADS},
+        {"stats", no_argument, 0, O_STATS},
+        {"limit", required_argument, 0, O_LIMIT},
+        {"watermark", no_argument, 0, O_WM},
+        {"db", required_argument, 0, O_DB},
+        {"gamma", required_argument, 0, O_GAMMA},
+        {"delta", required_argument, 0, O_DELTA},
         {"bf16", no_argument, 0, O_BF16},
         {0, 0, 0, 0},
     };
@@ -224,15 +252,21 @@ int sg_cmd_generate(int argc, char **argv) {
             limits[idx] = lim;
             break;
         }
-        case O_WM: watermark = 1; break;
-        case O_DB: db_path = optarg; break;
+        case O_WM:
+            watermark = 1;
+            break;
+        case O_DB:
+            db_path = optarg;
+            break;
         case O_GAMMA:
             if (parse_float(optarg, "--gamma", &wm_gamma)) return 2;
             break;
         case O_DELTA:
             if (parse_float(optarg, "--delta", &wm_delta)) return 2;
             break;
-        default: usage(stderr); return 2;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/audit.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/dist_opts.h"
 #include "distribution/keyfiles.h"
-#include "access/audit.h"
 #include "store/store.h"
 
 static const char usage_text[] =

@@ -30,14 +30,10 @@ int sg_cmd_logits(int argc, char **argv) {
     int decode = 0, bf16 = 0;
     long chunk = 0;
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},
-        {"ids", required_argument, 0, 'i'},
-        {"decode", no_argument, 0, 'd'},
-        {"chunk", required_argument, 0, 'k'},
-        {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},
-        {"bf16", no_argument, 0, 'b'},
-        {0, 0, 0, 0},
+        {"model", required_argument, 0, 'm'},  {"ids", required_argument, 0, 'i'},
+        {"decode", no_argument, 0, 'd'},       {"chunk", required_argument, 0, 'k'},
+        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {"bf16", no_argument, 0, 'b'},         {0, 0, 0, 0},
     };
     optind = 1;
     int c;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/audit.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "cli/commands.h"
@@ -14,7 +15,6 @@
 #include "distribution/bundle.h"
 #include "distribution/fingerprint.h"
 #include "distribution/keyfiles.h"
-#include "access/audit.h"
 #include "release/policy.h"
 #include "store/store.h"
 

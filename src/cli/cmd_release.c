@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access/audit.h"
 #include "cli/commands.h"
 #include "cli/dist_opts.h"
 #include "distribution/keyfiles.h"
-#include "access/audit.h"
 #include "store/store.h"
 
 static const char usage_text[] =

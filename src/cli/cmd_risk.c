@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/audit.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
-#include "access/audit.h"
 #include "release/stages.h"
 
 static const char usage_text[] =

@@ -19,24 +19,23 @@
 #include "server/api.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate serve --policy FILE [--db PATH] [--listen HOST:PORT] [--port-file FILE]\n"
-            "\n"
-            "Serves the models of the release policy FILE over an OpenAI-compatible API:\n"
-            "POST /v1/completions, GET /v1/models, GET /healthz, GET /metrics. Callers\n"
-            "authenticate with keys from `stagegate keys create`; what each key may use\n"
-            "follows the release's current stage (`stagegate stage`), applied within a\n"
-            "second of a stage move or an incident. GET /v1/system-card, /v1/cards/MODEL\n"
-            "and /v1/datasheets/MODEL serve the release documents where the stage releases\n"
-            "them; a monitoring report goes to DB.reports/ every monitoring_frequency.\n"
-            "\n"
-            "  --policy FILE      the release policy (YAML)\n"
-            "  --db PATH          the store: keys, usage, audit log (default ./stagegate.db)\n"
-            "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
-            "  --port-file FILE   write the bound port to FILE once listening\n"
-            "\n"
-            "Signals: SIGHUP reloads the policy (`stagegate policy apply` sends it);\n"
-            "SIGINT/SIGTERM shut down gracefully. The pid is kept in PATH.pid.\n");
+    fprintf(out, "usage: stagegate serve --policy FILE [--db PATH] [--listen HOST:PORT] [--port-file FILE]\n"
+                 "\n"
+                 "Serves the models of the release policy FILE over an OpenAI-compatible API:\n"
+                 "POST /v1/completions, GET /v1/models, GET /healthz, GET /metrics. Callers\n"
+                 "authenticate with keys from `stagegate keys create`; what each key may use\n"
+                 "follows the release's current stage (`stagegate stage`), applied within a\n"
+                 "second of a stage move or an incident. GET /v1/system-card, /v1/cards/MODEL\n"
+                 "and /v1/datasheets/MODEL serve the release documents where the stage releases\n"
+                 "them; a monitoring report goes to DB.reports/ every monitoring_frequency.\n"
+                 "\n"
+                 "  --policy FILE      the release policy (YAML)\n"
+                 "  --db PATH          the store: keys, usage, audit log (default ./stagegate.db)\n"
+                 "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
+                 "  --port-file FILE   write the bound port to FILE once listening\n"
+                 "\n"
+                 "Signals: SIGHUP reloads the policy (`stagegate policy apply` sends it);\n"
+                 "SIGINT/SIGTERM shut down gracefully. The pid is kept in PATH.pid.\n");
 }
 
 static char *pid_path_for(const char *db) {
@@ -48,24 +47,37 @@ static char *pid_path_for(const char *db) {
 
 int sg_cmd_serve(int argc, char **argv) {
     const char *policy = NULL, *db = "stagegate.db", *listen = "127.0.0.1:8080", *port_file = NULL;
-    static const struct option opts[] = {{"policy", required_argument, 0, 'p'}, {"db", required_argument, 0, 'd'},
-                                         {"listen", required_argument, 0, 'l'},
-                                         {"port-file", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"policy", required_argument, 0, 'p'}, {"db", required_argument, 0, 'd'},
+        {"listen", required_argument, 0, 'l'}, {"port-file", required_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "p:d:l:f:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': policy = optarg; break;
-        case 'd': db = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'f': port_file = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'p':
+            policy = optarg;
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'f':
+            port_file = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!policy || optind != argc) {
-        fprintf(stderr, "stagegate serve: %s\n", policy ? "unexpected arguments" : "--policy FILE is required");
+        fprintf(stderr, "stagegate serve: %s\n",
+                policy ? "unexpected arguments" : "--policy FILE is required");
         usage(stderr);
         return 2;
     }
@@ -73,9 +85,10 @@ int sg_cmd_serve(int argc, char **argv) {
     const char *colon = strrchr(listen, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || (size_t)(colon - listen) >= sizeof host || colon == listen || *end || port < 0 || port > 65535 ||
-        !colon[1]) {
-        fprintf(stderr, "stagegate serve: --listen wants HOST:PORT (e.g. 127.0.0.1:8080), got '%s'\n", listen);
+    if (!colon || (size_t)(colon - listen) >= sizeof host || colon == listen || *end || port < 0 ||
+        port > 65535 || !colon[1]) {
+        fprintf(stderr, "stagegate serve: --listen wants HOST:PORT (e.g. 127.0.0.1:8080), got '%s'\n",
+                listen);
         return 2;
     }
     memcpy(host, listen, (size_t)(colon - listen));
@@ -142,12 +155,13 @@ int sg_cmd_serve(int argc, char **argv) {
  * the operator (the server would refuse it too and keep the old one). */
 int sg_policy_apply(int argc, char **argv) {
     const char *db = "stagegate.db";
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-        if (c == 'd') db = optarg;
+        if (c == 'd')
+            db = optarg;
         else if (c == 'h') {
             printf("usage: stagegate policy apply [--db PATH] [FILE]\n\n"
                    "Checks the policy served by the server running on the store PATH (default\n"
@@ -164,7 +178,8 @@ int sg_policy_apply(int argc, char **argv) {
     size_t size;
     sg_error *err = pid_path ? sg_file_read(pid_path, &text, &size) : sg_error_new("out of memory");
     if (err) {
-        fprintf(stderr, "stagegate policy apply: no server is running on %s (%s)\n", db, sg_error_message(err));
+        fprintf(stderr, "stagegate policy apply: no server is running on %s (%s)\n", db,
+                sg_error_message(err));
         sg_error_free(err);
         free(pid_path);
         return 1;
@@ -182,7 +197,9 @@ int sg_policy_apply(int argc, char **argv) {
     if (optind < argc) {
         char abs[PATH_MAX];
         if (!realpath(argv[optind], abs) || strcmp(abs, served)) {
-            fprintf(stderr, "stagegate policy apply: the server serves %s, not %s; edit that file (or restart the server)\n",
+            fprintf(stderr,
+                    "stagegate policy apply: the server serves %s, not %s; edit that file (or restart the "
+                    "server)\n",
                     served, argv[optind]);
             free(text);
             return 1;

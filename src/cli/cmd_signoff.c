@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/audit.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
-#include "access/audit.h"
 
 static const char usage_text[] =
     "usage: stagegate signoff --policy FILE [--db PATH] --stage STAGE --by NAME --note TEXT\n"

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "release/eval_safety.h"
 #include "access/audit.h"
+#include "release/eval_safety.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
 

@@ -51,8 +51,8 @@ sg_error *sg_incident_open(sg_store *store, const sg_policy *p, const sg_inciden
              rec.suspend_model[0] ? ", suspends model " : "", rec.suspend_model,
              rec.rollback ? ", rolls back one stage" : "", rec.reason);
     if ((err = sg_audit_note(store, 0, "incident-open", p->stages[stage].name,
-                                rec.suspend_audience[0] ? rec.suspend_audience : NULL,
-                                rec.suspend_model[0] ? rec.suspend_model : NULL, text)))
+                             rec.suspend_audience[0] ? rec.suspend_audience : NULL,
+                             rec.suspend_model[0] ? rec.suspend_model : NULL, text)))
         return err;
     if (rec.rollback) {
         char why[64];

@@ -38,9 +38,8 @@ static void iso_time(int64_t ms, char *buf, size_t size) {
 static int is_request(const sg_audit_row *r) {
     if (!r->decision) return 0;
     if (r->stage && !strcmp(r->stage, "operator")) return 0;
-    static const char *const events[] = {"stage-",   "incident-", "risk-", "signoff",
-                                         "eval-run", "key-",      "keys-", "report",
-                                         "flag_",    "suspended"};
+    static const char *const events[] = {"stage-", "incident-", "risk-",  "signoff", "eval-run",
+                                         "key-",   "keys-",     "report", "flag_",   "suspended"};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
         if (!strncmp(r->decision, events[i], strlen(events[i]))) return 0;
     return 1;
@@ -127,8 +126,9 @@ sg_error *sg_report_build(sg_store *store, const sg_policy *p, int64_t since_ms,
     sg_flag_counts fc; /* community flags (server/guard.h), all time */
     if ((err = sg_store_flag_counts(store, 0, &fc))) goto done;
     json_object_set_new(rep, "flags",
-                        json_pack("{s:I,s:I,s:I,s:I}", "total", (json_int_t)fc.total, "open", (json_int_t)fc.open,
-                                  "upheld", (json_int_t)fc.upheld, "dismissed", (json_int_t)fc.dismissed));
+                        json_pack("{s:I,s:I,s:I,s:I}", "total", (json_int_t)fc.total, "open",
+                                  (json_int_t)fc.open, "upheld", (json_int_t)fc.upheld, "dismissed",
+                                  (json_int_t)fc.dismissed));
 
     json_t *usage = json_array();
     const char *k;

@@ -11,17 +11,17 @@ typedef enum {
 } sg_filter_action;
 
 typedef struct {
-    char *name;       /* category, e.g. "violence", "pii/email" */
-    char **terms;     /* words and phrases, matched after evasion normalisation */
+    char *name;   /* category, e.g. "violence", "pii/email" */
+    char **terms; /* words and phrases, matched after evasion normalisation */
     int n_terms;
-    char **patterns;  /* PCRE2 regular expressions, matched on the original text */
+    char **patterns; /* PCRE2 regular expressions, matched on the original text */
     int n_patterns;
-    char **allow;     /* allow-listed words/phrases that contain a term but are fine ("Scunthorpe") */
+    char **allow; /* allow-listed words/phrases that contain a term but are fine ("Scunthorpe") */
     int n_allow;
     sg_filter_action action;
-    char *response;   /* the text for SG_FILTER_HARDCODED */
-    int on_input;     /* applies to prompts */
-    int on_output;    /* applies to completions */
+    char *response; /* the text for SG_FILTER_HARDCODED */
+    int on_input;   /* applies to prompts */
+    int on_output;  /* applies to completions */
 } sg_filter_category;
 
 typedef struct {

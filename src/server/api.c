@@ -18,9 +18,9 @@
 #include "release/policy.h"
 #include "release/report.h"
 #include "release/stages.h"
+#include "safety/watermark_key.h"
 #include "server/audit_sink.h"
 #include "server/guard.h"
-#include "safety/watermark_key.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/models.h"
@@ -163,9 +163,9 @@ typedef struct {
     const char *finish; /* "stop" / "length" / "content_filter" once known */
     /* the output filter (content_filter on at the stage): streaming */
     sg_filter_stream *fs;
-    size_t fed;   /* bytes of `text` pushed into fs */
-    bytes shown;  /* what was released to the client */
-    int blocked;  /* a block category matched: finish_reason content_filter */
+    size_t fed;  /* bytes of `text` pushed into fs */
+    bytes shown; /* what was released to the client */
+    int blocked; /* a block category matched: finish_reason content_filter */
     char category[128];
 } choice_state;
 
@@ -194,9 +194,9 @@ typedef struct {
     size_t out_pos;
     int done_sent;
     /* safety controls (server/guard.h) */
-    int output_filter;                    /* content_filter on: completions pass the output filter */
-    char *redacted[SG_REQ_MAX_PROMPTS];   /* redacted prompts (the request's prompts point here) */
-    char reason[512];                     /* for the audit record: flags raised, redactions */
+    int output_filter;                  /* content_filter on: completions pass the output filter */
+    char *redacted[SG_REQ_MAX_PROMPTS]; /* redacted prompts (the request's prompts point here) */
+    char reason[512];                   /* for the audit record: flags raised, redactions */
 } completion;
 
 static void completion_free(completion *c) {
@@ -251,8 +251,8 @@ static void record(sg_server *srv, const sg_principal *who, const char *model, c
                    const char *decision, const char *reason, long prompt_tokens, long completion_tokens,
                    double t0, int status, const char *prompt_text, const char *completion_text,
                    sg_audit_text_mode text_mode) {
-    record_seq(srv, who, model, stage, decision, reason, prompt_tokens, completion_tokens, t0, status, prompt_text,
-               completion_text, text_mode, NULL);
+    record_seq(srv, who, model, stage, decision, reason, prompt_tokens, completion_tokens, t0, status,
+               prompt_text, completion_text, text_mode, NULL);
 }
 
 /* Takes newly generated tokens into the choices' texts and applies stop
@@ -538,21 +538,24 @@ static json_t *chunk_for(completion *c, int i, const char *text, size_t n, const
  * holds back; appends the released bytes to `piece` and to ch->shown. A block
  * ends the choice with finish_reason "content_filter" and sets *cancel. A
  * filter error fails closed (as a block). */
-static void filter_take(completion *c, choice_state *ch, const sg_filter_chunk *fc, bytes *piece, char *cancel) {
+static void filter_take(completion *c, choice_state *ch, const sg_filter_chunk *fc, bytes *piece,
+                        char *cancel) {
     bytes_put(piece, fc->text ? fc->text : "", fc->len);
     bytes_put(&ch->shown, fc->text ? fc->text : "", fc->len);
     if (fc->blocked) {
         ch->blocked = 1;
         snprintf(ch->category, sizeof ch->category, "%s",
-                 fc->category >= 0 ? sg_filter_category_name(sg_guard_filter(c->pref->shared->guard), fc->category)
-                                   : "?");
+                 fc->category >= 0
+                     ? sg_filter_category_name(sg_guard_filter(c->pref->shared->guard), fc->category)
+                     : "?");
         ch->finish = "content_filter";
         ch->stopped = 1;
         *cancel = 1;
     }
 }
 
-static void filter_piece(completion *c, choice_state *ch, size_t upto, int final, bytes *piece, char *cancel) {
+static void filter_piece(completion *c, choice_state *ch, size_t upto, int final, bytes *piece,
+                         char *cancel) {
     sg_filter_chunk fc;
     sg_error *err = NULL;
     bytes_put(piece, "", 0);
@@ -733,7 +736,8 @@ static int count_tokens(const sg_tokenizer *tok, const char *text, size_t len) {
  * matched the prompt): every choice is the category's predetermined text and
  * the model does not run; answered like a completion (JSON or SSE) and
  * audited as "hardcoded". */
-static void respond_hardcoded(completion *c, sg_http_request *req, const char *response, const char *category) {
+static void respond_hardcoded(completion *c, sg_http_request *req, const char *response,
+                              const char *category) {
     sg_server *srv = c->srv;
     const sg_model_entry *m = c->model;
     new_completion_id(c);
@@ -749,16 +753,19 @@ static void respond_hardcoded(completion *c, sg_http_request *req, const char *r
     int64_t rpm, tpm;
     limits_for(c->pref, &c->who, &rpm, &tpm);
     sg_ratelimit_status st;
-    sg_rl_decision d = sg_ratelimit_reserve(srv->ratelimit, c->who.key_id, rpm, tpm, prompt_tokens + out_tokens, &st);
+    sg_rl_decision d =
+        sg_ratelimit_reserve(srv->ratelimit, c->who.key_id, rpm, tpm, prompt_tokens + out_tokens, &st);
     add_ratelimit_headers(req, &st);
     if (d != SG_RL_ADMITTED) {
         sg_metrics_rate_limited(srv->metrics, c->who.audience);
         if (d != SG_RL_TOO_LARGE)
-            sg_http_add_header(req, "retry-after", "%lld", (long long)sg_retry_after_seconds(st.retry_after_s));
+            sg_http_add_header(req, "retry-after", "%lld",
+                               (long long)sg_retry_after_seconds(st.retry_after_s));
         sg_http_respond_error(req, 429, "requests", NULL, "rate_limit_exceeded",
-                              "rate limit reached for key %lld; please try again later", (long long)c->who.key_id);
-        record(srv, &c->who, c->req.model, stage_name(c->pref), "429", "rate limit (hardcoded response)", 0, 0, c->t0,
-               429, NULL, NULL, SG_AUDIT_TEXT_NONE);
+                              "rate limit reached for key %lld; please try again later",
+                              (long long)c->who.key_id);
+        record(srv, &c->who, c->req.model, stage_name(c->pref), "429", "rate limit (hardcoded response)", 0,
+               0, c->t0, 429, NULL, NULL, SG_AUDIT_TEXT_NONE);
         return;
     }
     json_t *choices = json_array();
@@ -779,8 +786,8 @@ static void respond_hardcoded(completion *c, sg_http_request *req, const char *r
     int64_t seq = 0;
     const sg_policy *p = c->pref->policy;
     char *pt = p->audit_text != SG_AUDIT_TEXT_NONE ? joined_prompts(c) : NULL;
-    record_seq(srv, &c->who, c->req.model, stage_name(c->pref), "hardcoded", why, prompt_tokens, out_tokens, c->t0,
-               200, pt, p->audit_text != SG_AUDIT_TEXT_NONE ? response : NULL, p->audit_text, &seq);
+    record_seq(srv, &c->who, c->req.model, stage_name(c->pref), "hardcoded", why, prompt_tokens, out_tokens,
+               c->t0, 200, pt, p->audit_text != SG_AUDIT_TEXT_NONE ? response : NULL, p->audit_text, &seq);
     free(pt);
     if (seq && c->who.key_id) sg_guard_completion_served(srv->store, c->id, c->who.key_id, seq);
     if (!c->req.stream) {
@@ -905,7 +912,8 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         }
         size_t l = strlen(c->reason);
         if (gi.flagged[0])
-            snprintf(c->reason + l, sizeof c->reason - l, "%sprompt %d flagged: %s", l ? "; " : "", i, gi.flagged);
+            snprintf(c->reason + l, sizeof c->reason - l, "%sprompt %d flagged: %s", l ? "; " : "", i,
+                     gi.flagged);
         if (gi.verdict == SG_VERDICT_BLOCK) {
             sg_guard_input_clear(&gi);
             REJECT(400, "invalid_request_error", "prompt", "content_filter", "filtered",
@@ -925,8 +933,8 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
             pr->text = c->redacted[i];
             pr->text_len = gi.text_len;
             l = strlen(c->reason);
-            snprintf(c->reason + l, sizeof c->reason - l, "%sprompt %d redacted (category '%s')", l ? "; " : "", i,
-                     gi.category);
+            snprintf(c->reason + l, sizeof c->reason - l, "%sprompt %d redacted (category '%s')",
+                     l ? "; " : "", i, gi.category);
         }
         sg_guard_input_clear(&gi);
     }

@@ -40,7 +40,9 @@ int sg_guard_output_on(const sg_policy *p, int stage) {
     return sg_policy_protocol_enabled(p, stage, "content_filter");
 }
 
-int sg_guard_watermark_on(const sg_policy *p, int stage) { return sg_policy_protocol_enabled(p, stage, "watermark"); }
+int sg_guard_watermark_on(const sg_policy *p, int stage) {
+    return sg_policy_protocol_enabled(p, stage, "watermark");
+}
 
 /* Whether the stage enables the action of a category. */
 static int action_on(const sg_policy *p, int stage, sg_filter_action a) {
@@ -50,10 +52,14 @@ static int action_on(const sg_policy *p, int stage, sg_filter_action a) {
 
 static sg_filter_verdict verdict_of(sg_filter_action a) {
     switch (a) {
-    case SG_FILTER_BLOCK: return SG_VERDICT_BLOCK;
-    case SG_FILTER_HARDCODED: return SG_VERDICT_HARDCODED;
-    case SG_FILTER_REDACT: return SG_VERDICT_REDACT;
-    case SG_FILTER_FLAG: return SG_VERDICT_FLAG;
+    case SG_FILTER_BLOCK:
+        return SG_VERDICT_BLOCK;
+    case SG_FILTER_HARDCODED:
+        return SG_VERDICT_HARDCODED;
+    case SG_FILTER_REDACT:
+        return SG_VERDICT_REDACT;
+    case SG_FILTER_FLAG:
+        return SG_VERDICT_FLAG;
     }
     return SG_VERDICT_PASS;
 }
@@ -94,7 +100,8 @@ sg_error *sg_guard_check_input(const sg_guard *g, const sg_policy *p, int stage,
     if (out->verdict == SG_VERDICT_HARDCODED) {
         /* the category's predetermined answer (the policy outlives the request) */
         for (int c = 0; c < p->filter.n_categories && !out->response; c++)
-            if (!strcmp(p->filter.categories[c].name, out->category)) out->response = p->filter.categories[c].response;
+            if (!strcmp(p->filter.categories[c].name, out->category))
+                out->response = p->filter.categories[c].response;
         if (!out->response) out->response = "";
     } else if (!err && out->verdict == SG_VERDICT_REDACT) {
         out->text = sg_filter_redact(text, len, &on, &out->text_len);
@@ -168,7 +175,8 @@ static void audit(const sg_guard_ctx *ctx, const char *model, const char *decisi
 }
 
 /* 403 when `protocol` is off at the current stage; returns 1 when it is on. */
-static int protocol_on(const sg_guard_ctx *ctx, sg_http_request *req, const char *protocol, const char *what) {
+static int protocol_on(const sg_guard_ctx *ctx, sg_http_request *req, const char *protocol,
+                       const char *what) {
     if (sg_policy_protocol_enabled(ctx->policy, ctx->stage, protocol)) return 1;
     char why[300];
     snprintf(why, sizeof why, "%s is not available at stage '%s' (safety protocol '%s' is off)", what,
@@ -226,7 +234,8 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_t *v;
     json_object_foreach(body, key, v) {
         if (strcmp(key, "text") && strcmp(key, "model")) {
-            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'", key);
+            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'",
+                                  key);
             json_decref(body);
             return;
         }
@@ -244,12 +253,13 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     const sg_policy_model *pm = NULL;
     if (jm) {
         pm = sg_policy_find_model(ctx->policy, json_string_value(jm));
-        if (pm && sg_policy_decide(ctx->policy, ctx->stage, ctx->who->audience, pm->name, NULL, 0) != SG_POLICY_ALLOW)
+        if (pm && sg_policy_decide(ctx->policy, ctx->stage, ctx->who->audience, pm->name, NULL, 0) !=
+                      SG_POLICY_ALLOW)
             pm = NULL;
     } else {
         for (int i = 0; i < ctx->policy->n_models && !pm; i++)
-            if (sg_policy_decide(ctx->policy, ctx->stage, ctx->who->audience, ctx->policy->models[i].name, NULL, 0) ==
-                SG_POLICY_ALLOW)
+            if (sg_policy_decide(ctx->policy, ctx->stage, ctx->who->audience, ctx->policy->models[i].name,
+                                 NULL, 0) == SG_POLICY_ALLOW)
                 pm = &ctx->policy->models[i];
     }
     if (!pm) {
@@ -265,7 +275,8 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     sg_zeroshot zs = {0};
     sg_watermark_score ws = {0};
     sg_error *err = sg_models_get(ctx->models, pm->name, pm->path, &m);
-    if (!err) err = sg_tokenizer_encode(m->tokenizer, json_string_value(jt), json_string_length(jt), 0, &ids, &n);
+    if (!err)
+        err = sg_tokenizer_encode(m->tokenizer, json_string_value(jt), json_string_length(jt), 0, &ids, &n);
     if (!err && n < 2) err = sg_error_new("'text' is too short: it must be at least 2 tokens");
     if (!err) err = sg_watermark_detect(ctx->wm, ids, n, SG_GUARD_WM_Z, &ws);
     if (!err) err = sg_zeroshot_score(sg_checkpoint_weights(m->checkpoint), ids, n, 0, &zs);
@@ -296,7 +307,9 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_object_set_new(o, "watermark", w);
     json_object_set_new(o, "zero_shot", z);
     json_object_set_new(o, "tokens_scored", json_integer(ws.tokens_scored));
-    const char *verdict = ws.watermarked ? "watermarked" : zs.score >= SG_GUARD_ZS ? "likely_generated" : "not_detected";
+    const char *verdict = ws.watermarked            ? "watermarked"
+                          : zs.score >= SG_GUARD_ZS ? "likely_generated"
+                                                    : "not_detected";
     json_object_set_new(o, "verdict", json_string(verdict));
     char why[128];
     snprintf(why, sizeof why, "detect: %d tokens, z=%.2f, %s", n, ws.z, verdict);
@@ -315,23 +328,26 @@ void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_t *v;
     json_object_foreach(body, key, v) {
         if (strcmp(key, "completion_id") && strcmp(key, "category") && strcmp(key, "comment")) {
-            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'", key);
+            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'",
+                                  key);
             json_decref(body);
             return;
         }
     }
     json_t *jid = json_object_get(body, "completion_id"), *jc = json_object_get(body, "category"),
            *jn = json_object_get(body, "comment");
-    const char *bad = !json_is_string(jid) || json_string_length(jid) == 0 || json_string_length(jid) >= 64
-                          ? "completion_id"
-                      : !json_is_string(jc) || json_string_length(jc) == 0 || json_string_length(jc) >= SG_KEY_NAME_MAX
-                          ? "category"
-                      : jn && (!json_is_string(jn) || json_string_length(jn) >= 1024) ? "comment"
-                                                                                      : NULL;
+    const char *bad =
+        !json_is_string(jid) || json_string_length(jid) == 0 || json_string_length(jid) >= 64
+            ? "completion_id"
+        : !json_is_string(jc) || json_string_length(jc) == 0 || json_string_length(jc) >= SG_KEY_NAME_MAX
+            ? "category"
+        : jn && (!json_is_string(jn) || json_string_length(jn) >= 1024) ? "comment"
+                                                                        : NULL;
     if (bad) {
         sg_http_respond_error(req, 400, "invalid_request_error", bad, NULL,
-                              !strcmp(bad, "comment") ? "'comment' must be a string of under 1024 bytes"
-                                                      : "'%s' is required: a non-empty string of under %d bytes",
+                              !strcmp(bad, "comment")
+                                  ? "'comment' must be a string of under 1024 bytes"
+                                  : "'%s' is required: a non-empty string of under %d bytes",
                               bad, !strcmp(bad, "category") ? SG_KEY_NAME_MAX : 64);
         json_decref(body);
         return;
@@ -388,8 +404,8 @@ void sg_guard_completion_served(sg_store *store, const char *id, int64_t key_id,
     }
 }
 
-sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy *policy, int64_t id, int uphold,
-                                int64_t *suspended_key) {
+sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy *policy, int64_t id,
+                                int uphold, int64_t *suspended_key) {
     if (suspended_key) *suspended_key = 0;
     sg_flag_record f;
     bool found = false, changed = false;
@@ -417,9 +433,11 @@ sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy 
     snprintf(ref, sizeof ref, "%lld", (long long)f.key_id);
     int64_t kid = 0;
     bool already = false;
-    if ((err = sg_keys_revoke(keys, ref, sg_now_ms(), &kid, &already))) return sg_error_wrap(err, "suspending the key");
+    if ((err = sg_keys_revoke(keys, ref, sg_now_ms(), &kid, &already)))
+        return sg_error_wrap(err, "suspending the key");
     if (already) return NULL;
-    snprintf(why, sizeof why, "key %lld suspended: %lld upheld flags reached flags.suspend_after = %d (last: flag #%lld)",
+    snprintf(why, sizeof why,
+             "key %lld suspended: %lld upheld flags reached flags.suspend_after = %d (last: flag #%lld)",
              (long long)f.key_id, (long long)counts.upheld, policy->suspend_after_flags, (long long)id);
     e.decision = "suspended";
     e.reason = why;

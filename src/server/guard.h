@@ -54,7 +54,7 @@ typedef struct {
     const char *response;      /* HARDCODED: the predetermined text (owned by the guard's filter) */
     char *text;                /* REDACT: the redacted prompt (free()) */
     size_t text_len;
-    char flagged[256];         /* FLAG categories found, comma separated (any verdict) */
+    char flagged[256]; /* FLAG categories found, comma separated (any verdict) */
 } sg_guard_input;
 
 sg_error *sg_guard_check_input(const sg_guard *g, const sg_policy *p, int stage, const char *text, size_t len,
@@ -93,7 +93,7 @@ void sg_guard_completion_served(sg_store *store, const char *id, int64_t key_id,
  * upheld flags to the policy's flags.suspend_after (policy may be NULL =
  * never), the key is revoked and the suspension audited with its reason;
  * *suspended_key (may be NULL) gets that key id or 0. */
-sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy *policy, int64_t id, int uphold,
-                                int64_t *suspended_key) SG_MUST_CHECK;
+sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy *policy, int64_t id,
+                                int uphold, int64_t *suspended_key) SG_MUST_CHECK;
 
 #endif

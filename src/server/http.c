@@ -102,9 +102,10 @@ void sg_http_respond_json(sg_http_request *req, int status, json_t *json) {
     char *text = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(json);
     if (!text) {
-        sg_http_respond_text(req, 500, "application/json",
-                             "{\"error\":{\"message\":\"could not encode the response\",\"type\":\"server_error\","
-                             "\"param\":null,\"code\":null}}");
+        sg_http_respond_text(
+            req, 500, "application/json",
+            "{\"error\":{\"message\":\"could not encode the response\",\"type\":\"server_error\","
+            "\"param\":null,\"code\":null}}");
         return;
     }
     size_t n = strlen(text);
@@ -120,8 +121,8 @@ void sg_http_respond_json(sg_http_request *req, int status, json_t *json) {
     queue(req, status, resp, "application/json");
 }
 
-void sg_http_respond_error(sg_http_request *req, int status, const char *type, const char *param, const char *code,
-                           const char *fmt, ...) {
+void sg_http_respond_error(sg_http_request *req, int status, const char *type, const char *param,
+                           const char *code, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -160,8 +161,8 @@ static void stream_free(void *cls) {
     free(st);
 }
 
-void sg_http_respond_stream(sg_http_request *req, int status, const char *content_type, sg_http_stream_read read,
-                            sg_http_stream_done done, void *ctx) {
+void sg_http_respond_stream(sg_http_request *req, int status, const char *content_type,
+                            sg_http_stream_read read, sg_http_stream_done done, void *ctx) {
     stream_state *st = malloc(sizeof *st);
     if (!st) {
         if (done) done(ctx);
@@ -170,7 +171,8 @@ void sg_http_respond_stream(sg_http_request *req, int status, const char *conten
     st->read = read;
     st->done = done;
     st->ctx = ctx;
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, st, stream_free);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, st, stream_free);
     if (!resp) {
         stream_free(st);
         return;
@@ -192,9 +194,9 @@ int sg_http_fd_gone(int fd) {
     return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     sg_http *http = cls;
     conn_state *cs = *con_cls;
@@ -265,9 +267,9 @@ sg_error *sg_http_start(const char *host, int port, size_t max_body, sg_http_han
     http->max_body = max_body;
     http->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, http, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        http, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_END);
+        on_request, http, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, http, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!http->daemon) {
         free(http);
         return sg_error_new("cannot listen on %s:%d (address in use or not permitted?)", host, port);

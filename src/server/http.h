@@ -24,14 +24,14 @@ typedef struct {
 } sg_http_header;
 
 typedef struct sg_http_request {
-    const char *method;  /* "GET", "POST", ... */
-    const char *path;    /* without the query string */
-    const char *body;    /* NUL-terminated; "" when none */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string */
+    const char *body;   /* NUL-terminated; "" when none */
     size_t body_len;
-    void *connection;    /* the struct MHD_Connection */
+    void *connection;                            /* the struct MHD_Connection */
     sg_http_header headers[SG_HTTP_MAX_HEADERS]; /* extra response headers */
     int n_headers;
-    int status;          /* set by the respond helpers, for metrics */
+    int status; /* set by the respond helpers, for metrics */
     int responded;
 } sg_http_request;
 
@@ -64,8 +64,8 @@ void sg_http_respond_error(sg_http_request *req, int status, const char *type, c
  * is released (finished, or the client went away). */
 typedef ssize_t (*sg_http_stream_read)(void *ctx, char *buf, size_t max);
 typedef void (*sg_http_stream_done)(void *ctx);
-void sg_http_respond_stream(sg_http_request *req, int status, const char *content_type, sg_http_stream_read read,
-                            sg_http_stream_done done, void *ctx);
+void sg_http_respond_stream(sg_http_request *req, int status, const char *content_type,
+                            sg_http_stream_read read, sg_http_stream_done done, void *ctx);
 
 /* The client's socket, and whether the client has closed its side (checked
  * without blocking): a handler or stream waiting on generation uses it to

@@ -13,7 +13,8 @@
 /* A label value safe for the exposition format. */
 static void copy_label(char *dst, size_t cap, const char *src) {
     size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++) dst[i] = (src[i] == '"' || src[i] == '\\' || (unsigned char)src[i] < 0x20) ? '_' : src[i];
+    for (; src[i] && i + 1 < cap; i++)
+        dst[i] = (src[i] == '"' || src[i] == '\\' || (unsigned char)src[i] < 0x20) ? '_' : src[i];
     dst[i] = 0;
 }
 
@@ -147,32 +148,37 @@ char *sg_metrics_render(sg_metrics *m) {
     for (int i = 0; i < m->n_req; i++)
         put(&s, "stagegate_requests_total{status=\"%d\",audience=\"%s\"} %llu\n", m->req[i].status,
             m->req[i].audience, m->req[i].requests);
-    put(&s, "# HELP stagegate_prompt_tokens_total Prompt tokens of admitted requests.\n"
-            "# TYPE stagegate_prompt_tokens_total counter\n"
-            "stagegate_prompt_tokens_total %llu\n",
+    put(&s,
+        "# HELP stagegate_prompt_tokens_total Prompt tokens of admitted requests.\n"
+        "# TYPE stagegate_prompt_tokens_total counter\n"
+        "stagegate_prompt_tokens_total %llu\n",
         m->tokens_in);
-    put(&s, "# HELP stagegate_completion_tokens_total Generated tokens.\n"
-            "# TYPE stagegate_completion_tokens_total counter\n"
-            "stagegate_completion_tokens_total %llu\n",
+    put(&s,
+        "# HELP stagegate_completion_tokens_total Generated tokens.\n"
+        "# TYPE stagegate_completion_tokens_total counter\n"
+        "stagegate_completion_tokens_total %llu\n",
         m->tokens_out);
     put(&s, "# HELP stagegate_rate_limited_total Requests refused by a rate limit, by audience.\n"
             "# TYPE stagegate_rate_limited_total counter\n");
     for (int i = 0; i < m->n_refused; i++)
         put(&s, "stagegate_rate_limited_total{audience=\"%s\"} %llu\n", m->refused[i].audience,
             m->refused[i].count);
-    put(&s, "# HELP stagegate_queue_depth Requests waiting for a batch slot.\n"
-            "# TYPE stagegate_queue_depth gauge\n"
-            "stagegate_queue_depth %ld\n",
+    put(&s,
+        "# HELP stagegate_queue_depth Requests waiting for a batch slot.\n"
+        "# TYPE stagegate_queue_depth gauge\n"
+        "stagegate_queue_depth %ld\n",
         m->queue_depth);
-    put(&s, "# HELP stagegate_batch_size Sequences currently generating.\n"
-            "# TYPE stagegate_batch_size gauge\n"
-            "stagegate_batch_size %ld\n",
+    put(&s,
+        "# HELP stagegate_batch_size Sequences currently generating.\n"
+        "# TYPE stagegate_batch_size gauge\n"
+        "stagegate_batch_size %ld\n",
         m->batch_size);
-    put(&s, "# HELP stagegate_decode_steps_total Batched decode steps, and the sequences they advanced.\n"
-            "# TYPE stagegate_decode_steps_total counter\n"
-            "stagegate_decode_steps_total %llu\n"
-            "# TYPE stagegate_decode_step_sequences_total counter\n"
-            "stagegate_decode_step_sequences_total %llu\n",
+    put(&s,
+        "# HELP stagegate_decode_steps_total Batched decode steps, and the sequences they advanced.\n"
+        "# TYPE stagegate_decode_steps_total counter\n"
+        "stagegate_decode_steps_total %llu\n"
+        "# TYPE stagegate_decode_step_sequences_total counter\n"
+        "stagegate_decode_step_sequences_total %llu\n",
         m->steps, m->step_sequences);
     put(&s, "# HELP stagegate_request_duration_seconds Request latency.\n"
             "# TYPE stagegate_request_duration_seconds histogram\n");

@@ -98,8 +98,10 @@ sg_error *sg_models_get(sg_models *m, const char *name, const char *dir, sg_mode
     if (m->n == m->cap) {
         int cap = m->cap ? m->cap * 2 : 8;
         sg_model_entry **e = realloc(m->entries, (size_t)cap * sizeof *e);
-        if (!e) err = sg_error_new("out of memory");
-        else m->entries = e, m->cap = cap;
+        if (!e)
+            err = sg_error_new("out of memory");
+        else
+            m->entries = e, m->cap = cap;
     }
     if (!err) err = load(m, name, dir, out);
     if (!err) m->entries[m->n++] = *out;

@@ -30,6 +30,7 @@ sg_models *sg_models_new(int max_batch, int queue_size, sg_metrics *metrics);
 void sg_models_free(sg_models *models);
 
 /* The model `name` served from `dir`, loading it on first use. */
-sg_error *sg_models_get(sg_models *models, const char *name, const char *dir, sg_model_entry **out) SG_MUST_CHECK;
+sg_error *sg_models_get(sg_models *models, const char *name, const char *dir,
+                        sg_model_entry **out) SG_MUST_CHECK;
 
 #endif

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(sg_request_error *err, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(sg_request_error *err, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(sg_request_error *err, const char *param, const char *fmt, ...) {
     snprintf(err->param, sizeof err->param, "%s", param ? param : "");
     va_list ap;
@@ -19,14 +20,21 @@ static int fail(sg_request_error *err, const char *param, const char *fmt, ...) 
 
 static const char *type_name(const json_t *v) {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -40,10 +48,12 @@ static int get_number(json_t *v, const char *name, double lo, double hi, double 
     return 0;
 }
 
-static int get_int(json_t *v, const char *name, long long lo, long long hi, long long *out, sg_request_error *err) {
+static int get_int(json_t *v, const char *name, long long lo, long long hi, long long *out,
+                   sg_request_error *err) {
     if (!json_is_integer(v)) return fail(err, name, "'%s' must be an integer, not %s", name, type_name(v));
     long long x = json_integer_value(v);
-    if (x < lo || x > hi) return fail(err, name, "'%s' must be between %lld and %lld, got %lld", name, lo, hi, x);
+    if (x < lo || x > hi)
+        return fail(err, name, "'%s' must be between %lld and %lld, got %lld", name, lo, hi, x);
     *out = x;
     return 0;
 }
@@ -91,7 +101,8 @@ static int parse_prompt(json_t *v, sg_completion_request *r, sg_request_error *e
         r->n_prompts = 1;
         return parse_ids(v, &r->prompts[0], err);
     }
-    if (n > SG_REQ_MAX_PROMPTS) return fail(err, "prompt", "at most %d prompts per request", SG_REQ_MAX_PROMPTS);
+    if (n > SG_REQ_MAX_PROMPTS)
+        return fail(err, "prompt", "at most %d prompts per request", SG_REQ_MAX_PROMPTS);
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
         sg_prompt *p = &r->prompts[i];
@@ -102,7 +113,8 @@ static int parse_prompt(json_t *v, sg_completion_request *r, sg_request_error *e
         } else if (json_is_array(e)) {
             if (parse_ids(e, p, err)) return -1;
         } else {
-            return fail(err, "prompt", "prompt %zu must be a string or a list of token ids, not %s", i, type_name(e));
+            return fail(err, "prompt", "prompt %zu must be a string or a list of token ids, not %s", i,
+                        type_name(e));
         }
     }
     return 0;
@@ -117,9 +129,11 @@ static int parse_stop(json_t *v, sg_completion_request *r, sg_request_error *err
         r->n_stop = 1;
         return 0;
     }
-    if (!json_is_array(v)) return fail(err, "stop", "'stop' must be a string or a list of strings, not %s", type_name(v));
+    if (!json_is_array(v))
+        return fail(err, "stop", "'stop' must be a string or a list of strings, not %s", type_name(v));
     if (json_array_size(v) > SG_REQ_MAX_STOP)
-        return fail(err, "stop", "'stop' takes at most %d sequences, got %zu", SG_REQ_MAX_STOP, json_array_size(v));
+        return fail(err, "stop", "'stop' takes at most %d sequences, got %zu", SG_REQ_MAX_STOP,
+                    json_array_size(v));
     for (size_t i = 0; i < json_array_size(v); i++) {
         json_t *e = json_array_get(v, i);
         if (!json_is_string(e) || json_string_length(e) == 0)
@@ -138,7 +152,8 @@ int sg_completion_request_parse(json_t *root, sg_completion_request *r, sg_reque
     r->top_p = 1;
     r->n = 1;
     r->logprobs = -1;
-    if (!json_is_object(root)) return fail(err, NULL, "the request body must be a JSON object, not %s", type_name(root));
+    if (!json_is_object(root))
+        return fail(err, NULL, "the request body must be a JSON object, not %s", type_name(root));
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
@@ -177,7 +192,8 @@ int sg_completion_request_parse(json_t *root, sg_completion_request *r, sg_reque
             if (get_bool(v, key, &r->stream, err)) return -1;
         } else if (!strcmp(key, "stream_options")) {
             if (json_is_null(v)) continue;
-            if (!json_is_object(v)) return fail(err, key, "'stream_options' must be an object, not %s", type_name(v));
+            if (!json_is_object(v))
+                return fail(err, key, "'stream_options' must be an object, not %s", type_name(v));
             const char *k2;
             json_t *v2;
             json_object_foreach(v, k2, v2) {

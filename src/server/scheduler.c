@@ -14,8 +14,8 @@ typedef struct {
     int *prompt;
     int n_prompt;
     sg_generation_params params;
-    int seq_id;    /* in the batch, -1 when not (yet / any more) in it */
-    int cancel;    /* requested by the reader */
+    int seq_id;                    /* in the batch, -1 when not (yet / any more) in it */
+    int cancel;                    /* requested by the reader */
     sg_logits_processor processor; /* extra processor (watermark); apply == NULL for none */
 } seq_input;
 
@@ -60,7 +60,8 @@ void sg_job_set_processor(sg_job *job, int i, sg_logits_processor processor) {
     if (i >= 0 && i < job->n_seqs) job->in[i].processor = processor;
 }
 
-sg_error *sg_job_set_seq(sg_job *job, int i, const int *prompt, int n_prompt, const sg_generation_params *params) {
+sg_error *sg_job_set_seq(sg_job *job, int i, const int *prompt, int n_prompt,
+                         const sg_generation_params *params) {
     if (i < 0 || i >= job->n_seqs) return sg_error_new("sequence %d out of range", i);
     if (n_prompt <= 0) return sg_error_new("empty prompt");
     seq_input *in = &job->in[i];
@@ -277,7 +278,8 @@ static void drop_dead_queued(sg_sched *s) {
         int expired = job->deadline > 0 && now > job->deadline;
         if (all_cancelled || expired) {
             if (expired && !all_cancelled) job->timed_out = 1;
-            for (int i = 0; i < job->n_seqs; i++) finish_seq(job, i, expired ? SG_FINISH_LENGTH : SG_FINISH_CANCELLED);
+            for (int i = 0; i < job->n_seqs; i++)
+                finish_seq(job, i, expired ? SG_FINISH_LENGTH : SG_FINISH_CANCELLED);
         }
         pthread_mutex_unlock(&job->mu);
         if (all_cancelled || expired) {
@@ -403,8 +405,10 @@ sg_submit_result sg_sched_submit(sg_sched *s, sg_job *job) {
         job->refs++;
         pthread_mutex_unlock(&job->mu);
         job->next = NULL;
-        if (s->queue_tail) s->queue_tail->next = job;
-        else s->queue_head = job;
+        if (s->queue_tail)
+            s->queue_tail->next = job;
+        else
+            s->queue_head = job;
         s->queue_tail = job;
         s->queued++;
         if (s->metrics) sg_metrics_add_queue(s->metrics, 1);

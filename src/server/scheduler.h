@@ -15,9 +15,9 @@
 #include "server/metrics.h"
 
 typedef struct {
-    int *tokens;           /* generated token ids */
-    float *logprobs;       /* log p of each */
-    int (*top_tokens)[5];  /* alternatives per token (when params.logprobs > 0) */
+    int *tokens;          /* generated token ids */
+    float *logprobs;      /* log p of each */
+    int (*top_tokens)[5]; /* alternatives per token (when params.logprobs > 0) */
     float (*top_logprobs)[5];
     int n, cap;
     sg_finish_reason finish; /* NONE while running */
@@ -50,7 +50,12 @@ void sg_job_cancel(sg_job *job, int i);
 
 typedef struct sg_sched sg_sched;
 
-typedef enum { SG_SUBMIT_OK = 0, SG_SUBMIT_QUEUE_FULL, SG_SUBMIT_TOO_LARGE, SG_SUBMIT_STOPPED } sg_submit_result;
+typedef enum {
+    SG_SUBMIT_OK = 0,
+    SG_SUBMIT_QUEUE_FULL,
+    SG_SUBMIT_TOO_LARGE,
+    SG_SUBMIT_STOPPED
+} sg_submit_result;
 
 /* Starts the scheduler thread for `model` (borrowed; must outlive the scheduler). */
 sg_error *sg_sched_new(sg_gpt2 *model, int queue_size, sg_metrics *metrics, sg_sched **out) SG_MUST_CHECK;

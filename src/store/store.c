@@ -1497,7 +1497,8 @@ sg_error *sg_store_issue_list(sg_store *s, sg_issue_record **out, size_t *n) {
 
 /* ---- community flags (migration 4) ------------------------------------------ */
 
-sg_error *sg_store_completion_add(sg_store *s, const char *id, int64_t key_id, int64_t audit_seq, int64_t created_ms) {
+sg_error *sg_store_completion_add(sg_store *s, const char *id, int64_t key_id, int64_t audit_seq,
+                                  int64_t created_ms) {
     conn *c = &s->writer;
     lock(c);
     sqlite3_stmt *st = NULL;
@@ -1515,7 +1516,8 @@ sg_error *sg_store_completion_add(sg_store *s, const char *id, int64_t key_id, i
     return err;
 }
 
-sg_error *sg_store_completion_get(sg_store *s, const char *id, int64_t *key_id, int64_t *audit_seq, bool *found) {
+sg_error *sg_store_completion_get(sg_store *s, const char *id, int64_t *key_id, int64_t *audit_seq,
+                                  bool *found) {
     conn *c = s->reader;
     lock(c);
     sqlite3_stmt *st = NULL;
@@ -1541,10 +1543,11 @@ sg_error *sg_store_flag_add(sg_store *s, const sg_flag_record *f, int64_t *id) {
     conn *c = &s->writer;
     lock(c);
     sqlite3_stmt *st = NULL;
-    sg_error *err = prep(c,
-                         "INSERT INTO flags (completion_id, key_id, audit_seq, category, comment, created_ms) "
-                         "VALUES (?,?,?,?,?,?)",
-                         &st);
+    sg_error *err =
+        prep(c,
+             "INSERT INTO flags (completion_id, key_id, audit_seq, category, comment, created_ms) "
+             "VALUES (?,?,?,?,?,?)",
+             &st);
     if (!err) {
         sqlite3_bind_text(st, 1, f->completion_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, f->key_id);
@@ -1560,7 +1563,8 @@ sg_error *sg_store_flag_add(sg_store *s, const sg_flag_record *f, int64_t *id) {
     return err;
 }
 
-#define FLAG_COLUMNS "id, completion_id, key_id, audit_seq, category, comment, created_ms, status, resolved_ms"
+#define FLAG_COLUMNS                                                                                         \
+    "id, completion_id, key_id, audit_seq, category, comment, created_ms, status, resolved_ms"
 
 static void read_flag(sqlite3_stmt *st, void *p) {
     sg_flag_record *r = p;
@@ -1607,7 +1611,8 @@ sg_error *sg_store_flag_resolve(sg_store *s, int64_t id, const char *status, int
     lock(c);
     sqlite3_stmt *st = NULL;
     *changed = false;
-    sg_error *err = prep(c, "UPDATE flags SET status = ?, resolved_ms = ? WHERE id = ? AND status = 'open'", &st);
+    sg_error *err =
+        prep(c, "UPDATE flags SET status = ?, resolved_ms = ? WHERE id = ? AND status = 'open'", &st);
     if (!err) {
         sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, now_ms);
@@ -1625,10 +1630,11 @@ sg_error *sg_store_flag_counts(sg_store *s, int64_t key_id, sg_flag_counts *out)
     lock(c);
     sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof *out);
-    sg_error *err = prep(c,
-                         "SELECT count(*), coalesce(sum(status = 'open'),0), coalesce(sum(status = 'upheld'),0), "
-                         "coalesce(sum(status = 'dismissed'),0) FROM flags WHERE ?1 = 0 OR key_id = ?1",
-                         &st);
+    sg_error *err =
+        prep(c,
+             "SELECT count(*), coalesce(sum(status = 'open'),0), coalesce(sum(status = 'upheld'),0), "
+             "coalesce(sum(status = 'dismissed'),0) FROM flags WHERE ?1 = 0 OR key_id = ?1",
+             &st);
     if (!err) {
         sqlite3_bind_int64(st, 1, key_id);
         if (sqlite3_step(st) == SQLITE_ROW) {

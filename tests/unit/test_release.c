@@ -16,9 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/audit.h"
 #include "release/evals.h"
 #include "release/incidents.h"
-#include "access/audit.h"
 #include "release/report.h"
 #include "release/stages.h"
 

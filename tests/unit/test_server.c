@@ -6,9 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "base/log.h"
 #include "engine/checkpoint.h"
@@ -62,9 +63,10 @@ static void request_defaults_and_shapes(void **state) {
     sg_completion_request_clear(&r);
     json_decref(root);
 
-    root = json_loads("{\"model\":\"m\",\"prompt\":[[1,2,3],\"x\",[4]],\"n\":2,\"stop\":[\"a\",\"bc\"],"
-                      "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"seed\":5,\"logprobs\":0}",
-                      0, NULL);
+    root =
+        json_loads("{\"model\":\"m\",\"prompt\":[[1,2,3],\"x\",[4]],\"n\":2,\"stop\":[\"a\",\"bc\"],"
+                   "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"seed\":5,\"logprobs\":0}",
+                   0, NULL);
     assert_int_equal(sg_completion_request_parse(root, &r, &e), 0);
     assert_int_equal(r.n_prompts, 3);
     assert_int_equal(r.prompts[0].n_ids, 3);
@@ -158,7 +160,12 @@ typedef struct {
 
 static int setup_model(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    sg_gpt2_config c = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_ctx = 1024, .vocab_size = 97, .n_inner = 128,
+    sg_gpt2_config c = {.n_layer = 2,
+                        .n_head = 2,
+                        .n_embd = 32,
+                        .n_ctx = 1024,
+                        .vocab_size = 97,
+                        .n_inner = 128,
                         .ln_epsilon = 1e-5f};
     if (sg_gpt2_weights_alloc(&c, &f->w)) return -1;
     sg_gpt2_weights_init_random(f->w, 11);
@@ -215,7 +222,8 @@ static void scheduler_batches_and_matches_alone(void **state) {
     sg_job *jobs[3];
     for (int i = 0; i < 3; i++) {
         jobs[i] = sg_job_new(1, 0);
-        assert_null(sg_job_set_seq(jobs[i], 0, i == 1 ? prompt_b : prompt_a, i == 1 ? 2 : 3, i == 2 ? &p4 : &p10));
+        assert_null(
+            sg_job_set_seq(jobs[i], 0, i == 1 ? prompt_b : prompt_a, i == 1 ? 2 : 3, i == 2 ? &p4 : &p10));
         assert_int_equal(sg_sched_submit(s, jobs[i]), SG_SUBMIT_OK);
     }
     for (int i = 0; i < 3; i++) wait_done(jobs[i]);
@@ -319,7 +327,8 @@ int main(void) {
         cmocka_unit_test(request_errors_name_the_parameter),
         cmocka_unit_test(metrics_render),
         cmocka_unit_test_setup_teardown(scheduler_batches_and_matches_alone, setup_model, teardown_model),
-        cmocka_unit_test_setup_teardown(scheduler_cancel_deadline_and_full_queue, setup_model, teardown_model),
+        cmocka_unit_test_setup_teardown(scheduler_cancel_deadline_and_full_queue, setup_model,
+                                        teardown_model),
         cmocka_unit_test_setup_teardown(scheduler_free_cancels_running_jobs, setup_model, teardown_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
