@@ -339,7 +339,7 @@ char *sg_filter_redact(const char *text, size_t len, const sg_filter_matches *m,
     return out;
 }
 
-static sg_filter_verdict verdict_of(sg_filter_action a) {
+sg_filter_verdict sg_filter_verdict_of(sg_filter_action a) {
     switch (a) {
     case SG_FILTER_BLOCK:
         return SG_VERDICT_BLOCK;
@@ -370,7 +370,7 @@ sg_error *sg_filter_decide_input(const sg_filter *f, const char *text, size_t le
     if (err) return err;
     for (size_t i = 0; i < out->matches.n; i++) {
         const sg_filter_match *x = &out->matches.items[i];
-        sg_filter_verdict v = verdict_of(x->action);
+        sg_filter_verdict v = sg_filter_verdict_of(x->action);
         if (v > out->verdict) {
             out->verdict = v;
             out->category = x->category;

@@ -63,6 +63,9 @@ typedef enum {
     SG_VERDICT_BLOCK,
 } sg_filter_verdict;
 
+/* The verdict one match's action calls for. */
+sg_filter_verdict sg_filter_verdict_of(sg_filter_action action);
+
 typedef struct {
     sg_filter_verdict verdict;
     int category;         /* the deciding category (-1 for PASS) */

@@ -50,20 +50,6 @@ static int action_on(const sg_policy *p, int stage, sg_filter_action a) {
     return sg_policy_protocol_enabled(p, stage, "content_filter");
 }
 
-static sg_filter_verdict verdict_of(sg_filter_action a) {
-    switch (a) {
-    case SG_FILTER_BLOCK:
-        return SG_VERDICT_BLOCK;
-    case SG_FILTER_HARDCODED:
-        return SG_VERDICT_HARDCODED;
-    case SG_FILTER_REDACT:
-        return SG_VERDICT_REDACT;
-    case SG_FILTER_FLAG:
-        return SG_VERDICT_FLAG;
-    }
-    return SG_VERDICT_PASS;
-}
-
 sg_error *sg_guard_check_input(const sg_guard *g, const sg_policy *p, int stage, const char *text, size_t len,
                                sg_guard_input *out) {
     memset(out, 0, sizeof *out);
@@ -84,7 +70,7 @@ sg_error *sg_guard_check_input(const sg_guard *g, const sg_policy *p, int stage,
         const sg_filter_match *m = &all.items[i];
         if (!action_on(p, stage, m->action)) continue;
         on.items[on.n++] = *m;
-        sg_filter_verdict v = verdict_of(m->action);
+        sg_filter_verdict v = sg_filter_verdict_of(m->action);
         if (v > out->verdict) out->verdict = v, deciding = m->category;
         if (m->action == SG_FILTER_FLAG) {
             const char *name = sg_filter_category_name(g->filter, m->category);
