@@ -44,12 +44,6 @@ static int usage_error(const char *fmt, const char *arg) {
     return sg_opt_usage_error("audit", usage_text, fmt, arg);
 }
 
-static int fail(sg_error *err) {
-    fprintf(stderr, "stagegate audit: %s\n", sg_error_message(err));
-    sg_error_free(err);
-    return 1;
-}
-
 static int parse(int argc, char **argv, options *o) {
     static const sg_opt_spec opts[] = {
         {"--db", offsetof(options, db), false},
@@ -92,11 +86,11 @@ static int cmd_verify(options *o) {
     }
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("audit", err);
     sg_audit_report rep;
     err = sg_audit_verify_anchored(store, anchor_seq, anchor_hash, &rep);
     sg_store_close(store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("audit", err);
     if (!rep.intact) {
         fprintf(stderr, "stagegate audit: audit log damaged at record %" PRId64 ": %s\n", rep.bad_seq,
                 rep.problem);
@@ -156,10 +150,10 @@ static int cmd_tail(options *o) {
     if (o->n && (rc = positive("-n", o->n, &n))) return rc;
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("audit", err);
     err = sg_audit_tail(store, n, print_row, &o->json);
     sg_store_close(store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("audit", err);
     return 0;
 }
 
@@ -196,7 +190,7 @@ static int cmd_record(options *o) {
     if (threads > 64) return usage_error("%s", "--threads: at most 64");
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("audit", err);
     pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
     recorder rec[64];
     pthread_t th[64];
@@ -216,7 +210,7 @@ static int cmd_record(options *o) {
             sg_error_free(rec[t].err);
     }
     sg_store_close(store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("audit", err);
     return 0;
 }
 
@@ -230,11 +224,11 @@ static int cmd_purge(options *o) {
         return 2;
     }
     sg_store *store;
-    if ((err = sg_store_open(o->db, &store))) return fail(err);
+    if ((err = sg_store_open(o->db, &store))) return sg_cli_fail("audit", err);
     int64_t purged = 0;
     err = sg_audit_purge_text(store, sg_now_ms() - ms, &purged);
     sg_store_close(store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("audit", err);
     printf("dropped the texts of %" PRId64 " records\n", purged);
     return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "base/fileio.h"
 #include "cli/commands.h"
+#include "cli/opt_table.h"
 #include "engine/checkpoint.h"
 
 static void usage(FILE *out) {
@@ -28,12 +29,6 @@ static void usage(FILE *out) {
         "info     loads and validates DIR and prints its shape, parameters, dtype and sizes;\n"
         "         --check also scans every weight for NaN/infinity.\n"
         "convert  rewrites DIR's weights as another dtype into OUT (tokenizer files copied).\n");
-}
-
-static int fail(sg_error *err) {
-    fprintf(stderr, "stagegate checkpoint: %s\n", sg_error_message(err));
-    sg_error_free(err);
-    return 1;
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -124,7 +119,7 @@ static int cmd_init(int argc, char **argv) {
     if (shape) {
         for (int i = 0; i < 6; i++)
             if (dims[i]) return usage_error("%s", "give either --shape or the dimensions, not both");
-        if ((err = sg_gpt2_config_preset(shape, &c))) return fail(err);
+        if ((err = sg_gpt2_config_preset(shape, &c))) return sg_cli_fail("checkpoint", err);
     } else {
         for (int i = 0; i < 5; i++)
             if (!dims[i])
@@ -137,7 +132,7 @@ static int cmd_init(int argc, char **argv) {
                              .n_ctx = dims[4],
                              .n_inner = dims[5] ? dims[5] : 4 * dims[2],
                              .ln_epsilon = 1e-5f};
-        if ((err = sg_gpt2_config_validate(&c))) return fail(err);
+        if ((err = sg_gpt2_config_validate(&c))) return sg_cli_fail("checkpoint", err);
     }
     char seed_str[32];
     snprintf(seed_str, sizeof seed_str, "%" PRIu64, seed);
@@ -148,13 +143,13 @@ static int cmd_init(int argc, char **argv) {
         err = sg_checkpoint_save_zeros(outdir, &c, dtype, meta_zeros, 2);
     } else {
         sg_gpt2_weights *w;
-        if ((err = sg_gpt2_weights_alloc(&c, &w))) return fail(err);
+        if ((err = sg_gpt2_weights_alloc(&c, &w))) return sg_cli_fail("checkpoint", err);
         sg_gpt2_weights_init_random(w, seed);
         err = sg_checkpoint_save(outdir, w, dtype, meta_random, 3);
         sg_gpt2_weights_free(w);
     }
     if (!err && tokenizer) err = sg_checkpoint_copy_tokenizer(tokenizer, outdir);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("checkpoint", err);
     const char *name = sg_gpt2_config_shape_name(&c);
     printf("wrote %s: %s%s%zu parameters, %s%s\n", outdir, name ? name : "", name ? ", " : "",
            sg_gpt2_param_count(&c), sg_dtype_name(dtype), zeros ? ", zeros" : "");
@@ -181,7 +176,7 @@ static int cmd_info(int argc, char **argv) {
     const char *dir = argv[optind];
     sg_checkpoint *ck;
     sg_error *err = sg_checkpoint_open(dir, &ck);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("checkpoint", err);
     const sg_gpt2_weights *w = sg_checkpoint_weights(ck);
     const sg_gpt2_config *c = &w->config;
     const sg_safetensors *st = sg_checkpoint_file(ck);
@@ -208,7 +203,7 @@ static int cmd_info(int argc, char **argv) {
         if (!t || sg_gpt2_tensors(w, t) != n) {
             sg_checkpoint_close(ck);
             free(t);
-            return fail(sg_error_new("out of memory"));
+            return sg_cli_fail("checkpoint", sg_error_new("out of memory"));
         }
         for (int i = 0; i < n; i++) {
             size_t here = 0;
@@ -258,13 +253,13 @@ static int cmd_convert(int argc, char **argv) {
     }
     const char *dir = argv[optind];
     sg_checkpoint *ck;
-    if ((err = sg_checkpoint_open(dir, &ck))) return fail(err);
+    if ((err = sg_checkpoint_open(dir, &ck))) return sg_cli_fail("checkpoint", err);
     const sg_safetensors *st = sg_checkpoint_file(ck);
     /* Keep the source's metadata, note where it came from. */
     const char **kv = calloc(2 * (size_t)st->n_meta + 2, sizeof *kv);
     if (!kv) {
         sg_checkpoint_close(ck);
-        return fail(sg_error_new("out of memory"));
+        return sg_cli_fail("checkpoint", sg_error_new("out of memory"));
     }
     int n = 0;
     for (int i = 0; i < st->n_meta; i++) {
@@ -281,7 +276,7 @@ static int cmd_convert(int argc, char **argv) {
     if (!err && file_exists(dir, "vocab.json") && file_exists(dir, "merges.txt"))
         err = sg_checkpoint_copy_tokenizer(dir, outdir);
     sg_checkpoint_close(ck);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("checkpoint", err);
     printf("wrote %s: %s\n", outdir, sg_dtype_name(dtype));
     return 0;
 }

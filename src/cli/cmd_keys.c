@@ -40,12 +40,6 @@ static int usage_error(const char *fmt, const char *arg) {
     return sg_opt_usage_error("keys", usage_text, fmt, arg);
 }
 
-static int fail(sg_error *err) {
-    fprintf(stderr, "stagegate keys: %s\n", sg_error_message(err));
-    sg_error_free(err);
-    return 1;
-}
-
 /* Parses "--opt VALUE" and "--opt=VALUE"; one positional argument (ref). */
 static int parse(int argc, char **argv, options *o) {
     static const sg_opt_spec opts[] = {
@@ -146,7 +140,7 @@ static int cmd_create(options *o) {
     sg_store *store;
     sg_keys *keys;
     sg_error *err = open_all(o->db, &store, &keys);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     char secret[SG_KEY_SECRET_LEN + 1];
     int64_t id;
     err = sg_keys_create(keys, &spec, secret, &id);
@@ -162,7 +156,7 @@ static int cmd_create(options *o) {
     }
     sg_keys_close(keys);
     sg_store_close(store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     printf("created key %" PRId64 " \"%s\" for audience %s (rpm %s, tpm %s, expires %s)\n", id, spec.name,
            spec.audience, rpm, tpm, expires);
     printf("the secret below is shown only this once; store it now:\n%s\n", secret);
@@ -175,12 +169,12 @@ static int cmd_list(options *o) {
     if (o->ref) return usage_error("unexpected argument '%s'", o->ref);
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     sg_key_record *list;
     size_t n;
     err = sg_store_key_list(store, &list, &n);
     sg_store_close(store);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     int64_t now = sg_now_ms();
     printf("%-5s %-20s %-18s %-8s %-8s %-21s %-21s %-8s %s\n", "ID", "NAME", "AUDIENCE", "RPM", "TPM",
            "CREATED", "EXPIRES", "STATUS", "SECRET");
@@ -218,7 +212,7 @@ static int cmd_revoke(options *o) {
     sg_store *store;
     sg_keys *keys;
     sg_error *err = open_all(o->db, &store, &keys);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     int64_t id = 0;
     bool already;
     err = sg_keys_revoke(keys, o->ref, sg_now_ms(), &id, &already);
@@ -233,7 +227,7 @@ static int cmd_revoke(options *o) {
     sg_keys_close(keys);
     sg_store_close(store);
     sodium_memzero(o->ref_buf, sizeof o->ref_buf);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     printf("key %" PRId64 " \"%s\" %s\n", id, rec.name, already ? "was already revoked" : "revoked");
     return 0;
 }
@@ -244,7 +238,7 @@ static int cmd_show(options *o) {
     sg_store *store;
     sg_keys *keys;
     sg_error *err = open_all(o->db, &store, &keys);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     sg_key_record k;
     bool found = false;
     sg_usage total;
@@ -258,7 +252,7 @@ static int cmd_show(options *o) {
     sg_keys_close(keys);
     sg_store_close(store);
     sodium_memzero(o->ref_buf, sizeof o->ref_buf);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("keys", err);
     char created[32], expires[32], revoked[32], rpm[24], tpm[24];
     format_time(k.created_ms, created, sizeof created);
     format_time(k.expires_ms, expires, sizeof expires);

@@ -10,6 +10,7 @@
 
 #include "base/fileio.h"
 #include "cli/commands.h"
+#include "cli/opt_table.h"
 #include "train/bpe_train.h"
 
 static void usage(FILE *out) {
@@ -22,12 +23,6 @@ static void usage(FILE *out) {
             "  -n, --vocab-size N   tokens in the vocabulary, >= %d (256 bytes + merges + 1)\n"
             "  -o, --output DIR     output directory (created if missing)\n",
             SG_BPE_MIN_VOCAB);
-}
-
-static int fail(sg_error *err) {
-    fprintf(stderr, "stagegate tokenizer: %s\n", sg_error_message(err));
-    sg_error_free(err);
-    return 1;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -115,12 +110,12 @@ static int train(int argc, char **argv) {
     }
     sg_bpe_trainer *tr;
     sg_error *err = sg_bpe_trainer_new(&tr);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("tokenizer", err);
     for (int i = optind; i < argc && !err; i++) err = add_path(tr, argv[i]);
     if (!err && mkdir(out, 0777) && errno != EEXIST) err = sg_error_new("%s: %s", out, strerror(errno));
     if (!err) err = sg_bpe_trainer_train(tr, (int)vocab, out);
     sg_bpe_trainer_free(tr);
-    if (err) return fail(err);
+    if (err) return sg_cli_fail("tokenizer", err);
     return 0;
 }
 

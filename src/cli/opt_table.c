@@ -41,3 +41,9 @@ int sg_opt_parse(const char *cmd, const char *usage, int argc, char **argv, int 
     }
     return 0;
 }
+
+int sg_cli_fail(const char *cmd, sg_error *err) {
+    fprintf(stderr, "stagegate %s: %s\n", cmd, sg_error_message(err));
+    sg_error_free(err);
+    return 1;
+}

@@ -1,10 +1,13 @@
-/* opt_table.h — a table-driven option parser writing into a caller's options
- * struct, and the usage-error message; used by the audit and keys commands. */
+/* opt_table.h — helpers every subcommand shares: a table-driven option parser
+ * writing into a caller's options struct, the usage-error message, and the
+ * error report "stagegate CMD: message". */
 #ifndef SG_OPT_TABLE_H
 #define SG_OPT_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "base/error.h"
 
 /* One option: "--name VALUE" / "--name=VALUE" store a const char * at byte
  * offset off of the options struct; with is_flag, "--name" alone stores a bool
@@ -24,5 +27,8 @@ int sg_opt_usage_error(const char *cmd, const char *usage, const char *fmt, cons
  * Returns 0, or 2 after sg_opt_usage_error. */
 int sg_opt_parse(const char *cmd, const char *usage, int argc, char **argv, int first,
                  const sg_opt_spec *opts, size_t n_opts, void *dst, const char **positional);
+
+/* Prints err as "stagegate CMD: message" to stderr and frees it; returns 1. */
+int sg_cli_fail(const char *cmd, sg_error *err);
 
 #endif

@@ -36,13 +36,6 @@ int sg_cli_parse(const char *cmd, int argc, char **argv, int from, const sg_cli_
     return 0;
 }
 
-int sg_cli_fail(const char *cmd, void *e) {
-    sg_error *err = e;
-    fprintf(stderr, "stagegate %s: %s\n", cmd, sg_error_message(err));
-    sg_error_free(err);
-    return 1;
-}
-
 int sg_cli_open(const char *cmd, const char *policy_path, const char *db, sg_policy **policy,
                 sg_store **store) {
     if (policy) {

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "cli/opt_table.h"
 #include "release/policy.h"
 #include "store/store.h"
 
@@ -36,8 +37,5 @@ void sg_cli_time(long long ms, char *buf, size_t size);
 
 /* Parses a duration "7d", "12h", "30m", "90s" into milliseconds; -1 when malformed. */
 long long sg_cli_duration_ms(const char *text);
-
-/* Prints an error as "stagegate CMD: message" and frees it; returns 1. */
-int sg_cli_fail(const char *cmd, void *err);
 
 #endif
