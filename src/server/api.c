@@ -368,23 +368,29 @@ static json_t *envelope(const completion *c) {
     return o;
 }
 
+/* Appends a prompt's text to b (decoding it when it was given as token ids). */
+static void put_prompt_text(bytes *b, const completion *c, const sg_prompt *p) {
+    if (p->text) {
+        bytes_put(b, p->text, p->text_len);
+        return;
+    }
+    char *t;
+    size_t n;
+    sg_error *err = sg_tokenizer_decode(c->model->tokenizer, p->ids, p->n_ids, &t, &n);
+    if (err) {
+        sg_error_free(err);
+        return;
+    }
+    bytes_put(b, t, n);
+    free(t);
+}
+
 /* Joined prompt or completion texts for the audit log. */
 static char *joined_prompts(const completion *c) {
     bytes b = {0};
     for (int i = 0; i < c->req.n_prompts; i++) {
         if (i) bytes_put(&b, "\n\n", 2);
-        const sg_prompt *p = &c->req.prompts[i];
-        if (p->text) {
-            bytes_put(&b, p->text, p->text_len);
-        } else {
-            char *t;
-            size_t n;
-            sg_error *err = sg_tokenizer_decode(c->model->tokenizer, p->ids, p->n_ids, &t, &n);
-            if (err)
-                sg_error_free(err);
-            else
-                bytes_put(&b, t, n), free(t);
-        }
+        put_prompt_text(&b, c, &c->req.prompts[i]);
     }
     if (!b.buf) bytes_put(&b, "", 0);
     return b.buf;
@@ -468,19 +474,8 @@ static json_t *choices_json(completion *c) {
         json_t *o = json_object();
         size_t base = 0;
         if (c->req.echo) {
-            const sg_prompt *p = &c->req.prompts[i / c->req.n];
             bytes b = {0};
-            if (p->text) {
-                bytes_put(&b, p->text, p->text_len);
-            } else {
-                char *t;
-                size_t n;
-                sg_error *err = sg_tokenizer_decode(c->model->tokenizer, p->ids, p->n_ids, &t, &n);
-                if (err)
-                    sg_error_free(err);
-                else
-                    bytes_put(&b, t, n), free(t);
-            }
+            put_prompt_text(&b, c, &c->req.prompts[i / c->req.n]);
             base = b.len;
             bytes_put(&b, ch->text.buf ? ch->text.buf : "", ch->text.len);
             json_object_set_new(o, "text", json_text(b.buf ? b.buf : "", b.len));
