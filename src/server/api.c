@@ -14,6 +14,7 @@
 #include "access/keys.h"
 #include "access/ratelimit.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "release/cards.h"
 #include "release/policy.h"
 #include "release/report.h"
@@ -138,16 +139,6 @@ static json_t *json_text(const char *s, size_t n) {
     json_t *j = json_stringn(b.buf ? b.buf : "", b.len);
     free(b.buf);
     return j;
-}
-
-/* The end of the longest prefix of s[0..n) that does not split a UTF-8 character. */
-static size_t utf8_safe_end(const char *s, size_t n) {
-    size_t i = n, back = 0;
-    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--, back++;
-    if (i == 0) return n;
-    unsigned char c = (unsigned char)s[i - 1];
-    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return (n - (i - 1) < need) ? i - 1 : n;
 }
 
 /* ---- one completion request ---------------------------------------------- */
@@ -310,7 +301,7 @@ static size_t sendable(const completion *c, const choice_state *ch) {
                 break;
             }
     }
-    return utf8_safe_end(ch->text.buf ? ch->text.buf : "", len - hold);
+    return sg_utf8_complete_prefix(ch->text.buf ? ch->text.buf : "", len - hold);
 }
 
 /* OpenAI's logprobs object for tokens [from, to) of choice i. */

@@ -30,40 +30,6 @@ typedef struct {
     int too_large;
 } conn_state;
 
-int sg_utf8_valid(const char *str, size_t n, size_t *bad_offset) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07;
-        } else {
-            goto bad;
-        }
-        if (i + len > n) goto bad;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) goto bad;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) goto bad;
-        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto bad;
-        i += len;
-    }
-    return 1;
-bad:
-    if (bad_offset) *bad_offset = i;
-    return 0;
-}
-
 const char *sg_http_header_get(const sg_http_request *req, const char *name) {
     return MHD_lookup_connection_value((struct MHD_Connection *)req->connection, MHD_HEADER_KIND, name);
 }

@@ -73,8 +73,4 @@ void sg_http_respond_stream(sg_http_request *req, int status, const char *conten
 int sg_http_request_fd(const sg_http_request *req);
 int sg_http_fd_gone(int fd);
 
-/* Whether `s[0..n)` is valid UTF-8 (no overlongs, surrogates or > U+10FFFF);
- * when not, *bad_offset is the first bad byte. */
-int sg_utf8_valid(const char *s, size_t n, size_t *bad_offset);
-
 #endif

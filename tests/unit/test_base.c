@@ -9,8 +9,10 @@
 
 #include <cmocka.h>
 
+#include "base/buf.h"
 #include "base/error.h"
 #include "base/fileio.h"
+#include "base/utf8.h"
 
 static void error_wrap_prefixes_context(void **state) {
     (void)state;
@@ -47,10 +49,54 @@ static void atomic_write_then_read_back(void **state) {
     rmdir(dir);
 }
 
+static void buf_appends_until_its_cap_then_refuses(void **state) {
+    (void)state;
+    sg_buf b;
+    sg_buf_init(&b, 10);
+    assert_null(b.data);
+    assert_null(sg_buf_puts(&b, "abc"));
+    assert_null(sg_buf_printf(&b, "%d-%s", 42, "x"));
+    assert_string_equal(b.data, "abc42-x");
+    sg_error *err = sg_buf_puts(&b, "toolong"); /* 7 + 7 > 10: refused whole */
+    assert_non_null(err);
+    assert_non_null(strstr(sg_error_message(err), "cap of 10"));
+    sg_error_free(err);
+    assert_string_equal(b.data, "abc42-x"); /* nothing already accepted is lost */
+    assert_null(sg_buf_putc(&b, '!'));
+    char *out;
+    size_t len;
+    assert_null(sg_buf_take(&b, &out, &len));
+    assert_string_equal(out, "abc42-x!");
+    assert_int_equal(len, 8);
+    assert_int_equal(b.len, 0);
+    free(out);
+    assert_null(sg_buf_take(&b, &out, &len)); /* an empty buffer gives "" */
+    assert_string_equal(out, "");
+    free(out);
+    sg_buf_free(&b);
+}
+
+static void utf8_boundaries(void **state) {
+    (void)state;
+    const char *s = "a\xe2\x82\xac"; /* a, euro sign */
+    assert_int_equal(sg_utf8_complete_prefix(s, 4), 4);
+    assert_int_equal(sg_utf8_complete_prefix(s, 3), 1);
+    assert_int_equal(sg_utf8_complete_prefix(s, 2), 1);
+    assert_int_equal(sg_utf8_char_start(s, 3), 1);
+    assert_int_equal(sg_utf8_char_start(s, 1), 1);
+    assert_int_equal(sg_utf8_char_start(s, 0), 0);
+    size_t bad = 99;
+    assert_false(sg_utf8_valid("ok\xff", 3, &bad));
+    assert_int_equal(bad, 2);
+    assert_true(sg_utf8_valid(s, 4, NULL));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(error_wrap_prefixes_context),
         cmocka_unit_test(atomic_write_then_read_back),
+        cmocka_unit_test(buf_appends_until_its_cap_then_refuses),
+        cmocka_unit_test(utf8_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "base/utf8.h"
 #include "base/log.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
