@@ -1,7 +1,9 @@
 /* cmd_detect.c — `stagegate detect`: is the text on stdin from the model
  * family? The watermark score (keyed by the store's secret) and the
  * zero-shot Fast-DetectGPT score under the model in DIR, as one JSON object;
- * --explain adds each token's rank bucket (GLTR view). */
+ * --explain adds each token's rank bucket (GLTR view). The zero-shot
+ * threshold is the calibrated one stored by the detection evaluation
+ * (`stagegate eval run detection`) for the model in the store, unless given. */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -16,6 +18,7 @@
 #include "safety/watermark.h"
 #include "safety/watermark_key.h"
 #include "safety/zeroshot.h"
+#include "store/store.h"
 
 static void usage(FILE *out) {
     fprintf(
@@ -31,7 +34,9 @@ static void usage(FILE *out) {
         "  --ids                stdin holds token ids, not text\n"
         "  --gamma G            watermark green fraction (default 0.25, as generate)\n"
         "  --z-threshold Z      watermark verdict threshold (default 4)\n"
-        "  --zs-threshold S     zero-shot verdict threshold (default 2; calibrate on human text)\n"
+        "  --zs-threshold S     zero-shot verdict threshold (default: the calibrated threshold the\n"
+        "                       detection evaluation stored for the model in --db, else 2)\n"
+        "  --model-name NAME    the model's name in the store (default: DIR's last component)\n"
         "  --no-zero-shot       skip the model scoring (watermark only)\n");
 }
 
@@ -74,10 +79,49 @@ static int number(const char *s, const char *what, double *out) {
     return 0;
 }
 
+/* The latest zs_threshold the detection evaluation stored for the model;
+ * 1 when found. Says on stderr why the uncalibrated default is used. */
+static int calibrated_threshold(const char *db, const char *dir, const char *name, double *thr) {
+    if (!name) {
+        size_t l = strlen(dir);
+        while (l > 1 && dir[l - 1] == '/') l--;
+        const char *s = dir + l;
+        while (s > dir && s[-1] != '/') s--;
+        static char base[SG_REL_NAME_MAX];
+        snprintf(base, sizeof base, "%.*s", (int)(dir + l - s), s);
+        name = base;
+    }
+    if (!db) {
+        fprintf(stderr,
+                "stagegate detect: no --db, so no calibrated zero-shot threshold for %s; using the "
+                "uncalibrated %g (calibrate: stagegate eval run detection -m %s --db PATH)\n",
+                name, *thr, dir);
+        return 0;
+    }
+    sg_store *store = NULL;
+    sg_eval_record r;
+    bool found = false;
+    sg_error *err = sg_store_open(db, &store);
+    if (!err) err = sg_store_eval_latest(store, "detection", name, "zs_threshold", &r, &found);
+    sg_store_close(store);
+    if (err || !found) {
+        fprintf(stderr,
+                "stagegate detect: %s%sno calibrated zero-shot threshold stored for %s in %s; using the "
+                "uncalibrated %g (calibrate: stagegate eval run detection -m %s --db %s)\n",
+                err ? sg_error_message(err) : "", err ? "; " : "", name, db, *thr, dir, db);
+        sg_error_free(err);
+        return 0;
+    }
+    *thr = r.value;
+    return 1;
+}
+
 int sg_cmd_detect(int argc, char **argv) {
     const char *dir = NULL, *db = NULL;
     int explain = 0, ids_in = 0, zero_shot = 1;
     double gamma = 0.25, z_thr = 4, zs_thr = 2;
+    int zs_given = 0;
+    const char *model_name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -100,6 +144,9 @@ int sg_cmd_detect(int argc, char **argv) {
             if (number(argv[++i], "--z-threshold", &z_thr)) return 2;
         } else if (!strcmp(a, "--zs-threshold") && has) {
             if (number(argv[++i], "--zs-threshold", &zs_thr)) return 2;
+            zs_given = 1;
+        } else if (!strcmp(a, "--model-name") && has) {
+            model_name = argv[++i];
         } else {
             fprintf(stderr, "stagegate detect: unknown or incomplete argument '%s'\n", a);
             usage(stderr);
@@ -114,6 +161,9 @@ int sg_cmd_detect(int argc, char **argv) {
         fprintf(stderr, "stagegate detect: nothing to do: no --db and --no-zero-shot\n");
         return 2;
     }
+    const char *zs_source = zs_given ? "command line" : "uncalibrated default";
+    if (zero_shot && !zs_given && calibrated_threshold(db, dir, model_name, &zs_thr))
+        zs_source = "calibrated (stored detection evaluation)";
     size_t len;
     char *text = sg_read_stream(stdin, &len);
     if (!text) {
@@ -174,6 +224,7 @@ int sg_cmd_detect(int argc, char **argv) {
         json_object_set_new(o, "log_likelihood", json_real(zs.log_likelihood));
         json_object_set_new(o, "tokens_scored", json_integer(zs.n_scored));
         json_object_set_new(o, "threshold", json_real(zs_thr));
+        json_object_set_new(o, "threshold_source", json_string(zs_source));
         json_object_set_new(o, "detected", json_boolean(zs.score >= zs_thr));
         json_object_set_new(out, "zero_shot", o);
         detected_zs = zs.score >= zs_thr;

@@ -24,12 +24,15 @@ static void usage(FILE *out) {
                  "  --prompt-tokens P  prompt length (default 32)\n"
                  "  --seed S           sampling seed (default 1)\n"
                  "  --heldout DIR      human text, .txt files (default data/sotu/heldout)\n"
+                 "  --observer DIR     also the two-model Binoculars score, DIR observing and the model\n"
+                 "                     performing (the pair must share the tokenizer)\n"
+                 "  --performer DIR    the same with DIR performing and the model observing\n"
                  "  --out FILE         also write the JSON result to FILE\n");
 }
 
 int sg_cmd_detect_eval(int argc, char **argv) {
-    const char *dir = NULL, *out_path = NULL;
-    sg_detect_eval_config cfg = {100, 200, 32, 1, "data/sotu/heldout"};
+    const char *dir = NULL, *out_path = NULL, *obs_dir = NULL, *perf_dir = NULL;
+    sg_detect_eval_config cfg = {100, 200, 32, 1, "data/sotu/heldout", NULL, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -40,6 +43,10 @@ int sg_cmd_detect_eval(int argc, char **argv) {
             dir = argv[++i];
         else if (!strcmp(a, "--heldout") && has)
             cfg.heldout_dir = argv[++i];
+        else if (!strcmp(a, "--observer") && has)
+            obs_dir = argv[++i];
+        else if (!strcmp(a, "--performer") && has)
+            perf_dir = argv[++i];
         else if (!strcmp(a, "--out") && has)
             out_path = argv[++i];
         else if (has && (!strcmp(a, "--samples") || !strcmp(a, "--tokens") || !strcmp(a, "--prompt-tokens") ||
@@ -65,18 +72,22 @@ int sg_cmd_detect_eval(int argc, char **argv) {
             return 2;
         }
     }
-    if (!dir) {
-        fprintf(stderr, "stagegate detect-eval: need -m DIR\n");
+    if (!dir || (obs_dir && perf_dir)) {
+        fprintf(stderr, "stagegate detect-eval: need -m DIR, and at most one of --observer, --performer\n");
         return 2;
     }
-    sg_checkpoint *ck = NULL;
+    sg_checkpoint *ck = NULL, *other = NULL;
     sg_tokenizer *tok = NULL;
     json_t *r = NULL;
     sg_error *err = sg_checkpoint_open(dir, &ck);
     if (!err) err = sg_tokenizer_load(dir, &tok);
+    if (!err && (obs_dir || perf_dir)) err = sg_checkpoint_open(obs_dir ? obs_dir : perf_dir, &other);
+    if (!err && obs_dir) cfg.observer = sg_checkpoint_weights(other);
+    if (!err && perf_dir) cfg.performer = sg_checkpoint_weights(other);
     if (!err) err = sg_detect_eval_run(sg_checkpoint_weights(ck), tok, &cfg, &r);
     sg_tokenizer_free(tok);
     sg_checkpoint_close(ck);
+    sg_checkpoint_close(other);
     if (sg_eval_save("detect-eval", err, r, out_path)) return 1;
     return sg_eval_print_json(r);
 }

@@ -62,7 +62,7 @@ static sg_error *run_model_suite(const sg_eval_context *ctx, sg_eval_metric *m, 
         sg_watermark_eval_config cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, ctx->data};
         err = sg_watermark_eval_run(sg_checkpoint_weights(ck), tok, key, &cfg, &r);
     } else if (!err) {
-        sg_detect_eval_config cfg = {100, 200, 32, 1, ctx->data};
+        sg_detect_eval_config cfg = {100, 200, 32, 1, ctx->data, NULL, NULL};
         err = sg_detect_eval_run(sg_checkpoint_weights(ck), tok, &cfg, &r);
     }
     sodium_memzero(key, sizeof key);

@@ -2,6 +2,7 @@
 #include "safety/detect_eval.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,10 +42,14 @@ static double tpr_above(const double *pos, int n, double t) {
     return (double)k / n;
 }
 
-enum { S_FAST, S_LOGRANK, S_LL, N_SCORES };
-static const char *const score_names[] = {"fast_detectgpt", "log_rank", "likelihood"};
+/* The scores, each oriented so that higher = more likely generated (the
+ * Binoculars ratio is negated here and reported in its own units). */
+enum { S_FAST, S_LOGRANK, S_LL, S_BINO, S_RATIO, S_PAIR, N_SCORES };
+static const char *const score_names[] = {"fast_detectgpt", "log_rank",         "likelihood",
+                                          "binoculars",     "likelihood_ratio", "fast_detectgpt_pair"};
 
-static sg_error *score_all(const sg_gpt2_weights *w, const int *toks, int n, int T, double *out[N_SCORES]) {
+static sg_error *score_all(const sg_gpt2_weights *w, const sg_gpt2_weights *obs, const sg_gpt2_weights *perf,
+                           const int *toks, int n, int T, double *out[N_SCORES]) {
     for (int i = 0; i < n; i++) {
         sg_zeroshot z;
         sg_error *err = sg_zeroshot_score(w, toks + (size_t)i * T, T, 0, &z);
@@ -52,6 +57,13 @@ static sg_error *score_all(const sg_gpt2_weights *w, const int *toks, int n, int
         out[S_FAST][i] = z.score;
         out[S_LOGRANK][i] = z.log_rank;
         out[S_LL][i] = z.log_likelihood;
+        if (obs) {
+            sg_binoculars b;
+            if ((err = sg_zeroshot_binoculars(obs, perf, toks + (size_t)i * T, T, &b))) return err;
+            out[S_BINO][i] = -b.score;
+            out[S_RATIO][i] = perf == w ? -b.log_ratio : b.log_ratio; /* log p_other - log p_gen */
+            out[S_PAIR][i] = b.analytic;
+        }
     }
     return NULL;
 }
@@ -72,6 +84,10 @@ sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,
         free(held);
         return sg_error_new("detection evaluation: too little held-out text for %d passages", N);
     }
+    /* Binoculars: the generating model is one of the pair */
+    const sg_gpt2_weights *obs = cfg->observer ? cfg->observer : cfg->performer ? w : NULL;
+    const sg_gpt2_weights *perf = cfg->performer ? cfg->performer : cfg->observer ? w : NULL;
+    int n_scores = obs ? N_SCORES : S_BINO;
     int stride = n_held / N;
     const int **prompts = malloc((size_t)N * sizeof *prompts);
     int *gen[2] = {malloc((size_t)N * T * sizeof(int)), malloc((size_t)N * T * sizeof(int))};
@@ -79,7 +95,7 @@ sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,
     double *sc[3][N_SCORES]; /* human, temperature 1, top-k 40 */
     int oom = !prompts || !gen[0] || !gen[1] || !human;
     for (int a = 0; a < 3; a++)
-        for (int s = 0; s < N_SCORES; s++) oom |= !(sc[a][s] = malloc((size_t)N * sizeof(double)));
+        for (int s = 0; s < N_SCORES; s++) oom |= !(sc[a][s] = calloc((size_t)N, sizeof(double)));
     sg_gpt2 *model = NULL;
     if (oom) err = sg_error_new("out of memory");
     for (int i = 0; i < N && !err; i++) {
@@ -93,33 +109,44 @@ sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,
     if (!err)
         err = sg_eval_generate(model, prompts, P, N, T, 40, NULL, cfg->seed + 1000003, gen[1], &lp, &cnt);
     sg_gpt2_free(model);
-    if (!err) err = score_all(w, human, N, T, sc[0]);
-    if (!err) err = score_all(w, gen[0], N, T, sc[1]);
-    if (!err) err = score_all(w, gen[1], N, T, sc[2]);
+    if (!err) err = score_all(w, obs, perf, human, N, T, sc[0]);
+    if (!err) err = score_all(w, obs, perf, gen[0], N, T, sc[1]);
+    if (!err) err = score_all(w, obs, perf, gen[1], N, T, sc[2]);
     json_t *o = NULL;
     if (!err) {
         json_t *m = json_object(), *table = json_object();
         const char *sampling[] = {"temperature_1", "top_k_40"};
+        double thr[N_SCORES], worst[N_SCORES];
+        for (int s = 0; s < n_scores; s++) thr[s] = threshold_1pct(sc[0][s], N), worst[s] = 1;
         for (int g = 0; g < 2; g++) {
             json_t *row = json_object();
-            for (int s = 0; s < N_SCORES; s++) {
-                double t = threshold_1pct(sc[0][s], N);
+            for (int s = 0; s < n_scores; s++) {
+                double a = sg_auroc(sc[g + 1][s], N, sc[0][s], N), tpr = tpr_above(sc[g + 1][s], N, thr[s]);
+                worst[s] = a < worst[s] ? a : worst[s];
                 json_t *cell = json_object();
-                json_object_set_new(cell, "auroc", json_real(sg_auroc(sc[g + 1][s], N, sc[0][s], N)));
-                json_object_set_new(cell, "tpr_at_1pct_fpr", json_real(tpr_above(sc[g + 1][s], N, t)));
-                json_object_set_new(cell, "threshold", json_real(t));
+                json_object_set_new(cell, "auroc", json_real(a));
+                json_object_set_new(cell, "tpr_at_1pct_fpr", json_real(tpr));
+                json_object_set_new(cell, "threshold", json_real(s == S_BINO ? -thr[s] : thr[s]));
                 json_object_set_new(row, score_names[s], cell);
+                char key[96];
+                snprintf(key, sizeof key, "auroc_%s_%s", score_names[s], sampling[g]);
+                json_object_set_new(m, key, json_real(a));
+                snprintf(key, sizeof key, "tpr_%s_%s", score_names[s], sampling[g]);
+                json_object_set_new(m, key, json_real(tpr));
             }
             json_object_set_new(table, sampling[g], row);
         }
-        double a1 = sg_auroc(sc[1][S_FAST], N, sc[0][S_FAST], N),
-               a2 = sg_auroc(sc[2][S_FAST], N, sc[0][S_FAST], N);
-        json_object_set_new(m, "auroc", json_real(a1 < a2 ? a1 : a2)); /* the harder sampling */
-        json_object_set_new(m, "auroc_temperature_1", json_real(a1));
-        json_object_set_new(m, "auroc_top_k_40", json_real(a2));
-        json_object_set_new(m, "tpr_at_1pct_fpr",
-                            json_real(tpr_above(sc[1][S_FAST], N, threshold_1pct(sc[0][S_FAST], N))));
-        json_object_set_new(m, "zs_threshold", json_real(threshold_1pct(sc[0][S_FAST], N)));
+        /* the headline figures: Fast-DetectGPT (the single-model score `detect` uses), the harder sampling */
+        json_object_set_new(m, "auroc", json_real(worst[S_FAST]));
+        json_object_set_new(m, "auroc_temperature_1",
+                            json_real(sg_auroc(sc[1][S_FAST], N, sc[0][S_FAST], N)));
+        json_object_set_new(m, "auroc_top_k_40", json_real(sg_auroc(sc[2][S_FAST], N, sc[0][S_FAST], N)));
+        json_object_set_new(m, "tpr_at_1pct_fpr", json_real(tpr_above(sc[1][S_FAST], N, thr[S_FAST])));
+        json_object_set_new(m, "zs_threshold", json_real(thr[S_FAST]));
+        if (obs) {
+            json_object_set_new(m, "binoculars_auroc", json_real(worst[S_BINO]));
+            json_object_set_new(m, "binoculars_threshold", json_real(-thr[S_BINO]));
+        }
         o = json_object();
         json_object_set_new(o, "suite", json_string("detection"));
         json_object_set_new(o, "metrics", m);

@@ -6,7 +6,12 @@
  * prompt). Reports, per sampling and per score (Fast-DetectGPT, log-rank,
  * likelihood), the AUROC and the true-positive rate at 1% false positives
  * (threshold = the human scores' 99th percentile), and the calibrated
- * threshold for `stagegate detect --zs-threshold`. */
+ * threshold for `stagegate detect --zs-threshold`. With an observer or a
+ * performer (another model of the family, same tokenizer; the evaluated
+ * model is the other of the pair) the two-model Binoculars score is
+ * measured too (metrics binoculars_auroc, binoculars_threshold: text at or
+ * below it is called generated). Metrics auroc_SCORE_SAMPLING and
+ * tpr_SCORE_SAMPLING give the whole table. */
 #ifndef SG_DETECT_EVAL_H
 #define SG_DETECT_EVAL_H
 
@@ -21,6 +26,8 @@ typedef struct {
     int samples, tokens, prompt_tokens;
     uint64_t seed;
     const char *heldout_dir;
+    const sg_gpt2_weights *observer;  /* Binoculars observer (the evaluated model performs); may be NULL */
+    const sg_gpt2_weights *performer; /* or the performer (the evaluated model observes); may be NULL */
 } sg_detect_eval_config;
 
 sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,

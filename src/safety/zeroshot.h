@@ -27,6 +27,20 @@ typedef struct {
 sg_error *sg_zeroshot_score(const sg_gpt2_weights *w, const int *tokens, int n, int want_ranks,
                             sg_zeroshot *out) SG_MUST_CHECK;
 
+typedef struct {
+    int n_scored;
+    double log_ppl;   /* performer's mean loss on the text (nats/token) */
+    double x_ppl;     /* observer-to-performer cross-entropy (nats/token) */
+    double score;     /* log_ppl / x_ppl; lower = more likely generated */
+    double log_ratio; /* mean log p_perf(x_j) - mean log p_obs(x_j): the likelihood ratio of the pair */
+    double analytic;  /* Fast-DetectGPT with the observer sampling and the performer scoring */
+} sg_binoculars;
+
+/* Scores tokens[0..n) (cut to the shorter context) with the observer and the
+ * performer, which must have the same vocabulary size. */
+sg_error *sg_zeroshot_binoculars(const sg_gpt2_weights *observer, const sg_gpt2_weights *performer,
+                                 const int *tokens, int n, sg_binoculars *out) SG_MUST_CHECK;
+
 /* "top-10", "top-100", "top-1000" or "beyond" for a rank. */
 const char *sg_rank_bucket(int rank);
 

@@ -78,6 +78,30 @@ if grep -rq "$(od -An -tx1 "$work/a.db.key" | tr -d " \n")" "$work"/*.json; then
 [[ $(field "$work/det-eval.json" 'd["suite"] == "detection" and 0 <= d["metrics"]["auroc"] <= 1 and set(d["table"]) == {"temperature_1", "top_k_40"}') == True ]] ||
     fail "detect-eval: $(head -c 600 "$work/det-eval.json")"
 
+# With a second model of the same vocabulary as the observer, the two-model
+# scores (Binoculars, likelihood ratio) join the table.
+M2=$work/model2
+/usr/bin/python3 "$SG_ROOT/tests/reference/gpt2_ref.py" make "$M2" --layers 1 --heads 2 --embd 32 --vocab 50257 \
+    --ctx 256 --seed 12 --std 0.1
+cp "$M/vocab.json" "$M/merges.txt" "$M2/"
+"$SG_BIN" detect-eval -m "$M" --observer "$M2" --samples 6 --tokens 40 --prompt-tokens 16 --out "$work/bino.json" >/dev/null
+[[ $(field "$work/bino.json" 'all(s in d["table"][g] for g in d["table"] for s in ("binoculars", "likelihood_ratio", "fast_detectgpt_pair")) and 0 <= d["metrics"]["binoculars_auroc"] <= 1 and "binoculars_threshold" in d["metrics"]') == True ]] ||
+    fail "detect-eval --observer: $(head -c 600 "$work/bino.json")"
+
+# detect takes the calibrated threshold the detection evaluation stored for
+# the model (here entered with eval record), and says so; without one it
+# falls back to the uncalibrated 2 with a message naming the fix.
+echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" >"$work/u.json" 2>"$work/u.err"
+[[ $(field "$work/u.json" 'd["zero_shot"]["threshold"] == 2 and d["zero_shot"]["threshold_source"] == "uncalibrated default"') == True ]] ||
+    fail "uncalibrated fallback: $(cat "$work/u.json")"
+grep -q "no calibrated zero-shot threshold stored for model" "$work/u.err" || fail "fallback message: $(cat "$work/u.err")"
+"$SG_BIN" eval record detection -m model --metric zs_threshold=-1.25 --metric auroc=0.5 --db "$work/a.db" >/dev/null
+echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" >"$work/c.json" 2>"$work/c.err"
+[[ $(field "$work/c.json" 'd["zero_shot"]["threshold"] == -1.25 and d["zero_shot"]["threshold_source"].startswith("calibrated")') == True ]] ||
+    fail "stored threshold not used: $(cat "$work/c.json")"
+echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" --zs-threshold 3 >"$work/o.json"
+[[ $(field "$work/o.json" 'd["zero_shot"]["threshold"] == 3') == True ]] || fail "--zs-threshold does not override"
+
 # Usage errors.
 set +e
 "$SG_BIN" detect --bogus </dev/null 2>/dev/null; [[ $? == 2 ]] || fail "usage error should exit 2"
