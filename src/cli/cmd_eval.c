@@ -38,8 +38,11 @@ static void usage(FILE *out) {
         "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
         "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n"
         "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
+        "         [--reference DIR]\n"
         "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
-        "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
+        "         release gates and model cards; MODEL is a model of the policy, or a directory;\n"
+        "         --reference: another model of the family (watermark: the perplexity scorer;\n"
+        "         detection: the Binoculars observer)\n"
         "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
         "         stores results measured outside stagegate (marked \"recorded\")\n"
         "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n");
@@ -203,7 +206,7 @@ static const char *base_name(const char *path) {
 
 static int stored(int argc, char **argv) {
     const char *cmd = "eval", *verb = argv[0], *model = NULL, *policy_path = NULL, *db = NULL, *data = NULL,
-               *threads = NULL, *dataset = NULL, *pos[64];
+               *threads = NULL, *dataset = NULL, *reference = NULL, *pos[64];
     int suites_only = 0, n_pos = 0;
     sg_cli_opt opts[] = {{"-m", &model, NULL},
                          {"--policy", &policy_path, NULL},
@@ -211,6 +214,7 @@ static int stored(int argc, char **argv) {
                          {"--data", &data, NULL},
                          {"--threads", &threads, NULL},
                          {"--dataset", &dataset, NULL},
+                         {"--reference", &reference, NULL},
                          {"--suites", NULL, &suites_only},
                          {NULL, NULL, NULL}};
     /* --metric repeats: collect them by hand, pass the rest to the parser */
@@ -292,7 +296,8 @@ static int stored(int argc, char **argv) {
                                .model_dir = model,
                                .data = data,
                                .policy = p,
-                               .db_path = db ? db : "./stagegate.db"};
+                               .db_path = db ? db : "./stagegate.db",
+                               .reference = reference};
         if (threads) {
             int th = atoi(threads);
             if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);

@@ -28,6 +28,8 @@ static void usage(FILE *out) {
                  "  --gamma G --delta D --z-threshold Z   (defaults 0.25, 2, 4)\n"
                  "  --seed S           sampling seed (default 1)\n"
                  "  --heldout DIR      human text, .txt files (default data/sotu/heldout)\n"
+                 "  --scorer DIR       the model that measures the perplexity cost (the family's\n"
+                 "                     largest; default: the generating model)\n"
                  "  --out FILE         also write the JSON result to FILE\n");
 }
 
@@ -38,8 +40,8 @@ static int num(const char *s, double *v) {
 }
 
 int sg_cmd_watermark_eval(int argc, char **argv) {
-    const char *dir = NULL, *db = "stagegate.db", *out_path = NULL;
-    sg_watermark_eval_config cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, "data/sotu/heldout"};
+    const char *dir = NULL, *db = "stagegate.db", *out_path = NULL, *scorer_dir = NULL;
+    sg_watermark_eval_config cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, "data/sotu/heldout", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -53,6 +55,8 @@ int sg_cmd_watermark_eval(int argc, char **argv) {
             db = argv[++i];
         else if (!strcmp(a, "--heldout") && has)
             cfg.heldout_dir = argv[++i];
+        else if (!strcmp(a, "--scorer") && has)
+            scorer_dir = argv[++i];
         else if (!strcmp(a, "--out") && has)
             out_path = argv[++i];
         else if (has && (!strcmp(a, "--samples") || !strcmp(a, "--tokens") || !strcmp(a, "--prompt-tokens") ||
@@ -86,17 +90,20 @@ int sg_cmd_watermark_eval(int argc, char **argv) {
         fprintf(stderr, "stagegate watermark-eval: need -m DIR\n");
         return 2;
     }
-    sg_checkpoint *ck = NULL;
+    sg_checkpoint *ck = NULL, *sck = NULL;
     sg_tokenizer *tok = NULL;
     json_t *r = NULL;
     unsigned char key[SG_WATERMARK_KEY_BYTES];
     sg_error *err = sg_watermark_key_from_db(db, key, NULL);
     if (!err) err = sg_checkpoint_open(dir, &ck);
     if (!err) err = sg_tokenizer_load(dir, &tok);
+    if (!err && scorer_dir && !(err = sg_checkpoint_open(scorer_dir, &sck)))
+        cfg.scorer = sg_checkpoint_weights(sck);
     if (!err) err = sg_watermark_eval_run(sg_checkpoint_weights(ck), tok, key, &cfg, &r);
     sodium_memzero(key, sizeof key);
     sg_tokenizer_free(tok);
     sg_checkpoint_close(ck);
+    sg_checkpoint_close(sck);
     if (sg_eval_save("watermark-eval", err, r, out_path)) return 1;
     return sg_eval_print_json(r);
 }

@@ -46,7 +46,7 @@ static sg_error *run_filter(const sg_eval_context *ctx, sg_eval_metric *m, int *
 }
 
 static sg_error *run_model_suite(const sg_eval_context *ctx, sg_eval_metric *m, int *n, int watermark) {
-    sg_checkpoint *ck = NULL;
+    sg_checkpoint *ck = NULL, *ref = NULL;
     sg_tokenizer *tok = NULL;
     json_t *r = NULL;
     unsigned char key[SG_WATERMARK_KEY_BYTES];
@@ -58,17 +58,20 @@ static sg_error *run_model_suite(const sg_eval_context *ctx, sg_eval_metric *m, 
     }
     if (!err) err = sg_checkpoint_open(ctx->model_dir, &ck);
     if (!err) err = sg_tokenizer_load(ctx->model_dir, &tok);
+    if (!err && ctx->reference) err = sg_checkpoint_open(ctx->reference, &ref);
+    const sg_gpt2_weights *rw = ref ? sg_checkpoint_weights(ref) : NULL;
     if (!err && watermark) {
-        sg_watermark_eval_config cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, ctx->data};
+        sg_watermark_eval_config cfg = {100, 200, 32, 0.25, 2.0, 4.0, 1, ctx->data, rw};
         err = sg_watermark_eval_run(sg_checkpoint_weights(ck), tok, key, &cfg, &r);
     } else if (!err) {
-        sg_detect_eval_config cfg = {100, 200, 32, 1, ctx->data, NULL, NULL};
+        sg_detect_eval_config cfg = {100, 200, 32, 1, ctx->data, rw, NULL};
         err = sg_detect_eval_run(sg_checkpoint_weights(ck), tok, &cfg, &r);
     }
     sodium_memzero(key, sizeof key);
     if (!err) err = take_metrics(r, m, n);
     json_decref(r);
     sg_tokenizer_free(tok);
+    sg_checkpoint_close(ref);
     sg_checkpoint_close(ck);
     return err;
 }

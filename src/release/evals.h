@@ -34,6 +34,8 @@ typedef struct {
     const sg_policy *policy; /* may be NULL */
     const char *db_path;     /* the store's file (the watermark key lives beside it); may be NULL */
     int threads;             /* 0 = library default */
+    const char *reference;   /* another model of the family (directory), or NULL: the watermark
+                                suite's perplexity scorer, the detection suite's Binoculars observer */
 } sg_eval_context;
 
 typedef struct {

@@ -103,6 +103,42 @@ sg_error *sg_eval_generate(sg_gpt2 *model, const int *const *prompts, int n_prom
     return err;
 }
 
+/* Sum of log p(completion | prompt) under `model` (n slots) for n prompts of
+ * P tokens and completions of T tokens, all advanced in one batch. */
+static sg_error *teacher_logp(sg_gpt2 *model, const int *const *prompts, int P, int n, int T, const int *comp,
+                              double *sum_logp) {
+    int V = sg_gpt2_config_of(model)->vocab_size;
+    float *logits = malloc((size_t)n * V * sizeof *logits);
+    int *slots = malloc((size_t)n * sizeof *slots), *next = malloc((size_t)n * sizeof *next);
+    sg_error *err = logits && slots && next ? NULL : sg_error_new("out of memory");
+    int got = 0;
+    for (int i = 0; i < n && !err; i++) {
+        if ((slots[i] = sg_gpt2_slot_acquire(model)) < 0) {
+            err = sg_error_new("no free slot");
+            break;
+        }
+        got++;
+        err = sg_gpt2_prefill(model, slots[i], prompts[i], P, logits + (size_t)i * V);
+    }
+    *sum_logp = 0;
+    for (int t = 0; t < T && !err; t++) {
+        for (int i = 0; i < n; i++) {
+            const float *l = logits + (size_t)i * V;
+            double max = l[0], z = 0;
+            for (int v = 1; v < V; v++) max = l[v] > max ? l[v] : max;
+            for (int v = 0; v < V; v++) z += exp(l[v] - max);
+            next[i] = comp[(size_t)i * T + t];
+            *sum_logp += l[next[i]] - max - log(z);
+        }
+        if (t + 1 < T) err = sg_gpt2_decode(model, slots, next, n, logits);
+    }
+    for (int i = 0; i < got; i++) sg_gpt2_slot_release(model, slots[i]);
+    free(logits);
+    free(slots);
+    free(next);
+    return err;
+}
+
 /* z of one completion, its prompt's last token as context. */
 static sg_error *score(const sg_watermark *wm, int context, const int *toks, int T, double thr,
                        sg_watermark_score *s) {
@@ -150,6 +186,28 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
     if (!err) err = sg_eval_generate(model, prompts, P, N, T, 0, wm, cfg->seed, wm_out, &lp_wm, &c_wm);
     if (!err)
         err = sg_eval_generate(model, prompts, P, N, T, 0, NULL, cfg->seed, plain_out, &lp_plain, &c_plain);
+    double sc_wm = lp_wm, sc_plain = lp_plain; /* under the scorer */
+    if (!err && cfg->scorer) {
+        sg_gpt2 *scorer = NULL;
+        if (cfg->scorer->config.vocab_size != V)
+            err = sg_error_new("the scorer has %d ids, the model %d: they need one tokenizer",
+                               cfg->scorer->config.vocab_size, V);
+        else if (P + T > cfg->scorer->config.n_ctx)
+            err = sg_error_new("prompt %d + completion %d exceed the scorer's context %d", P, T,
+                               cfg->scorer->config.n_ctx);
+        if (!err) err = sg_gpt2_new(cfg->scorer, N, &scorer);
+        if (!err) err = teacher_logp(scorer, prompts, P, N, T, wm_out, &sc_wm);
+        if (!err) err = teacher_logp(scorer, prompts, P, N, T, plain_out, &sc_plain);
+        sg_gpt2_free(scorer);
+    }
+    /* every window of T tokens of the held-out text, stride T/8 */
+    int held_windows = 0, held_fp = 0, hstride = T / 8 > 0 ? T / 8 : 1;
+    for (int at = 0; !err && at + T + 1 <= n_held; at += hstride) {
+        sg_watermark_score s;
+        if ((err = sg_watermark_detect(det, held + at, T + 1, cfg->z_threshold, &s))) break;
+        held_windows++;
+        held_fp += s.watermarked;
+    }
 
     int tp = 0, fp = 0, plain_fp = 0, tp10 = 0, tp25 = 0;
     double z_sum = 0, hz_sum = 0, hz_sq = 0, hz_max = -1e9;
@@ -197,14 +255,19 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
         return sg_error_wrap(err, "watermark evaluation");
     }
     double ppl_wm = exp(-lp_wm / c_wm), ppl_plain = exp(-lp_plain / c_plain);
+    double sppl_wm = exp(-sc_wm / ((double)N * T)), sppl_plain = exp(-sc_plain / ((double)N * T));
     double hz_mean = hz_sum / N, hz_std = sqrt(fmax(0, hz_sq / N - hz_mean * hz_mean));
     json_t *m = json_object();
     json_object_set_new(m, "tpr", json_real((double)tp / N));
     json_object_set_new(m, "fpr", json_real((double)fp / N));
     json_object_set_new(m, "fpr_unwatermarked_model_text", json_real((double)plain_fp / N));
-    json_object_set_new(m, "perplexity_cost", json_real(ppl_wm / ppl_plain - 1));
-    json_object_set_new(m, "perplexity_watermarked", json_real(ppl_wm));
-    json_object_set_new(m, "perplexity_plain", json_real(ppl_plain));
+    json_object_set_new(m, "fpr_heldout", json_real(held_windows ? (double)held_fp / held_windows : 0));
+    json_object_set_new(m, "heldout_windows", json_integer(held_windows));
+    json_object_set_new(m, "perplexity_cost",
+                        json_real(cfg->scorer ? sppl_wm / sppl_plain - 1 : ppl_wm / ppl_plain - 1));
+    json_object_set_new(m, "perplexity_cost_self", json_real(ppl_wm / ppl_plain - 1));
+    json_object_set_new(m, "perplexity_watermarked", json_real(cfg->scorer ? sppl_wm : ppl_wm));
+    json_object_set_new(m, "perplexity_plain", json_real(cfg->scorer ? sppl_plain : ppl_plain));
     json_object_set_new(m, "tpr_replace_10", json_real((double)tp10 / N));
     json_object_set_new(m, "tpr_replace_25", json_real((double)tp25 / N));
     json_object_set_new(m, "z_mean_watermarked", json_real(z_sum / N));
@@ -222,6 +285,8 @@ sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *to
     json_object_set_new(params, "delta", json_real(cfg->delta));
     json_object_set_new(params, "z_threshold", json_real(cfg->z_threshold));
     json_object_set_new(params, "seed", json_integer((json_int_t)cfg->seed));
+    json_object_set_new(params, "perplexity_scorer",
+                        json_string(cfg->scorer ? "scorer" : "generating model"));
     json_object_set_new(o, "params", params);
     json_object_set_new(o, "z_human", hz);
     *out = o;

@@ -6,7 +6,13 @@
  * same prompts; the perplexity cost (perplexity of watermarked completions
  * over unwatermarked ones, both under the model's unmodified distribution);
  * and the true-positive rate after 10% and 25% of the tokens are replaced at
- * random. The JSON result {suite: "watermark", metrics: {tpr, fpr,
+ * random. With a scorer (the family's largest model, not the generating
+ * one) perplexity_cost is measured by the scorer reading both sets of
+ * completions after their prompts (perplexity_cost_self keeps the generating
+ * model's own figure). fpr_heldout is the false-positive rate over every
+ * window of T tokens of the held-out text at a stride of T/8 (overlapping, so
+ * not independent, but enough windows to resolve 0.1%).
+ * The JSON result {suite: "watermark", metrics: {tpr, fpr, fpr_heldout,
  * perplexity_cost, tpr_replace_10, tpr_replace_25, ...}} is what the gates read. */
 #ifndef SG_WATERMARK_EVAL_H
 #define SG_WATERMARK_EVAL_H
@@ -27,6 +33,7 @@ typedef struct {
     double gamma, delta, z_threshold;
     uint64_t seed;
     const char *heldout_dir;
+    const sg_gpt2_weights *scorer; /* measures the perplexity cost; NULL = the generating model */
 } sg_watermark_eval_config;
 
 sg_error *sg_watermark_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,

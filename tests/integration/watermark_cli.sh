@@ -84,9 +84,16 @@ M2=$work/model2
 /usr/bin/python3 "$SG_ROOT/tests/reference/gpt2_ref.py" make "$M2" --layers 1 --heads 2 --embd 32 --vocab 50257 \
     --ctx 256 --seed 12 --std 0.1
 cp "$M/vocab.json" "$M/merges.txt" "$M2/"
-"$SG_BIN" detect-eval -m "$M" --observer "$M2" --samples 6 --tokens 40 --prompt-tokens 16 --out "$work/bino.json" >/dev/null
+"$SG_BIN" detect-eval -m "$M" --observer "$M2" --samples 4 --tokens 24 --prompt-tokens 8 --out "$work/bino.json" >/dev/null
 [[ $(field "$work/bino.json" 'all(s in d["table"][g] for g in d["table"] for s in ("binoculars", "likelihood_ratio", "fast_detectgpt_pair")) and 0 <= d["metrics"]["binoculars_auroc"] <= 1 and "binoculars_threshold" in d["metrics"]') == True ]] ||
     fail "detect-eval --observer: $(head -c 600 "$work/bino.json")"
+
+# The watermark's perplexity cost measured by another model (the scorer),
+# and the false-positive rate over every held-out window.
+"$SG_BIN" watermark-eval -m "$M" --scorer "$M2" --db "$work/a.db" --samples 4 --tokens 40 --prompt-tokens 16 \
+    --out "$work/wm-scored.json" >/dev/null
+[[ $(field "$work/wm-scored.json" 'd["params"]["perplexity_scorer"] == "scorer" and d["metrics"]["heldout_windows"] > 1000 and 0 <= d["metrics"]["fpr_heldout"] < 0.01 and d["metrics"]["perplexity_cost"] != d["metrics"]["perplexity_cost_self"]') == True ]] ||
+    fail "watermark-eval --scorer: $(head -c 600 "$work/wm-scored.json")"
 
 # detect takes the calibrated threshold the detection evaluation stored for
 # the model (here entered with eval record), and says so; without one it
