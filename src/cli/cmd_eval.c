@@ -29,7 +29,8 @@ static void usage(FILE *out) {
     fprintf(
         out,
         "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
-        "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
+        "         loss (nats/token), perplexity, token count, bits per byte (total nats / ln 2 / UTF-8\n"
+        "         bytes of FILES) and the unigram baseline of checkpoint DIR on FILES\n"
         "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
         "         a quick sample through the training forward pass (model cards, smoke tests)\n"
         "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
@@ -76,10 +77,9 @@ static int perplexity(int argc, char **argv) {
     }
     char **expanded = NULL;
     int n_expanded = 0;
-    double loss = 0;
-    size_t tokens = 0;
+    sg_perplexity r;
     sg_error *err = sg_dataset_expand(files, n, &expanded, &n_expanded);
-    if (!err) err = sg_eval_perplexity(model, expanded, n_expanded, context, &loss, &tokens);
+    if (!err) err = sg_eval_perplexity(model, expanded, n_expanded, context, &r);
     sg_dataset_free_paths(expanded, n_expanded);
     free(files);
     if (err) {
@@ -88,9 +88,12 @@ static int perplexity(int argc, char **argv) {
         return 1;
     }
     if (json)
-        printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %zu}\n", loss, exp(loss), tokens);
+        printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %zu, \"bpb\": %.6f, \"bytes\": %zu, "
+               "\"nats\": %.3f, \"unigram_loss\": %.6f}\n",
+               r.loss, exp(r.loss), r.tokens, r.bpb, r.bytes, r.nats, r.unigram_loss);
     else
-        printf("loss %.4f  perplexity %.3f  tokens %zu\n", loss, exp(loss), tokens);
+        printf("loss %.4f  perplexity %.3f  tokens %zu  bpb %.4f  bytes %zu  unigram loss %.4f\n", r.loss,
+               exp(r.loss), r.tokens, r.bpb, r.bytes, r.unigram_loss);
     return 0;
 }
 

@@ -27,27 +27,34 @@ static sg_error *run_perplexity(const sg_eval_context *ctx, sg_eval_metric *m, i
     int n_files = 0;
     sg_error *err = sg_dataset_expand(paths, 1, &files, &n_files);
     if (!err && n_files == 0) err = sg_error_new("%s: no text files", ctx->data);
-    double loss = 0;
-    size_t tokens = 0;
-    if (!err) err = sg_eval_perplexity(ctx->model_dir, files, n_files, 0, &loss, &tokens);
+    sg_perplexity r;
+    if (!err) err = sg_eval_perplexity(ctx->model_dir, files, n_files, 0, &r);
     sg_dataset_free_paths(files, n_files);
     if (err) return err;
-    if (!isfinite(loss)) return sg_error_new("perplexity: the loss is not finite (%g)", loss);
-    snprintf(m[0].name, sizeof m[0].name, "loss");
-    m[0].value = loss;
-    snprintf(m[1].name, sizeof m[1].name, "perplexity");
-    m[1].value = exp(loss);
-    snprintf(m[2].name, sizeof m[2].name, "tokens");
-    m[2].value = (double)tokens;
-    snprintf(m[3].name, sizeof m[3].name, "files");
-    m[3].value = n_files;
-    *n = 4;
+    if (!isfinite(r.loss)) return sg_error_new("perplexity: the loss is not finite (%g)", r.loss);
+    const struct {
+        const char *name;
+        double value;
+    } out[] = {{"loss", r.loss},
+               {"perplexity", exp(r.loss)},
+               {"tokens", (double)r.tokens},
+               {"files", n_files},
+               {"bpb", r.bpb},
+               {"bytes", (double)r.bytes},
+               {"unigram_loss", r.unigram_loss},
+               {"unigram_gain", r.unigram_loss - r.loss}};
+    *n = (int)(sizeof out / sizeof out[0]);
+    for (int i = 0; i < *n; i++) {
+        snprintf(m[i].name, sizeof m[i].name, "%s", out[i].name);
+        m[i].value = out[i].value;
+    }
     return NULL;
 }
 
 static const sg_eval_suite perplexity_suite = {
     "perplexity",
-    "mean token loss (nats) and perplexity on held-out human text (State of the Union 2011-2021)",
+    "loss (nats/token), perplexity, bits per byte and the unigram baseline on held-out human text "
+    "(State of the Union 2011-2021)",
     "data/sotu/heldout",
     run_perplexity,
 };

@@ -121,13 +121,26 @@ static sg_error *eval_loss(sg_train_model *m, const int *tokens, size_t n, int B
         total += (double)l * b * T;
         counted += (size_t)b * T;
     }
+    /* all windows: the remainder too, as one shorter window */
+    size_t done = windows * (size_t)T;
+    if (max_windows == 0 && n > done + 1) {
+        int r = (int)(n - 1 - done);
+        memcpy(inputs, tokens + done, (size_t)r * sizeof(int));
+        memcpy(targets, tokens + done + 1, (size_t)r * sizeof(int));
+        float l;
+        sg_error *err = sg_train_forward(m, inputs, targets, 1, r, 0, NULL, 0, &l);
+        if (err) return err;
+        total += (double)l * r;
+        counted += (size_t)r;
+    }
     *loss = counted ? total / (double)counted : NAN;
     if (count) *count = counted;
     return NULL;
 }
 
-sg_error *sg_eval_perplexity(const char *model_dir, char **files, int n_files, int context, double *loss,
-                             size_t *tokens) {
+sg_error *sg_eval_perplexity(const char *model_dir, char **files, int n_files, int context,
+                             sg_perplexity *out) {
+    memset(out, 0, sizeof *out);
     sg_checkpoint *ck = NULL;
     sg_tokenizer *tok = NULL;
     sg_train_model *m = NULL;
@@ -161,7 +174,31 @@ sg_error *sg_eval_perplexity(const char *model_dir, char **files, int n_files, i
         err = sg_error_new("out of memory");
         goto done;
     }
-    err = eval_loss(m, data.train, data.n_train, B, T, 0, inputs, targets, loss, tokens);
+    if ((err = eval_loss(m, data.train, data.n_train, B, T, 0, inputs, targets, &out->loss, &out->tokens)))
+        goto done;
+    out->nats = out->loss * (double)out->tokens;
+    for (int i = 0; i < n_files; i++) {
+        struct stat st;
+        if (stat(files[i], &st)) {
+            err = sg_error_new("%s: cannot stat: %s", files[i], strerror(errno));
+            goto done;
+        }
+        out->bytes += (size_t)st.st_size;
+    }
+    out->bpb = out->bytes ? out->nats / log(2.0) / (double)out->bytes : NAN;
+    /* the unigram baseline over the scored targets data.train[1..] */
+    size_t *count = calloc((size_t)w->config.vocab_size, sizeof *count);
+    if (!count) {
+        err = sg_error_new("out of memory");
+        goto done;
+    }
+    for (size_t i = 1; i < data.n_train; i++)
+        if (data.train[i] >= 0 && data.train[i] < w->config.vocab_size) count[data.train[i]]++;
+    double h = 0, total = (double)(data.n_train - 1);
+    for (int v = 0; v < w->config.vocab_size; v++)
+        if (count[v]) h -= (double)count[v] / total * log((double)count[v] / total);
+    free(count);
+    out->unigram_loss = h;
 done:
     free(inputs);
     free(targets);

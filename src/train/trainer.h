@@ -21,9 +21,24 @@
  * handler). */
 sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) SG_MUST_CHECK;
 
-/* Mean loss and token count of a checkpoint over text files (each file a
- * document, windows of `context` tokens, 0 = n_ctx). */
-sg_error *sg_eval_perplexity(const char *model_dir, char **files, int n_files, int context, double *loss,
-                             size_t *tokens) SG_MUST_CHECK;
+/* A checkpoint on held-out text. Every token after the first is scored
+ * (consecutive windows of `context` tokens, the remainder in one shorter
+ * window). Bits per byte divide the total loss by ln 2 and by the UTF-8 bytes
+ * of the files, so models with different tokenizers compare. The unigram
+ * baseline is the loss of the empirical unigram distribution of the scored
+ * tokens themselves (a model that knows the text's token frequencies and
+ * nothing else). */
+typedef struct {
+    double loss;         /* mean nats per scored token */
+    size_t tokens;       /* tokens scored */
+    double nats;         /* total */
+    size_t bytes;        /* UTF-8 bytes of the files */
+    double bpb;          /* nats / ln 2 / bytes */
+    double unigram_loss; /* nats per token of the unigram baseline */
+} sg_perplexity;
+
+/* Each file a document; windows of `context` tokens, 0 = n_ctx. */
+sg_error *sg_eval_perplexity(const char *model_dir, char **files, int n_files, int context,
+                             sg_perplexity *out) SG_MUST_CHECK;
 
 #endif

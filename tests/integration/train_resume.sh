@@ -43,6 +43,13 @@ cmp "$tmp/full/model.safetensors" "$tmp/replay/model.safetensors" || fail "confi
 out=$("$SG_BIN" eval perplexity -m "$tmp/full" --threads 1 --json "$SG_ROOT"/data/sotu/heldout/2011*.txt)
 echo "$out" | jq -e '.loss > 0 and .loss < 8 and .tokens > 1000 and (.perplexity - (.loss | exp) | fabs) < 0.01' >/dev/null \
   || fail "eval perplexity: $out"
+# bits per byte: the total loss over ln 2 over the files' UTF-8 bytes; every token after the first scored
+bytes=$(cat "$SG_ROOT"/data/sotu/heldout/2011*.txt | wc -c)
+echo "$out" | jq -e --argjson b "$bytes" '.bytes == $b and ((.bpb - .nats / (2 | log) / $b) | fabs) < 1e-5 and ((.nats - .loss * .tokens) | fabs) < 0.01 * .tokens and .unigram_loss > 0' >/dev/null \
+  || fail "eval perplexity bpb: $out (bytes $bytes)"
+# (the document's end-of-text marker and its tokens: all but the first predicted)
+ntok=$("$SG_BIN" tokenize -m "$tmp/full" "$SG_ROOT"/data/sotu/heldout/2011*.txt | wc -w)
+echo "$out" | jq -e --argjson n "$ntok" '.tokens == $n' >/dev/null || fail "eval perplexity scored $(echo "$out" | jq .tokens) of $ntok tokens"
 
 # eval sample: deterministic for a seed, continues the prompt
 s1=$("$SG_BIN" eval sample -m "$tmp/full" --seed 3 -n 20 "The Congress")
