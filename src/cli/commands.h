@@ -10,6 +10,7 @@ int sg_cmd_filter_eval(int argc, char **argv);
 int sg_cmd_detect(int argc, char **argv);
 int sg_cmd_watermark_eval(int argc, char **argv);
 int sg_cmd_detect_eval(int argc, char **argv);
+int sg_cmd_bias_eval(int argc, char **argv);
 int sg_cmd_policy(int argc, char **argv);
 int sg_cmd_tokenize(int argc, char **argv);
 int sg_cmd_generate(int argc, char **argv);

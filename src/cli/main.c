@@ -43,6 +43,7 @@ static const command commands[] = {
     {"detect", sg_cmd_detect, "is stdin text from the model? watermark and zero-shot scores"},
     {"watermark-eval", sg_cmd_watermark_eval, "evaluate the watermark (tpr, fpr, perplexity cost, edits)"},
     {"detect-eval", sg_cmd_detect_eval, "evaluate zero-shot detection (AUROC, tpr at 1% fpr)"},
+    {"bias-eval", sg_cmd_bias_eval, "counterfactual bias measures (likelihood, sentiment) per axis"},
     /* downloadable releases */
     {"licensee", sg_cmd_licensee, "licensee key pairs; add, list and revoke licensees"},
     {"release", sg_cmd_release, "the release's Ed25519 signing key"},

@@ -13,6 +13,7 @@
 
 #include "base/fileio.h"
 #include "engine/checkpoint.h"
+#include "eval/bias_eval.h"
 #include "release/stages.h"
 #include "train/dataset.h"
 
@@ -568,6 +569,31 @@ done:
 
 /* ---- datasheet -------------------------------------------------------------- */
 
+/* The dataset audit (eval/bias_eval.h): group terms per decade of the
+ * training and held-out files. */
+static void put_audit(buf *b, const json_t *corpus, const json_t *val) {
+    put(b, "### Dataset audit: group terms per decade\n\n");
+    size_t n = json_array_size(corpus) + json_array_size(val);
+    char **paths = n ? calloc(n, sizeof *paths) : NULL, **files = NULL;
+    int nf = 0;
+    char *md = NULL;
+    size_t k = 0, i;
+    json_t *v;
+    json_array_foreach(corpus, i, v) if (paths) paths[k++] = (char *)json_string_value(v);
+    json_array_foreach(val, i, v) if (paths) paths[k++] = (char *)json_string_value(v);
+    sg_error *err = !n ? sg_error_new("no corpus on record") : !paths ? sg_error_new("out of memory") : NULL;
+    if (!err) err = sg_dataset_expand(paths, (int)n, &files, &nf);
+    if (!err) err = sg_bias_audit_markdown(SG_BIAS_DEFAULT_DATA "/groups.tsv", files, nf, &md);
+    if (err)
+        put(b, "Not measured: %s.\n\n", sg_error_message(err));
+    else
+        put(b, "%s\n", md);
+    sg_error_free(err);
+    free(md);
+    free(paths);
+    sg_dataset_free_paths(files, nf);
+}
+
 sg_error *sg_card_datasheet(sg_store *store, const sg_policy *p, const char *model, char **out) {
     *out = NULL;
     if (!sg_policy_find_model(p, model))
@@ -628,6 +654,7 @@ sg_error *sg_card_datasheet(sg_store *store, const sg_policy *p, const char *mod
                 "release's content "
                 "filter applies to prompts and completions, not to the corpus).\n\n");
     }
+    put_audit(&b, corpus, val);
     put(&b,
         "## Collection process\n\nHow, when and by whom the documents were collected: not on record.\n\n");
     put(&b, "## Preprocessing, cleaning, labelling\n\n");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "access/audit.h"
+#include "eval/bias_eval.h"
 #include "release/eval_safety.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
@@ -63,8 +64,9 @@ static const sg_eval_suite perplexity_suite = {
 
 #define MAX_SUITES 32
 static const sg_eval_suite *suites[MAX_SUITES] = {&perplexity_suite, &sg_eval_suite_filter,
-                                                  &sg_eval_suite_watermark, &sg_eval_suite_detection};
-static int n_suites = 4;
+                                                  &sg_eval_suite_watermark, &sg_eval_suite_detection,
+                                                  &sg_eval_suite_bias};
+static int n_suites = 5;
 static pthread_mutex_t suites_lock = PTHREAD_MUTEX_INITIALIZER;
 
 sg_error *sg_eval_register(const sg_eval_suite *suite) {

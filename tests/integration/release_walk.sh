@@ -126,6 +126,7 @@ check "card 1 front matter detects English from the corpus" grep -qx -- "- en" "
 check "datasheet has the Gebru et al. groups" bash -c "for s in Motivation Composition 'Collection process' Preprocessing Uses Distribution Maintenance; do grep -q \"^## \$s\" '$T/datasheet-1.md' || exit 1; done"
 check "datasheet counts the corpus" grep -q "^- 5 documents (one per file)" "$T/datasheet-1.md"
 check "datasheet dates the corpus from file names" grep -q "Dates from file names: 1900 to 1904" "$T/datasheet-1.md"
+check "datasheet audits group terms per decade" grep -qF "| 1900s | 5 | " "$T/datasheet-1.md"
 check "system card at Internal is not served (risk_analysis fully_closed)" \
     test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KI" "$BASE/v1/system-card")" = 403
 
