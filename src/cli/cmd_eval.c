@@ -5,6 +5,7 @@
  * release/evals.h, results stored for the gates and cards), `eval record`
  * (results measured elsewhere) and `eval list`. */
 #include <cblas.h>
+#include <jansson.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "cli/release_cli.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
+#include "eval/train_curve.h"
 #include "release/evals.h"
 #include "train/adamw.h"
 #include "train/dataset.h"
@@ -31,6 +33,9 @@ static void usage(FILE *out) {
         "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
         "         loss (nats/token), perplexity, token count, bits per byte (total nats / ln 2 / UTF-8\n"
         "         bytes of FILES) and the unigram baseline of checkpoint DIR on FILES\n"
+        "       stagegate eval curve -m DIR [--title NAME] [-o FILE]\n"
+        "         the training curve (train and held-out loss against tokens) of DIR's train_log.jsonl\n"
+        "         as SVG, tokens per step from DIR/config.train.json; stdout or FILE\n"
         "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
         "         a quick sample through the training forward pass (model cards, smoke tests)\n"
         "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
@@ -426,6 +431,62 @@ done:
     return 0;
 }
 
+static int curve(int argc, char **argv) {
+    const char *model = NULL, *title = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && !strcmp(argv[i], "-m"))
+            model = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--title"))
+            title = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "-o"))
+            out = argv[++i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!model) {
+        usage(stderr);
+        return 2;
+    }
+    char *cfg_path = sg_path_join(model, "config.train.json"),
+         *log_path = sg_path_join(model, "train_log.jsonl");
+    char *svg = NULL;
+    sg_train_curve_info info;
+    json_error_t je;
+    json_t *cfg = cfg_path ? json_load_file(cfg_path, 0, &je) : NULL;
+    sg_error *err = NULL;
+    double per_step = json_number_value(json_object_get(cfg, "batch")) *
+                      json_number_value(json_object_get(cfg, "context")) *
+                      json_number_value(json_object_get(cfg, "grad_accum"));
+    if (!cfg)
+        err = sg_error_new("%s: %s", cfg_path ? cfg_path : model, cfg_path ? je.text : "out of memory");
+    else if (!(per_step > 0))
+        err = sg_error_new("%s: batch, context and grad_accum must be positive numbers", cfg_path);
+    if (!err) {
+        const char *base = strrchr(model, '/');
+        err = sg_train_curve_svg(log_path, per_step,
+                                 title             ? title
+                                 : base && base[1] ? base + 1
+                                                   : model,
+                                 &svg, &info);
+    }
+    if (!err && out)
+        err = sg_file_write_atomic(out, svg, strlen(svg));
+    else if (!err)
+        fputs(svg, stdout);
+    json_decref(cfg);
+    free(cfg_path);
+    free(log_path);
+    free(svg);
+    if (err) {
+        fprintf(stderr, "stagegate eval: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 1;
+    }
+    return 0;
+}
+
 int sg_cmd_eval(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -436,6 +497,7 @@ int sg_cmd_eval(int argc, char **argv) {
     if (!strcmp(argv[1], "run") || !strcmp(argv[1], "record") || !strcmp(argv[1], "list"))
         return stored(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sample")) return sample(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "curve")) return curve(argc - 1, argv + 1);
     fprintf(stderr, "stagegate eval: unknown verb '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -51,6 +51,22 @@ echo "$out" | jq -e --argjson b "$bytes" '.bytes == $b and ((.bpb - .nats / (2 |
 ntok=$("$SG_BIN" tokenize -m "$tmp/full" "$SG_ROOT"/data/sotu/heldout/2011*.txt | wc -w)
 echo "$out" | jq -e --argjson n "$ntok" '.tokens == $n' >/dev/null || fail "eval perplexity scored $(echo "$out" | jq .tokens) of $ntok tokens"
 
+# eval curve: an SVG of the training log, well-formed, with a text alternative and one train point per logged step
+"$SG_BIN" eval curve -m "$tmp/full" --title tiny -o "$tmp/curve.svg"
+/usr/bin/python3 - "$tmp/curve.svg" "$tmp/full/train_log.jsonl" <<'PY' || fail "eval curve: $(head -c 400 "$tmp/curve.svg")"
+import json, sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+root = ET.parse(sys.argv[1]).getroot()
+log = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert root.find(ns + "title").text == "tiny: training curve"
+desc = root.find(ns + "desc").text
+assert "%.3f" % log[-1]["train_loss"] in desc, desc
+lines = root.findall(ns + "polyline")
+assert len(lines[0].get("points").split()) == sum(1 for r in log if r["train_loss"] is not None)
+evals = sum(1 for r in log if r.get("val_loss") is not None)
+assert len(root.findall(ns + "circle")) == evals and (len(lines) == 2) == (evals > 0)
+PY
+
 # eval sample: deterministic for a seed, continues the prompt
 s1=$("$SG_BIN" eval sample -m "$tmp/full" --seed 3 -n 20 "The Congress")
 s2=$("$SG_BIN" eval sample -m "$tmp/full" --seed 3 -n 20 "The Congress")
