@@ -514,11 +514,23 @@ sg_error *sg_card_model(sg_store *store, const sg_policy *p, const char *model, 
     } else {
         put(&b, "No training log (train_log.jsonl) on record.\n");
     }
-    if (r.heldout)
+    if (r.heldout) {
         put(&b,
             "Held-out evaluation at training time (heldout.json): loss %.4f, perplexity %.3f over %lld "
-            "tokens.\n",
+            "tokens",
             jnum(r.heldout, "loss"), jnum(r.heldout, "perplexity"), (long long)jnum(r.heldout, "tokens"));
+        if (json_is_number(json_object_get(r.heldout, "bpb")))
+            put(&b, "; %.4f bits per byte over %lld bytes; unigram baseline %.4f nats/token",
+                jnum(r.heldout, "bpb"), (long long)jnum(r.heldout, "bytes"), jnum(r.heldout, "unigram_loss"));
+        put(&b, ".\n");
+    }
+    {
+        struct stat st;
+        char *svg = sg_path_join(r.dir, "train_curve.svg");
+        if (svg && !stat(svg, &st))
+            put(&b, "\n![Training curve: train and held-out loss against training tokens](%s)\n", svg);
+        free(svg);
+    }
     put(&b, "\n");
 
     /* ethical considerations */
