@@ -50,22 +50,24 @@ static const char *const score_names[] = {"fast_detectgpt", "log_rank",         
 
 static sg_error *score_all(const sg_gpt2_weights *w, const sg_gpt2_weights *obs, const sg_gpt2_weights *perf,
                            const int *toks, int n, int T, double *out[N_SCORES]) {
-    for (int i = 0; i < n; i++) {
-        sg_zeroshot z;
-        sg_error *err = sg_zeroshot_score(w, toks + (size_t)i * T, T, 0, &z);
-        if (err) return err;
-        out[S_FAST][i] = z.score;
-        out[S_LOGRANK][i] = z.log_rank;
-        out[S_LL][i] = z.log_likelihood;
+    sg_zeroshot *z = calloc((size_t)n, sizeof *z);
+    sg_binoculars *b = obs ? calloc((size_t)n, sizeof *b) : NULL;
+    sg_error *err = z && (!obs || b) ? NULL : sg_error_new("out of memory");
+    if (!err) err = sg_zeroshot_score_many(w, toks, n, T, z);
+    if (!err && obs) err = sg_zeroshot_binoculars_many(obs, perf, toks, n, T, b);
+    for (int i = 0; i < n && !err; i++) {
+        out[S_FAST][i] = z[i].score;
+        out[S_LOGRANK][i] = z[i].log_rank;
+        out[S_LL][i] = z[i].log_likelihood;
         if (obs) {
-            sg_binoculars b;
-            if ((err = sg_zeroshot_binoculars(obs, perf, toks + (size_t)i * T, T, &b))) return err;
-            out[S_BINO][i] = -b.score;
-            out[S_RATIO][i] = perf == w ? -b.log_ratio : b.log_ratio; /* log p_other - log p_gen */
-            out[S_PAIR][i] = b.analytic;
+            out[S_BINO][i] = -b[i].score;
+            out[S_RATIO][i] = perf == w ? -b[i].log_ratio : b[i].log_ratio; /* log p_other - log p_gen */
+            out[S_PAIR][i] = b[i].analytic;
         }
     }
-    return NULL;
+    free(z);
+    free(b);
+    return err;
 }
 
 sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,

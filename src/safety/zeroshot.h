@@ -41,6 +41,14 @@ typedef struct {
 sg_error *sg_zeroshot_binoculars(const sg_gpt2_weights *observer, const sg_gpt2_weights *performer,
                                  const int *tokens, int n, sg_binoculars *out) SG_MUST_CHECK;
 
+/* Many texts of T tokens each (tokens[i*T ..]), scored together: every
+ * position of all of them advances in one pass over the weights. */
+sg_error *sg_zeroshot_score_many(const sg_gpt2_weights *w, const int *tokens, int n_texts, int T,
+                                 sg_zeroshot *out) SG_MUST_CHECK;
+sg_error *sg_zeroshot_binoculars_many(const sg_gpt2_weights *observer, const sg_gpt2_weights *performer,
+                                      const int *tokens, int n_texts, int T,
+                                      sg_binoculars *out) SG_MUST_CHECK;
+
 /* "top-10", "top-100", "top-1000" or "beyond" for a rank. */
 const char *sg_rank_bucket(int rank);
 
