@@ -37,6 +37,9 @@ static void usage(FILE *out) {
         "  --zs-threshold S     zero-shot verdict threshold (default: the calibrated threshold the\n"
         "                       detection evaluation stored for the model in --db, else 2)\n"
         "  --model-name NAME    the model's name in the store (default: DIR's last component)\n"
+        "  --observer DIR       also the two-model Binoculars score, DIR observing and the model\n"
+        "                       performing (same tokenizer); verdict at or below --bino-threshold\n"
+        "                       (default: the calibrated binoculars_threshold stored, else 0.9)\n"
         "  --no-zero-shot       skip the model scoring (watermark only)\n");
 }
 
@@ -79,9 +82,10 @@ static int number(const char *s, const char *what, double *out) {
     return 0;
 }
 
-/* The latest zs_threshold the detection evaluation stored for the model;
- * 1 when found. Says on stderr why the uncalibrated default is used. */
-static int calibrated_threshold(const char *db, const char *dir, const char *name, double *thr) {
+/* The latest `metric` (a threshold) the detection evaluation stored for the
+ * model; 1 when found. Says on stderr why the default is used. */
+static int calibrated_threshold(const char *db, const char *dir, const char *name, const char *metric,
+                                double *thr) {
     if (!name) {
         size_t l = strlen(dir);
         while (l > 1 && dir[l - 1] == '/') l--;
@@ -93,22 +97,23 @@ static int calibrated_threshold(const char *db, const char *dir, const char *nam
     }
     if (!db) {
         fprintf(stderr,
-                "stagegate detect: no --db, so no calibrated zero-shot threshold for %s; using the "
+                "stagegate detect: no --db, so no calibrated %s for %s; using the "
                 "uncalibrated %g (calibrate: stagegate eval run detection -m %s --db PATH)\n",
-                name, *thr, dir);
+                metric, name, *thr, dir);
         return 0;
     }
     sg_store *store = NULL;
     sg_eval_record r;
     bool found = false;
     sg_error *err = sg_store_open(db, &store);
-    if (!err) err = sg_store_eval_latest(store, "detection", name, "zs_threshold", &r, &found);
+    if (!err) err = sg_store_eval_latest(store, "detection", name, metric, &r, &found);
     sg_store_close(store);
     if (err || !found) {
         fprintf(stderr,
-                "stagegate detect: %s%sno calibrated zero-shot threshold stored for %s in %s; using the "
-                "uncalibrated %g (calibrate: stagegate eval run detection -m %s --db %s)\n",
-                err ? sg_error_message(err) : "", err ? "; " : "", name, db, *thr, dir, db);
+                "stagegate detect: %s%sno calibrated %s stored for %s in %s; using the "
+                "uncalibrated %g (calibrate: stagegate eval run detection -m %s --db %s%s)\n",
+                err ? sg_error_message(err) : "", err ? "; " : "", metric, name, db, *thr, dir, db,
+                strcmp(metric, "zs_threshold") ? " --reference OBSERVER" : "");
         sg_error_free(err);
         return 0;
     }
@@ -120,8 +125,9 @@ int sg_cmd_detect(int argc, char **argv) {
     const char *dir = NULL, *db = NULL;
     int explain = 0, ids_in = 0, zero_shot = 1;
     double gamma = 0.25, z_thr = 4, zs_thr = 2;
-    int zs_given = 0;
-    const char *model_name = NULL;
+    int zs_given = 0, bino_given = 0;
+    double bino_thr = 0.9;
+    const char *model_name = NULL, *obs_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -145,6 +151,11 @@ int sg_cmd_detect(int argc, char **argv) {
         } else if (!strcmp(a, "--zs-threshold") && has) {
             if (number(argv[++i], "--zs-threshold", &zs_thr)) return 2;
             zs_given = 1;
+        } else if (!strcmp(a, "--bino-threshold") && has) {
+            if (number(argv[++i], "--bino-threshold", &bino_thr)) return 2;
+            bino_given = 1;
+        } else if (!strcmp(a, "--observer") && has) {
+            obs_dir = argv[++i];
         } else if (!strcmp(a, "--model-name") && has) {
             model_name = argv[++i];
         } else {
@@ -161,8 +172,16 @@ int sg_cmd_detect(int argc, char **argv) {
         fprintf(stderr, "stagegate detect: nothing to do: no --db and --no-zero-shot\n");
         return 2;
     }
+    if (obs_dir && !zero_shot) {
+        fprintf(stderr, "stagegate detect: --observer needs the model scoring (drop --no-zero-shot)\n");
+        return 2;
+    }
+    const char *bino_source = bino_given ? "command line" : "uncalibrated default";
+    if (obs_dir && !bino_given &&
+        calibrated_threshold(db, dir, model_name, "binoculars_threshold", &bino_thr))
+        bino_source = "calibrated (stored detection evaluation)";
     const char *zs_source = zs_given ? "command line" : "uncalibrated default";
-    if (zero_shot && !zs_given && calibrated_threshold(db, dir, model_name, &zs_thr))
+    if (zero_shot && !zs_given && calibrated_threshold(db, dir, model_name, "zs_threshold", &zs_thr))
         zs_source = "calibrated (stored detection evaluation)";
     size_t len;
     char *text = sg_read_stream(stdin, &len);
@@ -172,7 +191,7 @@ int sg_cmd_detect(int argc, char **argv) {
     }
     int *ids = NULL, n = 0, status = 1;
     sg_tokenizer *tok = NULL;
-    sg_checkpoint *ck = NULL;
+    sg_checkpoint *ck = NULL, *ock = NULL;
     sg_watermark *wm = NULL;
     sg_zeroshot zs = {0};
     json_t *out = json_object();
@@ -246,11 +265,30 @@ int sg_cmd_detect(int argc, char **argv) {
     } else {
         json_object_set_new(out, "zero_shot", json_null());
     }
+    int detected_pair = 0;
+    if (obs_dir) {
+        sg_binoculars bs;
+        err = sg_checkpoint_open(obs_dir, &ock);
+        if (!err)
+            err = sg_zeroshot_binoculars(sg_checkpoint_weights(ock), sg_checkpoint_weights(ck), ids, n, &bs);
+        if (err) goto done;
+        json_t *o = json_object();
+        json_object_set_new(o, "binoculars", json_real(bs.score));
+        json_object_set_new(o, "log_ppl", json_real(bs.log_ppl));
+        json_object_set_new(o, "x_ppl", json_real(bs.x_ppl));
+        json_object_set_new(o, "likelihood_ratio", json_real(bs.log_ratio));
+        json_object_set_new(o, "tokens_scored", json_integer(bs.n_scored));
+        json_object_set_new(o, "threshold", json_real(bino_thr));
+        json_object_set_new(o, "threshold_source", json_string(bino_source));
+        json_object_set_new(o, "detected", json_boolean(bs.score <= bino_thr));
+        json_object_set_new(out, "two_model", o);
+        detected_pair = bs.score <= bino_thr;
+    }
     json_object_set_new(out, "tokens_scored", json_integer(scored));
     json_object_set_new(out, "verdict",
-                        json_string(detected_wm   ? "watermarked"
-                                    : detected_zs ? "likely_generated"
-                                                  : "not_detected"));
+                        json_string(detected_wm                    ? "watermarked"
+                                    : detected_zs || detected_pair ? "likely_generated"
+                                                                   : "not_detected"));
     json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     putchar('\n');
     status = 0;
@@ -263,6 +301,7 @@ done:
     free(zs.ranks);
     sg_watermark_free(wm);
     sg_checkpoint_close(ck);
+    sg_checkpoint_close(ock);
     sg_tokenizer_free(tok);
     free(ids);
     free(text);

@@ -101,12 +101,17 @@ cp "$M/vocab.json" "$M/merges.txt" "$M2/"
 echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" >"$work/u.json" 2>"$work/u.err"
 [[ $(field "$work/u.json" 'd["zero_shot"]["threshold"] == 2 and d["zero_shot"]["threshold_source"] == "uncalibrated default"') == True ]] ||
     fail "uncalibrated fallback: $(cat "$work/u.json")"
-grep -q "no calibrated zero-shot threshold stored for model" "$work/u.err" || fail "fallback message: $(cat "$work/u.err")"
+grep -q "no calibrated zs_threshold stored for model" "$work/u.err" || fail "fallback message: $(cat "$work/u.err")"
 "$SG_BIN" eval record detection -m model --metric zs_threshold=-1.25 --metric auroc=0.5 --db "$work/a.db" >/dev/null
 echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" >"$work/c.json" 2>"$work/c.err"
 [[ $(field "$work/c.json" 'd["zero_shot"]["threshold"] == -1.25 and d["zero_shot"]["threshold_source"].startswith("calibrated")') == True ]] ||
     fail "stored threshold not used: $(cat "$work/c.json")"
 echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" --zs-threshold 3 >"$work/o.json"
+# With an observer, the two-model score and its own stored threshold.
+"$SG_BIN" eval record detection -m model --metric binoculars_threshold=0.75 --db "$work/a.db" >/dev/null
+echo "The union is strong." | "$SG_BIN" detect -m "$M" --observer "$M2" --db "$work/a.db" >"$work/p2.json"
+[[ $(field "$work/p2.json" 'd["two_model"]["threshold"] == 0.75 and d["two_model"]["detected"] == (d["two_model"]["binoculars"] <= 0.75) and d["two_model"]["x_ppl"] > 0') == True ]] ||
+    fail "detect --observer: $(cat "$work/p2.json")"
 [[ $(field "$work/o.json" 'd["zero_shot"]["threshold"] == 3') == True ]] || fail "--zs-threshold does not override"
 
 # Usage errors.
