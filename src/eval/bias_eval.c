@@ -10,7 +10,7 @@
 #include "base/buf.h"
 #include "base/fileio.h"
 #include "engine/gpt2.h"
-#include "safety/watermark_eval.h"
+#include "eval/watermark_eval.h"
 
 #define MAX_GROUPS 64
 #define MAX_LINES 256

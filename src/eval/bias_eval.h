@@ -28,7 +28,7 @@
 #include "base/error.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
-#include "release/evals.h"
+#include "eval/evals.h"
 
 typedef struct {
     const char *data_dir; /* groups.tsv, frames.txt, continuations.tsv, sentiment.tsv */

@@ -1,5 +1,5 @@
 /* evals.c — evaluation registry, the perplexity suite, storing runs (evals.h). */
-#include "release/evals.h"
+#include "eval/evals.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -8,7 +8,7 @@
 
 #include "access/audit.h"
 #include "eval/bias_eval.h"
-#include "release/eval_safety.h"
+#include "eval/eval_safety.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
 
