@@ -37,9 +37,10 @@ static void usage(FILE *out) {
         "  --zs-threshold S     zero-shot verdict threshold (default: the calibrated threshold the\n"
         "                       detection evaluation stored for the model in --db, else 2)\n"
         "  --model-name NAME    the model's name in the store (default: DIR's last component)\n"
-        "  --observer DIR       also the two-model Binoculars score, DIR observing and the model\n"
-        "                       performing (same tokenizer); verdict at or below --bino-threshold\n"
-        "                       (default: the calibrated binoculars_threshold stored, else 0.9)\n"
+        "  --observer DIR       also the two-model scores with DIR (same tokenizer): the likelihood\n"
+        "                       ratio log p_model - log p_DIR per token (verdict at or above\n"
+        "                       --ratio-threshold, default the calibrated ratio_threshold stored,\n"
+        "                       else 0) and Binoculars (DIR observing, the model performing)\n"
         "  --no-zero-shot       skip the model scoring (watermark only)\n");
 }
 
@@ -125,8 +126,8 @@ int sg_cmd_detect(int argc, char **argv) {
     const char *dir = NULL, *db = NULL;
     int explain = 0, ids_in = 0, zero_shot = 1;
     double gamma = 0.25, z_thr = 4, zs_thr = 2;
-    int zs_given = 0, bino_given = 0;
-    double bino_thr = 0.9;
+    int zs_given = 0, ratio_given = 0;
+    double ratio_thr = 0;
     const char *model_name = NULL, *obs_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -151,9 +152,9 @@ int sg_cmd_detect(int argc, char **argv) {
         } else if (!strcmp(a, "--zs-threshold") && has) {
             if (number(argv[++i], "--zs-threshold", &zs_thr)) return 2;
             zs_given = 1;
-        } else if (!strcmp(a, "--bino-threshold") && has) {
-            if (number(argv[++i], "--bino-threshold", &bino_thr)) return 2;
-            bino_given = 1;
+        } else if (!strcmp(a, "--ratio-threshold") && has) {
+            if (number(argv[++i], "--ratio-threshold", &ratio_thr)) return 2;
+            ratio_given = 1;
         } else if (!strcmp(a, "--observer") && has) {
             obs_dir = argv[++i];
         } else if (!strcmp(a, "--model-name") && has) {
@@ -176,10 +177,9 @@ int sg_cmd_detect(int argc, char **argv) {
         fprintf(stderr, "stagegate detect: --observer needs the model scoring (drop --no-zero-shot)\n");
         return 2;
     }
-    const char *bino_source = bino_given ? "command line" : "uncalibrated default";
-    if (obs_dir && !bino_given &&
-        calibrated_threshold(db, dir, model_name, "binoculars_threshold", &bino_thr))
-        bino_source = "calibrated (stored detection evaluation)";
+    const char *ratio_source = ratio_given ? "command line" : "uncalibrated default";
+    if (obs_dir && !ratio_given && calibrated_threshold(db, dir, model_name, "ratio_threshold", &ratio_thr))
+        ratio_source = "calibrated (stored detection evaluation)";
     const char *zs_source = zs_given ? "command line" : "uncalibrated default";
     if (zero_shot && !zs_given && calibrated_threshold(db, dir, model_name, "zs_threshold", &zs_thr))
         zs_source = "calibrated (stored detection evaluation)";
@@ -278,11 +278,11 @@ int sg_cmd_detect(int argc, char **argv) {
         json_object_set_new(o, "x_ppl", json_real(bs.x_ppl));
         json_object_set_new(o, "likelihood_ratio", json_real(bs.log_ratio));
         json_object_set_new(o, "tokens_scored", json_integer(bs.n_scored));
-        json_object_set_new(o, "threshold", json_real(bino_thr));
-        json_object_set_new(o, "threshold_source", json_string(bino_source));
-        json_object_set_new(o, "detected", json_boolean(bs.score <= bino_thr));
+        json_object_set_new(o, "threshold", json_real(ratio_thr));
+        json_object_set_new(o, "threshold_source", json_string(ratio_source));
+        json_object_set_new(o, "detected", json_boolean(bs.log_ratio >= ratio_thr));
         json_object_set_new(out, "two_model", o);
-        detected_pair = bs.score <= bino_thr;
+        detected_pair = bs.log_ratio >= ratio_thr;
     }
     json_object_set_new(out, "tokens_scored", json_integer(scored));
     json_object_set_new(out, "verdict",

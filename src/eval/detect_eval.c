@@ -61,7 +61,9 @@ static sg_error *score_all(const sg_gpt2_weights *w, const sg_gpt2_weights *obs,
         out[S_LL][i] = z[i].log_likelihood;
         if (obs) {
             out[S_BINO][i] = -b[i].score;
-            out[S_RATIO][i] = perf == w ? -b[i].log_ratio : b[i].log_ratio; /* log p_other - log p_gen */
+            /* log p_gen - log p_other per token: the likelihood-ratio test of the generator
+               against the other model of the pair */
+            out[S_RATIO][i] = perf == w ? b[i].log_ratio : -b[i].log_ratio;
             out[S_PAIR][i] = b[i].analytic;
         }
     }
@@ -148,6 +150,8 @@ sg_error *sg_detect_eval_run(const sg_gpt2_weights *w, const sg_tokenizer *tok,
         if (obs) {
             json_object_set_new(m, "binoculars_auroc", json_real(worst[S_BINO]));
             json_object_set_new(m, "binoculars_threshold", json_real(-thr[S_BINO]));
+            json_object_set_new(m, "ratio_auroc", json_real(worst[S_RATIO]));
+            json_object_set_new(m, "ratio_threshold", json_real(thr[S_RATIO]));
         }
         o = json_object();
         json_object_set_new(o, "suite", json_string("detection"));

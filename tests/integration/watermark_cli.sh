@@ -85,7 +85,7 @@ M2=$work/model2
     --ctx 256 --seed 12 --std 0.1
 cp "$M/vocab.json" "$M/merges.txt" "$M2/"
 "$SG_BIN" detect-eval -m "$M" --observer "$M2" --samples 4 --tokens 24 --prompt-tokens 8 --out "$work/bino.json" >/dev/null
-[[ $(field "$work/bino.json" 'all(s in d["table"][g] for g in d["table"] for s in ("binoculars", "likelihood_ratio", "fast_detectgpt_pair")) and 0 <= d["metrics"]["binoculars_auroc"] <= 1 and "binoculars_threshold" in d["metrics"]') == True ]] ||
+[[ $(field "$work/bino.json" 'all(s in d["table"][g] for g in d["table"] for s in ("binoculars", "likelihood_ratio", "fast_detectgpt_pair")) and 0 <= d["metrics"]["binoculars_auroc"] <= 1 and "binoculars_threshold" in d["metrics"] and "ratio_threshold" in d["metrics"]') == True ]] ||
     fail "detect-eval --observer: $(head -c 600 "$work/bino.json")"
 
 # The watermark's perplexity cost measured by another model (the scorer),
@@ -108,9 +108,9 @@ echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" >"$work
     fail "stored threshold not used: $(cat "$work/c.json")"
 echo "The union is strong." | "$SG_BIN" detect -m "$M" --db "$work/a.db" --zs-threshold 3 >"$work/o.json"
 # With an observer, the two-model score and its own stored threshold.
-"$SG_BIN" eval record detection -m model --metric binoculars_threshold=0.75 --db "$work/a.db" >/dev/null
+"$SG_BIN" eval record detection -m model --metric ratio_threshold=0.125 --db "$work/a.db" >/dev/null
 echo "The union is strong." | "$SG_BIN" detect -m "$M" --observer "$M2" --db "$work/a.db" >"$work/p2.json"
-[[ $(field "$work/p2.json" 'd["two_model"]["threshold"] == 0.75 and d["two_model"]["detected"] == (d["two_model"]["binoculars"] <= 0.75) and d["two_model"]["x_ppl"] > 0') == True ]] ||
+[[ $(field "$work/p2.json" 'd["two_model"]["threshold"] == 0.125 and d["two_model"]["detected"] == (d["two_model"]["likelihood_ratio"] >= 0.125) and d["two_model"]["x_ppl"] > 0') == True ]] ||
     fail "detect --observer: $(cat "$work/p2.json")"
 [[ $(field "$work/o.json" 'd["zero_shot"]["threshold"] == 3') == True ]] || fail "--zs-threshold does not override"
 
