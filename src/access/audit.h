@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "store/store.h"
+#include "store/store_audit.h"
 
 typedef enum { SG_AUDIT_TEXT_NONE, SG_AUDIT_TEXT_HASHED, SG_AUDIT_TEXT_FULL } sg_audit_text_mode;
 

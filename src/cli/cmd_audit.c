@@ -15,7 +15,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/opt_table.h"
-#include "store/store.h"
+#include "store/store_audit.h"
 
 static const char usage_text[] =
     "usage: stagegate audit verify [--db PATH] [--anchor SEQ:HASH]\n"

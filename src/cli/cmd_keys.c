@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/opt_table.h"
-#include "store/store.h"
+#include "store/store_keys.h"
 
 static const char usage_text[] =
     "usage: stagegate keys create [--db PATH] --name NAME --audience AUDIENCE\n"

@@ -17,7 +17,7 @@
 
 #include "base/error.h"
 #include "release/policy.h"
-#include "store/store.h"
+#include "store/store_release.h"
 
 #define SG_EVAL_MAX_METRICS 32
 

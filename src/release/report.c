@@ -11,6 +11,8 @@
 
 #include "base/fileio.h"
 #include "release/stages.h"
+#include "store/store_flags.h"
+#include "store/store_keys.h"
 
 int64_t sg_report_period_ms(sg_monitoring_frequency f) {
     switch (f) {

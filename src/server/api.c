@@ -27,7 +27,7 @@
 #include "server/models.h"
 #include "server/request.h"
 #include "server/scheduler.h"
-#include "store/store.h"
+#include "store/store_release.h"
 
 /* A loaded policy, shared by every policy_ref made from it. */
 typedef struct {

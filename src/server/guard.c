@@ -11,6 +11,7 @@
 #include "safety/moderation.h"
 #include "safety/zeroshot.h"
 #include "server/audit_sink.h"
+#include "store/store_flags.h"
 
 struct sg_guard {
     sg_filter *filter;

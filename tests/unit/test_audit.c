@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "access/audit.h"
+#include "store/store_keys.h"
 
 #define N_RECORDS 10
 

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/store.h"
+#include "store/store_audit.h"
+#include "store/store_keys.h"
 
 typedef struct {
     char dir[64];
