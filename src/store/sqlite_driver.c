@@ -143,6 +143,8 @@ static const char *sq_errmsg(sgs_db *db) { return sqlite3_errmsg(D(db)); }
 const sgs_driver sgs_sqlite = {
     .name = "sqlite",
     .migrations = sgs_sqlite_migrations,
+    .schema_version_table = "CREATE TABLE IF NOT EXISTS schema_version ("
+                            "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
     .single_connection = sq_single_connection,
     .open = sq_open,
     .close = sq_close,

@@ -4,8 +4,6 @@
  * store_DOMAIN.c; the design is at the top of store_int.h. */
 #include "store/store.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,10 +44,7 @@ static sg_error *read_version(sgs_conn *c, int *version) {
 static sg_error *migrate(sg_store *s) {
     sgs_conn *c = &s->writer;
     const int latest = n_migrations(s->drv);
-    sg_error *err = s->drv->exec(c->db,
-                                 "CREATE TABLE IF NOT EXISTS schema_version ("
-                                 "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
-                                 "creating schema_version");
+    sg_error *err = s->drv->exec(c->db, s->drv->schema_version_table, "creating schema_version");
     if (err) return err;
     if ((err = read_version(c, &s->version))) return err;
     if (s->version > latest)

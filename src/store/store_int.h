@@ -20,19 +20,21 @@
  * knowledge of keys or audit records. Adding PostgreSQL (issue 16) is adding
  * files, not branches: pg_driver.c (libpq: a PGconn per sgs_db, prepared
  * statements with binary parameters, `?`/`?N` placeholders rewritten to
- * `$N` at prepare time, last_id from `SELECT lastval()`, begin_write that
- * also takes the advisory lock that serialises chain writers across
- * replicas, the SQLSTATE 23505 as SGS_UNIQUE) and pg_schema.c (its own
- * ordered migrations: BIGINT identity for INTEGER PRIMARY KEY, BYTEA for
- * BLOB, PL/pgSQL triggers for release_version), and one line in
- * sgs_driver_for() choosing it by the `postgresql://` prefix.
+ * `$N` at prepare time, last_id from `SELECT lastval()`, SQLSTATE 23505 as
+ * SGS_UNIQUE, and a begin_write that is BEGIN plus a transaction-scoped
+ * advisory lock, so that the batch writer's "read the chain head, append
+ * after it" stays correct with several replicas, as BEGIN IMMEDIATE makes
+ * it for several processes on SQLite) and pg_schema.c (its own ordered
+ * migrations: BIGINT identity for INTEGER PRIMARY KEY, BYTEA for BLOB,
+ * PL/pgSQL triggers for release_version), and one line in sgs_driver_for()
+ * choosing it by the `postgresql://` prefix.
  *
  * What this asks of the domain files: SQL in the common subset of SQLite and
  * PostgreSQL (placeholders `?` or `?N`, no SQLite-only functions, no boolean
- * arithmetic), and the schema only in a driver's migrations. A domain whose
- * algorithm must differ per backend (issue 16's queued audit chain with one
- * sequencer) gets a hook in sgs_driver for that one operation, with
- * today's code as the SQLite implementation.
+ * arithmetic), and the schema only in a driver's migrations. Should a
+ * domain's algorithm have to differ per backend (issue 16's audit queue
+ * table with one sequencer is faster than one advisory lock), that one
+ * operation becomes a hook in sgs_driver, with today's code as SQLite's.
  *
  * Connections and locks (the truth behind store.h's "Threads"): an sg_store
  * has a writer connection and a reader connection, each behind its own
@@ -65,8 +67,11 @@ typedef enum { SGS_ROW, SGS_DONE, SGS_UNIQUE, SGS_CONSTRAINT, SGS_ERROR } sgs_st
 typedef struct {
     const char *name;
     /* The schema: version N is migrations[N-1], each one script; the list
-     * ends with NULL. Append, never edit one that has shipped. */
+     * ends with NULL. Append, never edit one that has shipped. The
+     * schema_version table (version, applied_ms) is created by its own
+     * statement, run before the list. */
     const char *const *migrations;
+    const char *schema_version_table;
     /* Whether `target` can have only one connection (SQLite ":memory:"). */
     bool (*single_connection)(const char *target);
     /* Opens a connection. `walk`: a plain extra connection for a long read
