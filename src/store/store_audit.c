@@ -26,24 +26,24 @@ static const sgs_query AUDIT_PURGE = {"UPDATE audit SET prompt_text = NULL, comp
                                       "IS NOT NULL)",
                                       "purging audit texts"};
 
-void sg_audit_row_clear(sg_audit_row *r) {
-    free(r->audience);
-    free(r->model);
-    free(r->stage);
-    free(r->decision);
-    free(r->reason);
-    free(r->text_mode);
-    free(r->prompt_digest);
-    free(r->completion_digest);
-    free(r->prompt_text);
-    free(r->completion_text);
-    r->audience = r->model = r->stage = r->decision = r->reason = r->text_mode = NULL;
-    r->prompt_digest = r->completion_digest = r->prompt_text = r->completion_text = NULL;
+static const char *const mode_names[] = {"none", "hashed", "full"};
+
+const char *sg_audit_text_mode_name(sg_audit_text_mode mode) {
+    return mode >= SG_AUDIT_TEXT_NONE && mode <= SG_AUDIT_TEXT_FULL ? mode_names[mode] : NULL;
+}
+
+sg_error *sg_audit_text_mode_parse(const char *name, sg_audit_text_mode *mode) {
+    for (int i = 0; i < 3; i++)
+        if (name && !strcmp(name, mode_names[i])) {
+            *mode = (sg_audit_text_mode)i;
+            return NULL;
+        }
+    return sg_error_new("unknown audit text mode '%s' (expected none, hashed or full)", name ? name : "");
 }
 
 /* ---- appending ------------------------------------------------------------------------ */
 
-static sg_error *insert_row(sgs_conn *c, const sg_audit_row *row) {
+static sg_error *insert_row(sgs_conn *c, const sg_audit_record *row) {
     sgs_q q;
     sg_error *err = sgs_open_in(&q, c, &AUDIT_INSERT);
     if (err) return err;
@@ -58,7 +58,8 @@ static sg_error *insert_row(sgs_conn *c, const sg_audit_row *row) {
     sgs_int(&q, row->prompt_tokens);
     sgs_int(&q, row->completion_tokens);
     sgs_int(&q, row->latency_us);
-    sgs_text(&q, row->text_mode ? row->text_mode : "none");
+    const char *mode = sg_audit_text_mode_name(row->text_mode);
+    sgs_text(&q, mode ? mode : "none");
     sgs_text(&q, row->prompt_digest);
     sgs_text(&q, row->completion_digest);
     sgs_text(&q, row->prompt_text);
@@ -90,7 +91,7 @@ sg_error *sgs_audit_write_batch(sgs_conn *c, sgs_pending *first, size_t n) {
     if ((err = sgs_one(&q, read_head, &last, &(bool){false}))) goto rollback;
     sgs_pending *p = first;
     for (size_t i = 0; i < n; i++, p = p->next) {
-        sg_audit_row *row = p->row;
+        sg_audit_record *row = p->row;
         row->seq = ++last.seq;
         p->seal(row, last.hash, p->ctx);
         if ((err = insert_row(c, row))) goto rollback;
@@ -107,7 +108,7 @@ rollback:
     return err;
 }
 
-sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_audit_seal_fn seal,
+sg_error *sg_store_audit_append(sg_store *s, sg_audit_record *row, bool usage, sg_audit_seal_fn seal,
                                 void *ctx) {
     sgs_pending me = {.row = row, .usage = usage, .seal = seal, .ctx = ctx};
     return sgs_group_commit(s, &me);
@@ -115,43 +116,61 @@ sg_error *sg_store_audit_append(sg_store *s, sg_audit_row *row, bool usage, sg_a
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-static void read_row(const sgs_q *q, sg_audit_row *r) {
-    memset(r, 0, sizeof *r);
+/* A row read back: the record, and the strings it points to (owned here). */
+typedef struct {
+    sg_audit_record r;
+    char *s[11];
+} read_back;
+
+static const char *keep(read_back *b, int *n, char *t) { return b->s[(*n)++] = t; }
+
+static void read_row(const sgs_q *q, read_back *b) {
+    memset(b, 0, sizeof *b);
+    sg_audit_record *r = &b->r;
+    int n = 0;
     r->seq = sgs_col_int(q, 0);
     r->time_ms = sgs_col_int(q, 1);
     r->key_id = sgs_col_int(q, 2);
-    r->audience = sgs_col_dup(q, 3);
-    r->model = sgs_col_dup(q, 4);
-    r->stage = sgs_col_dup(q, 5);
-    r->decision = sgs_col_dup(q, 6);
-    r->reason = sgs_col_dup(q, 7);
+    r->audience = keep(b, &n, sgs_col_dup(q, 3));
+    r->model = keep(b, &n, sgs_col_dup(q, 4));
+    r->stage = keep(b, &n, sgs_col_dup(q, 5));
+    r->decision = keep(b, &n, sgs_col_dup(q, 6));
+    r->reason = keep(b, &n, sgs_col_dup(q, 7));
     r->prompt_tokens = sgs_col_int(q, 8);
     r->completion_tokens = sgs_col_int(q, 9);
     r->latency_us = sgs_col_int(q, 10);
-    r->text_mode = sgs_col_dup(q, 11);
-    r->prompt_digest = sgs_col_dup(q, 12);
-    r->completion_digest = sgs_col_dup(q, 13);
-    r->prompt_text = sgs_col_dup(q, 14);
-    r->completion_text = sgs_col_dup(q, 15);
+    char *mode = sgs_col_dup(q, 11);
+    sg_error *err = sg_audit_text_mode_parse(mode, &r->text_mode);
+    if (err) r->text_mode = SG_AUDIT_TEXT_UNKNOWN; /* verify reports the record as changed */
+    sg_error_free(err);
+    free(mode);
+    r->prompt_digest = keep(b, &n, sgs_col_dup(q, 12));
+    r->completion_digest = keep(b, &n, sgs_col_dup(q, 13));
+    r->prompt_text = keep(b, &n, sgs_col_dup(q, 14));
+    r->completion_text = keep(b, &n, sgs_col_dup(q, 15));
     sgs_col_blob(q, 16, r->prev_hash, SG_HASH_BYTES);
     sgs_col_blob(q, 17, r->hash, SG_HASH_BYTES);
 }
 
+static void read_back_clear(read_back *b) {
+    for (size_t i = 0; i < sizeof b->s / sizeof b->s[0]; i++) free(b->s[i]);
+}
+
 typedef struct {
-    sg_audit_row_fn fn;
+    sg_audit_record_fn fn;
     void *ctx;
 } walk;
 
 static int walk_row(const sgs_q *q, void *ctx) {
     walk *w = ctx;
-    sg_audit_row r;
-    read_row(q, &r);
-    int stop = w->fn(&r, w->ctx);
-    sg_audit_row_clear(&r);
+    read_back b;
+    read_row(q, &b);
+    int stop = w->fn(&b.r, w->ctx);
+    read_back_clear(&b);
     return stop;
 }
 
-sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_row_fn fn, void *ctx) {
+sg_error *sg_store_audit_each(sg_store *s, int64_t from_seq, sg_audit_record_fn fn, void *ctx) {
     /* A file database gets a connection of its own for the walk, so that a
      * long verify holds no lock the request path needs (and fn may use the
      * store). One statement over it is one consistent snapshot. */

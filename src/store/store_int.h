@@ -132,7 +132,7 @@ typedef struct {
 
 /* Group commit: one waiting audit append (see store.c). */
 typedef struct sgs_pending {
-    sg_audit_row *row;
+    sg_audit_record *row;
     bool usage;
     sg_audit_seal_fn seal;
     void *ctx;

@@ -171,7 +171,7 @@ static void usage_accumulates_per_day(void **state) {
     sg_store_close(s);
 }
 
-static void seal_counting(sg_audit_row *row, const unsigned char last[SG_HASH_BYTES], void *ctx) {
+static void seal_counting(sg_audit_record *row, const unsigned char last[SG_HASH_BYTES], void *ctx) {
     int *calls = ctx;
     (*calls)++;
     memcpy(row->prev_hash, last, SG_HASH_BYTES);
@@ -184,7 +184,7 @@ typedef struct {
     char decisions[8][16];
 } collected;
 
-static int collect(const sg_audit_row *r, void *ctx) {
+static int collect(const sg_audit_record *r, void *ctx) {
     collected *c = ctx;
     c->seqs[c->n] = r->seq;
     snprintf(c->decisions[c->n], sizeof c->decisions[0], "%s", r->decision);
@@ -202,11 +202,11 @@ static void audit_rows_are_sequenced_and_chained(void **state) {
     int calls = 0;
     const char *decisions[] = {"allowed", "429", "allowed"};
     for (int i = 0; i < 3; i++) {
-        sg_audit_row row = {.time_ms = 1700000000000LL,
-                            .key_id = id,
-                            .decision = (char *)decisions[i],
-                            .prompt_tokens = 4,
-                            .completion_tokens = 6};
+        sg_audit_record row = {.time_ms = 1700000000000LL,
+                               .key_id = id,
+                               .decision = (char *)decisions[i],
+                               .prompt_tokens = 4,
+                               .completion_tokens = 6};
         assert_null(sg_store_audit_append(s, &row, i != 1, seal_counting, &calls));
         assert_int_equal(row.seq, i + 1);
         unsigned char expect_prev[SG_HASH_BYTES];
