@@ -11,6 +11,7 @@
 
 #include "base/fileio.h"
 #include "release/stages.h"
+#include "store/store_audit.h"
 #include "store/store_flags.h"
 #include "store/store_keys.h"
 

@@ -9,18 +9,10 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "store/audit_text.h"
 #include "store/store.h"
 
 /* ---- audit log ----------------------------------------------------------- */
-
-/* How much of a request's texts a record keeps (the policy's audit.text):
- * nothing, their BLAKE2b-256 digests, or the texts and their digests. */
-typedef enum {
-    SG_AUDIT_TEXT_NONE,
-    SG_AUDIT_TEXT_HASHED,
-    SG_AUDIT_TEXT_FULL,
-    SG_AUDIT_TEXT_UNKNOWN = -1 /* read back from a row whose text_mode is none of these */
-} sg_audit_text_mode;
 
 /* "none", "hashed" or "full" (the stored form); NULL for any other value. */
 const char *sg_audit_text_mode_name(sg_audit_text_mode mode);
