@@ -19,7 +19,7 @@
  * which database runs it, and a backend is a small amount of code with no
  * knowledge of keys or audit records. Adding PostgreSQL (issue 16) is adding
  * files, not branches: pg_driver.c (libpq: a PGconn per sgs_db, prepared
- * statements with binary parameters, `?`/`?N` placeholders rewritten to
+ * statements with their parameters typed as bound, `?`/`?N` rewritten to
  * `$N` at prepare time, last_id from `SELECT lastval()`, SQLSTATE 23505 as
  * SGS_UNIQUE, and a begin_write that is BEGIN plus a transaction-scoped
  * advisory lock, so that the batch writer's "read the chain head, append

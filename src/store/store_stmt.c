@@ -138,8 +138,10 @@ sg_error *sgs_one(sgs_q *q, sgs_read_fn rd, void *rec, bool *found) {
     if (rc == SGS_ROW) {
         rd(q, rec);
         if (found) *found = true;
-    } else if (rc != SGS_DONE || !found) {
+    } else if (rc != SGS_DONE) {
         err = db_error(q->c, q->query->what);
+    } else if (!found) {
+        err = sg_error_new("%s: no row", q->query->what);
     }
     finish(q);
     return err;
