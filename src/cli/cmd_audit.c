@@ -24,7 +24,7 @@ typedef struct {
     int json;
 } options;
 
-#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store"}
+#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
 static const sg_cli_opt verify_table[] = {
     OPT_DB,
     {"anchor", 0, SG_CLI_STRING, offsetof(options, anchor), .arg = "SEQ:HASH",

@@ -20,7 +20,7 @@ typedef struct {
     int json, uphold, dismiss;
 } flags_opts;
 
-#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(flags_opts, db), .arg = "PATH", .help = "the store"}
+#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(flags_opts, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
 static const sg_cli_opt list_table[] = {
     OPT_DB,
     {"json", 0, SG_CLI_FLAG, offsetof(flags_opts, json), .arg = NULL, .help = "one JSON object per line"},

@@ -22,7 +22,7 @@ typedef struct {
     char ref_buf[128]; /* the secret read from stdin for ref "-" */
 } options;
 
-#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store"}
+#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
 static const sg_cli_opt create_table[] = {
     OPT_DB,
     {"name", 0, SG_CLI_STRING, offsetof(options, name), .arg = "NAME", .help = "who the key is for", .required = 1},
