@@ -144,28 +144,28 @@ static sg_error *store(const sg_cli_opt *o, const char *v, void *dst) {
     return convert(o, name, v, slot);
 }
 
-/* Edit distance, for "did you mean" (names are short). */
+/* Edit distance with transpositions ("modle" is one edit from "model"), for
+ * "did you mean" (names are short). */
 static size_t distance(const char *a, size_t na, const char *b) {
     size_t nb = strlen(b);
     if (na > 63 || nb > 63) return SIZE_MAX;
-    size_t row[64];
-    for (size_t j = 0; j <= nb; j++) row[j] = j;
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+    size_t d[64][64];
+    for (size_t i = 0; i <= na; i++) d[i][0] = i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= na; i++)
         for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            if (up + 1 < best) best = up + 1;
-            row[j] = best;
-            diag = up;
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
-    }
-    return row[nb];
+    return d[na][nb];
 }
 
-/* The closest name to text[0..n) among `names` (via get), or NULL when none is close. */
+/* The closest of the names at name_off in items[0..count) (stride bytes
+ * apart) to text[0..n), or NULL when none is close; ties go to the first. */
 static const char *closest(const char *text, size_t n, const void *items, size_t count, size_t stride,
                            size_t name_off) {
     const char *best = NULL;
@@ -186,7 +186,8 @@ static sg_error *unknown_option(const sg_cli_opt *opts, size_t n, const char *ar
     const char *text = arg + (arg[1] == '-' ? 2 : 1);
     const char *eq = strchr(text, '=');
     size_t len = eq ? (size_t)(eq - text) : strlen(text);
-    const char *near = arg[1] == '-' ? closest(text, len, opts, n, sizeof *opts, offsetof(sg_cli_opt, name)) : NULL;
+    const char *near =
+        arg[1] == '-' ? closest(text, len, opts, n, sizeof *opts, offsetof(sg_cli_opt, name)) : NULL;
     if (near) return sg_error_new("unknown option '%.*s' (did you mean '--%s'?)", (int)(len + 2), arg, near);
     return sg_error_new("unknown option '%.*s'", (int)(len + (size_t)(text - arg)), arg);
 }
@@ -257,7 +258,8 @@ sg_error *sg_cli_parse_args(const sg_cli_cmd *cmd, int argc, char **argv, void *
             for (k = 0; k < n; k++)
                 if (opts[k].short_name && opts[k].short_name == *s) break;
             if (k == n) {
-                err = s == a + 1 ? unknown_option(opts, n, a) : sg_error_new("unknown option '-%c' in '%s'", *s, a);
+                err = s == a + 1 ? unknown_option(opts, n, a)
+                                 : sg_error_new("unknown option '-%c' in '%s'", *s, a);
                 break;
             }
             const sg_cli_opt *o = &opts[k];
@@ -330,7 +332,8 @@ void sg_cli_synopsis(const sg_cli_cmd *cmd, FILE *out) {
     int many = n_flags + n_valued > 4;
     if (!many)
         for (size_t k = 0; k < n; k++)
-            if (cmd->opts[k].type == SG_CLI_FLAG && !cmd->opts[k].required) fprintf(out, " [--%s]", cmd->opts[k].name);
+            if (cmd->opts[k].type == SG_CLI_FLAG && !cmd->opts[k].required)
+                fprintf(out, " [--%s]", cmd->opts[k].name);
     if (cmd->args) fprintf(out, " %s", cmd->args);
     for (size_t k = 0; k < n; k++) {
         const sg_cli_opt *o = &cmd->opts[k];
@@ -361,7 +364,8 @@ static void annotation(const sg_cli_opt *o, const void *dst, FILE *out) {
     char parts[4][300];
     int np = 0;
     if (o->required) snprintf(parts[np++], sizeof parts[0], "required");
-    if (o->type == SG_CLI_INT || o->type == SG_CLI_LONG || o->type == SG_CLI_DOUBLE || o->type == SG_CLI_ENUM) {
+    if (o->type == SG_CLI_INT || o->type == SG_CLI_LONG || o->type == SG_CLI_DOUBLE ||
+        o->type == SG_CLI_ENUM) {
         char want[256];
         describe(o, want, sizeof want);
         /* "an integer ..." -> "integer ..." */
@@ -415,8 +419,9 @@ void sg_cli_help(const sg_cli_cmd *cmd, const void *dst, FILE *out) {
         fprintf(out, "\n");
     }
     fprintf(out, "  %-26s %s\n", "-h, --help", "print this help and exit");
-    if (cmd->description) fprintf(out, "\n%s%s", cmd->description,
-                                  cmd->description[strlen(cmd->description) - 1] == '\n' ? "" : "\n");
+    if (cmd->description)
+        fprintf(out, "\n%s%s", cmd->description,
+                cmd->description[strlen(cmd->description) - 1] == '\n' ? "" : "\n");
 }
 
 int sg_cli_usage(const char *cmd, const char *fmt, ...) {
@@ -478,7 +483,8 @@ int sg_cli_dispatch(const char *group, const char *description, const sg_cli_sub
     }
     const char *near = closest(argv[1], strlen(argv[1]), subs, n, sizeof *subs, offsetof(sg_cli_sub, name));
     if (near)
-        fprintf(stderr, "stagegate %s: unknown sub-command '%s' (did you mean '%s'?)\n", group, argv[1], near);
+        fprintf(stderr, "stagegate %s: unknown sub-command '%s' (did you mean '%s'?)\n", group, argv[1],
+                near);
     else
         fprintf(stderr, "stagegate %s: unknown sub-command '%s' (`stagegate %s --help` lists them)\n", group,
                 argv[1], group);

@@ -46,9 +46,9 @@ typedef struct sg_cli_opt {
     char short_name;  /* "-x", or 0 */
     sg_cli_type type;
     size_t off;
-    const char *arg;  /* the value's name in help and errors: "N", "FILE" */
-    const char *help; /* one line */
-    double min, max;  /* INT, LONG, DOUBLE: accepted range when min < max; an end may be +-INFINITY */
+    const char *arg;     /* the value's name in help and errors: "N", "FILE" */
+    const char *help;    /* one line */
+    double min, max;     /* INT, LONG, DOUBLE: accepted range when min < max; an end may be +-INFINITY */
     const char *choices; /* ENUM: "f32|f16|bf16" */
     const char *def;     /* the default as --help shows it, when the slot's initial value does not say it */
     int required;
@@ -61,8 +61,8 @@ typedef struct sg_cli_opt {
  * its options, and the text --help prints after the options. */
 typedef struct {
     const char *name;
-    const char *summary; /* one line, for the group's help */
-    const char *args;    /* positional synopsis, e.g. "FILE|DIR...", or NULL */
+    const char *summary;    /* one line, for the group's help */
+    const char *args;       /* positional synopsis, e.g. "FILE|DIR...", or NULL */
     int min_args, max_args; /* max_args < 0: any number */
     const sg_cli_opt *opts;
     const char *description;

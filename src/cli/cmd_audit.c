@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,8 @@
 #include "access/audit.h"
 #include "access/keys.h"
 #include "base/log.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "store/store.h"
 
 typedef struct {
@@ -24,7 +24,11 @@ typedef struct {
     int json;
 } options;
 
-#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store",                   \
+                                                       .def = "./stagegate.db"                               \
+    }
 static const sg_cli_opt verify_table[] = {
     OPT_DB,
     {"anchor", 0, SG_CLI_STRING, offsetof(options, anchor), .arg = "SEQ:HASH",
@@ -33,22 +37,26 @@ static const sg_cli_opt verify_table[] = {
 };
 static const sg_cli_opt tail_table[] = {
     OPT_DB,
-    {"lines", 'n', SG_CLI_LONG, offsetof(options, n), .arg = "N", .help = "how many records", .min = 1, .max = INFINITY},
+    {"lines", 'n', SG_CLI_LONG, offsetof(options, n), .arg = "N", .help = "how many records", .min = 1,
+     .max = INFINITY},
     {"json", 0, SG_CLI_FLAG, offsetof(options, json), .arg = NULL, .help = "JSON lines instead of text"},
     {0},
 };
 static const sg_cli_opt record_table[] = {
     OPT_DB,
-    {"decision", 0, SG_CLI_STRING, offsetof(options, decision), .arg = "D", .help = "the event, e.g. stage-change", .required = 1},
+    {"decision", 0, SG_CLI_STRING, offsetof(options, decision), .arg = "D",
+     .help = "the event, e.g. stage-change", .required = 1},
     {"reason", 0, SG_CLI_STRING, offsetof(options, reason), .arg = "TEXT", .help = "what happened"},
-    {"count", 0, SG_CLI_LONG, offsetof(options, count), .arg = "N", .help = "records per thread", .min = 1, .max = INFINITY},
-    {"threads", 0, SG_CLI_LONG, offsetof(options, threads), .arg = "T", .help = "threads appending at once", .min = 1, .max = 64},
+    {"count", 0, SG_CLI_LONG, offsetof(options, count), .arg = "N", .help = "records per thread", .min = 1,
+     .max = INFINITY},
+    {"threads", 0, SG_CLI_LONG, offsetof(options, threads), .arg = "T", .help = "threads appending at once",
+     .min = 1, .max = 64},
     {0},
 };
 static const sg_cli_opt purge_table[] = {
     OPT_DB,
-    {"older-than", 0, SG_CLI_STRING, offsetof(options, older_than), .arg = "DURATION", .help = "age of the texts to drop (30d...)",
-     .required = 1},
+    {"older-than", 0, SG_CLI_STRING, offsetof(options, older_than), .arg = "DURATION",
+     .help = "age of the texts to drop (30d...)", .required = 1},
     {0},
 };
 #undef OPT_DB
@@ -56,9 +64,10 @@ static const sg_cli_cmd verify_cmd = {
     .name = "audit verify",
     .summary = "check the hash chain from the first record (exit 1 names the first bad record)",
     .opts = verify_table,
-    .description = "Exits 0 when the chain is intact and 1 naming the first changed, removed or reordered\n"
-                   "record. Prints an anchor SEQ:HASH for the last record: keep it elsewhere and pass it to a\n"
-                   "later verify with --anchor to detect records cut off the end.\n",
+    .description =
+        "Exits 0 when the chain is intact and 1 naming the first changed, removed or reordered\n"
+        "record. Prints an anchor SEQ:HASH for the last record: keep it elsewhere and pass it to a\n"
+        "later verify with --anchor to detect records cut off the end.\n",
 };
 static const sg_cli_cmd tail_cmd = {
     .name = "audit tail",
@@ -232,11 +241,11 @@ static int cmd_purge(options *o) {
     return 0;
 }
 
-#define RUN(verb)                                                                                             \
-    static int run_##verb(int argc, char **argv) {                                                            \
-        options o = {.db = "./stagegate.db", .n = 20, .count = 1, .threads = 1};                              \
-        int rc = sg_cli_parse(&verb##_cmd, argc, argv, &o, NULL);                                             \
-        return rc >= 0 ? rc : cmd_##verb(&o);                                                                 \
+#define RUN(verb)                                                                                            \
+    static int run_##verb(int argc, char **argv) {                                                           \
+        options o = {.db = "./stagegate.db", .n = 20, .count = 1, .threads = 1};                             \
+        int rc = sg_cli_parse(&verb##_cmd, argc, argv, &o, NULL);                                            \
+        return rc >= 0 ? rc : cmd_##verb(&o);                                                                \
     }
 RUN(verify)
 RUN(tail)
@@ -252,6 +261,6 @@ int sg_cmd_audit(int argc, char **argv) {
         {"purge", run_purge, &purge_cmd, NULL},
         {0},
     };
-    return sg_cli_dispatch("audit", "The hash-chained audit log: verify, read, append, purge texts.", subs, argc,
-                           argv);
+    return sg_cli_dispatch("audit", "The hash-chained audit log: verify, read, append, purge texts.", subs,
+                           argc, argv);
 }

@@ -16,10 +16,15 @@ typedef struct {
     const char *policy, *db, *model, *out;
 } card_opts;
 
-#define OUT {"output", 'o', SG_CLI_STRING, offsetof(card_opts, out), .arg = "FILE", .help = "write to FILE", .def = "stdout"}
+#define OUT                                                                                                  \
+    {                                                                                                        \
+        "output", 'o', SG_CLI_STRING, offsetof(card_opts, out), .arg = "FILE", .help = "write to FILE",      \
+                                                                .def = "stdout"                              \
+    }
 static const sg_cli_opt model_table[] = {
     SG_CLI_POLICY_DB(card_opts),
-    {"model", 'm', SG_CLI_STRING, offsetof(card_opts, model), .arg = "MODEL", .help = "a model of the policy", .required = 1},
+    {"model", 'm', SG_CLI_STRING, offsetof(card_opts, model), .arg = "MODEL", .help = "a model of the policy",
+     .required = 1},
     OUT,
     {0},
 };
@@ -29,18 +34,21 @@ static const sg_cli_cmd commands[] = {
     [DOC_MODEL_CARD] = {.name = "card",
                         .summary = "write a model card from training records and evaluations",
                         .opts = model_table,
-                        .description = "Writes the model card (Hugging Face format, Mitchell et al. sections) of MODEL\n"
-                                       "from its training records and the stored evaluations, to stdout or FILE.\n"},
+                        .description =
+                            "Writes the model card (Hugging Face format, Mitchell et al. sections) of MODEL\n"
+                            "from its training records and the stored evaluations, to stdout or FILE.\n"},
     [DOC_DATASHEET] = {.name = "datasheet",
                        .summary = "write a datasheet for the training corpus",
                        .opts = model_table,
-                       .description = "Writes the datasheet (Gebru et al.) of the corpus MODEL was trained on, from\n"
-                                      "its training records and the corpus files.\n"},
+                       .description =
+                           "Writes the datasheet (Gebru et al.) of the corpus MODEL was trained on, from\n"
+                           "its training records and the corpus files.\n"},
     [DOC_SYSTEM_CARD] = {.name = "system-card",
                          .summary = "write the deployment's system card and release timeline",
                          .opts = system_table,
-                         .description = "Writes the system card: stages, audiences, access per component, safety\n"
-                                        "protocols, rate limits, incidents and the release timeline.\n"},
+                         .description =
+                             "Writes the system card: stages, audiences, access per component, safety\n"
+                             "protocols, rate limits, incidents and the release timeline.\n"},
 };
 
 /* Writes the document to stdout or -o FILE. */

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 
 #include "base/fileio.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "engine/checkpoint.h"
 
 #define DTYPES "f32|f16|bf16"
@@ -22,18 +22,22 @@ typedef struct {
 } init_opts;
 
 #define DIM(name, i, what)                                                                                   \
-    {name, 0, SG_CLI_INT, offsetof(init_opts, dims) + (i) * sizeof(int), "N", what, .min = 1, .max = 1 << 24, \
-     .def = "from --shape"}
+    {                                                                                                        \
+        name, 0, SG_CLI_INT, offsetof(init_opts, dims) + (i) * sizeof(int), "N", what,                       \
+            .min = 1, .max = 1 << 24, .def = "from --shape"                                                  \
+    }
 static const sg_cli_opt init_table[] = {
-    {"shape", 0, SG_CLI_STRING, offsetof(init_opts, shape), .arg = "NAME", .help = "a GPT-2 shape: 124M, 355M, 774M or 1.5B"},
+    {"shape", 0, SG_CLI_STRING, offsetof(init_opts, shape), .arg = "NAME",
+     .help = "a GPT-2 shape: 124M, 355M, 774M or 1.5B"},
     DIM("layers", 0, "transformer layers"),
     DIM("heads", 1, "attention heads"),
     DIM("embd", 2, "embedding width"),
     DIM("vocab", 3, "vocabulary size"),
     DIM("ctx", 4, "context length"),
-    {"inner", 0, SG_CLI_INT, offsetof(init_opts, dims) + 5 * sizeof(int), .arg = "N", .help = "MLP width", .min = 1,
-     .max = 1 << 24, .def = "4 * embd"},
-    {"seed", 0, SG_CLI_STRING, offsetof(init_opts, seed), .arg = "S", .help = "seed of the random initialisation (unsigned 64-bit)"},
+    {"inner", 0, SG_CLI_INT, offsetof(init_opts, dims) + 5 * sizeof(int), .arg = "N", .help = "MLP width",
+     .min = 1, .max = 1 << 24, .def = "4 * embd"},
+    {"seed", 0, SG_CLI_STRING, offsetof(init_opts, seed), .arg = "S",
+     .help = "seed of the random initialisation (unsigned 64-bit)"},
     {"dtype", 0, SG_CLI_STRING, offsetof(init_opts, dtype), .arg = DTYPES, .help = "weight dtype"},
     {"tokenizer", 0, SG_CLI_STRING, offsetof(init_opts, tokenizer), .arg = "DIR",
      .help = "copy vocab.json and merges.txt (or encoder.json and vocab.bpe) from DIR"},
@@ -56,7 +60,8 @@ typedef struct {
     int check;
 } info_opts;
 static const sg_cli_opt info_table[] = {
-    {"check", 0, SG_CLI_FLAG, offsetof(info_opts, check), .arg = NULL, .help = "also scan every weight for NaN/infinity"},
+    {"check", 0, SG_CLI_FLAG, offsetof(info_opts, check), .arg = NULL,
+     .help = "also scan every weight for NaN/infinity"},
     {0},
 };
 static const sg_cli_cmd info_cmd = {
@@ -72,8 +77,10 @@ typedef struct {
     const char *outdir, *dtype;
 } convert_opts;
 static const sg_cli_opt convert_table[] = {
-    {"dtype", 0, SG_CLI_STRING, offsetof(convert_opts, dtype), .arg = DTYPES, .help = "the new weight dtype", .required = 1},
-    {"output", 'o', SG_CLI_STRING, offsetof(convert_opts, outdir), .arg = "OUT", .help = "output directory", .required = 1},
+    {"dtype", 0, SG_CLI_STRING, offsetof(convert_opts, dtype), .arg = DTYPES, .help = "the new weight dtype",
+     .required = 1},
+    {"output", 'o', SG_CLI_STRING, offsetof(convert_opts, outdir), .arg = "OUT", .help = "output directory",
+     .required = 1},
     {0},
 };
 static const sg_cli_cmd convert_cmd = {

@@ -23,11 +23,14 @@ typedef struct {
 
 #define OFF(f) offsetof(detect_eval_opts, f)
 static const sg_cli_opt table[] = {
-    {"model", 'm', SG_CLI_STRING, OFF(dir), .arg = "DIR", .help = "the model (checkpoint + tokenizer files)", .required = 1},
-    {"samples", 0, SG_CLI_INT, OFF(cfg.samples), .arg = "N", .help = "completions per sampling, and human passages", .min = 0,
+    {"model", 'm', SG_CLI_STRING, OFF(dir), .arg = "DIR", .help = "the model (checkpoint + tokenizer files)",
+     .required = 1},
+    {"samples", 0, SG_CLI_INT, OFF(cfg.samples), .arg = "N",
+     .help = "completions per sampling, and human passages", .min = 0, .max = INFINITY},
+    {"tokens", 0, SG_CLI_INT, OFF(cfg.tokens), .arg = "T", .help = "passage length", .min = 0,
      .max = INFINITY},
-    {"tokens", 0, SG_CLI_INT, OFF(cfg.tokens), .arg = "T", .help = "passage length", .min = 0, .max = INFINITY},
-    {"prompt-tokens", 0, SG_CLI_INT, OFF(cfg.prompt_tokens), .arg = "P", .help = "prompt length", .min = 0, .max = INFINITY},
+    {"prompt-tokens", 0, SG_CLI_INT, OFF(cfg.prompt_tokens), .arg = "P", .help = "prompt length", .min = 0,
+     .max = INFINITY},
     {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "S", .help = "sampling seed", .min = 0, .max = INFINITY},
     {"heldout", 0, SG_CLI_STRING, OFF(cfg.heldout_dir), .arg = "DIR", .help = "human text, .txt files"},
     {"out", 0, SG_CLI_STRING, OFF(out_path), .arg = "FILE", .help = "also write the JSON result to FILE"},

@@ -27,7 +27,8 @@
 #include "train/train_config.h"
 #include "train/trainer.h"
 
-#define OPT_MODEL(T, what) {"model", 'm', SG_CLI_STRING, offsetof(T, model), .arg = "DIR", .help = what, .required = 1}
+#define OPT_MODEL(T, what)                                                                                   \
+    { "model", 'm', SG_CLI_STRING, offsetof(T, model), .arg = "DIR", .help = what, .required = 1 }
 
 typedef struct {
     const char *model;
@@ -35,9 +36,10 @@ typedef struct {
 } perplexity_opts;
 static const sg_cli_opt perplexity_table[] = {
     OPT_MODEL(perplexity_opts, "checkpoint directory"),
-    {"context", 0, SG_CLI_INT, offsetof(perplexity_opts, context), .arg = "N", .help = "window length, 0 = the model's n_ctx",
-     .min = 0, .max = INFINITY},
-    {"threads", 0, SG_CLI_INT, offsetof(perplexity_opts, threads), .arg = "N", .help = "threads", .def = "all cores"},
+    {"context", 0, SG_CLI_INT, offsetof(perplexity_opts, context), .arg = "N",
+     .help = "window length, 0 = the model's n_ctx", .min = 0, .max = INFINITY},
+    {"threads", 0, SG_CLI_INT, offsetof(perplexity_opts, threads), .arg = "N", .help = "threads",
+     .def = "all cores"},
     {"json", 0, SG_CLI_FLAG, offsetof(perplexity_opts, json), .arg = NULL, .help = "print one JSON object"},
     {0},
 };
@@ -57,12 +59,14 @@ typedef struct {
 } sample_opts;
 static const sg_cli_opt sample_table[] = {
     OPT_MODEL(sample_opts, "checkpoint directory (with its tokenizer)"),
-    {"max-tokens", 'n', SG_CLI_INT, offsetof(sample_opts, n_new), .arg = "TOKENS", .help = "new tokens at most", .min = 1,
-     .max = INFINITY},
-    {"temperature", 0, SG_CLI_DOUBLE, offsetof(sample_opts, temperature), .arg = "T", .help = "sampling temperature, > 0"},
-    {"top-k", 0, SG_CLI_INT, offsetof(sample_opts, top_k), .arg = "K", .help = "sample from the K most likely tokens", .min = 1,
-     .max = INFINITY},
-    {"seed", 0, SG_CLI_STRING, offsetof(sample_opts, seed), .arg = "S", .help = "random seed (unsigned 64-bit)"},
+    {"max-tokens", 'n', SG_CLI_INT, offsetof(sample_opts, n_new), .arg = "TOKENS",
+     .help = "new tokens at most", .min = 1, .max = INFINITY},
+    {"temperature", 0, SG_CLI_DOUBLE, offsetof(sample_opts, temperature), .arg = "T",
+     .help = "sampling temperature, > 0"},
+    {"top-k", 0, SG_CLI_INT, offsetof(sample_opts, top_k), .arg = "K",
+     .help = "sample from the K most likely tokens", .min = 1, .max = INFINITY},
+    {"seed", 0, SG_CLI_STRING, offsetof(sample_opts, seed), .arg = "S",
+     .help = "random seed (unsigned 64-bit)"},
     {0},
 };
 static const sg_cli_cmd sample_cmd = {
@@ -92,11 +96,12 @@ static sg_error *set_dropout(void *dst, const sg_cli_opt *opt, const char *value
 }
 static const sg_cli_opt gradients_extra[] = {
     OPT_MODEL(gradients_opts, "checkpoint directory"),
-    {"tokens", 0, SG_CLI_STRING, offsetof(gradients_opts, tokens), .arg = "FILE", .help = "int32 tokens [N, B, T+1]",
-     .required = 1},
-    {"output", 'o', SG_CLI_STRING, offsetof(gradients_opts, out), .arg = "OUT_DIR", .help = "where grads.f32 and losses.txt go",
-     .required = 1},
-    {"dropout", 0, SG_CLI_DOUBLE, 0, .arg = "P", .help = "all three dropout settings", .def = "0", .call = set_dropout},
+    {"tokens", 0, SG_CLI_STRING, offsetof(gradients_opts, tokens), .arg = "FILE",
+     .help = "int32 tokens [N, B, T+1]", .required = 1},
+    {"output", 'o', SG_CLI_STRING, offsetof(gradients_opts, out), .arg = "OUT_DIR",
+     .help = "where grads.f32 and losses.txt go", .required = 1},
+    {"dropout", 0, SG_CLI_DOUBLE, 0, .arg = "P", .help = "all three dropout settings", .def = "0",
+     .call = set_dropout},
     {0},
 };
 static sg_cli_cmd gradients_cmd = {
@@ -120,37 +125,53 @@ static sg_error *add_metric(void *dst, const sg_cli_opt *opt, const char *value)
     const char *eq = strchr(value, '=');
     char *end = NULL;
     double v = eq ? strtod(eq + 1, &end) : 0;
-    if (!eq || eq == value || end == eq + 1 || *end) return sg_error_new("expected NAME=NUMBER, got '%s'", value);
-    if (o->n_metrics == SG_EVAL_MAX_METRICS) return sg_error_new("given more than %d times", SG_EVAL_MAX_METRICS);
-    snprintf(o->metrics[o->n_metrics].name, sizeof o->metrics[o->n_metrics].name, "%.*s", (int)(eq - value), value);
+    if (!eq || eq == value || end == eq + 1 || *end)
+        return sg_error_new("expected NAME=NUMBER, got '%s'", value);
+    if (o->n_metrics == SG_EVAL_MAX_METRICS)
+        return sg_error_new("given more than %d times", SG_EVAL_MAX_METRICS);
+    snprintf(o->metrics[o->n_metrics].name, sizeof o->metrics[o->n_metrics].name, "%.*s", (int)(eq - value),
+             value);
     o->metrics[o->n_metrics++].value = v;
     return NULL;
 }
-#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(stored_opts, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
-#define OPT_POLICY                                                                                            \
-    {"policy", 0, SG_CLI_STRING, offsetof(stored_opts, policy), .arg = "FILE", .help = "the release policy (names the models)"}
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(stored_opts, db), .arg = "PATH", .help = "the store",               \
+                                                           .def = "./stagegate.db"                           \
+    }
+#define OPT_POLICY                                                                                           \
+    {                                                                                                        \
+        "policy", 0, SG_CLI_STRING, offsetof(stored_opts, policy),                                           \
+            .arg = "FILE", .help = "the release policy (names the models)"                                   \
+    }
 static const sg_cli_opt run_table[] = {
-    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL", .help = "a model of the policy, or a directory",
-     .required = 1},
+    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL",
+     .help = "a model of the policy, or a directory", .required = 1},
     OPT_POLICY,
     OPT_DB,
-    {"data", 0, SG_CLI_STRING, offsetof(stored_opts, data), .arg = "PATH", .help = "the suite's data", .def = "the suite's own"},
-    {"threads", 0, SG_CLI_INT, offsetof(stored_opts, threads), .arg = "N", .help = "threads", .min = 1, .max = 1024,
-     .def = "all cores"},
+    {"data", 0, SG_CLI_STRING, offsetof(stored_opts, data), .arg = "PATH", .help = "the suite's data",
+     .def = "the suite's own"},
+    {"threads", 0, SG_CLI_INT, offsetof(stored_opts, threads), .arg = "N", .help = "threads", .min = 1,
+     .max = 1024, .def = "all cores"},
     {0},
 };
 static const sg_cli_opt record_table[] = {
-    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL", .help = "the model measured", .required = 1},
-    {"metric", 0, SG_CLI_STRING, 0, .arg = "NAME=VALUE", .help = "a result; repeat for several", .required = 1, .call = add_metric},
-    {"dataset", 0, SG_CLI_STRING, offsetof(stored_opts, dataset), .arg = "TEXT", .help = "what it was measured on"},
+    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL", .help = "the model measured",
+     .required = 1},
+    {"metric", 0, SG_CLI_STRING, 0, .arg = "NAME=VALUE", .help = "a result; repeat for several",
+     .required = 1, .call = add_metric},
+    {"dataset", 0, SG_CLI_STRING, offsetof(stored_opts, dataset), .arg = "TEXT",
+     .help = "what it was measured on"},
     OPT_POLICY,
     OPT_DB,
     {0},
 };
 static const sg_cli_opt list_table[] = {
     OPT_DB,
-    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL", .help = "only this model's results"},
-    {"suites", 0, SG_CLI_FLAG, offsetof(stored_opts, suites_only), .arg = NULL, .help = "only the registered suites"},
+    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL",
+     .help = "only this model's results"},
+    {"suites", 0, SG_CLI_FLAG, offsetof(stored_opts, suites_only), .arg = NULL,
+     .help = "only the registered suites"},
     {0},
 };
 #undef OPT_DB
@@ -162,8 +183,9 @@ static const sg_cli_cmd run_cmd = {
     .min_args = 1,
     .max_args = 1,
     .opts = run_table,
-    .description = "The metrics are stored with the model, the time and the code version. `stagegate eval list\n"
-                   "--suites` names the suites.\n",
+    .description =
+        "The metrics are stored with the model, the time and the code version. `stagegate eval list\n"
+        "--suites` names the suites.\n",
 };
 static const sg_cli_cmd record_cmd = {
     .name = "eval record",
@@ -208,8 +230,8 @@ static int perplexity(int argc, char **argv) {
 
 static int gradients(int argc, char **argv) {
     static sg_cli_opt table[100];
-    if (!gradients_cmd.opts &&
-        !(gradients_cmd.opts = sg_train_opts_table(table, sizeof table / sizeof table[0], gradients_extra, 0)))
+    if (!gradients_cmd.opts && !(gradients_cmd.opts = sg_train_opts_table(
+                                     table, sizeof table / sizeof table[0], gradients_extra, 0)))
         return sg_cli_fail("eval", sg_error_new("too many training settings for the option table"));
     gradients_opts o = {.flags.v = calloc(2 * (size_t)argc, sizeof *o.flags.v)};
     if (!o.flags.v) return sg_cli_fail("eval", sg_error_new("out of memory"));
@@ -303,7 +325,9 @@ static const char *base_name(const char *path) {
 
 static int stored(int argc, char **argv) {
     const char *cmd = "eval", *verb = argv[0];
-    const sg_cli_cmd *spec = !strcmp(verb, "list") ? &list_cmd : !strcmp(verb, "record") ? &record_cmd : &run_cmd;
+    const sg_cli_cmd *spec = !strcmp(verb, "list")     ? &list_cmd
+                             : !strcmp(verb, "record") ? &record_cmd
+                                                       : &run_cmd;
     stored_opts o = {0};
     int n_pos, rc = sg_cli_parse(spec, argc, argv, &o, &n_pos);
     if (rc >= 0) return rc;
@@ -388,8 +412,10 @@ static int sample(int argc, char **argv) {
     double temperature = o.temperature;
     char *seed_end;
     uint64_t rng = strtoull(o.seed, &seed_end, 10);
-    if (!o.seed[0] || *seed_end) return sg_cli_usage("eval", "--seed: expected an unsigned integer, got '%s'", o.seed);
-    if (!(temperature > 0)) return sg_cli_usage("eval", "--temperature: expected a number above 0, got %g", temperature);
+    if (!o.seed[0] || *seed_end)
+        return sg_cli_usage("eval", "--seed: expected an unsigned integer, got '%s'", o.seed);
+    if (!(temperature > 0))
+        return sg_cli_usage("eval", "--temperature: expected a number above 0, got %g", temperature);
     sg_checkpoint *ck = NULL;
     sg_tokenizer *tok = NULL;
     sg_train_model *m = NULL;

@@ -25,13 +25,15 @@ typedef struct {
 
 #define OFF(f) offsetof(filter_eval_opts, f)
 static const sg_cli_opt table[] = {
-    {"policy", 0, SG_CLI_STRING, OFF(policy), .arg = "FILE", .help = "the content_filter of this release policy",
-     .def = "the built-in rules"},
+    {"policy", 0, SG_CLI_STRING, OFF(policy), .arg = "FILE",
+     .help = "the content_filter of this release policy", .def = "the built-in rules"},
     {"data", 0, SG_CLI_STRING, OFF(cfg.data_dir), .arg = "DIR", .help = "the labelled set"},
     {"heldout", 0, SG_CLI_STRING, OFF(cfg.heldout_dir), .arg = "DIR", .help = "clean text, .txt files"},
-    {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "N", .help = "evasion generator seed", .min = 0, .max = INFINITY},
+    {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "N", .help = "evasion generator seed", .min = 0,
+     .max = INFINITY},
     {"json", 0, SG_CLI_FLAG, OFF(as_json), .arg = NULL, .help = "print the JSON result instead of the table"},
-    {"out", 0, SG_CLI_STRING, OFF(out_path), .arg = "FILE", .help = "also write the JSON result to FILE (atomically)"},
+    {"out", 0, SG_CLI_STRING, OFF(out_path), .arg = "FILE",
+     .help = "also write the JSON result to FILE (atomically)"},
     {0},
 };
 #undef OFF

@@ -9,8 +9,8 @@
 
 #include "access/keys.h"
 #include "base/log.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "release/policy.h"
 #include "server/guard.h"
 #include "store/store.h"
@@ -20,7 +20,11 @@ typedef struct {
     int json, uphold, dismiss;
 } flags_opts;
 
-#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(flags_opts, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(flags_opts, db), .arg = "PATH", .help = "the store",                \
+                                                          .def = "./stagegate.db"                            \
+    }
 static const sg_cli_opt list_table[] = {
     OPT_DB,
     {"json", 0, SG_CLI_FLAG, offsetof(flags_opts, json), .arg = NULL, .help = "one JSON object per line"},
@@ -118,6 +122,7 @@ int sg_cmd_flags(int argc, char **argv) {
         {"resolve", run_resolve, &resolve_cmd, NULL},
         {0},
     };
-    return sg_cli_dispatch("flags", "Community flags on completions (POST /v1/flags): list, uphold or dismiss.",
-                           subs, argc, argv);
+    return sg_cli_dispatch("flags",
+                           "Community flags on completions (POST /v1/flags): list, uphold or dismiss.", subs,
+                           argc, argv);
 }

@@ -58,22 +58,32 @@ static const sg_cli_opt table[] = {
     {"prompt-ids", 0, SG_CLI_STRING, OFF(prompt_ids), .arg = "IDS",
      .help = "the prompt as token ids; several run as one batch (one output line each, needs --ids)",
      .repeat = MAX_PROMPTS, .count_off = OFF(n_prompt_ids)},
-    {"max-tokens", 'n', SG_CLI_LONG, OFF(max_tokens), .arg = "N", .help = "new tokens at most", .min = 0, .max = 1 << 20},
+    {"max-tokens", 'n', SG_CLI_LONG, OFF(max_tokens), .arg = "N", .help = "new tokens at most", .min = 0,
+     .max = 1 << 20},
     {"temperature", 0, SG_CLI_DOUBLE, OFF(temperature), .arg = "T", .help = "0 = greedy"},
-    {"top-k", 0, SG_CLI_LONG, OFF(top_k), .arg = "K", .help = "keep the K most likely tokens, 0 = off", .min = 0, .max = 1 << 30},
-    {"top-p", 0, SG_CLI_DOUBLE, OFF(top_p), .arg = "P", .help = "keep the smallest set holding P of the mass, 1 = off"},
-    {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "S", .help = "random seed; sequence i uses S + i", .min = 0, .max = 0x7fffffff},
-    {"stop", 0, SG_CLI_STRING, OFF(stop_text), .arg = "TEXT", .help = "stop when the output ends with TEXT's tokens",
-     .repeat = SG_MAX_STOP, .count_off = OFF(n_stop_text)},
-    {"ids", 0, SG_CLI_FLAG, OFF(want_ids), .arg = NULL, .help = "print the generated ids (space-separated, one line per sequence)"},
+    {"top-k", 0, SG_CLI_LONG, OFF(top_k), .arg = "K", .help = "keep the K most likely tokens, 0 = off",
+     .min = 0, .max = 1 << 30},
+    {"top-p", 0, SG_CLI_DOUBLE, OFF(top_p), .arg = "P",
+     .help = "keep the smallest set holding P of the mass, 1 = off"},
+    {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "S", .help = "random seed; sequence i uses S + i", .min = 0,
+     .max = 0x7fffffff},
+    {"stop", 0, SG_CLI_STRING, OFF(stop_text), .arg = "TEXT",
+     .help = "stop when the output ends with TEXT's tokens", .repeat = SG_MAX_STOP,
+     .count_off = OFF(n_stop_text)},
+    {"ids", 0, SG_CLI_FLAG, OFF(want_ids), .arg = NULL,
+     .help = "print the generated ids (space-separated, one line per sequence)"},
     {"no-eot", 0, SG_CLI_FLAG, OFF(no_eot), .arg = NULL, .help = "do not stop at <|endoftext|>"},
-    {"stagger", 0, SG_CLI_FLAG, OFF(stagger), .arg = NULL, .help = "sequence i joins the batch after i steps (tests join/leave)"},
-    {"limit", 0, SG_CLI_STRING, 0, .arg = "I=N", .help = "sequence I (from 0) stops after N tokens instead of -n", .call = set_limit},
-    {"threads", 0, SG_CLI_LONG, OFF(threads), .arg = "N", .help = "threads for the forward pass", .min = 1, .max = 1024,
-     .def = "all cores"},
-    {"bf16", 0, SG_CLI_FLAG, OFF(bf16), .arg = NULL, .help = "decode with bf16 copies of the weights (half the bytes per token)"},
+    {"stagger", 0, SG_CLI_FLAG, OFF(stagger), .arg = NULL,
+     .help = "sequence i joins the batch after i steps (tests join/leave)"},
+    {"limit", 0, SG_CLI_STRING, 0, .arg = "I=N",
+     .help = "sequence I (from 0) stops after N tokens instead of -n", .call = set_limit},
+    {"threads", 0, SG_CLI_LONG, OFF(threads), .arg = "N", .help = "threads for the forward pass", .min = 1,
+     .max = 1024, .def = "all cores"},
+    {"bf16", 0, SG_CLI_FLAG, OFF(bf16), .arg = NULL,
+     .help = "decode with bf16 copies of the weights (half the bytes per token)"},
     {"stats", 0, SG_CLI_FLAG, OFF(stats), .arg = NULL, .help = "print prefill and decode speed to stderr"},
-    {"watermark", 0, SG_CLI_FLAG, OFF(watermark), .arg = NULL, .help = "watermark the output (green-list, keyed by the store's secret)"},
+    {"watermark", 0, SG_CLI_FLAG, OFF(watermark), .arg = NULL,
+     .help = "watermark the output (green-list, keyed by the store's secret)"},
     {"db", 0, SG_CLI_STRING, OFF(db_path), .arg = "PATH", .help = "the store holding the watermark key"},
     {"gamma", 0, SG_CLI_DOUBLE, OFF(wm_gamma), .arg = "G", .help = "watermark green fraction"},
     {"delta", 0, SG_CLI_DOUBLE, OFF(wm_delta), .arg = "D", .help = "watermark logit bias"},
@@ -84,8 +94,9 @@ static const sg_cli_cmd cmd = {
     .name = "generate",
     .summary = "generate text from a prompt (streams)",
     .opts = table,
-    .description = "Generates a continuation of the prompt (-p TEXT or --prompt-ids) with the model in DIR and\n"
-                   "streams it to stdout.\n",
+    .description =
+        "Generates a continuation of the prompt (-p TEXT or --prompt-ids) with the model in DIR and\n"
+        "streams it to stdout.\n",
 };
 
 /* "1 2 3" -> malloc'd ids. Returns -1 with a message on bad input. */
@@ -138,7 +149,11 @@ static int idvec_push(idvec *v, int x) {
 }
 
 int sg_cmd_generate(int argc, char **argv) {
-    generate_opts o = {.max_tokens = 64, .temperature = 1, .top_p = 1, .wm_gamma = 0.25, .wm_delta = 2.0,
+    generate_opts o = {.max_tokens = 64,
+                       .temperature = 1,
+                       .top_p = 1,
+                       .wm_gamma = 0.25,
+                       .wm_delta = 2.0,
                        .db_path = "stagegate.db"};
     for (int i = 0; i < MAX_PROMPTS; i++) o.limits[i] = -1;
     int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);

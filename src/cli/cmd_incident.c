@@ -14,16 +14,23 @@ typedef struct {
     int rollback, all;
 } incident_opts;
 
-#define BY {"by", 0, SG_CLI_STRING, offsetof(incident_opts, by), .arg = "NAME", .help = "who does it", .def = "$USER"}
+#define BY                                                                                                   \
+    {                                                                                                        \
+        "by", 0, SG_CLI_STRING, offsetof(incident_opts, by), .arg = "NAME", .help = "who does it",           \
+                                                             .def = "$USER"                                  \
+    }
 static const sg_cli_opt open_table[] = {
     SG_CLI_POLICY_DB(incident_opts),
-    {"severity", 0, SG_CLI_STRING, offsetof(incident_opts, severity), .arg = "LEVEL", .help = "low, medium, high or critical",
-     .required = 1},
-    {"reason", 0, SG_CLI_STRING, offsetof(incident_opts, reason), .arg = "TEXT", .help = "what happened (never shown to clients)",
-     .required = 1},
-    {"suspend-audience", 0, SG_CLI_STRING, offsetof(incident_opts, aud), .arg = "A", .help = "refuse this audience while open"},
-    {"suspend-model", 0, SG_CLI_STRING, offsetof(incident_opts, model), .arg = "M", .help = "refuse this model while open"},
-    {"rollback", 0, SG_CLI_FLAG, offsetof(incident_opts, rollback), .arg = NULL, .help = "move the release back one stage"},
+    {"severity", 0, SG_CLI_STRING, offsetof(incident_opts, severity), .arg = "LEVEL",
+     .help = "low, medium, high or critical", .required = 1},
+    {"reason", 0, SG_CLI_STRING, offsetof(incident_opts, reason), .arg = "TEXT",
+     .help = "what happened (never shown to clients)", .required = 1},
+    {"suspend-audience", 0, SG_CLI_STRING, offsetof(incident_opts, aud), .arg = "A",
+     .help = "refuse this audience while open"},
+    {"suspend-model", 0, SG_CLI_STRING, offsetof(incident_opts, model), .arg = "M",
+     .help = "refuse this model while open"},
+    {"rollback", 0, SG_CLI_FLAG, offsetof(incident_opts, rollback), .arg = NULL,
+     .help = "move the release back one stage"},
     BY,
     {0},
 };
@@ -136,5 +143,6 @@ int sg_cmd_incident(int argc, char **argv) {
         {"list", run_list, &list_cmd, NULL},
         {0},
     };
-    return sg_cli_dispatch("incident", "Open, close and list incidents (suspend, roll back).", subs, argc, argv);
+    return sg_cli_dispatch("incident", "Open, close and list incidents (suspend, roll back).", subs, argc,
+                           argv);
 }

@@ -1,7 +1,7 @@
 /* cmd_keys.c — `stagegate keys create|list|revoke|show`: API key administration. */
 #include <errno.h>
-#include <math.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,8 +12,8 @@
 #include "access/audit.h"
 #include "access/keys.h"
 #include "base/log.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "store/store.h"
 
 typedef struct {
@@ -22,18 +22,23 @@ typedef struct {
     char ref_buf[128]; /* the secret read from stdin for ref "-" */
 } options;
 
-#define OPT_DB {"db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store",                   \
+                                                       .def = "./stagegate.db"                               \
+    }
 static const sg_cli_opt create_table[] = {
     OPT_DB,
-    {"name", 0, SG_CLI_STRING, offsetof(options, name), .arg = "NAME", .help = "who the key is for", .required = 1},
-    {"audience", 0, SG_CLI_STRING, offsetof(options, audience), .arg = "AUDIENCE", .help = "an audience of the policy",
+    {"name", 0, SG_CLI_STRING, offsetof(options, name), .arg = "NAME", .help = "who the key is for",
      .required = 1},
+    {"audience", 0, SG_CLI_STRING, offsetof(options, audience), .arg = "AUDIENCE",
+     .help = "an audience of the policy", .required = 1},
     {"expires", 0, SG_CLI_STRING, offsetof(options, expires), .arg = "DURATION",
      .help = "a number and a unit: s, m, h, d or w (e.g. 30d)", .def = "never"},
-    {"rpm", 0, SG_CLI_LONG, offsetof(options, rpm), .arg = "N", .help = "this key's requests per minute", .min = 1,
-     .max = INFINITY, .def = "the policy's limit"},
-    {"tpm", 0, SG_CLI_LONG, offsetof(options, tpm), .arg = "N", .help = "this key's tokens per minute", .min = 1, .max = INFINITY,
-     .def = "the policy's limit"},
+    {"rpm", 0, SG_CLI_LONG, offsetof(options, rpm), .arg = "N", .help = "this key's requests per minute",
+     .min = 1, .max = INFINITY, .def = "the policy's limit"},
+    {"tpm", 0, SG_CLI_LONG, offsetof(options, tpm), .arg = "N", .help = "this key's tokens per minute",
+     .min = 1, .max = INFINITY, .def = "the policy's limit"},
     {0},
 };
 static const sg_cli_opt db_table[] = {OPT_DB, {0}};
@@ -286,11 +291,11 @@ static int cmd_show(options *o) {
     return 0;
 }
 
-#define RUN(verb)                                                                                             \
-    static int run_##verb(int argc, char **argv) {                                                            \
-        options o = {0};                                                                                      \
-        int rc = parse(&verb##_cmd, argc, argv, &o);                                                          \
-        return rc >= 0 ? rc : cmd_##verb(&o);                                                                 \
+#define RUN(verb)                                                                                            \
+    static int run_##verb(int argc, char **argv) {                                                           \
+        options o = {0};                                                                                     \
+        int rc = parse(&verb##_cmd, argc, argv, &o);                                                         \
+        return rc >= 0 ? rc : cmd_##verb(&o);                                                                \
     }
 RUN(create)
 RUN(list)

@@ -10,8 +10,8 @@
 
 #include "access/audit.h"
 #include "base/log.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "distribution/keyfiles.h"
 #include "store/store.h"
 
@@ -20,14 +20,20 @@ typedef struct {
     const char *v[4];
 } licensee_opts;
 #define V(i) (offsetof(licensee_opts, v) + (i) * sizeof(const char *))
-#define OPT_DB {"db", 0, SG_CLI_STRING, V(O_DB), .arg = "PATH", .help = "the store", .required = 1}
-#define OPT_NAME {"name", 0, SG_CLI_STRING, V(O_NAME), .arg = "N", .help = "the licensee's name"}
+#define OPT_DB                                                                                               \
+    { "db", 0, SG_CLI_STRING, V(O_DB), .arg = "PATH", .help = "the store", .required = 1 }
+#define OPT_NAME                                                                                             \
+    { "name", 0, SG_CLI_STRING, V(O_NAME), .arg = "N", .help = "the licensee's name" }
 static const sg_cli_opt keygen_table[] = {
-    {"output", 'o', SG_CLI_STRING, V(O_OUT), .arg = "NAME", .help = "writes NAME.pub and NAME.key", .required = 1},
+    {"output", 'o', SG_CLI_STRING, V(O_OUT), .arg = "NAME", .help = "writes NAME.pub and NAME.key",
+     .required = 1},
     {0},
 };
 static const sg_cli_opt add_table[] = {
-    OPT_DB, OPT_NAME, {"public-key", 0, SG_CLI_STRING, V(O_PUB), .arg = "NAME.pub", .help = "the key from `licensee keygen`"}, {0}};
+    OPT_DB,
+    OPT_NAME,
+    {"public-key", 0, SG_CLI_STRING, V(O_PUB), .arg = "NAME.pub", .help = "the key from `licensee keygen`"},
+    {0}};
 static const sg_cli_opt list_table[] = {OPT_DB, {0}};
 static const sg_cli_opt revoke_table[] = {OPT_DB, OPT_NAME, {0}};
 #undef OPT_DB
@@ -35,7 +41,8 @@ static const sg_cli_opt revoke_table[] = {OPT_DB, OPT_NAME, {0}};
 #undef V
 static const sg_cli_cmd keygen_cmd = {
     .name = "licensee keygen",
-    .summary = "(run by the licensee) write an X25519 key pair: NAME.pub to send, NAME.key (mode 0600) to keep",
+    .summary =
+        "(run by the licensee) write an X25519 key pair: NAME.pub to send, NAME.key (mode 0600) to keep",
     .opts = keygen_table,
     .description = "Bundles are sealed to NAME.pub.\n",
 };

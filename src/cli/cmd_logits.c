@@ -24,13 +24,18 @@ typedef struct {
 } logits_opts;
 
 static const sg_cli_opt table[] = {
-    {"model", 'm', SG_CLI_STRING, offsetof(logits_opts, dir), .arg = "DIR", .help = "checkpoint directory", .required = 1},
-    {"ids", 0, SG_CLI_STRING, offsetof(logits_opts, ids), .arg = "\"ID ...\"", .help = "the prompt's token ids", .required = 1},
-    {"decode", 0, SG_CLI_FLAG, offsetof(logits_opts, decode), .arg = NULL, .help = "a row for every position, through the decode path"},
-    {"chunk", 0, SG_CLI_LONG, offsetof(logits_opts, chunk), .arg = "K", .help = "prefill K tokens at a time: a row per chunk end",
-     .min = 1, .max = 1 << 20, .def = "the whole prompt"},
+    {"model", 'm', SG_CLI_STRING, offsetof(logits_opts, dir), .arg = "DIR", .help = "checkpoint directory",
+     .required = 1},
+    {"ids", 0, SG_CLI_STRING, offsetof(logits_opts, ids), .arg = "\"ID ...\"",
+     .help = "the prompt's token ids", .required = 1},
+    {"decode", 0, SG_CLI_FLAG, offsetof(logits_opts, decode), .arg = NULL,
+     .help = "a row for every position, through the decode path"},
+    {"chunk", 0, SG_CLI_LONG, offsetof(logits_opts, chunk), .arg = "K",
+     .help = "prefill K tokens at a time: a row per chunk end", .min = 1, .max = 1 << 20,
+     .def = "the whole prompt"},
     {"bf16", 0, SG_CLI_FLAG, offsetof(logits_opts, bf16), .arg = NULL, .help = "decode with bf16 weights"},
-    {"output", 'o', SG_CLI_STRING, offsetof(logits_opts, path), .arg = "FILE", .help = "where the float32 rows go", .required = 1},
+    {"output", 'o', SG_CLI_STRING, offsetof(logits_opts, path), .arg = "FILE",
+     .help = "where the float32 rows go", .required = 1},
     {0},
 };
 static const sg_cli_cmd cmd = {

@@ -11,8 +11,8 @@
 #include "access/audit.h"
 #include "base/fileio.h"
 #include "base/log.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "distribution/bundle.h"
 #include "distribution/fingerprint.h"
 #include "distribution/keyfiles.h"
@@ -27,17 +27,25 @@ typedef struct {
 } pack_opts;
 #define V(i) (offsetof(pack_opts, v) + (i) * sizeof(const char *))
 static const sg_cli_opt table[] = {
-    {"db", 0, SG_CLI_STRING, V(O_DB), .arg = "PATH", .help = "the store (licensees, release key, issues)", .required = 1},
-    {"model", 'm', SG_CLI_STRING, V(O_MODEL), .arg = "MODEL_DIR", .help = "the checkpoint directory", .required = 1},
-    {"to", 0, SG_CLI_STRING, V(O_TO), .arg = "LICENSEE", .help = "the licensee the bundle is for", .required = 1},
+    {"db", 0, SG_CLI_STRING, V(O_DB), .arg = "PATH", .help = "the store (licensees, release key, issues)",
+     .required = 1},
+    {"model", 'm', SG_CLI_STRING, V(O_MODEL), .arg = "MODEL_DIR", .help = "the checkpoint directory",
+     .required = 1},
+    {"to", 0, SG_CLI_STRING, V(O_TO), .arg = "LICENSEE", .help = "the licensee the bundle is for",
+     .required = 1},
     {"output", 'o', SG_CLI_STRING, V(O_OUT), .arg = "FILE", .help = "the bundle", .required = 1},
-    {"policy", 0, SG_CLI_STRING, V(O_POLICY), .arg = "FILE", .help = "the stage must release the model as downloadable"},
-    {"license", 0, SG_CLI_STRING, V(O_LICENSE), .arg = "FILE", .help = "the license text", .def = "the policy's license: file"},
-    {"stage", 0, SG_CLI_STRING, V(O_STAGE), .arg = "NAME", .help = "the stage checked with --policy", .def = "its current stage"},
-    {"name", 0, SG_CLI_STRING, V(O_NAME), .arg = "MODEL", .help = "the model's name in the manifest", .def = "MODEL_DIR's name"},
+    {"policy", 0, SG_CLI_STRING, V(O_POLICY), .arg = "FILE",
+     .help = "the stage must release the model as downloadable"},
+    {"license", 0, SG_CLI_STRING, V(O_LICENSE), .arg = "FILE", .help = "the license text",
+     .def = "the policy's license: file"},
+    {"stage", 0, SG_CLI_STRING, V(O_STAGE), .arg = "NAME", .help = "the stage checked with --policy",
+     .def = "its current stage"},
+    {"name", 0, SG_CLI_STRING, V(O_NAME), .arg = "MODEL", .help = "the model's name in the manifest",
+     .def = "MODEL_DIR's name"},
     {"epsilon", 0, SG_CLI_DOUBLE, offsetof(pack_opts, epsilon), .arg = "E",
      .help = "the fingerprint's size relative to each matrix's RMS, in (0, 1)"},
-    {"no-fingerprint", 0, SG_CLI_FLAG, offsetof(pack_opts, no_fp), .arg = NULL, .help = "do not fingerprint the weights"},
+    {"no-fingerprint", 0, SG_CLI_FLAG, offsetof(pack_opts, no_fp), .arg = NULL,
+     .help = "do not fingerprint the weights"},
     {0},
 };
 #undef V
@@ -70,7 +78,8 @@ int sg_cmd_pack(int argc, char **argv) {
     const char **v = o.v;
     double epsilon = o.epsilon;
     if (!(epsilon > 0 && epsilon < 1))
-        return sg_cli_usage(cmd, "--epsilon: expected a number between 0 and 1 (both excluded), got %g", epsilon);
+        return sg_cli_usage(cmd, "--epsilon: expected a number between 0 and 1 (both excluded), got %g",
+                            epsilon);
     sg_error *err = NULL;
     sg_policy *policy = NULL;
     char stage[SG_KEY_NAME_MAX] = "downloadable";

@@ -16,7 +16,8 @@ typedef struct {
 } check_opts;
 static const sg_cli_opt check_table[] = {
     {"json", 0, SG_CLI_FLAG, offsetof(check_opts, json), .arg = NULL,
-     .help = "print the policy (settings, effective audiences and models per stage, warnings) as one JSON object"},
+     .help = "print the policy (settings, effective audiences and models per stage, warnings) as one JSON "
+             "object"},
     {0},
 };
 static const sg_cli_cmd check_cmd = {
@@ -26,11 +27,12 @@ static const sg_cli_cmd check_cmd = {
     .min_args = 1,
     .max_args = 1,
     .opts = check_table,
-    .description = "Loads the release policy FILE and prints its warnings (unknown keys, unknown safety\n"
-                   "protocols, ...) and its stages as a table: audiences and models served (cumulative),\n"
-                   "access level per component group (model / risk analysis / replication), safety\n"
-                   "protocols, and the gates for entering each stage. Exits 0 if the policy is valid, 1 with\n"
-                   "FILE:LINE:COLUMN errors if not. docs/POLICY.md describes every key.\n",
+    .description =
+        "Loads the release policy FILE and prints its warnings (unknown keys, unknown safety\n"
+        "protocols, ...) and its stages as a table: audiences and models served (cumulative),\n"
+        "access level per component group (model / risk analysis / replication), safety\n"
+        "protocols, and the gates for entering each stage. Exits 0 if the policy is valid, 1 with\n"
+        "FILE:LINE:COLUMN errors if not. docs/POLICY.md describes every key.\n",
 };
 
 /* A growable string for one table cell. */
@@ -256,6 +258,6 @@ int sg_cmd_policy(int argc, char **argv) {
         {"apply", sg_policy_apply, &sg_policy_apply_cmd, NULL}, /* in cmd_serve.c */
         {0},
     };
-    return sg_cli_dispatch("policy", "Check a release policy file; make the running server apply it.", subs, argc,
-                           argv);
+    return sg_cli_dispatch("policy", "Check a release policy file; make the running server apply it.", subs,
+                           argc, argv);
 }

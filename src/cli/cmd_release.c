@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "access/audit.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "distribution/keyfiles.h"
 #include "store/store.h"
 
@@ -15,16 +15,17 @@ typedef struct {
 } release_opts;
 static const sg_cli_opt table[] = {
     {"db", 0, SG_CLI_STRING, offsetof(release_opts, db), .arg = "PATH", .help = "the store", .required = 1},
-    {"output", 'o', SG_CLI_STRING, offsetof(release_opts, out), .arg = "release.pub", .help = "where the public key goes",
-     .required = 1},
+    {"output", 'o', SG_CLI_STRING, offsetof(release_opts, out), .arg = "release.pub",
+     .help = "where the public key goes", .required = 1},
     {0},
 };
 static const sg_cli_cmd keygen_cmd = {
     .name = "release keygen",
     .summary = "create the release signing key (Ed25519) in the store; write its public key",
     .opts = table,
-    .description = "The secret is kept encrypted under a key derived from PATH.key (beside the database,\n"
-                   "mode 0600) and never printed; the public key is written for anyone to verify bundles with.\n",
+    .description =
+        "The secret is kept encrypted under a key derived from PATH.key (beside the database,\n"
+        "mode 0600) and never printed; the public key is written for anyone to verify bundles with.\n",
 };
 static const sg_cli_cmd pubkey_cmd = {
     .name = "release pubkey",

@@ -17,17 +17,20 @@ typedef struct {
 
 static const sg_cli_opt table[] = {
     SG_CLI_POLICY_DB(report_opts),
-    {"since", 0, SG_CLI_STRING, offsetof(report_opts, since), .arg = "DURATION", .help = "the period: 7d, 24h, 30m, 90s",
-     .def = "the policy's monitoring_frequency period"},
-    {"json", 0, SG_CLI_FLAG, offsetof(report_opts, json), .arg = NULL, .help = "JSON instead of Markdown text"},
-    {"output", 'o', SG_CLI_STRING, offsetof(report_opts, out), .arg = "FILE", .help = "write to FILE", .def = "stdout"},
+    {"since", 0, SG_CLI_STRING, offsetof(report_opts, since), .arg = "DURATION",
+     .help = "the period: 7d, 24h, 30m, 90s", .def = "the policy's monitoring_frequency period"},
+    {"json", 0, SG_CLI_FLAG, offsetof(report_opts, json), .arg = NULL,
+     .help = "JSON instead of Markdown text"},
+    {"output", 'o', SG_CLI_STRING, offsetof(report_opts, out), .arg = "FILE", .help = "write to FILE",
+     .def = "stdout"},
     {0},
 };
 static const sg_cli_cmd cmd_spec = {
     .name = "report",
     .summary = "usage, refusals, incidents and stage changes over a period",
     .opts = table,
-    .description = "Usage per audience and model, refusals by cause, top keys, incidents and stage changes.\n",
+    .description =
+        "Usage per audience and model, refusals by cause, top keys, incidents and stage changes.\n",
 };
 
 int sg_cmd_report(int argc, char **argv) {

@@ -17,23 +17,30 @@ typedef struct {
     const char *policy, *db, *by, *stage, *status, *file, *item, *note;
 } risk_opts;
 
-#define BY {"by", 0, SG_CLI_STRING, offsetof(risk_opts, by), .arg = "NAME", .help = "who records it", .def = "$USER"}
+#define BY                                                                                                   \
+    {                                                                                                        \
+        "by", 0, SG_CLI_STRING, offsetof(risk_opts, by), .arg = "NAME", .help = "who records it",            \
+                                                         .def = "$USER"                                      \
+    }
 static const sg_cli_opt record_table[] = {
     SG_CLI_POLICY_DB(risk_opts),
-    {"stage", 0, SG_CLI_STRING, offsetof(risk_opts, stage), .arg = "STAGE", .help = "the stage it assesses", .required = 1},
+    {"stage", 0, SG_CLI_STRING, offsetof(risk_opts, stage), .arg = "STAGE", .help = "the stage it assesses",
+     .required = 1},
     {"status", 0, SG_CLI_ENUM, offsetof(risk_opts, status), .arg = NULL, .help = "the assessment's status",
      .choices = "not_started|pending|in_progress|completed", .required = 1},
-    {"file", 0, SG_CLI_STRING, offsetof(risk_opts, file), .arg = "DOC", .help = "the assessment document", .required = 1},
+    {"file", 0, SG_CLI_STRING, offsetof(risk_opts, file), .arg = "DOC", .help = "the assessment document",
+     .required = 1},
     BY,
     {0},
 };
 static const sg_cli_opt mitigation_table[] = {
     SG_CLI_POLICY_DB(risk_opts),
-    {"item", 0, SG_CLI_STRING, offsetof(risk_opts, item), .arg = "NAME", .help = "a key of the policy's risk_mitigation_plan",
-     .required = 1},
-    {"status", 0, SG_CLI_STRING, offsetof(risk_opts, status), .arg = "STATUS", .help = "free text: planned, in_progress, done, ...",
-     .required = 1},
-    {"note", 0, SG_CLI_STRING, offsetof(risk_opts, note), .arg = "TEXT", .help = "a note kept with the status"},
+    {"item", 0, SG_CLI_STRING, offsetof(risk_opts, item), .arg = "NAME",
+     .help = "a key of the policy's risk_mitigation_plan", .required = 1},
+    {"status", 0, SG_CLI_STRING, offsetof(risk_opts, status), .arg = "STATUS",
+     .help = "free text: planned, in_progress, done, ...", .required = 1},
+    {"note", 0, SG_CLI_STRING, offsetof(risk_opts, note), .arg = "TEXT",
+     .help = "a note kept with the status"},
     BY,
     {0},
 };

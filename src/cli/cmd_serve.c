@@ -24,9 +24,10 @@ typedef struct {
 } serve_opts;
 
 static const sg_cli_opt serve_table[] = {
-    {"policy", 'p', SG_CLI_STRING, offsetof(serve_opts, policy), .arg = "FILE", .help = "the release policy (YAML)",
-     .required = 1},
-    {"db", 'd', SG_CLI_STRING, offsetof(serve_opts, db), .arg = "PATH", .help = "the store: keys, usage, audit log"},
+    {"policy", 'p', SG_CLI_STRING, offsetof(serve_opts, policy), .arg = "FILE",
+     .help = "the release policy (YAML)", .required = 1},
+    {"db", 'd', SG_CLI_STRING, offsetof(serve_opts, db), .arg = "PATH",
+     .help = "the store: keys, usage, audit log"},
     {"listen", 'l', SG_CLI_STRING, offsetof(serve_opts, listen), .arg = "HOST:PORT",
      .help = "address to listen on (port 0 = any free)"},
     {"port-file", 'f', SG_CLI_STRING, offsetof(serve_opts, port_file), .arg = "FILE",
@@ -53,7 +54,8 @@ typedef struct {
     const char *db;
 } apply_opts;
 static const sg_cli_opt apply_table[] = {
-    {"db", 'd', SG_CLI_STRING, offsetof(apply_opts, db), .arg = "PATH", .help = "the store of the running server"},
+    {"db", 'd', SG_CLI_STRING, offsetof(apply_opts, db), .arg = "PATH",
+     .help = "the store of the running server"},
     {0},
 };
 const sg_cli_cmd sg_policy_apply_cmd = {

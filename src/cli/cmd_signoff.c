@@ -15,7 +15,8 @@ typedef struct {
 
 static const sg_cli_opt table[] = {
     SG_CLI_POLICY_DB(signoff_opts),
-    {"stage", 0, SG_CLI_STRING, offsetof(signoff_opts, stage), .arg = "STAGE", .help = "the stage signed off"},
+    {"stage", 0, SG_CLI_STRING, offsetof(signoff_opts, stage), .arg = "STAGE",
+     .help = "the stage signed off"},
     {"by", 0, SG_CLI_STRING, offsetof(signoff_opts, by), .arg = "NAME", .help = "the reviewer"},
     {"note", 0, SG_CLI_STRING, offsetof(signoff_opts, note), .arg = "TEXT", .help = "what was reviewed"},
     {0},
@@ -26,8 +27,9 @@ static const sg_cli_cmd cmd_spec = {
     .args = "[list]",
     .max_args = 1,
     .opts = table,
-    .description = "Without `list`, --stage, --by and --note are required. When the policy names reviewers for\n"
-                   "the stage's gate, only they may sign off. `signoff list` prints the sign-offs recorded.\n",
+    .description =
+        "Without `list`, --stage, --by and --note are required. When the policy names reviewers for\n"
+        "the stage's gate, only they may sign off. `signoff list` prints the sign-offs recorded.\n",
 };
 
 int sg_cmd_signoff(int argc, char **argv) {
@@ -39,7 +41,8 @@ int sg_cmd_signoff(int argc, char **argv) {
     const char *const *pos = (const char *const *)argv + 1;
     int listing = n_pos == 1 && !strcmp(pos[0], "list");
     if ((n_pos && !listing) || (!listing && (!stage || !by || !note || !by[0] || !note[0]))) {
-        return sg_cli_usage(cmd, n_pos ? "unexpected argument '%s'" : "--stage, --by and --note are required%s",
+        return sg_cli_usage(cmd,
+                            n_pos ? "unexpected argument '%s'" : "--stage, --by and --note are required%s",
                             n_pos ? pos[0] : "");
     }
     sg_policy *p = NULL;

@@ -14,20 +14,25 @@ typedef struct {
     int force;
 } stage_opts;
 
-#define BY {"by", 0, SG_CLI_STRING, offsetof(stage_opts, by), .arg = "NAME", .help = "who does it", .def = "$USER"}
+#define BY                                                                                                   \
+    { "by", 0, SG_CLI_STRING, offsetof(stage_opts, by), .arg = "NAME", .help = "who does it", .def = "$USER" }
 static const sg_cli_opt status_table[] = {SG_CLI_POLICY_DB(stage_opts), {0}};
 static const sg_cli_opt advance_table[] = {
     SG_CLI_POLICY_DB(stage_opts),
     BY,
-    {"force", 0, SG_CLI_FLAG, offsetof(stage_opts, force), .arg = NULL, .help = "move even with unmet gates (needs --reason)"},
-    {"reason", 0, SG_CLI_STRING, offsetof(stage_opts, reason), .arg = "TEXT", .help = "why (recorded and audited)"},
+    {"force", 0, SG_CLI_FLAG, offsetof(stage_opts, force), .arg = NULL,
+     .help = "move even with unmet gates (needs --reason)"},
+    {"reason", 0, SG_CLI_STRING, offsetof(stage_opts, reason), .arg = "TEXT",
+     .help = "why (recorded and audited)"},
     {0},
 };
 static const sg_cli_opt rollback_table[] = {
     SG_CLI_POLICY_DB(stage_opts),
     BY,
-    {"reason", 0, SG_CLI_STRING, offsetof(stage_opts, reason), .arg = "TEXT", .help = "why (recorded and audited)", .required = 1},
-    {"to", 0, SG_CLI_STRING, offsetof(stage_opts, to), .arg = "STAGE", .help = "the stage to go back to", .def = "the previous one"},
+    {"reason", 0, SG_CLI_STRING, offsetof(stage_opts, reason), .arg = "TEXT",
+     .help = "why (recorded and audited)", .required = 1},
+    {"to", 0, SG_CLI_STRING, offsetof(stage_opts, to), .arg = "STAGE", .help = "the stage to go back to",
+     .def = "the previous one"},
     {0},
 };
 #undef BY
@@ -41,7 +46,8 @@ static const sg_cli_cmd advance_cmd = {
     .name = "stage advance",
     .summary = "move to the next stage when every gate is met",
     .opts = advance_table,
-    .description = "Exits 1 naming each unmet gate; --force --reason overrides and is audited as an override.\n",
+    .description =
+        "Exits 1 naming each unmet gate; --force --reason overrides and is audited as an override.\n",
 };
 static const sg_cli_cmd rollback_cmd = {
     .name = "stage rollback",
@@ -210,6 +216,6 @@ int sg_cmd_stage(int argc, char **argv) {
         {"history", history, &history_cmd, NULL},
         {0},
     };
-    return sg_cli_dispatch("stage", "The release stage: status, advance through gates, rollback, history.", subs,
-                           argc, argv);
+    return sg_cli_dispatch("stage", "The release stage: status, advance through gates, rollback, history.",
+                           subs, argc, argv);
 }

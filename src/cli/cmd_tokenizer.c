@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 
 #include "base/fileio.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "train/bpe_train.h"
 
 typedef struct {
@@ -20,8 +20,10 @@ typedef struct {
 
 static const sg_cli_opt train_table[] = {
     {"vocab-size", 'n', SG_CLI_LONG, offsetof(train_opts, vocab), .arg = "N",
-     .help = "tokens in the vocabulary (256 bytes + merges + 1)", .min = SG_BPE_MIN_VOCAB, .max = SG_BPE_MAX_VOCAB},
-    {"output", 'o', SG_CLI_STRING, offsetof(train_opts, out), .arg = "DIR", .help = "output directory (created if missing)"},
+     .help = "tokens in the vocabulary (256 bytes + merges + 1)", .min = SG_BPE_MIN_VOCAB,
+     .max = SG_BPE_MAX_VOCAB},
+    {"output", 'o', SG_CLI_STRING, offsetof(train_opts, out), .arg = "DIR",
+     .help = "output directory (created if missing)"},
     {0},
 };
 static const sg_cli_cmd train_cmd = {
@@ -30,8 +32,9 @@ static const sg_cli_cmd train_cmd = {
     .args = "FILE|DIR...",
     .max_args = -1,
     .opts = train_table,
-    .description = "A directory argument stands for its files (sorted by name). \"<|endoftext|>\" in the text\n"
-                   "separates documents; it gets the last id.\n",
+    .description =
+        "A directory argument stands for its files (sorted by name). \"<|endoftext|>\" in the text\n"
+        "separates documents; it gets the last id.\n",
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

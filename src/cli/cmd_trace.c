@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "distribution/fingerprint.h"
 #include "store/store.h"
 
@@ -17,8 +17,10 @@ typedef struct {
 #define V(i) (offsetof(trace_opts, v) + (i) * sizeof(const char *))
 static const sg_cli_opt table[] = {
     {"db", 0, SG_CLI_STRING, V(0), .arg = "PATH", .help = "the store holding the issues", .required = 1},
-    {"model", 'm', SG_CLI_STRING, V(1), .arg = "SUSPECT_DIR", .help = "the suspect model's checkpoint directory", .required = 1},
-    {"top", 0, SG_CLI_INT, offsetof(trace_opts, top), .arg = "N", .help = "scores to print", .min = 0, .max = INFINITY},
+    {"model", 'm', SG_CLI_STRING, V(1), .arg = "SUSPECT_DIR",
+     .help = "the suspect model's checkpoint directory", .required = 1},
+    {"top", 0, SG_CLI_INT, offsetof(trace_opts, top), .arg = "N", .help = "scores to print", .min = 0,
+     .max = INFINITY},
     {0},
 };
 #undef V
@@ -26,11 +28,12 @@ static const sg_cli_cmd cmd_spec = {
     .name = "trace",
     .summary = "name the licensee whose copy a suspect model is",
     .opts = table,
-    .description = "Scores SUSPECT_DIR's weights against the fingerprint of every bundle issued from this store\n"
-                   "(each against its recorded original) and prints one JSON object: licensee (the best match,\n"
-                   "or null when no score reaches the threshold), confidence, z (its score), threshold, matches\n"
-                   "(every issue over the threshold: an average of several copies names them all) and the top\n"
-                   "N scores.\n",
+    .description =
+        "Scores SUSPECT_DIR's weights against the fingerprint of every bundle issued from this store\n"
+        "(each against its recorded original) and prints one JSON object: licensee (the best match,\n"
+        "or null when no score reaches the threshold), confidence, z (its score), threshold, matches\n"
+        "(every issue over the threshold: an average of several copies names them all) and the top\n"
+        "N scores.\n",
 };
 
 int sg_cmd_trace(int argc, char **argv) {

@@ -44,10 +44,11 @@ static sg_cli_cmd finetune_cmd = {
     .summary = "continue training a checkpoint on new text",
     .args = "FILES...",
     .max_args = -1,
-    .description = "Continues training CHECKPOINT_DIR (-m; its tokenizer too) on FILES (files or directories of\n"
-                   ".txt). --layer-lr-decay D: layer l of L learns at lr * D^(L-1-l), embeddings lr * D^L;\n"
-                   "--freeze-layers N freezes the embeddings and the lowest N layers. Defaults: lr 1e-4,\n"
-                   "warmup 20, steps 200, eval-interval 50; every `stagegate train` setting applies.\n",
+    .description =
+        "Continues training CHECKPOINT_DIR (-m; its tokenizer too) on FILES (files or directories of\n"
+        ".txt). --layer-lr-decay D: layer l of L learns at lr * D^(L-1-l), embeddings lr * D^L;\n"
+        "--freeze-layers N freezes the embeddings and the lowest N layers. Defaults: lr 1e-4,\n"
+        "warmup 20, steps 200, eval-interval 50; every `stagegate train` setting applies.\n",
     .on_arg = sg_train_opts_corpus,
 };
 
@@ -55,8 +56,10 @@ static int run_train(int argc, char **argv, int finetune) {
     const char *name = finetune ? "finetune" : "train";
     static sg_cli_opt table[100];
     if (!train_cmd.opts) {
-        train_cmd.opts = finetune_cmd.opts = sg_train_opts_table(table, sizeof table / sizeof table[0], config_opt, 1);
-        if (!train_cmd.opts) return sg_cli_fail(name, sg_error_new("too many training settings for the option table"));
+        train_cmd.opts = finetune_cmd.opts =
+            sg_train_opts_table(table, sizeof table / sizeof table[0], config_opt, 1);
+        if (!train_cmd.opts)
+            return sg_cli_fail(name, sg_error_new("too many training settings for the option table"));
     }
     train_opts o = {.flags.v = calloc((size_t)argc, sizeof *o.flags.v)};
     if (!o.flags.v) return sg_cli_fail(name, sg_error_new("out of memory"));

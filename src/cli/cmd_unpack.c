@@ -4,8 +4,8 @@
 #include <stdio.h>
 
 #include "base/log.h"
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "distribution/bundle.h"
 #include "distribution/keyfiles.h"
 
@@ -15,8 +15,10 @@ typedef struct {
 #define V(i) (offsetof(unpack_opts, v) + (i) * sizeof(const char *))
 static const sg_cli_opt table[] = {
     {"key", 0, SG_CLI_STRING, V(0), .arg = "NAME.key", .help = "the licensee's secret key", .required = 1},
-    {"output", 'o', SG_CLI_STRING, V(1), .arg = "DIR", .help = "where the files go (must not exist)", .required = 1},
-    {"release-key", 0, SG_CLI_STRING, V(2), .arg = "release.pub", .help = "check the bundle's origin against this key"},
+    {"output", 'o', SG_CLI_STRING, V(1), .arg = "DIR", .help = "where the files go (must not exist)",
+     .required = 1},
+    {"release-key", 0, SG_CLI_STRING, V(2), .arg = "release.pub",
+     .help = "check the bundle's origin against this key"},
     {0},
 };
 #undef V

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "cli/commands.h"
 #include "cli/cli_parse.h"
+#include "cli/commands.h"
 #include "distribution/bundle.h"
 #include "distribution/keyfiles.h"
 
@@ -13,8 +13,8 @@ typedef struct {
     const char *v[1];
 } verify_opts;
 static const sg_cli_opt table[] = {
-    {"release-key", 0, SG_CLI_STRING, offsetof(verify_opts, v), .arg = "release.pub", .help = "the release's public key",
-     .required = 1},
+    {"release-key", 0, SG_CLI_STRING, offsetof(verify_opts, v), .arg = "release.pub",
+     .help = "the release's public key", .required = 1},
     {0},
 };
 static const sg_cli_cmd cmd_spec = {

@@ -25,11 +25,15 @@ typedef struct {
 
 #define OFF(f) offsetof(watermark_eval_opts, f)
 static const sg_cli_opt table[] = {
-    {"model", 'm', SG_CLI_STRING, OFF(dir), .arg = "DIR", .help = "the model (checkpoint + tokenizer files)", .required = 1},
+    {"model", 'm', SG_CLI_STRING, OFF(dir), .arg = "DIR", .help = "the model (checkpoint + tokenizer files)",
+     .required = 1},
     {"db", 0, SG_CLI_STRING, OFF(db), .arg = "PATH", .help = "the store holding the watermark key"},
-    {"samples", 0, SG_CLI_INT, OFF(cfg.samples), .arg = "N", .help = "completions", .min = 0, .max = INFINITY},
-    {"tokens", 0, SG_CLI_INT, OFF(cfg.tokens), .arg = "T", .help = "completion length", .min = 0, .max = INFINITY},
-    {"prompt-tokens", 0, SG_CLI_INT, OFF(cfg.prompt_tokens), .arg = "P", .help = "prompt length", .min = 0, .max = INFINITY},
+    {"samples", 0, SG_CLI_INT, OFF(cfg.samples), .arg = "N", .help = "completions", .min = 0,
+     .max = INFINITY},
+    {"tokens", 0, SG_CLI_INT, OFF(cfg.tokens), .arg = "T", .help = "completion length", .min = 0,
+     .max = INFINITY},
+    {"prompt-tokens", 0, SG_CLI_INT, OFF(cfg.prompt_tokens), .arg = "P", .help = "prompt length", .min = 0,
+     .max = INFINITY},
     {"gamma", 0, SG_CLI_DOUBLE, OFF(cfg.gamma), .arg = "G", .help = "watermark green fraction"},
     {"delta", 0, SG_CLI_DOUBLE, OFF(cfg.delta), .arg = "D", .help = "watermark logit bias"},
     {"z-threshold", 0, SG_CLI_DOUBLE, OFF(cfg.z_threshold), .arg = "Z", .help = "detection threshold"},
@@ -43,14 +47,15 @@ static const sg_cli_cmd cmd = {
     .name = "watermark-eval",
     .summary = "evaluate the watermark (tpr, fpr, perplexity cost, edits)",
     .opts = table,
-    .description = "Generates completions from prompts cut from held-out text with and without the watermark\n"
-                   "and reports tpr (at the z threshold), fpr and the z distribution on the human\n"
-                   "continuations, the perplexity cost, and tpr after replacing 10%/25% of tokens.\n",
+    .description =
+        "Generates completions from prompts cut from held-out text with and without the watermark\n"
+        "and reports tpr (at the z threshold), fpr and the z distribution on the human\n"
+        "continuations, the perplexity cost, and tpr after replacing 10%/25% of tokens.\n",
 };
 
 int sg_cmd_watermark_eval(int argc, char **argv) {
-    watermark_eval_opts o = {.db = "stagegate.db", .seed = 1,
-                             .cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, "data/sotu/heldout"}};
+    watermark_eval_opts o = {
+        .db = "stagegate.db", .seed = 1, .cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, "data/sotu/heldout"}};
     int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
     if (rc >= 0) return rc;
     const char *dir = o.dir, *db = o.db, *out_path = o.out_path;

@@ -16,9 +16,11 @@
 /* The two options every release subcommand takes, for an options struct T
  * with `const char *policy, *db` fields. */
 #define SG_CLI_POLICY_DB(T)                                                                                  \
-    {"policy", 0, SG_CLI_STRING, offsetof(T, policy), .arg = "FILE", .help = "the release policy",           \
+    {"policy",     0, SG_CLI_STRING, offsetof(T, policy), .arg = "FILE", .help = "the release policy",       \
      .required = 1},                                                                                         \
-        {"db", 0, SG_CLI_STRING, offsetof(T, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(T, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db" \
+    }
 
 /* Loads the policy (printing its warnings) and opens the store (db NULL =
  * ./stagegate.db). Either output may be NULL to skip it. 0 or 1 (printed). */

@@ -42,7 +42,7 @@ sg_cli_opt *sg_train_opts_table(sg_cli_opt *out, size_t cap, const sg_cli_opt *e
             [SG_TRAIN_KEY_SWITCH] = SG_CLI_FLAG,
         };
         static const char *const args[] = {
-            [SG_TRAIN_KEY_INT] = "N",    [SG_TRAIN_KEY_DOUBLE] = "X", [SG_TRAIN_KEY_STRING] = "VALUE",
+            [SG_TRAIN_KEY_INT] = "N",     [SG_TRAIN_KEY_DOUBLE] = "X",  [SG_TRAIN_KEY_STRING] = "VALUE",
             [SG_TRAIN_KEY_LIST] = "PATH", [SG_TRAIN_KEY_SWITCH] = NULL,
         };
         out[n] = (sg_cli_opt){

@@ -14,7 +14,7 @@
 typedef struct {
     struct {
         const char *key, *value;
-    } *v;
+    } * v;
     int n;
 } sg_train_flags;
 
