@@ -54,7 +54,7 @@ static void describe(const sg_cli_opt *o, char *out, size_t size) {
         snprintf(out, size, "%s from %s to %s", what, lo, hi);
 }
 
-/* "--name", or "-x" for an option that has only a short name. */
+/* An option is named by its long name in errors, also when given as "-x". */
 static void display_name(const sg_cli_opt *o, char *out, size_t size) {
     snprintf(out, size, "--%s", o->name);
 }

@@ -229,21 +229,29 @@ static int perplexity(int argc, char **argv) {
 }
 
 static int gradients(int argc, char **argv) {
-    static sg_cli_opt table[100];
-    if (!gradients_cmd.opts && !(gradients_cmd.opts = sg_train_opts_table(
-                                     table, sizeof table / sizeof table[0], gradients_extra, 0)))
-        return sg_cli_fail("eval", sg_error_new("too many training settings for the option table"));
-    gradients_opts o = {.flags.v = calloc(2 * (size_t)argc, sizeof *o.flags.v)};
-    if (!o.flags.v) return sg_cli_fail("eval", sg_error_new("out of memory"));
-    int rc = sg_cli_parse(&gradients_cmd, argc, argv, &o, NULL);
-    if (rc >= 0) {
-        free(o.flags.v);
-        return rc;
-    }
-    const char *model = o.model, *tokens = o.tokens, *out = o.out;
     sg_train_config c;
     sg_train_config_defaults(&c);
     c.dropout_embd = c.dropout_attn = c.dropout_resid = 0.0;
+    static sg_cli_opt table[100];
+    static sg_train_opts_text text;
+    gradients_cmd.opts =
+        sg_train_opts_table(table, sizeof table / sizeof table[0], gradients_extra, 0, &c, &text);
+    if (!gradients_cmd.opts) {
+        sg_train_config_free(&c);
+        return sg_cli_fail("eval", sg_error_new("too many training settings for the option table"));
+    }
+    gradients_opts o = {.flags.v = calloc(2 * (size_t)argc, sizeof *o.flags.v)};
+    if (!o.flags.v) {
+        sg_train_config_free(&c);
+        return sg_cli_fail("eval", sg_error_new("out of memory"));
+    }
+    int rc = sg_cli_parse(&gradients_cmd, argc, argv, &o, NULL);
+    if (rc >= 0) {
+        free(o.flags.v);
+        sg_train_config_free(&c);
+        return rc;
+    }
+    const char *model = o.model, *tokens = o.tokens, *out = o.out;
     sg_error *err = sg_train_opts_apply(&o.flags, &c);
     free(o.flags.v);
     sg_checkpoint *ck = NULL;

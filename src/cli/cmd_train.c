@@ -54,26 +54,31 @@ static sg_cli_cmd finetune_cmd = {
 
 static int run_train(int argc, char **argv, int finetune) {
     const char *name = finetune ? "finetune" : "train";
-    static sg_cli_opt table[100];
-    if (!train_cmd.opts) {
-        train_cmd.opts = finetune_cmd.opts =
-            sg_train_opts_table(table, sizeof table / sizeof table[0], config_opt, 1);
-        if (!train_cmd.opts)
-            return sg_cli_fail(name, sg_error_new("too many training settings for the option table"));
-    }
-    train_opts o = {.flags.v = calloc((size_t)argc, sizeof *o.flags.v)};
-    if (!o.flags.v) return sg_cli_fail(name, sg_error_new("out of memory"));
-    int rc = sg_cli_parse(finetune ? &finetune_cmd : &train_cmd, argc, argv, &o, NULL);
-    if (rc >= 0) {
-        free(o.flags.v);
-        return rc;
-    }
+    sg_cli_cmd *spec = finetune ? &finetune_cmd : &train_cmd;
     sg_train_config cfg;
     sg_train_config_defaults(&cfg);
-    sg_error *err = NULL;
     if (finetune) {
         cfg.lr = 1e-4, cfg.warmup = 20, cfg.steps = 200, cfg.eval_interval = 50;
     }
+    static sg_cli_opt table[100];
+    static sg_train_opts_text text;
+    spec->opts = sg_train_opts_table(table, sizeof table / sizeof table[0], config_opt, 1, &cfg, &text);
+    if (!spec->opts) {
+        sg_train_config_free(&cfg);
+        return sg_cli_fail(name, sg_error_new("too many training settings for the option table"));
+    }
+    train_opts o = {.flags.v = calloc((size_t)argc, sizeof *o.flags.v)};
+    if (!o.flags.v) {
+        sg_train_config_free(&cfg);
+        return sg_cli_fail(name, sg_error_new("out of memory"));
+    }
+    int rc = sg_cli_parse(spec, argc, argv, &o, NULL);
+    if (rc >= 0) {
+        free(o.flags.v);
+        sg_train_config_free(&cfg);
+        return rc;
+    }
+    sg_error *err = NULL;
     /* the config file first, so that flags override it */
     if (o.config && (err = sg_train_config_load_yaml(&cfg, o.config))) goto fail;
     if ((err = sg_train_opts_apply(&o.flags, &cfg))) goto fail;

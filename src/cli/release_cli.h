@@ -5,9 +5,8 @@
 #ifndef SG_RELEASE_CLI_H
 #define SG_RELEASE_CLI_H
 
-#include <stdio.h>
-
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cli/cli_parse.h"
 #include "release/policy.h"
@@ -15,12 +14,12 @@
 
 /* The two options every release subcommand takes, for an options struct T
  * with `const char *policy, *db` fields. */
-#define SG_CLI_POLICY_DB(T)                                                                                  \
-    {"policy",     0, SG_CLI_STRING, offsetof(T, policy), .arg = "FILE", .help = "the release policy",       \
-     .required = 1},                                                                                         \
-    {                                                                                                        \
-        "db", 0, SG_CLI_STRING, offsetof(T, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db" \
-    }
+/* clang-format off */
+#define SG_CLI_POLICY_DB(T)                                                                              \
+    {"policy", 0, SG_CLI_STRING, offsetof(T, policy), .arg = "FILE", .help = "the release policy",       \
+     .required = 1},                                                                                     \
+    {"db", 0, SG_CLI_STRING, offsetof(T, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
+/* clang-format on */
 
 /* Loads the policy (printing its warnings) and opens the store (db NULL =
  * ./stagegate.db). Either output may be NULL to skip it. 0 or 1 (printed). */
