@@ -179,6 +179,14 @@ static const char *closest(const char *text, size_t n, const void *items, size_t
             best_d = d;
         }
     }
+    if (best || !n) return best;
+    /* else the one name that starts with the text ("--temp" for "--temperature") */
+    for (size_t i = 0; i < count; i++) {
+        const char *name = *(const char *const *)((const char *)items + i * stride + name_off);
+        if (strncmp(name, text, n)) continue;
+        if (best) return NULL;
+        best = name;
+    }
     return best;
 }
 

@@ -172,6 +172,10 @@ static void unknown_and_malformed_options(void **state) {
     assert_string_equal(parse(&o, "-m", "d", "--max-token=3", "f", NULL),
                         "unknown option '--max-token' (did you mean '--max-tokens'?)");
     assert_string_equal(parse(&o, "-m", "d", "--frobnicate", "f", NULL), "unknown option '--frobnicate'");
+    /* a prefix of one name points at it; of several, at none */
+    assert_string_equal(parse(&o, "-m", "d", "--verb", "f", NULL),
+                        "unknown option '--verb' (did you mean '--verbose'?)");
+    assert_string_equal(parse(&o, "-m", "d", "--m", "f", NULL), "unknown option '--m'");
     assert_string_equal(parse(&o, "-m", "d", "-x", "f", NULL), "unknown option '-x'");
     assert_string_equal(parse(&o, "-m", "d", "-vx", "f", NULL), "unknown option '-x' in '-vx'");
     assert_string_equal(parse(&o, "f", "--model", NULL), "--model: missing value DIR");
