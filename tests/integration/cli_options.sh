@@ -72,8 +72,8 @@ for leaf in "${leaves[@]}"; do
     grep -q '^  -h, --help ' "$tmp/out" || fail "$leaf --help does not list --help"
     help=$(cat "$tmp/out")
 
-    expect_usage_error "stagegate $leaf: unknown option '--no-such-option'" $leaf --no-such-option
     expect_usage_error "stagegate $leaf: unknown option '--no-such-option'" $leaf --no-such-option=1
+    eq_checked=0
 
     # Each option line: "  -x, --name ARG   help (annotation)" or "      --name   help".
     while IFS= read -r line; do
@@ -96,7 +96,10 @@ for leaf in "${leaves[@]}"; do
             if [[ -n $want ]]; then
                 n_typed=$((n_typed + 1))
                 expect_usage_error "stagegate $leaf: --$name: expected $want, got 'abc'" $leaf --$name abc
-                expect_usage_error "stagegate $leaf: --$name: expected $want, got 'abc'" $leaf --$name=abc
+                if ((!eq_checked)); then # the --x=v form once per command (each run is a process)
+                    expect_usage_error "stagegate $leaf: --$name: expected $want, got 'abc'" $leaf --$name=abc
+                    eq_checked=1
+                fi
             fi
         fi
     done <<<"$help"
