@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "base/log.h"
 
 #define HASH_KEY_BYTES 32
@@ -85,7 +86,7 @@ static sg_error *create_key_file(const char *path) {
 
 sg_error *sg_keys_open(sg_store *store, const char *key_path, sg_keys **out) {
     *out = NULL;
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     sg_keys *k = sodium_malloc(sizeof *k);
     if (!k) return sg_error_new("out of memory");
     k->store = store;

@@ -27,7 +27,7 @@ int sg_cmd_unpack(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (np != 1 || !v[0] || !v[1]) return sg_dist_usage(cmd, usage_text, "FILE, --key and -o are required");
     unsigned char pk[32], rpk[32];
-    unsigned char *sk = sodium_init() < 0 ? NULL : sodium_malloc(32);
+    unsigned char *sk = sodium_malloc(32);
     if (!sk) return sg_dist_fail(cmd, sg_error_new("out of memory"));
     sg_error *err = sg_licensee_read_secret(v[0], pk, sk);
     if (!err && v[2]) err = sg_release_public_read(v[2], rpk);

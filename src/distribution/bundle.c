@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "distribution/dsse.h"
 #include "distribution/fingerprint.h"
 #include "distribution/keyfiles.h"
@@ -133,7 +134,7 @@ static sg_error *pack_file(packer *p, unsigned char *pt, const char *name, const
 
 sg_error *sg_bundle_pack(const sg_pack_spec *s, sg_pack_result *res) {
     memset(res, 0, sizeof *res);
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     static const char *const names[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt",
                                         "README.md"};
     char *paths[5] = {0};
@@ -498,7 +499,7 @@ static sg_error *fsync_dir(const char *dir) {
 
 sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const unsigned char sk[32],
                            const unsigned char *expected_release_pk, const char *out_dir, sg_manifest *m) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     struct stat st;
     if (lstat(out_dir, &st) == 0)
         return sg_error_new("%s exists already: unpack into a new directory", out_dir);

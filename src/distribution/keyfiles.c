@@ -13,6 +13,7 @@
 
 #include "access/keys.h"
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/log.h"
 
 #define PUB_TAG "stagegate-licensee-public-v1"
@@ -22,7 +23,7 @@
 
 sg_error *sg_dist_derive_key(const char *db_path, sg_store *store, const char *purpose,
                              unsigned char out[32]) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     char *key_path = sg_keys_key_path(db_path);
     if (!key_path) return sg_error_new("out of memory");
     sg_keys *keys = NULL;
@@ -110,7 +111,7 @@ static sg_error *read_key_line(const char *path, const char *tag, unsigned char 
 }
 
 sg_error *sg_licensee_keygen(const char *base) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     size_t n = strlen(base) + 5;
     char *pub = malloc(n), *key = malloc(n);
     if (!pub || !key) {
@@ -141,7 +142,7 @@ sg_error *sg_licensee_read_public(const char *path, unsigned char pk[SG_X25519_B
 
 sg_error *sg_licensee_read_secret(const char *path, unsigned char pk[SG_X25519_BYTES],
                                   unsigned char sk[SG_X25519_BYTES]) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     sg_error *err = read_key_line(path, SEC_TAG, sk, SG_X25519_BYTES, 1);
     if (!err && crypto_scalarmult_base(pk, sk) != 0)
         err = sg_error_new("%s: invalid X25519 secret key", path);
@@ -164,7 +165,7 @@ sg_error *sg_release_public_read(const char *path, unsigned char pk[SG_ED25519_P
 
 sg_error *sg_release_key_create(sg_store *store, const char *db_path, unsigned char pk[SG_ED25519_PK_BYTES]) {
     unsigned char wrap[32], sealed[SEALED_LEN];
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     unsigned char *sk = sodium_malloc(SG_ED25519_SK_BYTES);
     if (!sk) return sg_error_new("out of memory");
     sg_error *err = sg_dist_derive_key(db_path, store, WRAP_PURPOSE, wrap);

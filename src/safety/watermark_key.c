@@ -7,13 +7,14 @@
 
 #include "access/keys.h"
 #include "base/fileio.h"
+#include "base/init.h"
 #include "store/store.h"
 
 static const char PURPOSE[] = "stagegate watermark key v1";
 
 sg_error *sg_watermark_key_from_db(const char *db_path, unsigned char key[SG_WATERMARK_KEY_BYTES],
                                    char fingerprint[17]) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     sg_store *store = NULL;
     sg_keys *keys = NULL;
     char *key_path = sg_keys_key_path(db_path);

@@ -7,9 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "base/utf8.h"
 #include "server/http.h"
 #include "server/request.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    if (sg_init()) abort(); /* the library start-up call (base/init.h) */
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t bad;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "access/audit.h"
+#include "base/init.h"
 
 #define N_RECORDS 10
 
@@ -356,6 +357,7 @@ static void concurrent_appends_share_commits_and_stay_chained(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(intact_log_verifies),

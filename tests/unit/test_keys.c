@@ -14,6 +14,7 @@
 
 #include "access/keys.h"
 #include "base/fileio.h"
+#include "base/init.h"
 
 typedef struct {
     char dir[64], db[128], keyfile[128];
@@ -228,6 +229,7 @@ static void durations(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(secret_shape_and_key_file, setup, teardown),
         cmocka_unit_test_setup_teardown(authentication_outcomes, setup, teardown),

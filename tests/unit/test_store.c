@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "store/store.h"
 
 typedef struct {
@@ -230,6 +231,7 @@ static void audit_rows_are_sequenced_and_chained(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations_apply_once_and_persist),    cmocka_unit_test(wal_mode_is_on),
         cmocka_unit_test(keys_insert_get_list_revoke),          cmocka_unit_test(usage_accumulates_per_day),
