@@ -13,13 +13,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "access/keys.h"
 #include "base/fileio.h"
 #include "distribution/keyfiles.h"
 
 #define BLOCK 65536 /* elements per keystream block; a multiple of 64 */
 
 sg_error *sg_fp_key(const char *db_path, sg_store *store, unsigned char key[32]) {
-    return sg_dist_derive_key(db_path, store, "stagegate weight fingerprint key v1", key);
+    return sg_keys_derive_for_db(store, db_path, "stagegate weight fingerprint key v1", key, 32);
 }
 
 void sg_fp_seed(const unsigned char fp_key[32], int64_t licensee_id, const unsigned char nonce[32],

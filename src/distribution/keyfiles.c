@@ -21,30 +21,6 @@
 #define REL_TAG "stagegate-release-public-v1"
 #define WRAP_PURPOSE "stagegate release signing key wrap v1"
 
-sg_error *sg_dist_derive_key(const char *db_path, sg_store *store, const char *purpose,
-                             unsigned char out[32]) {
-    SG_ASSERT_INIT();
-    char *key_path = sg_keys_key_path(db_path);
-    if (!key_path) return sg_error_new("out of memory");
-    sg_keys *keys = NULL;
-    /* Opening the key service creates DB.key when needed and checks its mode. */
-    sg_error *err = sg_keys_open(store, key_path, &keys);
-    char *secret = NULL;
-    size_t n = 0;
-    if (!err) err = sg_file_read(key_path, &secret, &n);
-    if (!err && n != 32) err = sg_error_new("%s: expected 32 bytes, found %zu", key_path, n);
-    if (!err)
-        crypto_generichash(out, 32, (const unsigned char *)purpose, strlen(purpose),
-                           (const unsigned char *)secret, 32);
-    if (secret) {
-        sodium_memzero(secret, n);
-        free(secret);
-    }
-    sg_keys_close(keys);
-    free(key_path);
-    return err;
-}
-
 void sg_key_fingerprint(const unsigned char pk[32], unsigned char out[32]) {
     crypto_generichash(out, 32, pk, 32, NULL, 0);
 }
@@ -168,7 +144,7 @@ sg_error *sg_release_key_create(sg_store *store, const char *db_path, unsigned c
     SG_ASSERT_INIT();
     unsigned char *sk = sodium_malloc(SG_ED25519_SK_BYTES);
     if (!sk) return sg_error_new("out of memory");
-    sg_error *err = sg_dist_derive_key(db_path, store, WRAP_PURPOSE, wrap);
+    sg_error *err = sg_keys_derive_for_db(store, db_path, WRAP_PURPOSE, wrap, sizeof wrap);
     if (!err) {
         crypto_sign_keypair(pk, sk);
         randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
@@ -191,7 +167,7 @@ sg_error *sg_release_key_load(sg_store *store, const char *db_path, unsigned cha
         return sg_error_new("no release key in %s: run `stagegate release keygen --db %s -o release.pub`",
                             db_path, db_path);
     unsigned char wrap[32];
-    err = sg_dist_derive_key(db_path, store, WRAP_PURPOSE, wrap);
+    err = sg_keys_derive_for_db(store, db_path, WRAP_PURPOSE, wrap, sizeof wrap);
     if (!err && n != SEALED_LEN)
         err = sg_error_new("stored release key has %zu bytes, expected %d", n, SEALED_LEN);
     if (!err && crypto_secretbox_open_easy(sk, sealed + crypto_secretbox_NONCEBYTES,

@@ -10,7 +10,7 @@
  * database alone does not sign anything. Its public key is written out as
  *   release.pub "stagegate-release-public-v1 HEX\n".
  * Other secrets of the module (the fingerprint key) are derived from DB.key
- * the same way, with keyed BLAKE2b over a purpose string. */
+ * the same way, by sg_keys_derive (access/keys.h) with a purpose string. */
 #ifndef SG_KEYFILES_H
 #define SG_KEYFILES_H
 
@@ -22,11 +22,6 @@
 #define SG_X25519_BYTES 32
 #define SG_ED25519_PK_BYTES 32
 #define SG_ED25519_SK_BYTES 64
-
-/* Derives a 32-byte secret for `purpose` from DB.key of `db_path` (created
- * with mode 0600 when missing). Wipe `out` after use. */
-sg_error *sg_dist_derive_key(const char *db_path, sg_store *store, const char *purpose,
-                             unsigned char out[32]) SG_MUST_CHECK;
 
 /* Writes base.pub and base.key (0600; refuses to overwrite either). */
 sg_error *sg_licensee_keygen(const char *base) SG_MUST_CHECK;
