@@ -1268,15 +1268,15 @@ static void copy_blob(unsigned char *dst, size_t cap, sqlite3_stmt *st, int col)
 }
 
 sg_error *sg_store_licensee_insert(sg_store *s, const char *name,
-                                   const unsigned char public_key[SG_LICENSEE_KEY_BYTES], int64_t created_ms,
-                                   int64_t *id) {
+                                   const unsigned char public_key[crypto_box_PUBLICKEYBYTES],
+                                   int64_t created_ms, int64_t *id) {
     conn *c = &s->writer;
     lock(c);
     sqlite3_stmt *st = NULL;
     sg_error *err = prep(c, "INSERT INTO licensees (name, public_key, created_ms) VALUES (?,?,?)", &st);
     if (!err) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(st, 2, public_key, SG_LICENSEE_KEY_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, public_key, crypto_box_PUBLICKEYBYTES, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, created_ms);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -1387,7 +1387,7 @@ sg_error *sg_store_licensee_revoke(sg_store *s, const char *name, int64_t now_ms
     return err;
 }
 
-sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32],
+sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
                                       const unsigned char *sealed, size_t sealed_len, int64_t created_ms) {
     conn *c = &s->writer;
     lock(c);
@@ -1410,8 +1410,8 @@ sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_ke
     return err;
 }
 
-sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[32], unsigned char **sealed,
-                                   size_t *sealed_len, bool *found) {
+sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                                   unsigned char **sealed, size_t *sealed_len, bool *found) {
     conn *c = s->reader;
     *found = false;
     *sealed = NULL;
@@ -1456,7 +1456,7 @@ sg_error *sg_store_issue_insert(sg_store *s, const sg_issue_record *r, int64_t *
         sqlite3_bind_text(st, 3, r->stage, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, r->original_path, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 5, r->original_blake2b, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(st, 6, r->nonce, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 6, r->nonce, sizeof r->nonce, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 7, r->epsilon);
         sqlite3_bind_text(st, 8, r->license_sha256, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 9, r->bundle_sha256, -1, SQLITE_TRANSIENT);
