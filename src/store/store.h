@@ -11,10 +11,9 @@
  * table records which were applied. A module that needs new tables appends a
  * migration to that list (never edits an applied one).
  *
- * Threads: an sg_store is one SQLite connection guarded by a mutex; every
- * function takes the mutex for its whole duration, so one sg_store may be
- * shared by all threads of the server. (Writes are serialised by SQLite
- * anyway; reads are a few microseconds.)
+ * Threads: an sg_store is two SQLite connections, each guarded by a mutex (a
+ * writer, whose audit appends are group-committed, and a reader for the
+ * per-request lookups), so one sg_store may be shared by all threads.
  */
 #ifndef SG_STORE_H
 #define SG_STORE_H
