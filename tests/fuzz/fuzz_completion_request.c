@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r.n < 1 || r.n > SG_REQ_MAX_N || r.n_prompts * r.n > 64) abort();
         if (r.max_tokens < 1 || r.temperature < 0 || r.temperature > 2 || r.top_p <= 0 || r.top_p > 1)
             abort();
-        if (r.n_stop < 0 || r.n_stop > SG_REQ_MAX_STOP || r.logprobs < -1 || r.logprobs > 5) abort();
+        if (r.n_stop < 0 || r.n_stop > SG_MAX_STOP || r.logprobs < -1 || r.logprobs > SG_MAX_LOGPROBS)
+            abort();
         for (int i = 0; i < r.n_stop; i++)
             if (!r.stop[i] || r.stop_len[i] == 0) abort();
         for (int i = 0; i < r.n_prompts; i++) {
