@@ -14,6 +14,7 @@
 #include "access/audit.h"
 #include "access/keys.h"
 #include "access/ratelimit.h"
+#include "base/init.h"
 #include "base/log.h"
 #include "base/utf8.h"
 #include "eval/cards.h"
@@ -1383,7 +1384,7 @@ static void *watch(void *arg) {
 }
 
 sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     sg_server *s = calloc(1, sizeof *s);
     if (!s) return sg_error_new("out of memory");
     pthread_mutex_init(&s->policy_mu, NULL);

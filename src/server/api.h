@@ -14,7 +14,10 @@
  *   GET  /healthz          liveness and the current stage
  *   GET  /metrics          Prometheus text
  *
- * x-ratelimit-* headers go out on every authenticated answer. The policy can
+ * x-ratelimit-* headers (for the limits that are set) go out on GET
+ * /v1/models and on the completions that reach the rate limiter (admitted,
+ * 429 or a hard-coded answer); refusals before it (401, 403, 400) and the
+ * other routes carry none. The policy can
  * be reloaded while serving: a new one is swapped in only if it loads
  * cleanly; requests in flight finish under the policy they started with.
  * A watcher thread polls the store's release version (release/stages.h)

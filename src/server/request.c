@@ -131,8 +131,8 @@ static int parse_stop(json_t *v, sg_completion_request *r, sg_request_error *err
     }
     if (!json_is_array(v))
         return fail(err, "stop", "'stop' must be a string or a list of strings, not %s", type_name(v));
-    if (json_array_size(v) > SG_REQ_MAX_STOP)
-        return fail(err, "stop", "'stop' takes at most %d sequences, got %zu", SG_REQ_MAX_STOP,
+    if (json_array_size(v) > SG_MAX_STOP)
+        return fail(err, "stop", "'stop' takes at most %d sequences, got %zu", SG_MAX_STOP,
                     json_array_size(v));
     for (size_t i = 0; i < json_array_size(v); i++) {
         json_t *e = json_array_get(v, i);
@@ -203,7 +203,7 @@ int sg_completion_request_parse(json_t *root, sg_completion_request *r, sg_reque
             }
         } else if (!strcmp(key, "logprobs")) {
             if (json_is_null(v)) continue;
-            if (get_int(v, key, 0, 5, &i, err)) return -1;
+            if (get_int(v, key, 0, SG_MAX_LOGPROBS, &i, err)) return -1;
             r->logprobs = (int)i;
         } else if (!strcmp(key, "echo")) {
             if (json_is_null(v)) continue;

@@ -7,9 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "base/utf8.h"
 #include "server/http.h"
 #include "server/request.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    if (sg_init()) abort(); /* the library start-up call (base/init.h) */
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t bad;
@@ -27,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r.n < 1 || r.n > SG_REQ_MAX_N || r.n_prompts * r.n > 64) abort();
         if (r.max_tokens < 1 || r.temperature < 0 || r.temperature > 2 || r.top_p <= 0 || r.top_p > 1)
             abort();
-        if (r.n_stop < 0 || r.n_stop > SG_REQ_MAX_STOP || r.logprobs < -1 || r.logprobs > 5) abort();
+        if (r.n_stop < 0 || r.n_stop > SG_MAX_STOP || r.logprobs < -1 || r.logprobs > SG_MAX_LOGPROBS)
+            abort();
         for (int i = 0; i < r.n_stop; i++)
             if (!r.stop[i] || r.stop_len[i] == 0) abort();
         for (int i = 0; i < r.n_prompts; i++) {

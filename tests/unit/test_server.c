@@ -11,8 +11,9 @@
 
 #include <cmocka.h>
 
-#include "base/utf8.h"
+#include "base/init.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
 #include "engine/gpt2.h"
@@ -322,6 +323,7 @@ static void scheduler_free_cancels_running_jobs(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(request_defaults_and_shapes),
