@@ -146,8 +146,8 @@ sg_error *sg_guard_filter_output(const sg_guard *g, const char *text, size_t len
 
 /* ---- routes -------------------------------------------------------------------- */
 
-static void audit(const sg_guard_ctx *ctx, const char *model, const char *decision, const char *reason,
-                  int64_t *seq) {
+static void audit(const sg_guard_ctx *ctx, const char *model, sg_audit_sink_decision decision,
+                  const char *reason, int64_t *seq) {
     sg_audit_event e = {0};
     e.key_id = ctx->who->key_id;
     e.audience = ctx->who->audience;
@@ -168,7 +168,7 @@ static int protocol_on(const sg_guard_ctx *ctx, sg_http_request *req, const char
     snprintf(why, sizeof why, "%s is not available at stage '%s' (safety protocol '%s' is off)", what,
              ctx->stage_name, protocol);
     sg_http_respond_error(req, 403, "permission_denied", NULL, "protocol_disabled", "%s", why);
-    audit(ctx, NULL, "403", why, NULL);
+    audit(ctx, NULL, SG_AUDIT_FORBIDDEN, why, NULL);
     return 0;
 }
 
@@ -208,7 +208,7 @@ void sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_array_foreach(results, i, r) flagged += json_is_true(json_object_get(r, "flagged"));
     char why[64];
     snprintf(why, sizeof why, "moderation: %zu input(s), %d flagged", json_array_size(results), flagged);
-    audit(ctx, NULL, "moderation", why, NULL);
+    audit(ctx, NULL, SG_AUDIT_MODERATION, why, NULL);
     sg_http_respond_json(req, 200, out);
 }
 
@@ -299,7 +299,7 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_object_set_new(o, "verdict", json_string(verdict));
     char why[128];
     snprintf(why, sizeof why, "detect: %d tokens, z=%.2f, %s", n, ws.z, verdict);
-    audit(ctx, pm->name, "detection", why, NULL);
+    audit(ctx, pm->name, SG_AUDIT_DETECTION, why, NULL);
     free(zs.ranks);
     free(ids);
     json_decref(body);
@@ -371,7 +371,7 @@ void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
     char why[300];
     snprintf(why, sizeof why, "flag #%lld on %s (audit #%lld): %s", (long long)id, f.completion_id,
              (long long)f.audit_seq, f.category);
-    audit(ctx, NULL, "flagged", why, NULL);
+    audit(ctx, NULL, SG_AUDIT_FLAGGED, why, NULL);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(id));
     json_object_set_new(o, "object", json_string("flag"));
@@ -407,7 +407,7 @@ sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy 
              (long long)f.audit_seq, f.category, uphold ? "upheld" : "dismissed");
     sg_audit_event e = {0};
     e.key_id = f.key_id;
-    e.decision = uphold ? "flag_upheld" : "flag_dismissed";
+    e.decision = uphold ? SG_AUDIT_FLAG_UPHELD : SG_AUDIT_FLAG_DISMISSED;
     e.reason = why;
     e.text_mode = "none";
     if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
@@ -425,7 +425,7 @@ sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy 
     snprintf(why, sizeof why,
              "key %lld suspended: %lld upheld flags reached flags.suspend_after = %d (last: flag #%lld)",
              (long long)f.key_id, (long long)counts.upheld, policy->suspend_after_flags, (long long)id);
-    e.decision = "suspended";
+    e.decision = SG_AUDIT_SUSPENDED;
     e.reason = why;
     if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
     sg_warn("%s", why);

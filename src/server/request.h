@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/api_error.h"
+
 #define SG_REQ_MAX_STOP 4
 #define SG_REQ_MAX_PROMPTS 16
 #define SG_REQ_MAX_N 16
@@ -42,13 +44,12 @@ typedef struct {
     const char *user;
 } sg_completion_request;
 
-typedef struct {
-    char message[256];
-    char param[32];
-} sg_request_error;
+/* Messages of the parser are at most this long (with the NUL). */
+#define SG_REQ_MESSAGE_MAX 256
 
-/* Parses `root` (kept alive by the caller). Returns 0, or -1 with *err set. */
-int sg_completion_request_parse(json_t *root, sg_completion_request *out, sg_request_error *err);
+/* Parses `root` (kept alive by the caller). NULL, or a 400 naming the
+ * parameter (audited as "invalid"). */
+sg_api_error *sg_completion_request_parse(json_t *root, sg_completion_request *out) SG_MUST_CHECK;
 void sg_completion_request_clear(sg_completion_request *req);
 
 #endif

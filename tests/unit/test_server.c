@@ -6,13 +6,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "base/utf8.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
 #include "engine/gpt2.h"
@@ -38,11 +39,28 @@ static void utf8_validation(void **state) {
     assert_false(sg_utf8_valid("\xe2\x28\xa1", 3, &bad)); /* bad continuation */
 }
 
-static int parse(const char *json, sg_completion_request *r, sg_request_error *e) {
+/* The parser's error as the assertions read it: its parameter and message. */
+typedef struct {
+    char message[SG_REQ_MESSAGE_MAX];
+    char param[SG_API_ERROR_PARAM_MAX];
+} request_error;
+
+/* sg_completion_request_parse as 0 or -1 with *e filled. */
+static int parse_root(json_t *root, sg_completion_request *r, request_error *e) {
+    sg_api_error *err = sg_completion_request_parse(root, r);
+    if (!err) return 0;
+    assert_int_equal(err->status, 400);
+    snprintf(e->message, sizeof e->message, "%s", sg_api_error_message(err));
+    snprintf(e->param, sizeof e->param, "%s", err->param);
+    sg_api_error_free(err);
+    return -1;
+}
+
+static int parse(const char *json, sg_completion_request *r, request_error *e) {
     json_error_t jerr;
     json_t *root = json_loads(json, 0, &jerr);
     assert_non_null(root);
-    int rc = sg_completion_request_parse(root, r, e);
+    int rc = parse_root(root, r, e);
     sg_completion_request_clear(r);
     json_decref(root);
     return rc;
@@ -51,9 +69,9 @@ static int parse(const char *json, sg_completion_request *r, sg_request_error *e
 static void request_defaults_and_shapes(void **state) {
     (void)state;
     sg_completion_request r;
-    sg_request_error e;
+    request_error e;
     json_t *root = json_loads("{\"model\":\"m\",\"prompt\":\"hi\"}", 0, NULL);
-    assert_int_equal(sg_completion_request_parse(root, &r, &e), 0);
+    assert_int_equal(parse_root(root, &r, &e), 0);
     assert_string_equal(r.model, "m");
     assert_int_equal(r.max_tokens, 16);
     assert_true(r.temperature == 1.0 && r.top_p == 1.0);
@@ -68,7 +86,7 @@ static void request_defaults_and_shapes(void **state) {
         json_loads("{\"model\":\"m\",\"prompt\":[[1,2,3],\"x\",[4]],\"n\":2,\"stop\":[\"a\",\"bc\"],"
                    "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"seed\":5,\"logprobs\":0}",
                    0, NULL);
-    assert_int_equal(sg_completion_request_parse(root, &r, &e), 0);
+    assert_int_equal(parse_root(root, &r, &e), 0);
     assert_int_equal(r.n_prompts, 3);
     assert_int_equal(r.prompts[0].n_ids, 3);
     assert_int_equal(r.prompts[0].ids[2], 3);
@@ -81,7 +99,7 @@ static void request_defaults_and_shapes(void **state) {
     json_decref(root);
 
     root = json_loads("{\"model\":\"m\",\"prompt\":[7,8]}", 0, NULL);
-    assert_int_equal(sg_completion_request_parse(root, &r, &e), 0);
+    assert_int_equal(parse_root(root, &r, &e), 0);
     assert_int_equal(r.n_prompts, 1);
     assert_int_equal(r.prompts[0].n_ids, 2);
     sg_completion_request_clear(&r);
@@ -114,15 +132,15 @@ static void request_errors_name_the_parameter(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sg_completion_request r;
-        sg_request_error e;
+        request_error e;
         if (parse(cases[i].json, &r, &e) != -1) fail_msg("accepted %s", cases[i].json);
         if (strcmp(e.param, cases[i].param) || !strstr(e.message, cases[i].needle))
             fail_msg("%s: param '%s', message '%s'", cases[i].json, e.param, e.message);
     }
     sg_completion_request r;
-    sg_request_error e;
+    request_error e;
     json_t *arr = json_array();
-    assert_int_equal(sg_completion_request_parse(arr, &r, &e), -1);
+    assert_int_equal(parse_root(arr, &r, &e), -1);
     assert_non_null(strstr(e.message, "JSON object"));
     json_decref(arr);
 }
