@@ -21,7 +21,7 @@ sg_api_error *sg_api_error_new(int status, const char *type, const char *param, 
     e->status = status;
     e->type = type;
     e->code = code;
-    snprintf(e->param, sizeof e->param, "%s", param ? param : "");
+    e->param = param ? strdup(param) : NULL;
     e->decision = decision;
     e->counted = decision != SG_AUDIT_NONE;
     e->message = sg_error_new("%s", msg);
@@ -48,13 +48,13 @@ const char *sg_api_error_reason(const sg_api_error *e) {
 }
 
 void sg_api_error_respond(const sg_api_error *e, sg_http_request *req) {
-    sg_http_respond_error(req, e->status, e->type, e->param[0] ? e->param : NULL, e->code, "%s",
-                          sg_api_error_message(e));
+    sg_http_respond_error(req, e->status, e->type, e->param, e->code, "%s", sg_api_error_message(e));
 }
 
 void sg_api_error_free(sg_api_error *e) {
     if (!e || e == &no_memory) return;
     sg_error_free(e->message);
+    free(e->param);
     free(e->reason);
     free(e);
 }

@@ -25,7 +25,6 @@
 #include "server/http.h"
 
 #define SG_API_ERROR_MESSAGE_MAX 1024
-#define SG_API_ERROR_PARAM_MAX 32
 
 /* OpenAI's error types. */
 #define SG_API_INVALID_REQUEST "invalid_request_error"
@@ -33,14 +32,14 @@
 #define SG_API_SERVER_ERROR "server_error"
 
 typedef struct {
-    int status;                         /* the HTTP status */
-    const char *type;                   /* OpenAI error type (a static string) */
-    const char *code;                   /* OpenAI error code, or NULL (a static string) */
-    char param[SG_API_ERROR_PARAM_MAX]; /* the offending parameter, "" for none */
-    sg_audit_sink_decision decision;    /* what the audit log records */
-    bool counted;                       /* counted in the request metrics (every audited refusal is) */
-    char *reason;                       /* the audit reason when it differs from the message, or NULL */
-    sg_error *message;                  /* what the client is told */
+    int status;                      /* the HTTP status */
+    const char *type;                /* OpenAI error type (a static string) */
+    const char *code;                /* OpenAI error code, or NULL (a static string) */
+    char *param;                     /* the offending parameter, or NULL */
+    sg_audit_sink_decision decision; /* what the audit log records */
+    bool counted;                    /* counted in the request metrics (every audited refusal is) */
+    char *reason;                    /* the audit reason when it differs from the message, or NULL */
+    sg_error *message;               /* what the client is told */
 } sg_api_error;
 
 /* A new error (never NULL: without memory it is a static 500). The message is

@@ -15,7 +15,10 @@ static int fail(sg_api_error **err, const char *param, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    *err = sg_api_error_new(400, SG_API_INVALID_REQUEST, param, NULL, SG_AUDIT_INVALID, "%s", msg);
+    char name[SG_REQ_PARAM_MAX];
+    snprintf(name, sizeof name, "%s", param ? param : "");
+    *err = sg_api_error_new(400, SG_API_INVALID_REQUEST, name[0] ? name : NULL, NULL, SG_AUDIT_INVALID, "%s",
+                            msg);
     return -1;
 }
 

@@ -44,8 +44,9 @@ typedef struct {
     const char *user;
 } sg_completion_request;
 
-/* Messages of the parser are at most this long (with the NUL). */
+/* Messages and parameter names of the parser's errors are at most this long (with the NUL). */
 #define SG_REQ_MESSAGE_MAX 256
+#define SG_REQ_PARAM_MAX 32
 
 /* Parses `root` (kept alive by the caller). NULL, or a 400 naming the
  * parameter (audited as "invalid"). */

@@ -173,7 +173,7 @@ static void datasheet_route(sg_api_call *call) { document_route(call, DOC_DATASH
 
 /* POST /v1/moderations, /v1/detect, /v1/flags: the guard module
  * (server/guard.h) answers as the current stage allows. */
-static void guard_route(sg_api_call *call, void (*serve)(const sg_guard_ctx *, sg_http_request *)) {
+static void guard_route(sg_api_call *call, sg_api_error *(*serve)(const sg_guard_ctx *, sg_http_request *)) {
     int64_t incident = sg_release_suspended(&call->pref->release, call->who->audience, NULL);
     if (incident) {
         sg_api_fail(call, NULL,
@@ -191,7 +191,8 @@ static void guard_route(sg_api_call *call, void (*serve)(const sg_guard_ctx *, s
                         .keys = call->srv->keys,
                         .models = call->srv->models,
                         .wm = call->srv->wm};
-    serve(&ctx, call->req);
+    sg_api_error *err = serve(&ctx, call->req);
+    if (err) sg_api_fail(call, NULL, err);
 }
 static void moderations_route(sg_api_call *call) { guard_route(call, sg_guard_moderations); }
 static void detect_route(sg_api_call *call) { guard_route(call, sg_guard_detect); }

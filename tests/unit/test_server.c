@@ -42,7 +42,7 @@ static void utf8_validation(void **state) {
 /* The parser's error as the assertions read it: its parameter and message. */
 typedef struct {
     char message[SG_REQ_MESSAGE_MAX];
-    char param[SG_API_ERROR_PARAM_MAX];
+    char param[SG_REQ_PARAM_MAX];
 } request_error;
 
 /* sg_completion_request_parse as 0 or -1 with *e filled. */
@@ -51,7 +51,7 @@ static int parse_root(json_t *root, sg_completion_request *r, request_error *e) 
     if (!err) return 0;
     assert_int_equal(err->status, 400);
     snprintf(e->message, sizeof e->message, "%s", sg_api_error_message(err));
-    snprintf(e->param, sizeof e->param, "%s", err->param);
+    snprintf(e->param, sizeof e->param, "%s", err->param ? err->param : "");
     sg_api_error_free(err);
     return -1;
 }
