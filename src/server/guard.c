@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,9 +161,17 @@ static void audit(const sg_guard_ctx *ctx, const char *model, sg_audit_sink_deci
     sg_audit_sink_write(ctx->store, &e);
 }
 
-/* A 400 of these routes (not an access decision: not audited). */
-#define refuse(status, param, code, ...)                                                                     \
-    sg_api_error_new(status, SG_API_INVALID_REQUEST, param, code, SG_AUDIT_NONE, __VA_ARGS__)
+/* A 400 or 404 of these routes, naming `param`; not an access decision, so not audited. */
+static sg_api_error *refuse(int status, const char *param, const char *code, const char *fmt, ...)
+    SG_PRINTF(4, 5);
+static sg_api_error *refuse(int status, const char *param, const char *code, const char *fmt, ...) {
+    char msg[SG_API_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return sg_api_error_new(status, SG_API_INVALID_REQUEST, param, code, SG_AUDIT_NONE, "%s", msg);
+}
 
 /* NULL when `protocol` is on at the current stage, else a 403 (audited here). */
 static sg_api_error *protocol_off(const sg_guard_ctx *ctx, const char *protocol, const char *what) {
@@ -175,8 +184,9 @@ static sg_api_error *protocol_off(const sg_guard_ctx *ctx, const char *protocol,
                             why);
 }
 
-/* The body as a JSON object into *out. */
-static sg_api_error *parse_body(const sg_http_request *req, json_t **out) {
+/* The body as a JSON object into *out; with `allowed` (NULL-terminated), a
+ * key not in it is refused, naming it. */
+static sg_api_error *parse_body(const sg_http_request *req, const char *const *allowed, json_t **out) {
     json_error_t jerr;
     json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!body)
@@ -187,6 +197,17 @@ static sg_api_error *parse_body(const sg_http_request *req, json_t **out) {
         json_decref(body);
         return refuse(400, NULL, "invalid_json", "the request body must be a JSON object");
     }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        int known = !allowed;
+        for (int i = 0; allowed && allowed[i] && !known; i++) known = !strcmp(key, allowed[i]);
+        if (!known) {
+            sg_api_error *refused = refuse(400, key, NULL, "unknown parameter '%s'", key);
+            json_decref(body);
+            return refused;
+        }
+    }
     *out = body;
     return NULL;
 }
@@ -194,7 +215,7 @@ static sg_api_error *parse_body(const sg_http_request *req, json_t **out) {
 sg_api_error *sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_t *body = NULL;
     sg_api_error *refused = protocol_off(ctx, "moderation_api", "the moderation endpoint");
-    if (refused || (refused = parse_body(req, &body))) return refused;
+    if (refused || (refused = parse_body(req, NULL, &body))) return refused;
     json_t *out = NULL;
     sg_error *err = sg_moderate_request(ctx->guard->filter, body, "stagegate-filter", &out);
     json_decref(body);
@@ -216,17 +237,9 @@ sg_api_error *sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req
 
 sg_api_error *sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_t *body = NULL;
+    static const char *const keys[] = {"text", "model", NULL};
     sg_api_error *refused = protocol_off(ctx, "detection", "the detection endpoint");
-    if (refused || (refused = parse_body(req, &body))) return refused;
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        if (strcmp(key, "text") && strcmp(key, "model")) {
-            refused = refuse(400, key, NULL, "unknown parameter '%s'", key);
-            json_decref(body);
-            return refused;
-        }
-    }
+    if (refused || (refused = parse_body(req, keys, &body))) return refused;
     json_t *jt = json_object_get(body, "text"), *jm = json_object_get(body, "model");
     if (!json_is_string(jt) || json_string_length(jt) == 0 || (jm && !json_is_string(jm))) {
         refused =
@@ -310,17 +323,9 @@ sg_api_error *sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
 
 sg_api_error *sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_t *body = NULL;
+    static const char *const keys[] = {"completion_id", "category", "comment", NULL};
     sg_api_error *refused = protocol_off(ctx, "user_feedback_loop", "community flagging");
-    if (refused || (refused = parse_body(req, &body))) return refused;
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        if (strcmp(key, "completion_id") && strcmp(key, "category") && strcmp(key, "comment")) {
-            refused = refuse(400, key, NULL, "unknown parameter '%s'", key);
-            json_decref(body);
-            return refused;
-        }
-    }
+    if (refused || (refused = parse_body(req, keys, &body))) return refused;
     json_t *jid = json_object_get(body, "completion_id"), *jc = json_object_get(body, "category"),
            *jn = json_object_get(body, "comment");
     const char *bad =

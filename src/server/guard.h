@@ -13,7 +13,7 @@
  *
  * An sg_guard is built per loaded policy (its compiled content filter); the
  * route handlers get what they need from the server through sg_guard_ctx, so
- * this module needs neither the HTTP plumbing of api.c nor its locks. */
+ * this module needs neither the router (routes.c) nor the server's locks. */
 #ifndef SG_GUARD_H
 #define SG_GUARD_H
 

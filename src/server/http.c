@@ -1,5 +1,6 @@
 /* http.c — libmicrohttpd glue: body collection with a size limit, response
- * helpers, OpenAI error shape, disconnect detection, UTF-8 validation. */
+ * helpers (errors in OpenAI's shape, built by server/openai.h), disconnect
+ * detection (see http.h). */
 #include "server/http.h"
 
 #include <arpa/inet.h>
