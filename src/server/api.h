@@ -13,7 +13,7 @@
  *   POST /v1/moderations, /v1/detect, /v1/flags
  *                          the safety endpoints (server/guard.h), as the stage enables them
  *   GET  /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL
- *                          the release documents (release/cards.h) where the
+ *                          the release documents (eval/cards.h) where the
  *                          current stage releases their component group
  *   GET  /healthz          liveness and the current stage
  *   GET  /metrics          Prometheus text

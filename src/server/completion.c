@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/audit.h"
 #include "base/log.h"
 #include "base/utf8.h"
 #include "release/policy.h"

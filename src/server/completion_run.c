@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/audit.h"
 #include "base/log.h"
 #include "base/utf8.h"
 #include "server/guard.h"

@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access/audit.h"
 #include "base/log.h"
-#include "release/cards.h"
+#include "eval/cards.h"
 #include "server/api_int.h"
 #include "server/guard.h"
 #include "server/openai.h"
@@ -113,7 +114,7 @@ static void models_route(sg_api_call *call) {
 
 typedef enum { DOC_SYSTEM_CARD, DOC_MODEL_CARD, DOC_DATASHEET } document_kind;
 
-/* The release documents (release/cards.h), served as the current stage
+/* The release documents (eval/cards.h), served as the current stage
  * releases their component group (cards: risk_analysis; datasheet:
  * replication): fully_closed -> 403; gradual, hosted, api -> a key of an
  * audience the stage serves; downloadable, fully_open -> anyone. */
