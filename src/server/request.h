@@ -4,9 +4,8 @@
  * of strings, a list of token ids, or a list of such lists), max_tokens
  * (default 16), temperature (0-2, default 1), top_p (0-1, default 1), n,
  * stop (a string or up to SG_MAX_STOP), seed, stream,
- * stream_options.include_usage, logprobs (0 to SG_MAX_LOGPROBS), echo,
- * user. Parameters we do not implement are accepted only at their neutral
- * value; unknown keys are refused. Every problem is
+ * stream_options.include_usage, logprobs (0 to SG_MAX_LOGPROBS), echo, user. Parameters we do not implement are accepted
+ * only at their neutral value; unknown keys are refused. Every problem is
  * reported with the offending parameter's name, for a 400 answer. */
 #ifndef SG_REQUEST_H
 #define SG_REQUEST_H
@@ -16,6 +15,7 @@
 #include <stdint.h>
 
 #include "engine/generate.h"
+#include "server/api_error.h"
 
 #define SG_REQ_MAX_PROMPTS 16
 #define SG_REQ_MAX_N 16
@@ -44,13 +44,13 @@ typedef struct {
     const char *user;
 } sg_completion_request;
 
-typedef struct {
-    char message[256];
-    char param[32];
-} sg_request_error;
+/* Messages and parameter names of the parser's errors are at most this long (with the NUL). */
+#define SG_REQ_MESSAGE_MAX 256
+#define SG_REQ_PARAM_MAX 32
 
-/* Parses `root` (kept alive by the caller). Returns 0, or -1 with *err set. */
-int sg_completion_request_parse(json_t *root, sg_completion_request *out, sg_request_error *err);
+/* Parses `root` (kept alive by the caller). NULL, or a 400 naming the
+ * parameter (audited as "invalid"). */
+sg_api_error *sg_completion_request_parse(json_t *root, sg_completion_request *out) SG_MUST_CHECK;
 void sg_completion_request_clear(sg_completion_request *req);
 
 #endif

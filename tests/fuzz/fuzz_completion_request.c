@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) return 0;
     sg_completion_request r;
-    sg_request_error e;
-    if (sg_completion_request_parse(root, &r, &e) == 0) {
+    sg_api_error *e = sg_completion_request_parse(root, &r);
+    if (!e) {
         if (!r.model || r.n_prompts < 1 || r.n_prompts > SG_REQ_MAX_PROMPTS) abort();
         if (r.n < 1 || r.n > SG_REQ_MAX_N || r.n_prompts * r.n > 64) abort();
         if (r.max_tokens < 1 || r.temperature < 0 || r.temperature > 2 || r.top_p <= 0 || r.top_p > 1)
@@ -45,9 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (int k = 0; !p->text && k < p->n_ids; k++)
                 if (p->ids[k] < 0) abort();
         }
-    } else if (!e.message[0]) {
+    } else if (!sg_api_error_message(e)[0] || e->status != 400) {
         abort();
     }
+    sg_api_error_free(e);
     sg_completion_request_clear(&r);
     json_decref(root);
     return 0;
