@@ -3,14 +3,18 @@
  * zero-shot Fast-DetectGPT score under the model in DIR, as one JSON object;
  * --explain adds each token's rank bucket (GLTR view). The zero-shot
  * threshold is the calibrated one stored by the detection evaluation
- * (`stagegate eval run detection`) for the model in the store, unless given. */
+ * (`stagegate eval run detection`) for the model in the store, unless given;
+ * --observer adds the two-model scores. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/read_all.h"
 #include "engine/checkpoint.h"
@@ -19,30 +23,48 @@
 #include "safety/watermark_key.h"
 #include "safety/zeroshot.h"
 #include "store/store.h"
+#include "store/store_release.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: stagegate detect -m DIR [--db PATH] [--explain] [options] < text\n"
-        "\n"
-        "Scores the text on stdin and prints one JSON object: watermark {z, p_value, green,\n"
-        "tokens_scored}, zero_shot {score, log_rank, log_likelihood}, tokens_scored and a\n"
-        "verdict (watermarked, likely_generated or not_detected).\n"
-        "  -m DIR               the model (checkpoint + vocab.json/merges.txt) to tokenize and score with\n"
-        "  --db PATH            the store holding the watermark key; without it, no watermark check\n"
-        "  --explain            add each token's rank under the model (top-10/100/1000/beyond)\n"
-        "  --ids                stdin holds token ids, not text\n"
-        "  --gamma G            watermark green fraction (default 0.25, as generate)\n"
-        "  --z-threshold Z      watermark verdict threshold (default 4)\n"
-        "  --zs-threshold S     zero-shot verdict threshold (default: the calibrated threshold the\n"
-        "                       detection evaluation stored for the model in --db, else 2)\n"
-        "  --model-name NAME    the model's name in the store (default: DIR's last component)\n"
-        "  --observer DIR       also the two-model scores with DIR (same tokenizer): the likelihood\n"
-        "                       ratio log p_model - log p_DIR per token (verdict at or above\n"
-        "                       --ratio-threshold, default the calibrated ratio_threshold stored,\n"
-        "                       else 0) and Binoculars (DIR observing, the model performing)\n"
-        "  --no-zero-shot       skip the model scoring (watermark only)\n");
-}
+typedef struct {
+    const char *dir, *db, *observer, *model_name;
+    int explain, ids_in, no_zero_shot;
+    double gamma, z_thr, zs_thr, ratio_thr;
+} detect_opts;
+
+static const sg_cli_opt table[] = {
+    {"model", 'm', SG_CLI_STRING, offsetof(detect_opts, dir), .arg = "DIR",
+     .help = "the model (checkpoint + vocab.json/merges.txt) to tokenize and score with"},
+    {"db", 0, SG_CLI_STRING, offsetof(detect_opts, db), .arg = "PATH",
+     .help = "the store holding the watermark key; without it, no watermark check"},
+    {"explain", 0, SG_CLI_FLAG, offsetof(detect_opts, explain), .arg = NULL,
+     .help = "add each token's rank under the model (top-10/100/1000/beyond)"},
+    {"ids", 0, SG_CLI_FLAG, offsetof(detect_opts, ids_in), .arg = NULL,
+     .help = "stdin holds token ids, not text"},
+    {"gamma", 0, SG_CLI_DOUBLE, offsetof(detect_opts, gamma), .arg = "G",
+     .help = "watermark green fraction (as generate)"},
+    {"z-threshold", 0, SG_CLI_DOUBLE, offsetof(detect_opts, z_thr), .arg = "Z",
+     .help = "watermark verdict threshold"},
+    {"zs-threshold", 0, SG_CLI_DOUBLE, offsetof(detect_opts, zs_thr), .arg = "S",
+     .help = "zero-shot verdict threshold", .def = "the calibrated zs_threshold stored in --db, else 2"},
+    {"observer", 0, SG_CLI_STRING, offsetof(detect_opts, observer), .arg = "DIR",
+     .help = "also the two-model scores with DIR (same tokenizer): likelihood ratio and Binoculars"},
+    {"ratio-threshold", 0, SG_CLI_DOUBLE, offsetof(detect_opts, ratio_thr), .arg = "R",
+     .help = "verdict threshold of log p_model - log p_observer per token",
+     .def = "the calibrated ratio_threshold stored in --db, else 0"},
+    {"model-name", 0, SG_CLI_STRING, offsetof(detect_opts, model_name), .arg = "NAME",
+     .help = "the model's name in the store", .def = "DIR's last component"},
+    {"no-zero-shot", 0, SG_CLI_FLAG, offsetof(detect_opts, no_zero_shot), .arg = NULL,
+     .help = "skip the model scoring (watermark only)"},
+    {0},
+};
+static const sg_cli_cmd cmd = {
+    .name = "detect",
+    .summary = "is stdin text from the model? watermark and zero-shot scores",
+    .opts = table,
+    .description = "Scores the text on stdin and prints one JSON object: watermark {z, p_value, green,\n"
+                   "tokens_scored}, zero_shot {score, log_rank, log_likelihood}, tokens_scored and a\n"
+                   "verdict (watermarked, likely_generated or not_detected).\n",
+};
 
 static int parse_ids(const char *s, int **ids, int *n) {
     int cap = 64, k = 0;
@@ -70,16 +92,6 @@ static int parse_ids(const char *s, int **ids, int *n) {
     if (!v) return -1;
     *ids = v;
     *n = k;
-    return 0;
-}
-
-static int number(const char *s, const char *what, double *out) {
-    char *end;
-    *out = strtod(s, &end);
-    if (end == s || *end) {
-        fprintf(stderr, "stagegate detect: %s must be a number, got '%s'\n", what, s);
-        return -1;
-    }
     return 0;
 }
 
@@ -123,48 +135,16 @@ static int calibrated_threshold(const char *db, const char *dir, const char *nam
 }
 
 int sg_cmd_detect(int argc, char **argv) {
-    const char *dir = NULL, *db = NULL;
-    int explain = 0, ids_in = 0, zero_shot = 1;
-    double gamma = 0.25, z_thr = 4, zs_thr = 2;
-    int zs_given = 0, ratio_given = 0;
-    double ratio_thr = 0;
-    const char *model_name = NULL, *obs_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has)
-            dir = argv[++i];
-        else if (!strcmp(a, "--db") && has)
-            db = argv[++i];
-        else if (!strcmp(a, "--explain"))
-            explain = 1;
-        else if (!strcmp(a, "--ids"))
-            ids_in = 1;
-        else if (!strcmp(a, "--no-zero-shot"))
-            zero_shot = 0;
-        else if (!strcmp(a, "--gamma") && has) {
-            if (number(argv[++i], "--gamma", &gamma)) return 2;
-        } else if (!strcmp(a, "--z-threshold") && has) {
-            if (number(argv[++i], "--z-threshold", &z_thr)) return 2;
-        } else if (!strcmp(a, "--zs-threshold") && has) {
-            if (number(argv[++i], "--zs-threshold", &zs_thr)) return 2;
-            zs_given = 1;
-        } else if (!strcmp(a, "--ratio-threshold") && has) {
-            if (number(argv[++i], "--ratio-threshold", &ratio_thr)) return 2;
-            ratio_given = 1;
-        } else if (!strcmp(a, "--observer") && has) {
-            obs_dir = argv[++i];
-        } else if (!strcmp(a, "--model-name") && has) {
-            model_name = argv[++i];
-        } else {
-            fprintf(stderr, "stagegate detect: unknown or incomplete argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    detect_opts o = {.gamma = 0.25, .z_thr = 4, .zs_thr = NAN, .ratio_thr = NAN};
+    int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *dir = o.dir, *db = o.db;
+    int explain = o.explain, ids_in = o.ids_in, zero_shot = !o.no_zero_shot;
+    double gamma = o.gamma, z_thr = o.z_thr, zs_thr = o.zs_thr, ratio_thr = o.ratio_thr;
+    const char *model_name = o.model_name, *obs_dir = o.observer;
+    int zs_given = !isnan(zs_thr), ratio_given = !isnan(ratio_thr);
+    if (!zs_given) zs_thr = 2;
+    if (!ratio_given) ratio_thr = 0;
     if (!dir && (zero_shot || !ids_in)) {
         fprintf(stderr, "stagegate detect: need -m DIR (the model, for its tokenizer and scores)\n");
         return 2;
@@ -273,10 +253,10 @@ int sg_cmd_detect(int argc, char **argv) {
             err = sg_zeroshot_binoculars(sg_checkpoint_weights(ock), sg_checkpoint_weights(ck), ids, n, &bs);
         if (err) goto done;
         json_t *o = json_object();
+        json_object_set_new(o, "likelihood_ratio", json_real(bs.log_ratio));
         json_object_set_new(o, "binoculars", json_real(bs.score));
         json_object_set_new(o, "log_ppl", json_real(bs.log_ppl));
         json_object_set_new(o, "x_ppl", json_real(bs.x_ppl));
-        json_object_set_new(o, "likelihood_ratio", json_real(bs.log_ratio));
         json_object_set_new(o, "tokens_scored", json_integer(bs.n_scored));
         json_object_set_new(o, "threshold", json_real(ratio_thr));
         json_object_set_new(o, "threshold_source", json_string(ratio_source));

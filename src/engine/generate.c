@@ -101,8 +101,8 @@ sg_error *sg_batch_add(sg_batch *b, const int *prompt, int n_prompt, const sg_ge
         return sg_error_new("batch: %d stop sequences (at most %d)", p->n_stop, SG_MAX_STOP);
     for (int i = 0; i < p->n_stop; i++)
         if (!p->stop[i] || p->stop_len[i] < 1) return sg_error_new("batch: stop sequence %d is empty", i);
-    if (p->logprobs < 0 || p->logprobs > 5)
-        return sg_error_new("batch: logprobs must be in 0..5, got %d", p->logprobs);
+    if (p->logprobs < 0 || p->logprobs > SG_MAX_LOGPROBS)
+        return sg_error_new("batch: logprobs must be in 0..%d, got %d", SG_MAX_LOGPROBS, p->logprobs);
     seq *s = NULL;
     for (int i = 0; i < b->cap && !s; i++)
         if (!b->seqs[i].used) s = &b->seqs[i];

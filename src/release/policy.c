@@ -26,6 +26,7 @@
 #include <pcre2.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 
 #define MAX_ERRORS 50
 /* Aliases let a small document name the same subtree many times; every node
@@ -1342,10 +1343,7 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
         return sg_error_new("out of memory");
     }
     unsigned char hash[32];
-    if (sodium_init() < 0) {
-        sg_policy_free(p);
-        return sg_error_new("libsodium failed to initialise");
-    }
+    SG_ASSERT_INIT();
     crypto_generichash(hash, sizeof hash, (const unsigned char *)text, len, NULL, 0);
     sodium_bin2hex(p->digest, sizeof p->digest, hash, sizeof hash);
     p->deployment_strategy = SG_DEPLOY_STAGED_RELEASE;

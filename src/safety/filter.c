@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "safety/matcher.h"
 #include "safety/normalize.h"
 
@@ -269,7 +270,7 @@ static sg_error *scan_regex(const sg_filter *f, const regex *r, const char *text
         if (ok)
             err = push_match(out, (sg_filter_match){r->category, f->cats[r->category].action, s, e, r->kind});
         at = e > s ? e : s + 1;
-        while (at < len && ((unsigned char)text[at] & 0xC0) == 0x80) at++;
+        while (at < len && sg_utf8_is_continuation((unsigned char)text[at])) at++;
     }
     pcre2_match_data_free(md);
     return err;
@@ -467,7 +468,7 @@ static sg_error *release(sg_filter_stream *s, int finishing, sg_filter_chunk *ou
             }
         if (r == 0 && s->len > 4 * s->f->hold) { /* one endless word: cut at a character boundary */
             r = limit;
-            while (r > 0 && ((unsigned char)s->pending[r] & 0xC0) == 0x80) r--;
+            while (r > 0 && sg_utf8_is_continuation((unsigned char)s->pending[r])) r--;
         }
     }
     for (int moved = 1; moved;) {

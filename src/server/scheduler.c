@@ -138,9 +138,9 @@ static int append_token(sg_job *job, int i, const sg_batch_event *ev) {
         if (t) o->tokens = t;
         float *lp = realloc(o->logprobs, (size_t)cap * sizeof *lp);
         if (lp) o->logprobs = lp;
-        int(*tt)[5] = realloc(o->top_tokens, (size_t)cap * sizeof *tt);
+        int(*tt)[SG_MAX_LOGPROBS] = realloc(o->top_tokens, (size_t)cap * sizeof *tt);
         if (tt) o->top_tokens = tt;
-        float(*tl)[5] = realloc(o->top_logprobs, (size_t)cap * sizeof *tl);
+        float(*tl)[SG_MAX_LOGPROBS] = realloc(o->top_logprobs, (size_t)cap * sizeof *tl);
         if (tl) o->top_logprobs = tl;
         if (!t || !lp || !tt || !tl) return -1;
         o->cap = cap;

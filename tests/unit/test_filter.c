@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "safety/default_rules.h"
 #include "safety/filter.h"
 #include "safety/moderation.h"
@@ -296,6 +297,7 @@ static void moderation_requests(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(evasions_are_caught),          cmocka_unit_test(clean_text_and_word_boundaries),
         cmocka_unit_test(scunthorpe_allow_list),        cmocka_unit_test(offsets_are_in_the_original_text),

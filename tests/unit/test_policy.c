@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/log.h"
 #include "release/policy.h"
 
@@ -631,6 +632,7 @@ static void json_view_of_a_policy(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shared_starter_loads_as_it_stands),
         cmocka_unit_test(starter_shaped_fixture),
