@@ -233,6 +233,23 @@ int sg_yaml_pair(sg_yaml_doc *d, const yaml_node_t *map, int i, yaml_node_t **ke
     return *key && *value;
 }
 
+void *sg_yaml_alloc_entries(sg_yaml_doc *d, const yaml_node_t *n, yaml_node_type_t type, const char *must_be,
+                            size_t size, int *count) {
+    *count = 0;
+    if (n->type != type) {
+        sg_yaml_error(d, n, "%s, not %s", must_be, sg_yaml_kind(n));
+        return NULL;
+    }
+    int total = sg_yaml_length(n);
+    void *items = calloc((size_t)total + 1, size);
+    if (!items) {
+        d->oom = 1;
+        return NULL;
+    }
+    *count = total;
+    return items;
+}
+
 /* -------------------------------------------------------- typed readers */
 
 int sg_yaml_string(sg_yaml_doc *d, const yaml_node_t *n, const char *key, char **out) {

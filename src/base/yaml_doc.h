@@ -102,6 +102,13 @@ int sg_yaml_length(const yaml_node_t *n);
 yaml_node_t *sg_yaml_item(sg_yaml_doc *d, const yaml_node_t *list, int i);
 /* The i-th pair of a mapping; 0 when either node is missing. */
 int sg_yaml_pair(sg_yaml_doc *d, const yaml_node_t *map, int i, yaml_node_t **key, yaml_node_t **value);
+/* A list (type YAML_SEQUENCE_NODE) or mapping (YAML_MAPPING_NODE) about to
+ * be read into an array: reports "<must_be>, not <kind>" when `n` is
+ * something else, else returns a zeroed array of *count + 1 elements of
+ * `size` bytes, *count being the number of entries. NULL when n is not of
+ * that type or on out of memory (recorded). */
+void *sg_yaml_alloc_entries(sg_yaml_doc *d, const yaml_node_t *n, yaml_node_type_t type, const char *must_be,
+                            size_t size, int *count);
 /* Budget left for visiting nodes? */
 int sg_yaml_budget_left(const sg_yaml_doc *d);
 

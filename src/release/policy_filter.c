@@ -115,35 +115,29 @@ void sg_policy_parse_content_filter(sg_policy_ctx *c, const yaml_node_t *n) {
     yaml_node_t *v[2], *k[2];
     if (!sg_yaml_keys(c->y, n, "'content_filter'", keys, 2, v, k)) return;
     if (v[0]) {
-        if (v[0]->type != YAML_SEQUENCE_NODE) {
-            sg_yaml_error(c->y, v[0], "'categories' must be a list, not %s", sg_yaml_kind(v[0]));
-        } else {
-            int total = sg_yaml_length(v[0]);
-            r->categories = calloc((size_t)total + 1, sizeof *r->categories);
-            if (!r->categories) sg_yaml_oom(c->y);
-            for (int i = 0; r->categories && i < total && sg_yaml_budget_left(c->y); i++) {
-                yaml_node_t *item = sg_yaml_item(c->y, v[0], i);
-                if (!item) continue;
-                sg_filter_category *cat = &r->categories[r->n_categories++];
-                parse_category(c, item, cat);
-                for (int j = 0; cat->name && j < r->n_categories - 1; j++)
-                    if (r->categories[j].name && !strcmp(r->categories[j].name, cat->name))
-                        sg_yaml_error(c->y, item, "content_filter category '%s' is defined twice", cat->name);
-            }
+        int total;
+        r->categories = sg_yaml_alloc_entries(c->y, v[0], YAML_SEQUENCE_NODE, "'categories' must be a list",
+                                              sizeof *r->categories, &total);
+        for (int i = 0; i < total && sg_yaml_budget_left(c->y); i++) {
+            yaml_node_t *item = sg_yaml_item(c->y, v[0], i);
+            if (!item) continue;
+            sg_filter_category *cat = &r->categories[r->n_categories++];
+            parse_category(c, item, cat);
+            for (int j = 0; cat->name && j < r->n_categories - 1; j++)
+                if (r->categories[j].name && !strcmp(r->categories[j].name, cat->name))
+                    sg_yaml_error(c->y, item, "content_filter category '%s' is defined twice", cat->name);
         }
     }
     if (v[1]) {
         yaml_node_t *m = v[1];
-        if (m->type != YAML_MAPPING_NODE) {
-            sg_yaml_error(c->y, m,
-                          "'leetspeak' must be a mapping of characters to the letters they stand for, not %s",
-                          sg_yaml_kind(m));
-            return;
-        }
-        int total = sg_yaml_length(m);
-        r->leet_from = calloc((size_t)total + 1, sizeof(char *));
+        int total;
+        r->leet_from =
+            sg_yaml_alloc_entries(c->y, m, YAML_MAPPING_NODE,
+                                  "'leetspeak' must be a mapping of characters to the letters they stand for",
+                                  sizeof(char *), &total);
+        if (!r->leet_from) return;
         r->leet_to = calloc((size_t)total + 1, sizeof(char *));
-        if (!r->leet_from || !r->leet_to) {
+        if (!r->leet_to) {
             sg_yaml_oom(c->y);
             return;
         }

@@ -42,6 +42,11 @@ extern const char *const sg_policy_protocols[7];    /* the safety protocols stag
 int sg_policy_valid_name(const char *s, int allow_slash);
 /* A string value that must be such a name. */
 int sg_policy_get_name(sg_policy_ctx *c, const yaml_node_t *n, const char *key, char **out);
+/* Reads key `k` of a NAME: VALUE mapping as a name (`label`); reports
+ * `twice` (a format taking the name) when items[0..n), elements of `size`
+ * bytes whose first member is their name, already has it. */
+int sg_policy_entry_name(sg_policy_ctx *c, const yaml_node_t *k, const char *label, const void *items, int n,
+                         size_t size, const char *twice, char **out);
 int sg_policy_has_string(char *const *a, int n, const char *s);
 void sg_policy_free_strings(char **a, int n);
 

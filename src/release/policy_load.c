@@ -40,6 +40,20 @@ int sg_policy_get_name(sg_policy_ctx *c, const yaml_node_t *n, const char *key, 
     return 1;
 }
 
+int sg_policy_entry_name(sg_policy_ctx *c, const yaml_node_t *k, const char *label, const void *items, int n,
+                         size_t size, const char *twice, char **out) {
+    *out = NULL;
+    if (!sg_policy_get_name(c, k, label, out)) return 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(*(char *const *)((const char *)items + (size_t)i * size), *out)) {
+            sg_yaml_error(c->y, k, twice, *out);
+            free(*out);
+            *out = NULL;
+            return 0;
+        }
+    return 1;
+}
+
 void sg_policy_free_strings(char **a, int n) {
     if (!a) return;
     for (int i = 0; i < n; i++) free(a[i]);
@@ -96,27 +110,17 @@ static char *resolve_path(sg_policy_ctx *c, const char *path) {
 
 static void parse_models(sg_policy_ctx *c, const yaml_node_t *n) {
     sg_policy *p = c->p;
-    if (n->type != YAML_MAPPING_NODE) {
-        sg_yaml_error(c->y, n, "'models' must be a mapping of model name to checkpoint directory, not %s",
-                      sg_yaml_kind(n));
-        return;
-    }
-    int total = sg_yaml_length(n);
-    p->models = calloc((size_t)total + 1, sizeof *p->models);
-    if (!p->models) {
-        sg_yaml_oom(c->y);
-        return;
-    }
+    int total;
+    p->models = sg_yaml_alloc_entries(c->y, n, YAML_MAPPING_NODE,
+                                      "'models' must be a mapping of model name to checkpoint directory",
+                                      sizeof *p->models, &total);
     for (int i = 0; i < total && sg_yaml_budget_left(c->y); i++) {
         yaml_node_t *k, *v;
-        if (!sg_yaml_pair(c->y, n, i, &k, &v)) continue;
         char *name = NULL, *dir = NULL;
-        if (!sg_policy_get_name(c, k, "model name", &name)) continue;
-        if (sg_policy_find_model(p, name)) {
-            sg_yaml_error(c->y, k, "model '%s' is defined twice", name);
-            free(name);
+        if (!sg_yaml_pair(c->y, n, i, &k, &v) ||
+            !sg_policy_entry_name(c, k, "model name", p->models, p->n_models, sizeof *p->models,
+                                  "model '%s' is defined twice", &name))
             continue;
-        }
         if (!sg_yaml_string(c->y, v, "checkpoint directory", &dir)) {
             free(name);
             continue;
@@ -143,17 +147,10 @@ static void parse_models(sg_policy_ctx *c, const yaml_node_t *n) {
 
 static void parse_mitigations(sg_policy_ctx *c, const yaml_node_t *n) {
     sg_policy *p = c->p;
-    if (n->type != YAML_SEQUENCE_NODE) {
-        sg_yaml_error(c->y, n, "'risk_mitigation_plan' must be a list of 'risk: mitigation' entries, not %s",
-                      sg_yaml_kind(n));
-        return;
-    }
-    int total = sg_yaml_length(n);
-    p->mitigations = calloc((size_t)total + 1, sizeof *p->mitigations);
-    if (!p->mitigations) {
-        sg_yaml_oom(c->y);
-        return;
-    }
+    int total;
+    p->mitigations = sg_yaml_alloc_entries(
+        c->y, n, YAML_SEQUENCE_NODE, "'risk_mitigation_plan' must be a list of 'risk: mitigation' entries",
+        sizeof *p->mitigations, &total);
     for (int i = 0; i < total && sg_yaml_budget_left(c->y); i++) {
         yaml_node_t *item = sg_yaml_item(c->y, n, i);
         if (!item) continue;

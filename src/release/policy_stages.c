@@ -70,16 +70,12 @@ static void parse_gates(sg_policy_ctx *c, const yaml_node_t *n, sg_policy_gates 
             g->risk_assessment = s;
     }
     if (v[2]) {
-        if (v[2]->type != YAML_SEQUENCE_NODE) {
-            sg_yaml_error(c->y, v[2], "'evaluations' must be a list, not %s", sg_yaml_kind(v[2]));
-        } else {
-            int total = sg_yaml_length(v[2]);
-            g->evaluations = calloc((size_t)total + 1, sizeof *g->evaluations);
-            if (!g->evaluations) sg_yaml_oom(c->y);
-            for (int i = 0; g->evaluations && i < total && sg_yaml_budget_left(c->y); i++) {
-                yaml_node_t *item = sg_yaml_item(c->y, v[2], i);
-                if (item) parse_eval_gate(c, item, &g->evaluations[g->n_evaluations++]);
-            }
+        int total;
+        g->evaluations = sg_yaml_alloc_entries(c->y, v[2], YAML_SEQUENCE_NODE, "'evaluations' must be a list",
+                                               sizeof *g->evaluations, &total);
+        for (int i = 0; i < total && sg_yaml_budget_left(c->y); i++) {
+            yaml_node_t *item = sg_yaml_item(c->y, v[2], i);
+            if (item) parse_eval_gate(c, item, &g->evaluations[g->n_evaluations++]);
         }
     }
     if (v[3]) {
@@ -205,29 +201,17 @@ static void parse_components(sg_policy_ctx *c, const yaml_node_t *n, sg_access_l
 }
 
 static void parse_rate_limits(sg_policy_ctx *c, const yaml_node_t *n, sg_policy_stage *s) {
-    if (n->type != YAML_MAPPING_NODE) {
-        sg_yaml_error(c->y, n, "'rate_limits' must be a mapping of audience to {rpm, tpm}, not %s",
-                      sg_yaml_kind(n));
-        return;
-    }
-    int total = sg_yaml_length(n);
-    s->rate_limits = calloc((size_t)total + 1, sizeof *s->rate_limits);
-    if (!s->rate_limits) {
-        sg_yaml_oom(c->y);
-        return;
-    }
+    int total;
+    s->rate_limits = sg_yaml_alloc_entries(c->y, n, YAML_MAPPING_NODE,
+                                           "'rate_limits' must be a mapping of audience to {rpm, tpm}",
+                                           sizeof *s->rate_limits, &total);
     for (int i = 0; i < total && sg_yaml_budget_left(c->y); i++) {
         yaml_node_t *k, *v;
-        if (!sg_yaml_pair(c->y, n, i, &k, &v)) continue;
-        char *aud = NULL;
-        if (!sg_policy_get_name(c, k, "audience", &aud)) continue;
-        int dup = 0;
-        for (int j = 0; j < s->n_rate_limits; j++) dup |= !strcmp(s->rate_limits[j].audience, aud);
-        if (dup) {
-            sg_yaml_error(c->y, k, "rate limit for audience '%s' is given twice", aud);
-            free(aud);
+        char *aud;
+        if (!sg_yaml_pair(c->y, n, i, &k, &v) ||
+            !sg_policy_entry_name(c, k, "audience", s->rate_limits, s->n_rate_limits, sizeof *s->rate_limits,
+                                  "rate limit for audience '%s' is given twice", &aud))
             continue;
-        }
         if (strcmp(aud, "default") &&
             !sg_policy_has_string(s->effective_audiences, s->n_effective_audiences, aud))
             sg_yaml_warn(c->y, k, "rate limit for audience '%s', which is not served at stage '%s'", aud,
@@ -245,29 +229,18 @@ static void parse_rate_limits(sg_policy_ctx *c, const yaml_node_t *n, sg_policy_
 }
 
 static void parse_audience_models(sg_policy_ctx *c, const yaml_node_t *n, sg_policy_stage *s) {
-    if (n->type != YAML_MAPPING_NODE) {
-        sg_yaml_error(c->y, n, "'audience_models' must be a mapping of audience to a list of models, not %s",
-                      sg_yaml_kind(n));
-        return;
-    }
-    int total = sg_yaml_length(n);
-    s->audience_models = calloc((size_t)total + 1, sizeof *s->audience_models);
-    if (!s->audience_models) {
-        sg_yaml_oom(c->y);
-        return;
-    }
+    int total;
+    s->audience_models = sg_yaml_alloc_entries(
+        c->y, n, YAML_MAPPING_NODE, "'audience_models' must be a mapping of audience to a list of models",
+        sizeof *s->audience_models, &total);
     for (int i = 0; i < total && sg_yaml_budget_left(c->y); i++) {
         yaml_node_t *k, *v;
-        if (!sg_yaml_pair(c->y, n, i, &k, &v)) continue;
-        char *aud = NULL;
-        if (!sg_policy_get_name(c, k, "audience", &aud)) continue;
-        int dup = 0;
-        for (int j = 0; j < s->n_audience_models; j++) dup |= !strcmp(s->audience_models[j].audience, aud);
-        if (dup) {
-            sg_yaml_error(c->y, k, "audience_models for audience '%s' is given twice", aud);
-            free(aud);
+        char *aud;
+        if (!sg_yaml_pair(c->y, n, i, &k, &v) ||
+            !sg_policy_entry_name(c, k, "audience", s->audience_models, s->n_audience_models,
+                                  sizeof *s->audience_models,
+                                  "audience_models for audience '%s' is given twice", &aud))
             continue;
-        }
         if (!sg_policy_has_string(s->effective_audiences, s->n_effective_audiences, aud))
             sg_yaml_error(c->y, k, "audience_models names audience '%s', which is not served at stage '%s'",
                           aud, s->name);
