@@ -120,13 +120,26 @@ sg_error *sg_yaml_doc_open(sg_yaml_doc *d, const char *file, const char *what, c
             sg_yaml_error(d, n, "%s of %d entries; at most %d are supported", sg_yaml_kind(n), items,
                           SG_YAML_MAX_ITEMS);
     }
-    if (!yaml_document_get_root_node(&d->doc)) sg_yaml_error(d, NULL, "%s is empty", what);
-    d->walkable = !d->n_errors;
+    d->walkable = yaml_document_get_root_node(&d->doc) && !d->n_errors;
     return NULL;
 }
 
 yaml_node_t *sg_yaml_doc_root(sg_yaml_doc *d) {
     return d->walkable ? yaml_document_get_root_node(&d->doc) : NULL;
+}
+
+int sg_yaml_doc_empty(const sg_yaml_doc *d) { return d->doc.nodes.start == d->doc.nodes.top; }
+
+int sg_yaml_seen(sg_yaml_doc *d, const yaml_node_t *n) {
+    size_t count = (size_t)(d->doc.nodes.top - d->doc.nodes.start), i = (size_t)(n - d->doc.nodes.start);
+    SG_ASSERT(i < count, "a node of this document");
+    if (!d->visited && !(d->visited = calloc(count, 1))) {
+        d->oom = 1;
+        return -1;
+    }
+    int seen = d->visited[i];
+    d->visited[i] = 1;
+    return seen;
 }
 
 sg_error *sg_yaml_doc_finish(sg_yaml_doc *d, char ***warnings, int *n_warnings) {
@@ -138,7 +151,10 @@ sg_error *sg_yaml_doc_finish(sg_yaml_doc *d, char ***warnings, int *n_warnings) 
         yaml_document_t next;
         if (yaml_parser_load(&d->parser, &next)) {
             yaml_node_t *r2 = yaml_document_get_root_node(&next);
-            if (r2) sg_yaml_warn(d, r2, "only the first YAML document of the file is read");
+            if (r2 && d->one_document)
+                sg_yaml_error(d, r2, "a second YAML document: %s is one document", d->what);
+            else if (r2)
+                sg_yaml_warn(d, r2, "only the first YAML document of the file is read");
             yaml_document_delete(&next);
         } else if (d->parser.error == YAML_MEMORY_ERROR) {
             d->oom = 1;
@@ -163,6 +179,8 @@ sg_error *sg_yaml_doc_finish(sg_yaml_doc *d, char ***warnings, int *n_warnings) 
     }
     yaml_document_delete(&d->doc);
     yaml_parser_delete(&d->parser);
+    free(d->visited);
+    d->visited = NULL;
     sg_error *err = NULL;
     if (d->oom)
         err = sg_error_new("out of memory");

@@ -54,12 +54,14 @@ typedef struct {
     int n_warnings;
     int oom;
     long budget;
-    int walkable; /* a root that passed the size checks */
+    int walkable;           /* a root that passed the size checks */
+    unsigned char *visited; /* sg_yaml_seen's marks, one per node (allocated on first use) */
+    int one_document;       /* set by the caller: a second document is an error, not a warning */
 } sg_yaml_doc;
 
 /* Parses the first document of text[0..len); `what` names it in messages
- * ("the policy is empty"). A syntax error is returned at once (d is then
- * cleaned up); anything else, an empty document or a list or mapping over
+ * ("the policy is too large ..."). A syntax error is returned at once (d is
+ * then cleaned up); anything else, such as a list or mapping over
  * SG_YAML_MAX_ITEMS entries, is collected for sg_yaml_doc_finish. */
 sg_error *sg_yaml_doc_open(sg_yaml_doc *d, const char *file, const char *what, const char *text,
                            size_t len) SG_MUST_CHECK;
@@ -67,6 +69,12 @@ sg_error *sg_yaml_doc_open(sg_yaml_doc *d, const char *file, const char *what, c
 /* The root node, or NULL when the document is empty or too large to walk
  * (the error has been collected). */
 yaml_node_t *sg_yaml_doc_root(sg_yaml_doc *d);
+/* Is the document empty (no node at all: only comments or nothing)? */
+int sg_yaml_doc_empty(const sg_yaml_doc *d);
+/* Has the node been visited before in this walk? Marks it visited. An alias
+ * shows up as a second visit of the node it names: for formats that accept
+ * no aliases. Returns -1 on out of memory (recorded). */
+int sg_yaml_seen(sg_yaml_doc *d, const yaml_node_t *n);
 
 /* Frees the document. Warns when the file holds a second document (ignored)
  * and reports an exhausted node budget. Returns NULL with the warnings handed

@@ -360,7 +360,10 @@ sg_error *sg_policy_load_string(const char *name, const char *text, size_t len, 
     }
     sg_policy_ctx c = {.y = &y, .p = p, .base_dir = base_dir};
     yaml_node_t *root = sg_yaml_doc_root(&y);
-    if (root) parse_top(&c, root);
+    if (root)
+        parse_top(&c, root);
+    else if (sg_yaml_doc_empty(&y))
+        sg_yaml_error(&y, NULL, "the policy is empty");
     err = sg_yaml_doc_finish(&y, &p->warnings, &p->n_warnings);
     if (err) {
         sg_policy_free(p);
