@@ -190,6 +190,7 @@ static sg_error *add_pattern(sg_filter *f, const char *src, const sg_filter_patt
 }
 
 sg_error *sg_filter_new(const sg_filter_rules *rules, sg_filter **out) {
+    SG_ASSERT(rules && out, "rules and where to put the filter");
     *out = NULL;
     sg_filter *f = calloc(1, sizeof *f);
     if (!f) return sg_error_new("out of memory");
@@ -342,6 +343,7 @@ static int cmp_match(const void *a, const void *b) {
 }
 
 sg_error *sg_filter_scan(const sg_filter *f, const char *text, size_t len, int side, sg_filter_matches *out) {
+    SG_ASSERT(f && (text || !len) && out, "a filter, the text and where to put the matches");
     memset(out, 0, sizeof *out);
     sg_norm_text words, joined;
     sg_error *err = sg_normalize(f->nz, text, len, SG_NORM_WORDS, &words);
