@@ -144,7 +144,15 @@ static int parse_stop(json_t *v, sg_completion_request *r, sg_request_error *err
     return 0;
 }
 
+static int parse(json_t *root, sg_completion_request *r, sg_request_error *err);
+
 int sg_completion_request_parse(json_t *root, sg_completion_request *r, sg_request_error *err) {
+    if (!parse(root, r, err)) return 0;
+    sg_completion_request_clear(r); /* token ids of the prompts read before the problem */
+    return -1;
+}
+
+static int parse(json_t *root, sg_completion_request *r, sg_request_error *err) {
     memset(r, 0, sizeof *r);
     memset(err, 0, sizeof *err);
     r->max_tokens = 16;

@@ -146,15 +146,20 @@ sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *v
         else
             return sg_error_new("%s: %s: '%s' is not true or false", where, k->name, value);
         return NULL;
-    case K_STR:
+    case K_STR: {
+        char *s = strdup(value);
+        if (!s) return sg_error_new("%s: %s: out of memory", where, k->name);
         free(*(char **)base);
-        *(char **)base = strdup(value);
+        *(char **)base = s;
         return NULL;
+    }
     case K_LIST: {
         int *n = (int *)((char *)c + k->count_off);
         if (*n >= SG_TRAIN_MAX_FILES)
             return sg_error_new("%s: %s: more than %d entries", where, k->name, SG_TRAIN_MAX_FILES);
-        ((char **)base)[(*n)++] = strdup(value);
+        char *s = strdup(value);
+        if (!s) return sg_error_new("%s: %s: out of memory", where, k->name);
+        ((char **)base)[(*n)++] = s;
         return NULL;
     }
     }
