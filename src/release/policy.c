@@ -24,6 +24,13 @@ const char *const sg_policy_protocols[7] = {"content_filter",     "rate_limit", 
                                             "user_feedback_loop", "watermark",  "detection",
                                             "hardcoded_responses"};
 
+/* Each list is spelled in its enum's order, one name per value. */
+_Static_assert(SG_COUNT(sg_policy_strategy_names) == SG_DEPLOY_INTERNAL_ONLY + 1, "strategy names");
+_Static_assert(SG_COUNT(sg_policy_risk_names) == SG_RISK_COMPLETED + 1, "risk names");
+_Static_assert(SG_COUNT(sg_policy_monitor_names) == SG_MONITOR_MONTHLY + 1, "monitoring names");
+_Static_assert(SG_COUNT(sg_policy_audit_names) == SG_AUDIT_TEXT_FULL + 1, "audit text names");
+_Static_assert(SG_COUNT(sg_policy_action_names) == SG_FILTER_FLAG + 1, "filter action names");
+
 const char *sg_access_level_name(sg_access_level l) {
     return (unsigned)l < SG_ACCESS_COUNT ? sg_policy_access_names[l] : "?";
 }
