@@ -15,7 +15,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/opt_table.h"
-#include "store/store.h"
+#include "store/store_audit.h"
 
 static const char usage_text[] =
     "usage: stagegate audit verify [--db PATH] [--anchor SEQ:HASH]\n"
@@ -116,7 +116,7 @@ static void iso_time(int64_t ms, char *buf, size_t cap) {
 
 static const char *or_dash(const char *s) { return s && *s ? s : "-"; }
 
-static int print_row(const sg_audit_row *r, void *ctx) {
+static int print_row(const sg_audit_record *r, void *ctx) {
     bool json = *(bool *)ctx;
     char when[40], hash[2 * SG_HASH_BYTES + 1];
     iso_time(r->time_ms, when, sizeof when);
@@ -128,8 +128,9 @@ static int print_row(const sg_audit_row *r, void *ctx) {
             "model", r->model, "stage", r->stage, "decision", or_dash(r->decision), "reason", r->reason,
             "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
             (json_int_t)r->completion_tokens, "latency_us", (json_int_t)r->latency_us, "text_mode",
-            or_dash(r->text_mode), "prompt_digest", r->prompt_digest, "completion_digest",
-            r->completion_digest, "prompt", r->prompt_text, "completion", r->completion_text, "hash", hash);
+            or_dash(sg_audit_text_mode_name(r->text_mode)), "prompt_digest", r->prompt_digest,
+            "completion_digest", r->completion_digest, "prompt", r->prompt_text, "completion",
+            r->completion_text, "hash", hash);
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (line) puts(line);
         free(line);
@@ -168,7 +169,7 @@ typedef struct {
 static void *record_loop(void *arg) {
     recorder *r = arg;
     for (int64_t i = 0; i < r->count && !r->err; i++) {
-        sg_audit_entry e = {.decision = r->o->decision, .reason = r->o->reason, .stage = "operator"};
+        sg_audit_record e = {.decision = r->o->decision, .reason = r->o->reason, .stage = "operator"};
         int64_t seq;
         r->err = sg_audit_append(r->store, &e, &seq);
         if (r->err) break;

@@ -12,7 +12,7 @@
 #include "cli/dist_opts.h"
 #include "release/policy.h"
 #include "server/guard.h"
-#include "store/store.h"
+#include "store/store_flags.h"
 
 static const char *const usage_text =
     "usage: stagegate flags list    [--db PATH] [--json]\n"

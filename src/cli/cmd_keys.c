@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/opt_table.h"
-#include "store/store.h"
+#include "store/store_keys.h"
 
 static const char usage_text[] =
     "usage: stagegate keys create [--db PATH] --name NAME --audience AUDIENCE\n"
@@ -70,7 +70,7 @@ static sg_error *open_all(const char *db, sg_store **store, sg_keys **keys) {
  * requests and count toward no key's usage). A failure is reported but does
  * not undo the action. */
 static void admin_event(sg_store *store, const char *decision, const char *audience, const char *what) {
-    sg_audit_entry e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
+    sg_audit_record e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
     sg_error *err = sg_audit_append(store, &e, NULL);
     if (err) {
         fprintf(stderr, "stagegate keys: warning: not recorded in the audit log: %s\n",

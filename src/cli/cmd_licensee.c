@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/dist_opts.h"
 #include "distribution/keyfiles.h"
-#include "store/store.h"
+#include "store/store_distribution.h"
 
 static const char usage_text[] =
     "usage: stagegate licensee keygen -o NAME\n"

@@ -16,7 +16,7 @@
 #include "distribution/fingerprint.h"
 #include "distribution/keyfiles.h"
 #include "release/policy.h"
-#include "store/store.h"
+#include "store/store_distribution.h"
 
 static const char usage_text[] =
     "usage: stagegate pack --db PATH -m MODEL_DIR --to LICENSEE -o FILE\n"

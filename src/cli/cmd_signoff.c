@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
+#include "store/store_release.h"
 
 static const char usage_text[] =
     "usage: stagegate signoff --policy FILE [--db PATH] --stage STAGE --by NAME --note TEXT\n"
