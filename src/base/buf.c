@@ -10,6 +10,7 @@ void sg_buf_init(sg_buf *b, size_t max) {
     b->data = NULL;
     b->len = b->cap = 0;
     b->max = max ? max : SG_BUF_DEFAULT_CAP;
+    b->deferred = NULL;
 }
 
 /* Room for `extra` more bytes plus the NUL. */
@@ -61,12 +62,29 @@ sg_error *sg_buf_printf(sg_buf *b, const char *fmt, ...) {
     return err;
 }
 
+void sg_buf_addf(sg_buf *b, const char *fmt, ...) {
+    if (b->deferred) return;
+    va_list ap;
+    va_start(ap, fmt);
+    b->deferred = sg_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
 void sg_buf_reset(sg_buf *b) {
+    sg_error_free(b->deferred);
+    b->deferred = NULL;
     b->len = 0;
     if (b->data) b->data[0] = '\0';
 }
 
 sg_error *sg_buf_take(sg_buf *b, char **out, size_t *len) {
+    *out = NULL;
+    if (b->deferred) {
+        sg_error *err = b->deferred;
+        b->deferred = NULL;
+        sg_buf_free(b);
+        return err;
+    }
     if (!b->data) {
         sg_error *err = buf_reserve(b, 0);
         if (err) return err;
@@ -79,6 +97,7 @@ sg_error *sg_buf_take(sg_buf *b, char **out, size_t *len) {
 }
 
 void sg_buf_free(sg_buf *b) {
+    sg_error_free(b->deferred);
     free(b->data);
     sg_buf_init(b, b->max);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/buf.h"
 #include "cli/commands.h"
 #include "release/policy.h"
 
@@ -36,74 +37,50 @@ static const sg_cli_cmd check_cmd = {
 };
 
 /* A growable string for one table cell. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} buf;
-
-static void put(buf *b, const char *f, ...) SG_PRINTF(2, 3);
-static void put(buf *b, const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->len + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) return;
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, f);
-    vsnprintf(b->s + b->len, (size_t)n + 1, f, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void put_list(buf *b, char *const *items, int n) {
-    if (!n) put(b, "-");
-    for (int i = 0; i < n; i++) put(b, "%s%s", i ? ", " : "", items[i]);
+static void put_list(sg_buf *b, char *const *items, int n) {
+    if (!n) sg_buf_addf(b, "-");
+    for (int i = 0; i < n; i++) sg_buf_addf(b, "%s%s", i ? ", " : "", items[i]);
 }
 
 enum { COL_STAGE, COL_AUDIENCES, COL_MODELS, COL_ACCESS, COL_PROTOCOLS, COL_GATES, NCOLS };
 static const char *const headers[NCOLS] = {
     " STAGE", "AUDIENCES", "MODELS", "ACCESS (model/risk/repl)", "PROTOCOLS", "GATES (to enter)"};
 
-static void fill_row(const sg_policy *p, int i, buf *cells) {
+static void fill_row(const sg_policy *p, int i, sg_buf *cells) {
     const sg_policy_stage *s = &p->stages[i];
-    put(&cells[COL_STAGE], "%s%s", i == p->current_stage ? "*" : " ", s->name);
+    sg_buf_addf(&cells[COL_STAGE], "%s%s", i == p->current_stage ? "*" : " ", s->name);
     put_list(&cells[COL_AUDIENCES], s->effective_audiences, s->n_effective_audiences);
     put_list(&cells[COL_MODELS], s->effective_models, s->n_effective_models);
     for (int a = 0; a < s->n_audience_models; a++) {
-        put(&cells[COL_MODELS], " [%s: ", s->audience_models[a].audience);
+        sg_buf_addf(&cells[COL_MODELS], " [%s: ", s->audience_models[a].audience);
         put_list(&cells[COL_MODELS], s->audience_models[a].models, s->audience_models[a].n_models);
-        put(&cells[COL_MODELS], "]");
+        sg_buf_addf(&cells[COL_MODELS], "]");
     }
-    put(&cells[COL_ACCESS], "%s/%s/%s", sg_access_level_name(s->components[SG_COMPONENT_MODEL]),
-        sg_access_level_name(s->components[SG_COMPONENT_RISK_ANALYSIS]),
-        sg_access_level_name(s->components[SG_COMPONENT_REPLICATION]));
+    sg_buf_addf(&cells[COL_ACCESS], "%s/%s/%s", sg_access_level_name(s->components[SG_COMPONENT_MODEL]),
+                sg_access_level_name(s->components[SG_COMPONENT_RISK_ANALYSIS]),
+                sg_access_level_name(s->components[SG_COMPONENT_REPLICATION]));
     put_list(&cells[COL_PROTOCOLS], s->protocols, s->n_protocols);
-    buf *g = &cells[COL_GATES];
+    sg_buf *g = &cells[COL_GATES];
     if (i == 0) {
-        put(g, "(start)");
+        sg_buf_addf(g, "(start)");
         return;
     }
     const sg_policy_gates *gt = &s->gates;
     int any = 0;
-    if (gt->min_days) put(g, "%s%d days in '%s'", any++ ? "\n" : "", gt->min_days, p->stages[i - 1].name);
+    if (gt->min_days)
+        sg_buf_addf(g, "%s%d days in '%s'", any++ ? "\n" : "", gt->min_days, p->stages[i - 1].name);
     if (gt->risk_assessment != SG_RISK_NONE)
-        put(g, "%srisk assessment %s", any++ ? "\n" : "", sg_risk_status_name(gt->risk_assessment));
+        sg_buf_addf(g, "%srisk assessment %s", any++ ? "\n" : "", sg_risk_status_name(gt->risk_assessment));
     for (int e = 0; e < gt->n_evaluations; e++) {
         const sg_policy_eval_gate *ev = &gt->evaluations[e];
-        put(g, "%s%s/%s %s", any++ ? "\n" : "", ev->suite, ev->model, ev->metric);
-        if (ev->has_min) put(g, " >= %g", ev->min);
-        if (ev->has_max) put(g, " <= %g", ev->max);
+        sg_buf_addf(g, "%s%s/%s %s", any++ ? "\n" : "", ev->suite, ev->model, ev->metric);
+        if (ev->has_min) sg_buf_addf(g, " >= %g", ev->min);
+        if (ev->has_max) sg_buf_addf(g, " <= %g", ev->max);
     }
     if (gt->signoffs) {
-        put(g, "%s%d sign-off%s", any++ ? "\n" : "", gt->signoffs, gt->signoffs == 1 ? "" : "s");
+        sg_buf_addf(g, "%s%d sign-off%s", any++ ? "\n" : "", gt->signoffs, gt->signoffs == 1 ? "" : "s");
         if (gt->n_reviewers) {
-            put(g, " of ");
+            sg_buf_addf(g, " of ");
             put_list(g, gt->reviewers, gt->n_reviewers);
         }
     }
@@ -111,15 +88,15 @@ static void fill_row(const sg_policy *p, int i, buf *cells) {
         int same = gt->n_safety_protocols == s->n_protocols;
         for (int k = 0; same && k < gt->n_safety_protocols; k++)
             same = strcmp(gt->safety_protocols[k], s->protocols[k]) == 0;
-        put(g, "%s", any++ ? "\n" : "");
+        sg_buf_addf(g, "%s", any++ ? "\n" : "");
         if (same) {
-            put(g, "its protocols active");
+            sg_buf_addf(g, "its protocols active");
         } else {
-            put(g, "protocols active: ");
+            sg_buf_addf(g, "protocols active: ");
             put_list(g, gt->safety_protocols, gt->n_safety_protocols);
         }
     }
-    if (!any) put(g, "none");
+    if (!any) sg_buf_addf(g, "none");
 }
 
 /* Column widths; longer cells wrap at spaces. ACCESS never wraps. */
@@ -139,13 +116,20 @@ static size_t segment(const char *s, size_t w, size_t *skip) {
     return cut;
 }
 
-static void print_table(const sg_policy *p) {
-    buf *cells = calloc((size_t)p->n_stages * NCOLS, sizeof *cells);
-    if (!cells) return;
+static sg_error *print_table(const sg_policy *p) {
+    int n_cells = p->n_stages * NCOLS;
+    sg_buf *cells = calloc((size_t)n_cells, sizeof *cells);
+    if (!cells) return sg_error_new("out of memory");
+    for (int i = 0; i < n_cells; i++) sg_buf_init(&cells[i], 0);
+    sg_error *err = NULL;
+    for (int i = 0; i < p->n_stages; i++) fill_row(p, i, &cells[i * NCOLS]);
+    for (int i = 0; i < n_cells && !err; i++)
+        if (cells[i].deferred)
+            err = sg_error_wrap(cells[i].deferred, "the stage table"), cells[i].deferred = NULL;
+    if (err) goto out;
     size_t width[NCOLS];
     for (int c = 0; c < NCOLS; c++) width[c] = strlen(headers[c]);
     for (int i = 0; i < p->n_stages; i++) {
-        fill_row(p, i, &cells[i * NCOLS]);
         for (int c = 0; c < NCOLS; c++) {
             size_t len = cells[i * NCOLS + c].len;
             if (len > max_width[c]) len = max_width[c];
@@ -157,7 +141,7 @@ static void print_table(const sg_policy *p) {
     printf("\n");
     for (int i = 0; i < p->n_stages; i++) {
         const char *rest[NCOLS];
-        for (int c = 0; c < NCOLS; c++) rest[c] = cells[i * NCOLS + c].s ? cells[i * NCOLS + c].s : "";
+        for (int c = 0; c < NCOLS; c++) rest[c] = cells[i * NCOLS + c].data ? cells[i * NCOLS + c].data : "";
         for (int more = 1; more;) {
             more = 0;
             size_t len[NCOLS], skip[NCOLS];
@@ -177,8 +161,10 @@ static void print_table(const sg_policy *p) {
         }
         if (i + 1 < p->n_stages) printf("\n");
     }
-    for (int i = 0; i < p->n_stages * NCOLS; i++) free(cells[i].s);
+out:
+    for (int i = 0; i < n_cells; i++) sg_buf_free(&cells[i]);
     free(cells);
+    return err;
 }
 
 static int check(const char *path, int as_json) {
@@ -241,9 +227,9 @@ static int check(const char *path, int as_json) {
         printf("\n");
     }
     printf("\n");
-    print_table(p);
+    err = print_table(p);
     sg_policy_free(p);
-    return 0;
+    return err ? sg_cli_fail("policy check", err) : 0;
 }
 
 static int run_check(int argc, char **argv) {

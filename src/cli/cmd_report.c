@@ -53,9 +53,14 @@ int sg_cmd_report(int argc, char **argv) {
     json_t *rep = NULL;
     sg_error *err = sg_report_build(store, p, now - span, now, &rep);
     if (!err) {
-        char *text = json ? json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS) : sg_report_text(rep);
-        if (!text) {
-            err = sg_error_new("out of memory");
+        char *text = NULL;
+        if (json)
+            text = json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS);
+        else
+            err = sg_report_text(rep, &text);
+        if (!err && !text) err = sg_error_new("out of memory");
+        if (err) {
+            /* reported below */
         } else if (out) {
             err = sg_file_write_atomic(out, text, strlen(text));
         } else {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/fileio.h"
 #include "release/stages.h"
 #include "store/store_audit.h"
@@ -223,31 +224,6 @@ done:
     return NULL;
 }
 
-/* growable text */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} buf;
-static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-        char *s = realloc(b->s, cap);
-        if (!s) return;
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 static const char *str(const json_t *o, const char *k) {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
@@ -256,59 +232,63 @@ static long long num(const json_t *o, const char *k) {
     return (long long)json_integer_value(json_object_get(o, k));
 }
 
-char *sg_report_text(const json_t *r) {
-    buf b = {0};
-    put(&b, "# Release report: %s\n\n", str(r, "release"));
-    put(&b, "Period: %s to %s. Current stage: %s. Monitoring: %s. Incident response plan: %s.\n\n",
-        str(r, "since"), str(r, "until"), str(r, "current_stage"), str(r, "monitoring_frequency"),
-        json_is_string(json_object_get(r, "incident_response_plan")) ? str(r, "incident_response_plan")
-                                                                     : "(none)");
-    put(&b, "## Usage per audience and model\n\n");
+sg_error *sg_report_text(const json_t *r, char **out) {
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    sg_buf_addf(&b, "# Release report: %s\n\n", str(r, "release"));
+    sg_buf_addf(&b, "Period: %s to %s. Current stage: %s. Monitoring: %s. Incident response plan: %s.\n\n",
+                str(r, "since"), str(r, "until"), str(r, "current_stage"), str(r, "monitoring_frequency"),
+                json_is_string(json_object_get(r, "incident_response_plan"))
+                    ? str(r, "incident_response_plan")
+                    : "(none)");
+    sg_buf_addf(&b, "## Usage per audience and model\n\n");
     json_t *u = json_object_get(r, "usage");
     if (!json_array_size(u))
-        put(&b, "No allowed requests in the period.\n");
+        sg_buf_addf(&b, "No allowed requests in the period.\n");
     else
-        put(&b,
+        sg_buf_addf(
+            &b,
             "| audience | model | requests | prompt tokens | completion tokens |\n|---|---|---|---|---|\n");
     size_t i;
     json_t *v;
     json_array_foreach(u, i, v)
-        put(&b, "| %s | %s | %lld | %lld | %lld |\n", str(v, "audience"), str(v, "model"), num(v, "requests"),
-            num(v, "prompt_tokens"), num(v, "completion_tokens"));
-    put(&b, "\n## Refusals by cause\n\n");
+        sg_buf_addf(&b, "| %s | %s | %lld | %lld | %lld |\n", str(v, "audience"), str(v, "model"),
+                    num(v, "requests"), num(v, "prompt_tokens"), num(v, "completion_tokens"));
+    sg_buf_addf(&b, "\n## Refusals by cause\n\n");
     json_t *ref = json_object_get(r, "refusals");
-    if (!json_object_size(ref)) put(&b, "None.\n");
+    if (!json_object_size(ref)) sg_buf_addf(&b, "None.\n");
     const char *k;
-    json_object_foreach(ref, k, v) put(&b, "- %s: %lld\n", k, (long long)json_integer_value(v));
+    json_object_foreach(ref, k, v) sg_buf_addf(&b, "- %s: %lld\n", k, (long long)json_integer_value(v));
     json_t *fl = json_object_get(r, "flags");
     if (fl)
-        put(&b, "\nCommunity flags: %lld (open %lld, upheld %lld, dismissed %lld).\n", num(fl, "total"),
-            num(fl, "open"), num(fl, "upheld"), num(fl, "dismissed"));
-    put(&b, "\nAll request outcomes (%lld requests):", num(r, "requests"));
+        sg_buf_addf(&b, "\nCommunity flags: %lld (open %lld, upheld %lld, dismissed %lld).\n",
+                    num(fl, "total"), num(fl, "open"), num(fl, "upheld"), num(fl, "dismissed"));
+    sg_buf_addf(&b, "\nAll request outcomes (%lld requests):", num(r, "requests"));
     json_object_foreach(json_object_get(r, "decisions"), k, v)
-        put(&b, " %s=%lld", k, (long long)json_integer_value(v));
-    put(&b, "\n\n## Top keys\n\n");
+        sg_buf_addf(&b, " %s=%lld", k, (long long)json_integer_value(v));
+    sg_buf_addf(&b, "\n\n## Top keys\n\n");
     json_t *tk = json_object_get(r, "top_keys");
-    if (!json_array_size(tk)) put(&b, "None.\n");
-    json_array_foreach(tk, i, v) put(&b, "- key %lld (%s, %s): %lld requests\n", num(v, "key_id"),
-                                     str(v, "name"), str(v, "audience"), num(v, "requests"));
-    put(&b, "\n## Incidents\n\n");
+    if (!json_array_size(tk)) sg_buf_addf(&b, "None.\n");
+    json_array_foreach(tk, i, v) sg_buf_addf(&b, "- key %lld (%s, %s): %lld requests\n", num(v, "key_id"),
+                                             str(v, "name"), str(v, "audience"), num(v, "requests"));
+    sg_buf_addf(&b, "\n## Incidents\n\n");
     json_t *ia = json_object_get(r, "incidents");
-    if (!json_array_size(ia)) put(&b, "None.\n");
+    if (!json_array_size(ia)) sg_buf_addf(&b, "None.\n");
     json_array_foreach(ia, i, v) {
-        put(&b, "- #%lld %s, opened %s, %s%s%s%s%s: %s\n", num(v, "id"), str(v, "severity"), str(v, "opened"),
-            json_is_string(json_object_get(v, "closed")) ? "closed " : "OPEN",
-            json_is_string(json_object_get(v, "closed")) ? str(v, "closed") : "",
-            str(v, "suspend_audience")[0] ? ", suspends audience " : "", str(v, "suspend_audience"),
-            json_is_true(json_object_get(v, "rollback")) ? ", rolled back" : "", str(v, "reason"));
+        sg_buf_addf(&b, "- #%lld %s, opened %s, %s%s%s%s%s: %s\n", num(v, "id"), str(v, "severity"),
+                    str(v, "opened"), json_is_string(json_object_get(v, "closed")) ? "closed " : "OPEN",
+                    json_is_string(json_object_get(v, "closed")) ? str(v, "closed") : "",
+                    str(v, "suspend_audience")[0] ? ", suspends audience " : "", str(v, "suspend_audience"),
+                    json_is_true(json_object_get(v, "rollback")) ? ", rolled back" : "", str(v, "reason"));
     }
-    put(&b, "\n## Stage changes\n\n");
+    sg_buf_addf(&b, "\n## Stage changes\n\n");
     json_t *ma = json_object_get(r, "stage_changes");
-    if (!json_array_size(ma)) put(&b, "None.\n");
-    json_array_foreach(ma, i, v) put(
+    if (!json_array_size(ma)) sg_buf_addf(&b, "None.\n");
+    json_array_foreach(ma, i, v) sg_buf_addf(
         &b, "- %s %s: %s -> %s by %s%s: %s\n", str(v, "time"), str(v, "kind"), str(v, "from"), str(v, "to"),
         str(v, "by"), json_is_true(json_object_get(v, "override")) ? " (OVERRIDE)" : "", str(v, "reason"));
-    return b.s;
+    sg_error *err = sg_buf_take(&b, out, NULL);
+    return err ? sg_error_wrap(err, "writing the report") : NULL;
 }
 
 char *sg_report_dir(const char *db) {
@@ -330,9 +310,10 @@ sg_error *sg_report_write(sg_store *store, const sg_policy *p, const char *dir, 
     char stamp[32], name[64];
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     char *js = json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS);
-    char *md = sg_report_text(rep);
+    char *md = NULL;
+    err = sg_report_text(rep, &md);
     json_decref(rep);
-    if (!js || !md) err = sg_error_new("out of memory");
+    if (!err && !js) err = sg_error_new("out of memory");
     for (int i = 0; i < 2 && !err; i++) {
         snprintf(name, sizeof name, "report-%s.%s", stamp, i ? "md" : "json");
         char *path = sg_path_join(dir, name);

@@ -18,8 +18,8 @@
 sg_error *sg_report_build(sg_store *store, const sg_policy *policy, int64_t since_ms, int64_t now_ms,
                           json_t **out) SG_MUST_CHECK;
 
-/* The report as Markdown (malloc'd). */
-char *sg_report_text(const json_t *report);
+/* The report as Markdown: *out is malloc'd. */
+sg_error *sg_report_text(const json_t *report, char **out) SG_MUST_CHECK;
 
 /* The period of monitoring_frequency in milliseconds (hourly .. monthly = 30 days). */
 int64_t sg_report_period_ms(sg_monitoring_frequency f);

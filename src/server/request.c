@@ -248,7 +248,8 @@ static int parse(json_t *root, sg_completion_request *r, sg_api_error **err) {
 
 sg_api_error *sg_completion_request_parse(json_t *root, sg_completion_request *r) {
     sg_api_error *err = NULL;
-    parse(root, r, &err);
+    if (parse(root, r, &err) || err)
+        sg_completion_request_clear(r); /* token ids of the prompts read before the problem */
     return err;
 }
 

@@ -38,8 +38,8 @@ static const sgs_query ISSUE_LIST = {"SELECT i.id, i.licensee_id, l.name, i.mode
 /* ---- licensees ------------------------------------------------------------------------ */
 
 sg_error *sg_store_licensee_insert(sg_store *s, const char *name,
-                                   const unsigned char public_key[crypto_box_PUBLICKEYBYTES], int64_t created_ms,
-                                   int64_t *id) {
+                                   const unsigned char public_key[crypto_box_PUBLICKEYBYTES],
+                                   int64_t created_ms, int64_t *id) {
     sgs_q q;
     sg_error *err = sgs_open(&q, &s->writer, &LICENSEE_INSERT);
     if (err) return err;
@@ -140,8 +140,8 @@ static void read_release_key(const sgs_q *q, void *rec) {
     k->sealed_len = n;
 }
 
-sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[crypto_sign_PUBLICKEYBYTES], unsigned char **sealed,
-                                   size_t *sealed_len, bool *found) {
+sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                                   unsigned char **sealed, size_t *sealed_len, bool *found) {
     *found = false;
     *sealed = NULL;
     *sealed_len = 0;

@@ -27,8 +27,8 @@ typedef struct {
 
 /* Inserts a licensee; an error naming the licensee if the name is taken. */
 sg_error *sg_store_licensee_insert(sg_store *store, const char *name,
-                                   const unsigned char public_key[crypto_box_PUBLICKEYBYTES], int64_t created_ms,
-                                   int64_t *id) SG_MUST_CHECK;
+                                   const unsigned char public_key[crypto_box_PUBLICKEYBYTES],
+                                   int64_t created_ms, int64_t *id) SG_MUST_CHECK;
 /* By name (id_or_0 == 0) or by id. */
 sg_error *sg_store_licensee_get(sg_store *store, const char *name, int64_t id, sg_licensee_record *out,
                                 bool *found) SG_MUST_CHECK;
@@ -40,12 +40,13 @@ sg_error *sg_store_licensee_revoke(sg_store *store, const char *name, int64_t no
 
 /* The release signing key: one row; `sealed` is the secret key encrypted by
  * the caller. Insert fails when a key exists already. */
-sg_error *sg_store_release_key_insert(sg_store *store, const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+sg_error *sg_store_release_key_insert(sg_store *store,
+                                      const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
                                       const unsigned char *sealed, size_t sealed_len,
                                       int64_t created_ms) SG_MUST_CHECK;
 /* *sealed is malloc'd (free it); *found false when no key was created. */
-sg_error *sg_store_release_key_get(sg_store *store, unsigned char public_key[crypto_sign_PUBLICKEYBYTES], unsigned char **sealed,
-                                   size_t *sealed_len, bool *found) SG_MUST_CHECK;
+sg_error *sg_store_release_key_get(sg_store *store, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                                   unsigned char **sealed, size_t *sealed_len, bool *found) SG_MUST_CHECK;
 
 /* One issued bundle. */
 #define SG_ISSUE_NONCE_BYTES 32 /* random per issue; with the fingerprint key, the seed */

@@ -122,6 +122,28 @@ static void buf_appends_until_its_cap_then_refuses(void **state) {
     sg_buf_free(&b);
 }
 
+/* A generator's appends defer the first failure to sg_buf_take. */
+static void buf_defers_a_failure_to_take(void **state) {
+    (void)state;
+    sg_buf b;
+    sg_buf_init(&b, 8);
+    sg_buf_addf(&b, "%s", "abc");
+    sg_buf_addf(&b, "%s", "0123456789"); /* over the cap: kept, not returned */
+    sg_buf_addf(&b, "%s", "d");          /* ignored after the failure */
+    assert_string_equal(b.data, "abc");
+    char *out = (char *)1;
+    sg_error *err = sg_buf_take(&b, &out, NULL);
+    assert_non_null(err);
+    assert_null(out);
+    assert_non_null(strstr(sg_error_message(err), "cap of 8"));
+    sg_error_free(err);
+    sg_buf_addf(&b, "ok"); /* the buffer is usable again */
+    assert_null(sg_buf_take(&b, &out, NULL));
+    assert_string_equal(out, "ok");
+    free(out);
+    sg_buf_free(&b);
+}
+
 static void utf8_boundaries(void **state) {
     (void)state;
     const char *s = "a\xe2\x82\xac"; /* a, euro sign */
@@ -144,6 +166,7 @@ int main(void) {
         cmocka_unit_test(atomic_write_then_read_back),
         cmocka_unit_test(atomic_write_modes_and_no_symlink_follow),
         cmocka_unit_test(buf_appends_until_its_cap_then_refuses),
+        cmocka_unit_test(buf_defers_a_failure_to_take),
         cmocka_unit_test(utf8_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

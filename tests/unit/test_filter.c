@@ -22,11 +22,11 @@ static char *pii_patterns[] = {"builtin:email", "builtin:phone", "builtin:card_n
 static char *hc_terms[] = {"end my life"};
 static char *spam_terms[] = {"cheap viagra"};
 static sg_filter_category cats[] = {
-    {"violence", threat_terms, 2, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1},
-    {"harassment", slur_terms, 1, 0, 0, slur_allow, 1, SG_FILTER_BLOCK, 0, 1, 1},
-    {"pii", 0, 0, pii_patterns, 3, 0, 0, SG_FILTER_REDACT, 0, 1, 1},
-    {"self-harm", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, "You are not alone.", 1, 0},
-    {"spam", spam_terms, 1, 0, 0, 0, 0, SG_FILTER_FLAG, 0, 1, 1},
+    {"violence", threat_terms, 2, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0},
+    {"harassment", slur_terms, 1, 0, 0, slur_allow, 1, SG_FILTER_BLOCK, 0, 1, 1, 0},
+    {"pii", 0, 0, pii_patterns, 3, 0, 0, SG_FILTER_REDACT, 0, 1, 1, 0},
+    {"self-harm", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, "You are not alone.", 1, 0, 0},
+    {"spam", spam_terms, 1, 0, 0, 0, 0, SG_FILTER_FLAG, 0, 1, 1, 0},
 };
 static sg_filter_rules rules = {cats, 5, 0, 0, 0};
 static sg_filter *f;
@@ -227,7 +227,7 @@ static void stream_releases_with_bounded_delay(void **state) {
 static void bad_rules_are_rejected(void **state) {
     (void)state;
     char *bad_rx[] = {"(unclosed"};
-    sg_filter_category c1 = {"bad", 0, 0, bad_rx, 1, 0, 0, SG_FILTER_BLOCK, 0, 1, 1};
+    sg_filter_category c1 = {"bad", 0, 0, bad_rx, 1, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0};
     sg_filter_rules r1 = {&c1, 1, 0, 0, 0};
     sg_filter *g = NULL;
     sg_error *err = sg_filter_new(&r1, &g);
@@ -236,13 +236,13 @@ static void bad_rules_are_rejected(void **state) {
     assert_non_null(strstr(sg_error_message(err), "(unclosed"));
     sg_error_free(err);
     char *empty_term[] = {"!!!"};
-    sg_filter_category c2 = {"empty", empty_term, 1, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1};
+    sg_filter_category c2 = {"empty", empty_term, 1, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0};
     sg_filter_rules r2 = {&c2, 1, 0, 0, 0};
     err = sg_filter_new(&r2, &g);
     assert_non_null(err);
     assert_non_null(strstr(sg_error_message(err), "no letters or digits"));
     sg_error_free(err);
-    sg_filter_category c3 = {"hc", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, 0, 1, 1};
+    sg_filter_category c3 = {"hc", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, 0, 1, 1, 0};
     sg_filter_rules r3 = {&c3, 1, 0, 0, 0};
     err = sg_filter_new(&r3, &g);
     assert_non_null(err);

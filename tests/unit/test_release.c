@@ -345,7 +345,8 @@ static void test_incidents(void **state) {
     assert_int_equal(json_array_size(json_object_get(rep, "stage_changes")), 3);
     assert_string_equal(json_string_value(json_object_get(rep, "incident_response_plan")), "wiki/incidents");
     assert_string_equal(json_string_value(json_object_get(rep, "monitoring_frequency")), "weekly");
-    char *text = sg_report_text(rep);
+    char *text = NULL;
+    assert_null(sg_report_text(rep, &text));
     assert_non_null(strstr(text, "## Incidents"));
     free(text);
     json_decref(rep);
