@@ -10,6 +10,7 @@
  * Every problem is reported at the node's line:column and loading goes on, so
  * that one run reports all errors. */
 #include "release/policy.h"
+#include "release/policy_demo.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -1145,6 +1146,7 @@ enum {
     TK_FLAGS,
     TK_LICENSE,
     TK_FILTER,
+    TK_DEMO,
     TK_COUNT
 };
 static const char *const top_keys[TK_COUNT] = {"model_name",
@@ -1160,7 +1162,8 @@ static const char *const top_keys[TK_COUNT] = {"model_name",
                                                "server",
                                                "flags",
                                                "license",
-                                               "content_filter"};
+                                               "content_filter",
+                                               "demo"};
 
 static void parse_mitigations(ctx *c, const yaml_node_t *n) {
     sg_policy *p = c->p;
@@ -1197,6 +1200,32 @@ static void parse_mitigations(ctx *c, const yaml_node_t *n) {
             free(m.mitigation);
         }
     }
+}
+
+/* The loader's readers for the sections parsed in their own files
+ * (policy_demo.c). */
+static void rd_error(void *c, const yaml_node_t *n, const char *m) { err_at(c, n, "%s", m); }
+static int rd_collect(void *c, const yaml_node_t *n, const char *what, const char *const *keys, int nkeys,
+                      yaml_node_t **vals, yaml_node_t **knodes) {
+    return collect(c, n, what, keys, nkeys, vals, knodes);
+}
+static int rd_string(void *c, const yaml_node_t *n, const char *key, char **out) {
+    return get_string(c, n, key, out);
+}
+static int rd_integer(void *c, const yaml_node_t *n, const char *key, long lo, long hi, long *out) {
+    return get_long(c, n, key, lo, hi, out);
+}
+static int rd_number(void *c, const yaml_node_t *n, const char *key, double *out) {
+    return get_double(c, n, key, out);
+}
+static int rd_boolean(void *c, const yaml_node_t *n, const char *key, int *out) { return get_bool(c, n, key, out); }
+static int rd_strings(void *c, const yaml_node_t *n, const char *key, char ***out, int *count) {
+    return get_string_list(c, n, key, 0, out, count, NULL);
+}
+static const yaml_node_t *rd_item(void *c, const yaml_node_t *seq, int i) {
+    if (seq->type != YAML_SEQUENCE_NODE || i >= (int)(seq->data.sequence.items.top - seq->data.sequence.items.start))
+        return NULL;
+    return node(c, seq->data.sequence.items.start[i]);
 }
 
 static void parse_top(ctx *c, const yaml_node_t *root, const char *base_dir) {
@@ -1264,6 +1293,12 @@ static void parse_top(ctx *c, const yaml_node_t *root, const char *base_dir) {
         p->license = resolved;
     }
     if (v[TK_FILTER]) parse_content_filter(c, v[TK_FILTER]);
+    if (v[TK_DEMO]) {
+        sg_policy_reader r = {c,          rd_error,   rd_collect, rd_string, rd_integer,
+                              rd_number,  rd_boolean, rd_strings, rd_item};
+        sg_policy_demo_parse(&r, v[TK_DEMO], p, &p->demo);
+        if (!p->demo) c->oom = 1;
+    }
 }
 
 /* ------------------------------------------------------------------- load */
@@ -1281,6 +1316,7 @@ static void free_gates(sg_policy_gates *g) {
 
 void sg_policy_free(sg_policy *p) {
     if (!p) return;
+    sg_policy_demo_free(p->demo);
     free(p->path);
     free(p->base_dir);
     free(p->model_name);

@@ -173,6 +173,7 @@ typedef struct {
     int suspend_after_flags; /* suspend a key after this many upheld flags; 0 = never */
     char *license;           /* resolved path, NULL if absent */
     sg_filter_rules filter;  /* content_filter (empty if absent) */
+    struct sg_policy_demo *demo; /* the hosted web demo (release/policy_demo.h); NULL if absent */
 
     char **warnings; /* "FILE:LINE:COL: warning: ..." */
     int n_warnings;

@@ -21,6 +21,7 @@
 #include "release/stages.h"
 #include "safety/watermark_key.h"
 #include "server/audit_sink.h"
+#include "server/demo.h"
 #include "server/guard.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -68,6 +69,7 @@ struct sg_server {
     pthread_cond_t watch_cv;
     double next_report_s;  /* monotonic time of the next scheduled report */
     volatile int stopping; /* set by sg_server_stop: waiting requests give up */
+    sg_demo *demo;         /* the hosted web demo (server/demo.h) */
 };
 
 static policy_ref *policy_acquire(sg_server *s) {
@@ -188,7 +190,18 @@ typedef struct {
     int output_filter;                  /* content_filter on: completions pass the output filter */
     char *redacted[SG_REQ_MAX_PROMPTS]; /* redacted prompts (the request's prompts point here) */
     char reason[512];                   /* for the audit record: flags raised, redactions */
+    const sg_api_caller *caller;        /* not a key holder (the web demo); &caller_copy or NULL */
+    sg_api_caller caller_copy;
 } completion;
+
+/* Gives back reserved tokens to whichever budget they came from. */
+static void refund(completion *c, long tokens) {
+    if (tokens <= 0) return;
+    if (c->caller)
+        c->caller->refund(c->caller->ctx, c->caller->keys, tokens);
+    else
+        sg_ratelimit_refund(c->srv->ratelimit, c->who.key_id, tokens);
+}
 
 static void completion_free(completion *c) {
     if (!c) return;
@@ -408,7 +421,7 @@ static void finalize(completion *c, const char *decision, int status) {
     while (!sg_job_done(c->job)) sg_job_wait(c->job, 50);
     sg_job_unlock(c->job);
     long used = c->prompt_tokens + completion_tokens(c);
-    if (c->reserved > used) sg_ratelimit_refund(c->srv->ratelimit, c->who.key_id, c->reserved - used);
+    if (c->reserved > used) refund(c, c->reserved - used);
     const sg_policy *p = c->pref->policy;
     char *pt = NULL, *ct = NULL;
     if (p->audit_text != SG_AUDIT_TEXT_NONE) {
@@ -738,10 +751,17 @@ static void respond_hardcoded(completion *c, sg_http_request *req, const char *r
     /* the answer costs what it would as a completion: same request and token buckets */
     int64_t rpm, tpm;
     limits_for(c->pref, &c->who, &rpm, &tpm);
-    sg_ratelimit_status st;
-    sg_rl_decision d =
-        sg_ratelimit_reserve(srv->ratelimit, c->who.key_id, rpm, tpm, prompt_tokens + out_tokens, &st);
-    add_ratelimit_headers(req, &st);
+    sg_ratelimit_status st = {0};
+    sg_rl_decision d;
+    char cwhy[200] = "";
+    if (c->caller) {
+        int r = c->caller->reserve(c->caller->ctx, c->caller->keys, prompt_tokens + out_tokens,
+                                   &st.retry_after_s, cwhy, sizeof cwhy);
+        d = r == 0 ? SG_RL_ADMITTED : r == 1 ? SG_RL_LIMITED : SG_RL_TOO_LARGE;
+    } else {
+        d = sg_ratelimit_reserve(srv->ratelimit, c->who.key_id, rpm, tpm, prompt_tokens + out_tokens, &st);
+        add_ratelimit_headers(req, &st);
+    }
     if (d != SG_RL_ADMITTED) {
         sg_metrics_rate_limited(srv->metrics, c->who.audience);
         if (d != SG_RL_TOO_LARGE)
@@ -803,7 +823,7 @@ static void respond_hardcoded(completion *c, sg_http_request *req, const char *r
     sg_http_respond_text(req, 200, "text/event-stream", c->out.buf);
 }
 
-static void handle_completions(sg_server *srv, sg_http_request *req) {
+void sg_server_complete(sg_server *srv, sg_http_request *req, const sg_api_caller *caller) {
     completion *c = calloc(1, sizeof *c);
     if (!c) {
         sg_http_respond_error(req, 500, "server_error", NULL, NULL, "out of memory");
@@ -817,7 +837,13 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     const char *stage = stage_name(c->pref);
     char why[512];
 
-    if (!authenticate(srv, req, c->pref, c->t0, &c->who)) goto out;
+    if (caller) {
+        c->caller_copy = *caller;
+        c->caller = &c->caller_copy;
+        c->who = caller->who;
+    } else if (!authenticate(srv, req, c->pref, c->t0, &c->who)) {
+        goto out;
+    }
     sg_principal *who = &c->who;
 #define REJECT(status, type, param, code, decision, ...)                                                     \
     do {                                                                                                     \
@@ -982,9 +1008,25 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     /* Rate limits: reserve everything this request may use. */
     int64_t rpm, tpm;
     limits_for(c->pref, who, &rpm, &tpm);
-    sg_ratelimit_status st;
-    sg_rl_decision d = sg_ratelimit_reserve(srv->ratelimit, who->key_id, rpm, tpm, c->reserved, &st);
-    add_ratelimit_headers(req, &st);
+    sg_ratelimit_status st = {0};
+    sg_rl_decision d;
+    char cwhy[200] = "";
+    if (c->caller) {
+        int r = c->caller->reserve(c->caller->ctx, c->caller->keys, c->reserved, &st.retry_after_s, cwhy,
+                                   sizeof cwhy);
+        d = r == 0 ? SG_RL_ADMITTED : r == 1 ? SG_RL_LIMITED : SG_RL_TOO_LARGE;
+    } else {
+        d = sg_ratelimit_reserve(srv->ratelimit, who->key_id, rpm, tpm, c->reserved, &st);
+        add_ratelimit_headers(req, &st);
+    }
+    if (d != SG_RL_ADMITTED && c->caller) {
+        c->reserved = 0;
+        sg_metrics_rate_limited(srv->metrics, who->audience);
+        if (d == SG_RL_LIMITED)
+            sg_http_add_header(req, "retry-after", "%lld",
+                               (long long)sg_retry_after_seconds(st.retry_after_s));
+        REJECT(429, "tokens", NULL, "rate_limit_exceeded", "429", "%s", cwhy);
+    }
     if (d != SG_RL_ADMITTED) {
         c->reserved = 0;
         sg_metrics_rate_limited(srv->metrics, who->audience);
@@ -1041,7 +1083,7 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
         }
     }
     if (!c->job || !c->choices) {
-        sg_ratelimit_refund(srv->ratelimit, who->key_id, c->reserved);
+        refund(c, c->reserved);
         REJECT(500, "server_error", NULL, NULL, "error", "out of memory");
     }
     new_completion_id(c);
@@ -1049,7 +1091,7 @@ static void handle_completions(sg_server *srv, sg_http_request *req) {
     double t_submit = sg_monotonic_s();
     sg_submit_result sr = sg_sched_submit(m->sched, c->job);
     if (sr != SG_SUBMIT_OK) {
-        sg_ratelimit_refund(srv->ratelimit, who->key_id, c->reserved);
+        refund(c, c->reserved);
         sg_http_add_header(req, "retry-after", "1");
         REJECT(503, "server_error", NULL, "overloaded", "503",
                sr == SG_SUBMIT_QUEUE_FULL
@@ -1195,11 +1237,12 @@ out:
 
 /* POST /v1/moderations, /v1/detect, /v1/flags: authenticated, then the
  * guard module (server/guard.h) answers as the current stage allows. */
-static void handle_guard(sg_server *srv, sg_http_request *req) {
+void sg_server_guard(sg_server *srv, sg_http_request *req, const sg_principal *as) {
     double t0 = sg_monotonic_s();
     policy_ref *pref = policy_acquire(srv);
     sg_principal who;
-    if (authenticate(srv, req, pref, t0, &who)) {
+    if (as) who = *as;
+    if (as || authenticate(srv, req, pref, t0, &who)) {
         sg_guard_ctx ctx = {.guard = pref->shared->guard,
                             .policy = pref->policy,
                             .stage = pref->stage,
@@ -1228,12 +1271,12 @@ static void handle(void *ctx, sg_http_request *req) {
     sg_server *srv = ctx;
     int get = !strcmp(req->method, "GET"), post = !strcmp(req->method, "POST");
     if (!strcmp(req->path, "/v1/completions")) {
-        if (post) return handle_completions(srv, req);
+        if (post) return sg_server_complete(srv, req, NULL);
     } else if (!strcmp(req->path, "/v1/models")) {
         if (get) return handle_models(srv, req);
     } else if (!strcmp(req->path, "/v1/moderations") || !strcmp(req->path, "/v1/detect") ||
                !strcmp(req->path, "/v1/flags")) {
-        if (post) return handle_guard(srv, req);
+        if (post) return sg_server_guard(srv, req, NULL);
     } else if (!strcmp(req->path, "/v1/system-card") || !strncmp(req->path, "/v1/cards/", 10) ||
                !strncmp(req->path, "/v1/datasheets/", 15)) {
         if (get) {
@@ -1251,6 +1294,18 @@ static void handle(void *ctx, sg_http_request *req) {
             policy_release(srv, pref);
             return sg_http_respond_json(req, 200, o);
         }
+    } else if (sg_demo_route(req->path)) {
+        policy_ref *pref = policy_acquire(srv);
+        sg_demo_ctx ctx = {.srv = srv,
+                           .policy = pref->policy,
+                           .stage = pref->stage,
+                           .stage_name = stage_name(pref),
+                           .release = &pref->release,
+                           .models = srv->models,
+                           .store = srv->store};
+        sg_demo_handle(srv->demo, &ctx, req);
+        policy_release(srv, pref);
+        return;
     } else if (!strcmp(req->path, "/metrics")) {
         if (get) {
             char *text = sg_metrics_render(srv->metrics);
@@ -1408,6 +1463,11 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
     }
     if (!err) err = sg_ratelimit_new(NULL, NULL, &s->ratelimit);
     if (!err) {
+        key_path = sg_keys_key_path(o->db_path);
+        err = key_path ? sg_demo_new(key_path, &s->demo) : sg_error_new("out of memory");
+        free(key_path);
+    }
+    if (!err) {
         unsigned char wkey[SG_WATERMARK_KEY_BYTES];
         err = sg_watermark_key_from_db(o->db_path, wkey, NULL);
         if (!err) err = sg_watermark_new(wkey, SG_GUARD_WM_GAMMA, SG_GUARD_WM_DELTA, &s->wm);
@@ -1468,6 +1528,7 @@ void sg_server_stop(sg_server *s) {
     sg_models_free(s->models);
     sg_metrics_free(s->metrics);
     sg_ratelimit_free(s->ratelimit);
+    sg_demo_free(s->demo);
     sg_watermark_free(s->wm);
     sg_keys_close(s->keys);
     sg_store_close(s->store);
