@@ -278,7 +278,7 @@ static sg_error *refresh_limits(sg_demo *d, const sg_policy_demo *cfg) {
 
 static void caller_for(sg_demo *d, const view *v, uint64_t session, uint64_t network, sg_api_caller *c) {
     memset(c, 0, sizeof *c);
-    c->who.key_id = (int64_t)session;
+    c->who.key_id = -(int64_t)(session & INT64_MAX); /* demo sessions: negative audit keys, no key row */
     snprintf(c->who.name, sizeof c->who.name, "demo-%016llx", (unsigned long long)session);
     snprintf(c->who.audience, sizeof c->who.audience, "%s", v->cfg->audience);
     c->reserve = budget_reserve;
