@@ -145,18 +145,19 @@
   async function generate(ev) {
     ev.preventDefault();
     if (controller) return;
+    controller = new AbortController();
     say(error, '');
+    say(status, 'Generating…');
+    out.textContent = '';
     flagForm.hidden = true;
     flagOpen.setAttribute('aria-expanded', 'false');
     say(flagStatus, '');
-    try { await ensureSession(); } catch (e) { fail(e.message); return; }
-    controller = new AbortController();
+    setBusy(true);
+    try { await ensureSession(); } catch (e) { controller = null; setBusy(false); fail(e.message); return; }
+    say(status, 'Generating…');
     const t0 = performance.now();
     let first = null, id = null, finish = null, text = '';
-    out.textContent = '';
     result.hidden = false;
-    setBusy(true);
-    say(status, 'Generating…');
     watchQueue(t0);
     try {
       const r = await post('/demo/api/complete', Object.assign({ prompt: prompt.value }, settings()), controller.signal);

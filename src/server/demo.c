@@ -313,11 +313,8 @@ static sg_error *render_page(const sg_demo_ctx *ctx, const view *v, const page_f
                 access_words(st->components[SG_COMPONENT_MODEL]));
     puts_(&notice, "<ul>\n<li>Model: <strong>");
     put_html(&notice, v->model);
-    if (params)
-        printf_html(&notice, "</strong>, a GPT-2-architecture language model of %.1fM parameters",
-                    (double)params / 1e6);
-    else
-        puts_(&notice, "</strong>");
+    puts_(&notice, "</strong>");
+    if (params) printf_html(&notice, ", a GPT-2-architecture language model of %.1fM parameters", (double)params / 1e6);
     puts_(&notice, "</li>\n<li>Release: ");
     put_html(&notice, stage_line.b.data);
     puts_(&notice, "</li>\n<li>Watermark: ");
