@@ -132,10 +132,13 @@
 
   function watchQueue(t0) {
     clearInterval(queueTimer);
+    const mine = controller;
+    const waiting = () => controller === mine && !out.textContent.length;
     queueTimer = setInterval(async () => {
-      if (out.textContent.length || !controller) { clearInterval(queueTimer); return; }
+      if (!waiting()) { clearInterval(queueTimer); return; }
       const r = await fetch('/demo/api/state', { credentials: 'same-origin', cache: 'no-store' });
       const j = await r.json();
+      if (!waiting()) return;
       const q = j.queue || {};
       say(status, q.waiting > 0 ? 'The server is busy: ' + q.waiting + ' request(s) ahead of yours in the queue.'
         : 'Generating… (' + Math.round((performance.now() - t0) / 100) / 10 + ' s)');
