@@ -61,10 +61,14 @@ static int find_slot(const table *t, uint64_t key) {
 
 static void unlink_e(table *t, int i) {
     entry *e = &t->e[i];
-    if (e->prev >= 0) t->e[e->prev].next = e->next;
-    else t->head = e->next;
-    if (e->next >= 0) t->e[e->next].prev = e->prev;
-    else t->tail = e->prev;
+    if (e->prev >= 0)
+        t->e[e->prev].next = e->next;
+    else
+        t->head = e->next;
+    if (e->next >= 0)
+        t->e[e->next].prev = e->prev;
+    else
+        t->tail = e->prev;
 }
 static void push_head(table *t, int i) {
     t->e[i].prev = -1;
@@ -208,11 +212,13 @@ void sg_demo_budget_refund(sg_demo_budget *b, uint64_t session, uint64_t network
     int ni = lookup(&b->networks, network, l->network_tpm, now(b), 0);
     if (si >= 0) {
         entry *e = &b->sessions.e[si];
-        e->level = e->level + (double)tokens > (double)l->session_tpm ? (double)l->session_tpm : e->level + (double)tokens;
+        e->level = e->level + (double)tokens > (double)l->session_tpm ? (double)l->session_tpm
+                                                                      : e->level + (double)tokens;
     }
     if (ni >= 0) {
         entry *e = &b->networks.e[ni];
-        e->level = e->level + (double)tokens > (double)l->network_tpm ? (double)l->network_tpm : e->level + (double)tokens;
+        e->level = e->level + (double)tokens > (double)l->network_tpm ? (double)l->network_tpm
+                                                                      : e->level + (double)tokens;
     }
     b->global_level += (double)tokens;
     if (b->global_level > (double)l->global_tpm) b->global_level = (double)l->global_tpm;

@@ -98,7 +98,8 @@ void sg_demo_csrf_token(const unsigned char key[SG_DEMO_KEY_BYTES], const sg_dem
     sodium_bin2hex(token, SG_DEMO_TOKEN_MAX, out, sizeof out);
 }
 
-int sg_demo_csrf_check(const unsigned char key[SG_DEMO_KEY_BYTES], const sg_demo_session *s, const char *token) {
+int sg_demo_csrf_check(const unsigned char key[SG_DEMO_KEY_BYTES], const sg_demo_session *s,
+                       const char *token) {
     char want[SG_DEMO_TOKEN_MAX];
     sg_demo_csrf_token(key, s, want);
     if (!token || strlen(token) != SG_DEMO_TOKEN_MAX - 1) return 0;
@@ -151,7 +152,8 @@ sg_pow_result sg_demo_challenge_check(const unsigned char key[SG_DEMO_KEY_BYTES]
     if (sodium_memcmp(want, got, MAC_BYTES)) return SG_POW_MALFORMED;
     uint64_t ms = 0;
     int bits = 0;
-    if (sscanf(challenge, "%" SCNx64 ".%d.", &ms, &bits) != 2 || bits < 0 || bits > 64) return SG_POW_MALFORMED;
+    if (sscanf(challenge, "%" SCNx64 ".%d.", &ms, &bits) != 2 || bits < 0 || bits > 64)
+        return SG_POW_MALFORMED;
     if ((int64_t)ms > now_ms + 60000 || now_ms - (int64_t)ms > max_age_ms) return SG_POW_EXPIRED;
     return sg_demo_pow_zero_bits(challenge, nonce) >= bits ? SG_POW_OK : SG_POW_WRONG;
 }

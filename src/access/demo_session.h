@@ -39,7 +39,8 @@ int sg_demo_session_check(const unsigned char key[SG_DEMO_KEY_BYTES], const char
 /* The session's CSRF token (hex), and its constant-time check. */
 void sg_demo_csrf_token(const unsigned char key[SG_DEMO_KEY_BYTES], const sg_demo_session *s,
                         char token[SG_DEMO_TOKEN_MAX]);
-int sg_demo_csrf_check(const unsigned char key[SG_DEMO_KEY_BYTES], const sg_demo_session *s, const char *token);
+int sg_demo_csrf_check(const unsigned char key[SG_DEMO_KEY_BYTES], const sg_demo_session *s,
+                       const char *token);
 
 /* A proof-of-work challenge of `bits` difficulty ("MS.BITS.RAND.MAC", hex). */
 void sg_demo_challenge_new(const unsigned char key[SG_DEMO_KEY_BYTES], int64_t now_ms, int bits,

@@ -1218,12 +1218,15 @@ static int rd_integer(void *c, const yaml_node_t *n, const char *key, long lo, l
 static int rd_number(void *c, const yaml_node_t *n, const char *key, double *out) {
     return get_double(c, n, key, out);
 }
-static int rd_boolean(void *c, const yaml_node_t *n, const char *key, int *out) { return get_bool(c, n, key, out); }
+static int rd_boolean(void *c, const yaml_node_t *n, const char *key, int *out) {
+    return get_bool(c, n, key, out);
+}
 static int rd_strings(void *c, const yaml_node_t *n, const char *key, char ***out, int *count) {
     return get_string_list(c, n, key, 0, out, count, NULL);
 }
 static const yaml_node_t *rd_item(void *c, const yaml_node_t *seq, int i) {
-    if (seq->type != YAML_SEQUENCE_NODE || i >= (int)(seq->data.sequence.items.top - seq->data.sequence.items.start))
+    if (seq->type != YAML_SEQUENCE_NODE ||
+        i >= (int)(seq->data.sequence.items.top - seq->data.sequence.items.start))
         return NULL;
     return node(c, seq->data.sequence.items.start[i]);
 }
@@ -1294,8 +1297,8 @@ static void parse_top(ctx *c, const yaml_node_t *root, const char *base_dir) {
     }
     if (v[TK_FILTER]) parse_content_filter(c, v[TK_FILTER]);
     if (v[TK_DEMO]) {
-        sg_policy_reader r = {c,          rd_error,   rd_collect, rd_string, rd_integer,
-                              rd_number,  rd_boolean, rd_strings, rd_item};
+        sg_policy_reader r = {c,         rd_error,   rd_collect, rd_string, rd_integer,
+                              rd_number, rd_boolean, rd_strings, rd_item};
         sg_policy_demo_parse(&r, v[TK_DEMO], p, &p->demo);
         if (!p->demo) c->oom = 1;
     }

@@ -23,7 +23,7 @@ enum {
     DK_COUNT
 };
 static const char *const demo_keys[DK_COUNT] = {
-    "audience",   "models",       "max_tokens", "temperature",   "top_p",  "form_max_tokens", "budgets",
+    "audience",     "models",       "max_tokens", "temperature",  "top_p",   "form_max_tokens", "budgets",
     "max_sessions", "flag_reasons", "disclaimer", "intended_use", "not_for", "paused_notice",   "paused"};
 
 static void fail(const sg_policy_reader *r, const yaml_node_t *n, const char *f, const char *a, double x,
@@ -34,8 +34,8 @@ static void fail(const sg_policy_reader *r, const yaml_node_t *n, const char *f,
 }
 
 /* {min, max, default} with lo <= min <= default <= max <= hi. */
-static void parse_bound(const sg_policy_reader *r, const yaml_node_t *n, const char *key, double lo, double hi,
-                        int integral, sg_demo_bound *b) {
+static void parse_bound(const sg_policy_reader *r, const yaml_node_t *n, const char *key, double lo,
+                        double hi, int integral, sg_demo_bound *b) {
     static const char *const keys[] = {"min", "max", "default"};
     yaml_node_t *v[3], *k[3];
     char what[64];
@@ -59,7 +59,8 @@ static void parse_bound(const sg_policy_reader *r, const yaml_node_t *n, const c
             *dst[i] = x;
         }
     }
-    if (b->min > b->max) fail(r, n, "'demo.%s': min (%g) is above max (%g)", key, b->min, b->max);
+    if (b->min > b->max)
+        fail(r, n, "'demo.%s': min (%g) is above max (%g)", key, b->min, b->max);
     else if (b->def < b->min || b->def > b->max)
         fail(r, v[2] ? v[2] : n, "'demo.%s.default' (%g) must lie within min and max (%g)", key, b->def,
              b->def < b->min ? b->min : b->max);
@@ -93,14 +94,16 @@ void sg_policy_demo_parse(const sg_policy_reader *r, const yaml_node_t *n, const
     if (v[DK_AUDIENCE])
         r->string(r->ctx, v[DK_AUDIENCE], "demo.audience", &d->audience);
     else
-        r->error(r->ctx, n, "'demo' needs an 'audience': the audience its visitors are decided and audited as");
+        r->error(r->ctx, n,
+                 "'demo' needs an 'audience': the audience its visitors are decided and audited as");
     if (v[DK_MODELS]) {
         yaml_node_t *mn = v[DK_MODELS];
         if (r->strings(r->ctx, mn, "demo.models", &d->models, &d->n_models) && mn->type == YAML_SEQUENCE_NODE)
             for (int i = 0; i < d->n_models; i++)
                 if (!sg_policy_find_model(p, d->models[i])) {
                     char msg[200];
-                    snprintf(msg, sizeof msg, "demo.models: '%s' is not a model of this policy", d->models[i]);
+                    snprintf(msg, sizeof msg, "demo.models: '%s' is not a model of this policy",
+                             d->models[i]);
                     const yaml_node_t *at = r->item(r->ctx, mn, i);
                     r->error(r->ctx, at ? at : mn, msg);
                 }
@@ -112,7 +115,8 @@ void sg_policy_demo_parse(const sg_policy_reader *r, const yaml_node_t *n, const
     if (v[DK_TEMPERATURE]) parse_bound(r, v[DK_TEMPERATURE], "temperature", 0, 2, 0, &d->temperature);
     if (v[DK_TOP_P]) parse_bound(r, v[DK_TOP_P], "top_p", 0.01, 1, 0, &d->top_p);
     long x;
-    if (v[DK_FORM_MAX_TOKENS] && r->integer(r->ctx, v[DK_FORM_MAX_TOKENS], "demo.form_max_tokens", 1, 4096, &x))
+    if (v[DK_FORM_MAX_TOKENS] &&
+        r->integer(r->ctx, v[DK_FORM_MAX_TOKENS], "demo.form_max_tokens", 1, 4096, &x))
         d->form_max_tokens = (int)x;
     if ((double)d->form_max_tokens > d->max_tokens.max) d->form_max_tokens = (int)d->max_tokens.max;
     if (v[DK_BUDGETS]) {
@@ -129,7 +133,8 @@ void sg_policy_demo_parse(const sg_policy_reader *r, const yaml_node_t *n, const
             r->error(r->ctx, v[DK_BUDGETS],
                      "'demo.budgets' must satisfy session_tpm <= network_tpm <= global_tpm");
         if ((double)d->session_tpm < d->max_tokens.max)
-            fail(r, v[DK_BUDGETS], "'demo.budgets.%s' (%g) is below demo.max_tokens.max (%g): no request could run",
+            fail(r, v[DK_BUDGETS],
+                 "'demo.budgets.%s' (%g) is below demo.max_tokens.max (%g): no request could run",
                  "session_tpm", (double)d->session_tpm, d->max_tokens.max);
     }
     if (v[DK_MAX_SESSIONS] && r->integer(r->ctx, v[DK_MAX_SESSIONS], "demo.max_sessions", 16, 10000000L, &x))
@@ -139,7 +144,8 @@ void sg_policy_demo_parse(const sg_policy_reader *r, const yaml_node_t *n, const
     if (!d->n_flag_reasons) {
         static const char *const defaults[] = {"harmful or offensive", "false or misleading", "other"};
         d->flag_reasons = calloc(4, sizeof *d->flag_reasons);
-        for (int i = 0; d->flag_reasons && i < 3; i++) d->flag_reasons[d->n_flag_reasons++] = strdup(defaults[i]);
+        for (int i = 0; d->flag_reasons && i < 3; i++)
+            d->flag_reasons[d->n_flag_reasons++] = strdup(defaults[i]);
     }
     for (int i = 0; i < d->n_flag_reasons; i++)
         if (!d->flag_reasons[i] || !d->flag_reasons[i][0] || strlen(d->flag_reasons[i]) >= 64)

@@ -23,9 +23,9 @@ typedef struct {
 } sg_demo_bound;
 
 typedef struct sg_policy_demo {
-    int line, column;  /* where `demo:` is */
-    char *audience;    /* the audience every demo request is decided and audited as */
-    char **models;     /* offered on the page, first = preselected */
+    int line, column; /* where `demo:` is */
+    char *audience;   /* the audience every demo request is decided and audited as */
+    char **models;    /* offered on the page, first = preselected */
     int n_models;
     sg_demo_bound max_tokens, temperature, top_p;
     int form_max_tokens; /* the no-JavaScript form's tighter cap */

@@ -3,9 +3,9 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +35,8 @@ static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'sel
 struct sg_demo {
     unsigned char key[SG_DEMO_KEY_BYTES];
     pthread_mutex_t mu;
-    sg_demo_budget *budget; /* made on first use with the policy's max_sessions */
-    sg_demo_limits limits;  /* the policy's, refreshed per request */
+    sg_demo_budget *budget;                 /* made on first use with the policy's max_sessions */
+    sg_demo_limits limits;                  /* the policy's, refreshed per request */
     unsigned char replay[REPLAY_SLOTS][16]; /* digests of spent challenges (a ring) */
     int replay_next;
 };
@@ -76,10 +76,10 @@ int sg_demo_route(const char *path) {
 
 typedef struct {
     const sg_policy_demo *cfg;
-    int open;                /* the stage has the demo (hosted or above, audience served) */
-    int paused;              /* operator pause or an incident */
-    int64_t incident;        /* the suspending incident, 0 = none */
-    const char *model;       /* the model offered: the first of demo.models the stage allows */
+    int open;          /* the stage has the demo (hosted or above, audience served) */
+    int paused;        /* operator pause or an incident */
+    int64_t incident;  /* the suspending incident, 0 = none */
+    const char *model; /* the model offered: the first of demo.models the stage allows */
     int watermark, detection, flags;
     int stage_no, n_stages;
 } view;
@@ -116,20 +116,26 @@ static void paused_text(const sg_demo_ctx *ctx, const view *v, char *out, size_t
     for (size_t i = 0; v->incident && i < ctx->release->n_incidents; i++)
         if (ctx->release->incidents[i].id == v->incident) severity = ctx->release->incidents[i].severity;
     if (v->incident)
-        snprintf(out, n, "%s (incident #%lld%s%s)", notice, (long long)v->incident, *severity ? ", severity " : "",
-                 severity);
+        snprintf(out, n, "%s (incident #%lld%s%s)", notice, (long long)v->incident,
+                 *severity ? ", severity " : "", severity);
     else
         snprintf(out, n, "%s", notice);
 }
 
 static const char *access_words(sg_access_level a) {
     switch (a) {
-    case SG_ACCESS_FULLY_CLOSED: return "closed";
-    case SG_ACCESS_GRADUAL: return "gradual access";
-    case SG_ACCESS_HOSTED: return "hosted access";
-    case SG_ACCESS_API: return "API access";
-    case SG_ACCESS_DOWNLOADABLE: return "downloadable";
-    default: return "fully open";
+    case SG_ACCESS_FULLY_CLOSED:
+        return "closed";
+    case SG_ACCESS_GRADUAL:
+        return "gradual access";
+    case SG_ACCESS_HOSTED:
+        return "hosted access";
+    case SG_ACCESS_API:
+        return "API access";
+    case SG_ACCESS_DOWNLOADABLE:
+        return "downloadable";
+    default:
+        return "fully open";
     }
 }
 
@@ -162,12 +168,23 @@ static void puts_(out_buf *o, const char *s) { put(o, s, strlen(s)); }
 static void put_html(out_buf *o, const char *s) {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': puts_(o, "&lt;"); break;
-        case '>': puts_(o, "&gt;"); break;
-        case '&': puts_(o, "&amp;"); break;
-        case '"': puts_(o, "&quot;"); break;
-        case '\'': puts_(o, "&#39;"); break;
-        default: put(o, s, 1);
+        case '<':
+            puts_(o, "&lt;");
+            break;
+        case '>':
+            puts_(o, "&gt;");
+            break;
+        case '&':
+            puts_(o, "&amp;");
+            break;
+        case '"':
+            puts_(o, "&quot;");
+            break;
+        case '\'':
+            puts_(o, "&#39;");
+            break;
+        default:
+            put(o, s, 1);
         }
     }
 }
@@ -216,7 +233,9 @@ static int cookie_get(const sg_http_request *req, const char *name, char *out, s
 static int origin_ok(const sg_http_request *req) {
     const char *origin = sg_http_header_get(req, "Origin"), *host = sg_http_header_get(req, "Host");
     if (!origin || !host) return 0;
-    const char *rest = !strncmp(origin, "http://", 7) ? origin + 7 : !strncmp(origin, "https://", 8) ? origin + 8 : NULL;
+    const char *rest = !strncmp(origin, "http://", 7)    ? origin + 7
+                       : !strncmp(origin, "https://", 8) ? origin + 8
+                                                         : NULL;
     return rest && !strcasecmp(rest, host);
 }
 
@@ -232,20 +251,23 @@ static uint64_t network_key(const sg_demo *d, const sg_http_request *req) {
     char net[64];
     sg_http_client_network(req, net);
     uint64_t k = 0;
-    crypto_generichash((unsigned char *)&k, sizeof k, (const unsigned char *)net, strlen(net), d->key, sizeof d->key);
+    crypto_generichash((unsigned char *)&k, sizeof k, (const unsigned char *)net, strlen(net), d->key,
+                       sizeof d->key);
     return k | 1;
 }
 
 /* ---- the budget, as the API pipeline's caller ------------------------------ */
 
-static int budget_reserve(void *vd, const uint64_t keys[2], int64_t tokens, double *retry, char *why, size_t n) {
+static int budget_reserve(void *vd, const uint64_t keys[2], int64_t tokens, double *retry, char *why,
+                          size_t n) {
     sg_demo *d = vd;
     pthread_mutex_lock(&d->mu);
     sg_demo_limits l = d->limits;
     pthread_mutex_unlock(&d->mu);
     sg_demo_budget_scope scope = SG_DEMO_BUDGET_SESSION;
     sg_rl_decision r = sg_demo_budget_reserve(d->budget, keys[0], keys[1], &l, tokens, retry, &scope);
-    static const char *const names[] = {"this session's", "this network's", "the demo's", "the demo's session"};
+    static const char *const names[] = {"this session's", "this network's", "the demo's",
+                                        "the demo's session"};
     if (r == SG_RL_TOO_LARGE) {
         snprintf(why, n, "this request needs %lld tokens, more than %s budget holds", (long long)tokens,
                  names[scope]);
@@ -309,17 +331,20 @@ static sg_error *render_page(const sg_demo_ctx *ctx, const view *v, const page_f
     sg_buf_init(&stage_line.b, 1 << 12);
     sg_buf_init(&reasons.b, 1 << 14);
     long params = param_count(ctx, v->model);
-    printf_html(&stage_line, "Stage %d of %d of the release (%s): %s", v->stage_no, v->n_stages, ctx->stage_name,
-                access_words(st->components[SG_COMPONENT_MODEL]));
+    printf_html(&stage_line, "Stage %d of %d of the release (%s): %s", v->stage_no, v->n_stages,
+                ctx->stage_name, access_words(st->components[SG_COMPONENT_MODEL]));
     puts_(&notice, "<ul>\n<li>Model: <strong>");
     put_html(&notice, v->model);
     puts_(&notice, "</strong>");
-    if (params) printf_html(&notice, ", a GPT-2-architecture language model of %.1fM parameters", (double)params / 1e6);
+    if (params)
+        printf_html(&notice, ", a GPT-2-architecture language model of %.1fM parameters",
+                    (double)params / 1e6);
     puts_(&notice, "</li>\n<li>Release: ");
     put_html(&notice, stage_line.b.data);
     puts_(&notice, "</li>\n<li>Watermark: ");
-    puts_(&notice, v->watermark ? "on. Every output carries a statistical watermark that this server can detect."
-                                : "off at this stage.");
+    puts_(&notice, v->watermark
+                       ? "on. Every output carries a statistical watermark that this server can detect."
+                       : "off at this stage.");
     puts_(&notice, "</li>\n");
     if (cfg->intended_use) {
         puts_(&notice, "<li>What it is for: ");
@@ -446,7 +471,8 @@ static void send_page(sg_http_request *req, int status, sg_buf *page) {
     sg_http_respond_text(req, status, "text/html; charset=utf-8", page->data ? page->data : "");
 }
 
-static void serve_page(const sg_demo_ctx *ctx, const view *v, sg_http_request *req, const page_fill *f, int status) {
+static void serve_page(const sg_demo_ctx *ctx, const view *v, sg_http_request *req, const page_fill *f,
+                       int status) {
     sg_buf page;
     sg_buf_init(&page, 1 << 20);
     sg_error *err = render_page(ctx, v, f, &page);
@@ -512,7 +538,8 @@ static void handle_state(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_h
     sg_demo_challenge_new(d->key, sg_now_ms(), bits, challenge);
     paused_text(ctx, v, ptext, sizeof ptext);
     json_t *reasons = json_array();
-    for (int i = 0; i < cfg->n_flag_reasons; i++) json_array_append_new(reasons, json_string(cfg->flag_reasons[i]));
+    for (int i = 0; i < cfg->n_flag_reasons; i++)
+        json_array_append_new(reasons, json_string(cfg->flag_reasons[i]));
     sg_demo_session s;
     char token[SG_DEMO_TOKEN_MAX] = "";
     if (session_of(d, ctx, req, &s)) sg_demo_csrf_token(d->key, &s, token);
@@ -578,8 +605,8 @@ static void handle_session(sg_demo *d, const sg_demo_ctx *ctx, sg_http_request *
     sg_demo_csrf_token(d->key, &s, token);
     const char *proto = sg_http_header_get(req, "X-Forwarded-Proto");
     int tls = proto && !strcasecmp(proto, "https");
-    sg_http_add_header(req, "set-cookie", "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", COOKIE, cookie,
-                       SESSION_MAX_AGE_MS / 1000, tls ? "; Secure" : "");
+    sg_http_add_header(req, "set-cookie", "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", COOKIE,
+                       cookie, SESSION_MAX_AGE_MS / 1000, tls ? "; Secure" : "");
     sg_http_add_header(req, "cache-control", "no-store");
     common_headers(req);
     sg_http_respond_json(req, 201, json_pack("{s:s}", "token", token));
@@ -605,7 +632,8 @@ static char *completion_body(const view *v, json_t *b, int stream, int cap_token
     const char *key;
     json_t *val;
     json_object_foreach(b, key, val) {
-        if (strcmp(key, "prompt") && strcmp(key, "max_tokens") && strcmp(key, "temperature") && strcmp(key, "top_p")) {
+        if (strcmp(key, "prompt") && strcmp(key, "max_tokens") && strcmp(key, "temperature") &&
+            strcmp(key, "top_p")) {
             snprintf(why, n, "unknown parameter '%s'", key);
             return NULL;
         }
@@ -617,7 +645,8 @@ static char *completion_body(const view *v, json_t *b, int stream, int cap_token
     }
     double mt, t, tp;
     if (!bounded(b, "max_tokens", &v->cfg->max_tokens, &mt, why, n) ||
-        !bounded(b, "temperature", &v->cfg->temperature, &t, why, n) || !bounded(b, "top_p", &v->cfg->top_p, &tp, why, n))
+        !bounded(b, "temperature", &v->cfg->temperature, &t, why, n) ||
+        !bounded(b, "top_p", &v->cfg->top_p, &tp, why, n))
         return NULL;
     if (mt != floor(mt)) {
         snprintf(why, n, "'max_tokens' must be a whole number");
@@ -634,7 +663,8 @@ static char *completion_body(const view *v, json_t *b, int stream, int cap_token
 /* The JSON routes need a session of this stage and its CSRF token. */
 static int session_required(sg_demo *d, const sg_demo_ctx *ctx, sg_http_request *req, sg_demo_session *s) {
     if (!session_of(d, ctx, req, s)) {
-        respond_error(req, 401, "no_session", "no demo session (or it is from an earlier stage): reload the page");
+        respond_error(req, 401, "no_session",
+                      "no demo session (or it is from an earlier stage): reload the page");
         return 0;
     }
     if (!sg_demo_csrf_check(d->key, s, sg_http_header_get(req, "X-Demo-Token"))) {
@@ -674,7 +704,8 @@ static void handle_complete(sg_demo *d, const sg_demo_ctx *ctx, const view *v, s
     free(body);
 }
 
-static void handle_guarded(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_http_request *req, int flag) {
+static void handle_guarded(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_http_request *req,
+                           int flag) {
     sg_demo_session s;
     if (!session_required(d, ctx, req, &s)) return;
     json_t *b = body_json(req);
@@ -685,7 +716,8 @@ static void handle_guarded(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg
         for (int i = 0; cat && i < v->cfg->n_flag_reasons; i++) ok |= !strcmp(cat, v->cfg->flag_reasons[i]);
         if (!ok) {
             json_decref(b);
-            return respond_error(req, 400, "invalid_parameter", "'category' must be one of the demo's flag reasons");
+            return respond_error(req, 400, "invalid_parameter",
+                                 "'category' must be one of the demo's flag reasons");
         }
     } else {
         json_t *t = json_object_get(b, "text");
@@ -717,7 +749,10 @@ static void handle_guarded(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg
 /* ---- the no-JavaScript form ---------------------------------------------------- */
 
 static int hexval(int c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* application/x-www-form-urlencoded into a JSON object of strings. */
@@ -735,10 +770,12 @@ static json_t *form_fields(const char *s, size_t n) {
                 memcpy(key, s, kn);
                 key[kn] = 0;
                 for (const char *p = eq + 1; p < end; p++) {
-                    if (*p == '+') val[vn++] = ' ';
+                    if (*p == '+')
+                        val[vn++] = ' ';
                     else if (*p == '%' && p + 2 < end && hexval(p[1]) >= 0 && hexval(p[2]) >= 0)
                         val[vn++] = (char)(hexval(p[1]) * 16 + hexval(p[2])), p += 2;
-                    else val[vn++] = *p;
+                    else
+                        val[vn++] = *p;
                 }
                 json_t *js = json_stringn(val, vn);
                 if (js) json_object_set_new(o, key, js);
@@ -751,14 +788,16 @@ static json_t *form_fields(const char *s, size_t n) {
 }
 
 static void handle_form(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_http_request *req) {
-    page_fill f = {.temperature = v->cfg->temperature.def, .top_p = v->cfg->top_p.def,
+    page_fill f = {.temperature = v->cfg->temperature.def,
+                   .top_p = v->cfg->top_p.def,
                    .max_tokens = v->cfg->form_max_tokens};
     json_t *fields = form_fields(req->body, req->body_len), *b = json_object();
     const char *key;
     json_t *val;
     json_object_foreach(fields, key, val) {
         const char *s = json_string_value(val);
-        if (!strcmp(key, "prompt")) json_object_set(b, key, val);
+        if (!strcmp(key, "prompt"))
+            json_object_set(b, key, val);
         else if (*s && (!strcmp(key, "max_tokens") || !strcmp(key, "temperature") || !strcmp(key, "top_p")))
             json_object_set_new(b, key, json_real(strtod(s, NULL)));
     }
@@ -798,7 +837,9 @@ static void handle_form(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_ht
         json_t *r = cap.body ? json_loads(cap.body, 0, NULL) : NULL;
         if (cap.status == 200 && r) {
             json_t *ch = json_array_get(json_object_get(r, "choices"), 0);
-            output = strdup(json_string_value(json_object_get(ch, "text")) ? json_string_value(json_object_get(ch, "text")) : "");
+            output = strdup(json_string_value(json_object_get(ch, "text"))
+                                ? json_string_value(json_object_get(ch, "text"))
+                                : "");
             f.output = output;
             const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
             out_buf o = {.b = receipt};
@@ -811,7 +852,8 @@ static void handle_form(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_ht
             puts_(&o, "</dd><dt>Watermark</dt><dd>");
             puts_(&o, v->watermark ? "on" : "off");
             puts_(&o, "</dd><dt>Filter</dt><dd>");
-            puts_(&o, fin && !strcmp(fin, "content_filter") ? "output blocked by the content filter" : "passed");
+            puts_(&o,
+                  fin && !strcmp(fin, "content_filter") ? "output blocked by the content filter" : "passed");
             puts_(&o, "</dd>");
             receipt = o.b;
             if (o.err) sg_error_free(o.err);
@@ -856,7 +898,8 @@ static void handle_card(const sg_demo_ctx *ctx, const view *v, sg_http_request *
 
 void sg_demo_handle(sg_demo *d, const sg_demo_ctx *ctx, sg_http_request *req) {
     const char *path = req->path;
-    int get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"), post = !strcmp(req->method, "POST");
+    int get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"),
+        post = !strcmp(req->method, "POST");
     if (!ctx->policy->demo) return respond_error(req, 404, "not_found", "this release has no web demo");
     sg_error *err = refresh_limits(d, ctx->policy->demo);
     if (err) {
@@ -868,9 +911,11 @@ void sg_demo_handle(sg_demo *d, const sg_demo_ctx *ctx, sg_http_request *req) {
     view_of(ctx, &v);
     int page = !strcmp(path, "/") || !strcmp(path, "/demo") || !strcmp(path, "/demo/");
     int api = !strncmp(path, "/demo/api/", 10) || !strcmp(path, "/demo/form");
-    if (post && !origin_ok(req)) return respond_error(req, 403, "bad_origin", "cross-origin requests are refused");
+    if (post && !origin_ok(req))
+        return respond_error(req, 403, "bad_origin", "cross-origin requests are refused");
     if (page && get) {
-        page_fill f = {.temperature = v.cfg->temperature.def, .top_p = v.cfg->top_p.def,
+        page_fill f = {.temperature = v.cfg->temperature.def,
+                       .top_p = v.cfg->top_p.def,
                        .max_tokens = (int)v.cfg->max_tokens.def};
         return serve_page(ctx, &v, req, &f, 200);
     }

@@ -78,8 +78,8 @@ void sg_http_respond_static(sg_http_request *req, int status, const char *conten
 
 void sg_http_client_network(const sg_http_request *req, char out[64]) {
     out[0] = 0;
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(
-        (struct MHD_Connection *)req->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info((struct MHD_Connection *)req->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!info || !info->client_addr) return;
     const struct sockaddr *sa = info->client_addr;
     if (sa->sa_family == AF_INET) {
@@ -87,8 +87,8 @@ void sg_http_client_network(const sg_http_request *req, char out[64]) {
         snprintf(out, 64, "%u.%u.%u.0/24", a[0], a[1], a[2]);
     } else if (sa->sa_family == AF_INET6) {
         const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        snprintf(out, 64, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2], a[3], a[4], a[5], a[6],
-                 a[7]);
+        snprintf(out, 64, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2], a[3], a[4], a[5],
+                 a[6], a[7]);
     }
 }
 
