@@ -105,7 +105,7 @@ static double bare_sqlite(const char *dir, int n, double *lat) {
 }
 
 static void run(const char *dir, int threads, int per_client) {
-    char db[512], keyfile[512];
+    char db[512], keyfile[520];
     snprintf(db, sizeof db, "%s/bench-%d.db", dir, threads);
     snprintf(keyfile, sizeof keyfile, "%s.key", db);
     sg_store *store;

@@ -6,15 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${SG_BUILD:-$PWD/build}
-[[ -f $BUILD/libsgcore.a ]] || { echo "bench_policy: build first (make)" >&2; exit 1; }
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-libs=$(pkg-config --libs libpcre2-8 jansson yaml-0.1 sqlite3 libsodium libmicrohttpd openblas)
-cc -std=c17 -O2 -D_GNU_SOURCE -I src bench/policy_bench.c "$BUILD/libsgcore.a" $libs -fopenmp -lpthread -lm \
-  -o "$dir/policy_bench"
+[[ -x $BUILD/policy_bench ]] || { echo "bench_policy: build first (make)" >&2; exit 1; }
 policy=examples/release.yaml
 loads=${LOADS:-2000}
-ours=$("$dir/policy_bench" "$policy" "$loads" "${DECISIONS:-2000000}")
+ours=$("$BUILD/policy_bench" "$policy" "$loads" "${DECISIONS:-2000000}")
 echo "$ours"
 ours_us=$(awk '/^policy_load_us/ {print $2}' <<<"$ours")
 if /usr/bin/python3 -c 'import yaml; yaml.CSafeLoader' 2>/dev/null; then

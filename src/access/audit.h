@@ -27,10 +27,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "access/audit_text.h"
 #include "base/error.h"
 #include "store/store.h"
-
-typedef enum { SG_AUDIT_TEXT_NONE, SG_AUDIT_TEXT_HASHED, SG_AUDIT_TEXT_FULL } sg_audit_text_mode;
 
 const char *sg_audit_text_mode_name(sg_audit_text_mode mode);
 /* "none", "hashed" or "full". */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,20 +87,36 @@ struct sg_atomic_file {
     char *tmp_path;
 };
 
-sg_error *sg_atomic_file_open(const char *path, sg_atomic_file **out) {
+/* A fresh temporary beside `path`: "path.tmp.<12 random hex digits>", created
+ * exclusively and never through a symlink, so another user of a shared folder
+ * can neither predict it nor redirect the write. */
+static sg_error *atomic_file_create(sg_atomic_file *f, mode_t mode) {
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char r[6];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            return sg_error_new("%s: getrandom: %s", f->path, strerror(errno));
+        free(f->tmp_path);
+        if (asprintf(&f->tmp_path, "%s.tmp.%02x%02x%02x%02x%02x%02x", f->path, r[0], r[1], r[2], r[3], r[4],
+                     r[5]) < 0) {
+            f->tmp_path = NULL;
+            return sg_error_new("out of memory");
+        }
+        f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (f->fd >= 0) return NULL;
+        if (errno != EEXIST) return sg_error_new("%s: %s", f->tmp_path, strerror(errno));
+    }
+    return sg_error_new("%s: could not create a unique temporary file", f->path);
+}
+
+sg_error *sg_atomic_file_open_mode(const char *path, sg_file_mode mode, sg_atomic_file **out) {
     *out = NULL;
     sg_atomic_file *f = calloc(1, sizeof *f);
     if (!f) return sg_error_new("out of memory");
+    f->fd = -1;
     f->path = strdup(path);
-    if (f->path && asprintf(&f->tmp_path, "%s.tmp.%ld", path, (long)getpid()) < 0) f->tmp_path = NULL;
-    if (!f->path || !f->tmp_path) {
-        free(f->path);
-        free(f);
-        return sg_error_new("out of memory");
-    }
-    f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f->fd < 0) {
-        sg_error *err = sg_error_new("%s: %s", f->tmp_path, strerror(errno));
+    sg_error *err =
+        f->path ? atomic_file_create(f, mode == SG_FILE_PUBLIC ? 0644 : 0600) : sg_error_new("out of memory");
+    if (err) {
         free(f->path);
         free(f->tmp_path);
         free(f);
@@ -107,6 +124,10 @@ sg_error *sg_atomic_file_open(const char *path, sg_atomic_file **out) {
     }
     *out = f;
     return NULL;
+}
+
+sg_error *sg_atomic_file_open(const char *path, sg_atomic_file **out) {
+    return sg_atomic_file_open_mode(path, SG_FILE_PRIVATE, out);
 }
 
 sg_error *sg_atomic_file_write(sg_atomic_file *f, const void *data, size_t size) {
@@ -171,9 +192,9 @@ sg_error *sg_atomic_file_commit(sg_atomic_file *f) {
     return NULL;
 }
 
-sg_error *sg_file_write_atomic(const char *path, const void *data, size_t size) {
+sg_error *sg_file_write_atomic_mode(const char *path, sg_file_mode mode, const void *data, size_t size) {
     sg_atomic_file *f;
-    sg_error *err = sg_atomic_file_open(path, &f);
+    sg_error *err = sg_atomic_file_open_mode(path, mode, &f);
     if (err) return err;
     err = sg_atomic_file_write(f, data, size);
     if (err) {
@@ -181,6 +202,10 @@ sg_error *sg_file_write_atomic(const char *path, const void *data, size_t size) 
         return err;
     }
     return sg_atomic_file_commit(f);
+}
+
+sg_error *sg_file_write_atomic(const char *path, const void *data, size_t size) {
+    return sg_file_write_atomic_mode(path, SG_FILE_PRIVATE, data, size);
 }
 
 char *sg_path_join(const char *dir, const char *name) {

@@ -1,4 +1,4 @@
-/* cmd_card.c — the release documents (release/cards.h): `stagegate card`
+/* cmd_card.c — the release documents (eval/cards.h): `stagegate card`
  * (a model card), `stagegate datasheet` (the training corpus's datasheet) and
  * `stagegate system-card` (the deployment's system card). */
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include "base/fileio.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
-#include "release/cards.h"
+#include "eval/cards.h"
 
 typedef enum { DOC_MODEL_CARD, DOC_DATASHEET, DOC_SYSTEM_CARD } document;
 

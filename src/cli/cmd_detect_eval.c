@@ -1,5 +1,5 @@
 /* cmd_detect_eval.c — `stagegate detect-eval`: runs the zero-shot detection
- * evaluation suite (src/safety/detect_eval.h) on a model and prints (or
+ * evaluation suite (src/eval/detect_eval.h) on a model and prints (or
  * stores, --out) the JSON result. */
 #include <jansson.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "cli/eval_out.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
-#include "safety/detect_eval.h"
+#include "eval/detect_eval.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: stagegate detect-eval -m DIR [options]\n"

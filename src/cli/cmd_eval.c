@@ -2,7 +2,7 @@
  * checkpoint on text), `stagegate eval gradients` (the training step on
  * given token batches, for checking against a reference implementation), and
  * the release's stored evaluations: `eval run SUITE` (a registered suite,
- * release/evals.h, results stored for the gates and cards), `eval record`
+ * eval/evals.h, results stored for the gates and cards), `eval record`
  * (results measured elsewhere) and `eval list`. */
 #include <cblas.h>
 #include <math.h>
@@ -17,7 +17,7 @@
 #include "cli/release_cli.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
-#include "release/evals.h"
+#include "eval/evals.h"
 #include "train/adamw.h"
 #include "train/dataset.h"
 #include "train/gpt2_train.h"
@@ -194,7 +194,7 @@ done:
     return rc;
 }
 
-/* ---- stored evaluations (release/evals.h) ---------------------------------- */
+/* ---- stored evaluations (eval/evals.h) ---------------------------------- */
 
 static const char *base_name(const char *path) {
     const char *s = strrchr(path, '/');

@@ -1,5 +1,5 @@
 /* cmd_filter_eval.c — `stagegate filter-eval`: runs the content filter's
- * evaluation suite (src/safety/filter_eval.h) and prints precision and recall
+ * evaluation suite (src/eval/filter_eval.h) and prints precision and recall
  * per category, recall on evasions and the false-positive rate on held-out
  * text; --out stores the JSON result for the release gates. */
 #include <jansson.h>
@@ -9,8 +9,9 @@
 
 #include "cli/commands.h"
 #include "cli/eval_out.h"
+#include "cli/filter_load.h"
+#include "eval/filter_eval.h"
 #include "safety/default_rules.h"
-#include "safety/filter_eval.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: stagegate filter-eval [--policy FILE] [--data DIR] [--heldout DIR] [--seed N]\n"

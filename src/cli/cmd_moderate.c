@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/filter_load.h"
 #include "cli/read_all.h"
 #include "safety/default_rules.h"
 #include "safety/filter.h"

@@ -1,5 +1,5 @@
 /* cmd_watermark_eval.c — `stagegate watermark-eval`: runs the watermark
- * evaluation suite (src/safety/watermark_eval.h) on a model with the key of a
+ * evaluation suite (src/eval/watermark_eval.h) on a model with the key of a
  * store and prints (or stores, --out) the JSON result. */
 #include <jansson.h>
 #include <sodium.h>
@@ -11,7 +11,7 @@
 #include "cli/eval_out.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
-#include "safety/watermark_eval.h"
+#include "eval/watermark_eval.h"
 #include "safety/watermark_key.h"
 
 static void usage(FILE *out) {

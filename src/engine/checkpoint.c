@@ -271,7 +271,7 @@ sg_error *sg_gpt2_config_save(const char *path, const sg_gpt2_config *c) {
     }
     withnl[n] = '\n';
     withnl[n + 1] = '\0';
-    err = sg_file_write_atomic(path, withnl, n + 1);
+    err = sg_file_write_atomic_mode(path, SG_FILE_PUBLIC, withnl, n + 1);
     free(withnl);
     return err;
 }
@@ -726,7 +726,7 @@ sg_error *sg_checkpoint_copy_tokenizer(const char *from_dir, const char *to_dir)
             if (!from)
                 err = sg_error_new("%s: no %s (or %s) to copy", from_dir, files[i][0], files[i][1]);
             else if (!(err = sg_file_read(from, &data, &len)))
-                err = sg_file_write_atomic(dst, data, len);
+                err = sg_file_write_atomic_mode(dst, SG_FILE_PUBLIC, data, len);
         }
         free(data);
         free(src);

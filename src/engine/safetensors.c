@@ -441,7 +441,7 @@ sg_error *sg_st_writer_open(const char *path, const sg_st_spec *specs, int n_spe
     for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     memcpy(buf + 8, header, hlen);
     memset(buf + 8 + hlen, ' ', padded - hlen);
-    err = sg_atomic_file_open(path, &w->file);
+    err = sg_atomic_file_open_mode(path, SG_FILE_PUBLIC, &w->file);
     if (!err) err = sg_atomic_file_write(w->file, buf, 8 + padded);
     free(buf);
     if (err) goto fail;

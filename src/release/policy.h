@@ -26,7 +26,7 @@
 
 #include <stddef.h>
 
-#include "access/audit.h"
+#include "access/audit_text.h"
 #include "base/error.h"
 #include "safety/filter_rules.h"
 

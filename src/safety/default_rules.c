@@ -3,11 +3,6 @@
  * "kill" alone appears in every State of the Union address, "kill you" does not. */
 #include "safety/default_rules.h"
 
-#include <stdio.h>
-
-#include "release/policy.h"
-#include "safety/filter.h"
-
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static char *violence[] = {
@@ -190,19 +185,4 @@ static sg_filter_rules rules = {categories, N(categories), 0, 0, 0};
 const sg_filter_rules *sg_default_filter_rules(void) {
     categories[3].response = self_harm_response;
     return &rules;
-}
-
-sg_error *sg_filter_load(const char *policy_path, sg_filter **out) {
-    *out = NULL;
-    if (!policy_path) return sg_filter_new(sg_default_filter_rules(), out);
-    sg_policy *p;
-    sg_error *err = sg_policy_load(policy_path, &p);
-    if (err) return err;
-    for (int i = 0; i < p->n_warnings; i++) fprintf(stderr, "%s\n", p->warnings[i]);
-    if (p->filter.n_categories == 0)
-        err = sg_error_new("%s: the policy has no content_filter categories", policy_path);
-    else if ((err = sg_filter_new(&p->filter, out)))
-        err = sg_error_wrap(err, "%s", policy_path);
-    sg_policy_free(p);
-    return err;
 }

@@ -11,11 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/audit.h"
 #include "access/keys.h"
 #include "access/ratelimit.h"
 #include "base/log.h"
 #include "base/utf8.h"
-#include "release/cards.h"
+#include "eval/cards.h"
 #include "release/policy.h"
 #include "release/report.h"
 #include "release/stages.h"
@@ -1176,7 +1177,7 @@ static void handle_models(sg_server *srv, sg_http_request *req) {
 }
 
 /* GET /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL: the release
- * documents (release/cards.h), served as the current stage releases their
+ * documents (eval/cards.h), served as the current stage releases their
  * component group (cards: risk_analysis; datasheet: replication):
  * fully_closed -> 403; gradual, hosted, api -> a key of an audience the
  * stage serves; downloadable, fully_open -> anyone. */

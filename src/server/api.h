@@ -9,7 +9,7 @@
  *                          the unused tokens -> audit record committed -> reply
  *   GET  /v1/models        the models the caller's key may use now
  *   GET  /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL
- *                          the release documents (release/cards.h) where the
+ *                          the release documents (eval/cards.h) where the
  *                          current stage releases their component group
  *   GET  /healthz          liveness and the current stage
  *   GET  /metrics          Prometheus text

@@ -15,7 +15,7 @@
 #include "access/demo_session.h"
 #include "base/buf.h"
 #include "base/log.h"
-#include "release/cards.h"
+#include "eval/cards.h"
 #include "release/policy_demo.h"
 #include "server/api.h"
 #include "server/guard.h"

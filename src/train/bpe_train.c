@@ -464,8 +464,8 @@ static sg_error *write_files(const trainer_state *st, const int *merges, int n_m
     if (v.oom || m.oom) err = sg_error_new("out of memory");
     char *vpath = sg_path_join(out_dir, "vocab.json"), *mpath = sg_path_join(out_dir, "merges.txt");
     if (!err && (!vpath || !mpath)) err = sg_error_new("out of memory");
-    if (!err) err = sg_file_write_atomic(mpath, m.s, m.n);
-    if (!err) err = sg_file_write_atomic(vpath, v.s, v.n);
+    if (!err) err = sg_file_write_atomic_mode(mpath, SG_FILE_PUBLIC, m.s, m.n);
+    if (!err) err = sg_file_write_atomic_mode(vpath, SG_FILE_PUBLIC, v.s, v.n);
     free(vpath);
     free(mpath);
     free(v.s);

@@ -114,7 +114,7 @@ await page.fill('#max_tokens', '64');
 await page.fill('#temperature', '0.1'); // near-greedy: a long, steady continuation to stop
 await page.fill('#prompt', '');
 await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
-await throttle(1000);
+await throttle(300);
 check('keyboard: Tab reaches the prompt', await tabTo('prompt'));
 await page.keyboard.type('Fellow citizens of the Senate and House of Representatives:');
 await page.keyboard.press('Enter');
@@ -193,7 +193,7 @@ await page.emulateMedia({ reducedMotion: 'reduce' });
 check('320 px: no horizontal scrolling', await page.evaluate(() => document.documentElement.scrollWidth <= 320));
 await page.fill('#prompt', 'In this time of trial');
 await page.fill('#max_tokens', '64');
-await throttle(1000);
+await throttle(300);
 await page.click('#generate');
 await firstToken();
 check('after the incident closed, generation works again', (await text('#output')).length > 0);

@@ -1,10 +1,13 @@
 /* test_base.c — errors and file I/O of src/base. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -46,6 +49,48 @@ static void atomic_write_then_read_back(void **state) {
     assert_non_null(strstr(sg_error_message(err), "No such file"));
     sg_error_free(err);
     free(path);
+    rmdir(dir);
+}
+
+/* Private by default, public on request; the temporary is unpredictable and a
+ * symlink planted at the old predictable name is never written through. */
+static void atomic_write_modes_and_no_symlink_follow(void **state) {
+    (void)state;
+    char dir[] = "/tmp/sg_test_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *priv = sg_path_join(dir, "report.json"), *pub = sg_path_join(dir, "config.json");
+    char *victim = sg_path_join(dir, "victim"), *trap = NULL;
+    assert_null(sg_file_write_atomic(victim, "keep", 4));
+    assert_true(asprintf(&trap, "%s.tmp.%ld", priv, (long)getpid()) > 0);
+    assert_int_equal(symlink(victim, trap), 0);
+    mode_t old = umask(022);
+    assert_null(sg_file_write_atomic(priv, "secret", 6));
+    assert_null(sg_file_write_atomic_mode(pub, SG_FILE_PUBLIC, "{}", 2));
+    umask(old);
+    struct stat st;
+    assert_int_equal(stat(priv, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(pub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    char *data;
+    size_t n;
+    assert_null(sg_file_read(victim, &data, &n));
+    assert_string_equal(data, "keep"); /* the planted link was not followed */
+    free(data);
+    sg_atomic_file *f;
+    assert_null(sg_atomic_file_open(priv, &f));
+    assert_null(sg_atomic_file_write(f, "x", 1));
+    sg_atomic_file_abort(f);
+    assert_null(sg_file_read(priv, &data, &n));
+    assert_string_equal(data, "secret"); /* an aborted write leaves the old file */
+    free(data);
+    int entries = 0; /* victim, trap, report.json, config.json: no temporaries left */
+    DIR *d = opendir(dir);
+    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 4);
+    unlink(priv), unlink(pub), unlink(trap), unlink(victim);
+    free(priv), free(pub), free(trap), free(victim);
     rmdir(dir);
 }
 
@@ -95,6 +140,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(error_wrap_prefixes_context),
         cmocka_unit_test(atomic_write_then_read_back),
+        cmocka_unit_test(atomic_write_modes_and_no_symlink_follow),
         cmocka_unit_test(buf_appends_until_its_cap_then_refuses),
         cmocka_unit_test(utf8_boundaries),
     };

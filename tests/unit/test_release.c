@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "access/audit.h"
-#include "release/evals.h"
+#include "eval/evals.h"
 #include "release/incidents.h"
 #include "release/report.h"
 #include "release/stages.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "safety/detect_eval.h"
+#include "eval/detect_eval.h"
 #include "safety/watermark.h"
 
 #define VOCAB 50257    /* GPT-2's vocabulary, for green-list fractions and random streams */

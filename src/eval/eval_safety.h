@@ -7,7 +7,7 @@
 #ifndef SG_EVAL_SAFETY_H
 #define SG_EVAL_SAFETY_H
 
-#include "release/evals.h"
+#include "eval/evals.h"
 
 extern const sg_eval_suite sg_eval_suite_filter;
 extern const sg_eval_suite sg_eval_suite_watermark;

@@ -1,12 +1,12 @@
 /* detect_eval.c — the "detection" evaluation suite; see detect_eval.h. */
-#include "safety/detect_eval.h"
+#include "eval/detect_eval.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/gpt2.h"
-#include "safety/watermark_eval.h"
+#include "eval/watermark_eval.h"
 #include "safety/zeroshot.h"
 
 double sg_auroc(const double *pos, int np, const double *neg, int nn) {

@@ -1,5 +1,5 @@
 /* filter_eval.c — the "filter" evaluation suite; see filter_eval.h. */
-#include "safety/filter_eval.h"
+#include "eval/filter_eval.h"
 
 #include <dirent.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* eval_safety.c — the safety suites in the evaluation registry (eval_safety.h). */
-#include "release/eval_safety.h"
+#include "eval/eval_safety.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -8,11 +8,11 @@
 
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
+#include "eval/detect_eval.h"
+#include "eval/filter_eval.h"
+#include "eval/watermark_eval.h"
 #include "safety/default_rules.h"
-#include "safety/detect_eval.h"
 #include "safety/filter.h"
-#include "safety/filter_eval.h"
-#include "safety/watermark_eval.h"
 #include "safety/watermark_key.h"
 
 /* Every number of result["metrics"]. */

@@ -6,7 +6,7 @@
  * Built in: "perplexity" (mean token loss and perplexity of the checkpoint
  * on held-out human text, default data/sotu/heldout, via train/trainer.h),
  * and the safety suites "filter", "watermark", "detection"
- * (release/eval_safety.h). More plug in with sg_eval_register; results
+ * (eval/eval_safety.h). More plug in with sg_eval_register; results
  * measured elsewhere can be entered with sg_eval_record_metrics (stored with
  * source "recorded"). */
 #ifndef SG_EVALS_H

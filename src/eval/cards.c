@@ -1,5 +1,5 @@
 /* cards.c — model card, datasheet and system card (cards.h). */
-#include "release/cards.h"
+#include "eval/cards.h"
 
 #include <ctype.h>
 #include <jansson.h>

@@ -1,5 +1,5 @@
 /* evals.c — evaluation registry, the perplexity suite, storing runs (evals.h). */
-#include "release/evals.h"
+#include "eval/evals.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "access/audit.h"
-#include "release/eval_safety.h"
+#include "eval/eval_safety.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
 

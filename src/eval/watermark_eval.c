@@ -1,5 +1,5 @@
 /* watermark_eval.c — the "watermark" evaluation suite; see watermark_eval.h. */
-#include "safety/watermark_eval.h"
+#include "eval/watermark_eval.h"
 
 #include <dirent.h>
 #include <math.h>

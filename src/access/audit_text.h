@@ -1,0 +1,10 @@
+/* audit_text.h — how much of a request's text the audit log keeps: none,
+ * hashed (BLAKE2b-256 digests only) or full (text and digests). Its own
+ * header so that the release policy, which chooses the mode, need not see
+ * the audit log or the store (access/audit.h owns the names and the log). */
+#ifndef SG_AUDIT_TEXT_H
+#define SG_AUDIT_TEXT_H
+
+typedef enum { SG_AUDIT_TEXT_NONE, SG_AUDIT_TEXT_HASHED, SG_AUDIT_TEXT_FULL } sg_audit_text_mode;
+
+#endif
