@@ -134,10 +134,15 @@
     clearInterval(queueTimer);
     const mine = controller;
     const waiting = () => controller === mine && !out.textContent.length;
+    let inFlight = false; // one poll at a time, so a slow link is not flooded
     queueTimer = setInterval(async () => {
       if (!waiting()) { clearInterval(queueTimer); return; }
-      const r = await fetch('/demo/api/state', { credentials: 'same-origin', cache: 'no-store' });
-      const j = await r.json();
+      if (inFlight) return;
+      inFlight = true;
+      let j;
+      try {
+        j = await (await fetch('/demo/api/state', { credentials: 'same-origin', cache: 'no-store' })).json();
+      } catch (e) { return; } finally { inFlight = false; }
       if (!waiting()) return;
       const q = j.queue || {};
       say(status, q.waiting > 0 ? 'The server is busy: ' + q.waiting + ' request(s) ahead of yours in the queue.'
@@ -264,5 +269,10 @@
   $('keys-hint').textContent = 'Esc stops generating.';
   fetchState().catch(() => {});
   // Paused or resumed by the release team: follow it without a reload.
-  setInterval(() => { if (!controller) fetchState().catch(() => {}); }, 2000);
+  let polling = false;
+  setInterval(() => {
+    if (controller || polling) return;
+    polling = true;
+    fetchState().catch(() => {}).finally(() => { polling = false; });
+  }, 2000);
 })();

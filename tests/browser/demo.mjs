@@ -34,7 +34,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   viewport: { width: 1024, height: 900 },
 });
-context.setDefaultTimeout(30000);
+context.setDefaultTimeout(120000); // conditions, not sleeps: generous for a loaded machine
 const page = context.pages()[0] || await context.newPage();
 const consoleErrors = [];
 page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
@@ -114,7 +114,7 @@ await page.fill('#max_tokens', '64');
 await page.fill('#temperature', '0.1'); // near-greedy: a long, steady continuation to stop
 await page.fill('#prompt', '');
 await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
-await throttle(300);
+await throttle(100);
 check('keyboard: Tab reaches the prompt', await tabTo('prompt'));
 await page.keyboard.type('Fellow citizens of the Senate and House of Representatives:');
 await page.keyboard.press('Enter');
@@ -193,7 +193,8 @@ await page.emulateMedia({ reducedMotion: 'reduce' });
 check('320 px: no horizontal scrolling', await page.evaluate(() => document.documentElement.scrollWidth <= 320));
 await page.fill('#prompt', 'In this time of trial');
 await page.fill('#max_tokens', '64');
-await throttle(300);
+await page.fill('#temperature', '0.1');
+await throttle(100);
 await page.click('#generate');
 await firstToken();
 check('after the incident closed, generation works again', (await text('#output')).length > 0);
