@@ -147,7 +147,7 @@
       const q = j.queue || {};
       say(status, q.waiting > 0 ? 'The server is busy: ' + q.waiting + ' request(s) ahead of yours in the queue.'
         : 'Generating… (' + Math.round((performance.now() - t0) / 100) / 10 + ' s)');
-    }, 1000);
+    }, 2000);
   }
 
   async function generate(ev) {

@@ -114,15 +114,17 @@ await page.fill('#max_tokens', '64');
 await page.fill('#temperature', '0.1'); // near-greedy: a long, steady continuation to stop
 await page.fill('#prompt', '');
 await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
-await throttle(100);
+await throttle(150);
 check('keyboard: Tab reaches the prompt', await tabTo('prompt'));
 await page.keyboard.type('Fellow citizens of the Senate and House of Representatives:');
 await page.keyboard.press('Enter');
-await firstToken();
-check('while streaming the log is aria-busy', (await page.getAttribute('#output', 'aria-busy')) === 'true');
+await page.waitForFunction(() => document.getElementById('output').getAttribute('aria-busy') === 'true');
+check('while streaming the log is aria-busy and Stop is enabled', await page.isEnabled('#stop'));
 check('the busy cursor blinks (no reduced motion asked)',
   (await page.evaluate(() => getComputedStyle(document.getElementById('output'), '::after').animationName)) === 'blink');
 await axe('streaming');
+await firstToken();
+check('text streams in while the log stays busy', (await page.getAttribute('#output', 'aria-busy')) === 'true');
 await page.keyboard.press('Escape');
 await waitText('#status', /^Stopped/);
 check('Esc stopped the stream', (await page.getAttribute('#output', 'aria-busy')) === 'false' && /Finish\s*stopped/.test(await text('#receipt')));
@@ -194,13 +196,14 @@ check('320 px: no horizontal scrolling', await page.evaluate(() => document.docu
 await page.fill('#prompt', 'In this time of trial');
 await page.fill('#max_tokens', '64');
 await page.fill('#temperature', '0.1');
-await throttle(100);
+await throttle(150);
 await page.click('#generate');
-await firstToken();
-check('after the incident closed, generation works again', (await text('#output')).length > 0);
+await page.waitForFunction(() => document.getElementById('output').getAttribute('aria-busy') === 'true');
 check('reduced motion: the busy cursor does not blink',
   (await page.evaluate(() => getComputedStyle(document.getElementById('output'), '::after').animationName)) === 'none');
 await axe('320px-reduced-motion-streaming');
+await firstToken();
+check('after the incident closed, generation works again', (await text('#output')).length > 0);
 await page.click('#stop');
 await waitText('#status', /^Stopped/);
 await throttle(0);
