@@ -90,7 +90,11 @@
       await fetchState();
       return;
     }
-    if (code === 'no_session' || code === 'bad_token') token = null;
+    if (code === 'no_session' || code === 'bad_token') {
+      token = null; // the release moved to another stage, or the session expired
+      fail('Your demo session has ended. Press Generate again to start a new one.');
+      return;
+    }
     fail(msg ? 'The request was refused: ' + msg : 'The request failed (HTTP ' + r.status + ').');
   }
 

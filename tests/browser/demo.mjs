@@ -56,6 +56,8 @@ async function axe(state) {
   await page.screenshot({ path: path.join(SHOTS, `demo-${state}.png`), fullPage: true });
 }
 
+// A smaller picture of one part of the page, for docs/images/.
+const docShot = (name, sel) => page.locator(sel).screenshot({ path: path.join(SHOTS, `doc-${name}.png`) });
 const text = (sel) => page.locator(sel).innerText();
 const waitText = (sel, re) => page.waitForFunction(([s, src]) => {
   const el = document.querySelector(s);
@@ -135,6 +137,7 @@ await page.keyboard.press('Enter');
 await page.waitForSelector('#flag-form:not([hidden])');
 check('the flag form opens with focus on its first field', (await page.evaluate(() => document.activeElement.id)) === 'flag-reason');
 await axe('flag-form');
+await docShot('flag', '#result');
 await page.keyboard.press('Tab');
 await page.keyboard.type('keyboard walk: this reads like a real quote');
 await page.keyboard.press('Tab');
@@ -180,6 +183,7 @@ const refused = await page.evaluate(async () => {
 });
 check('paused: generation is refused server-side (' + refused + ')', refused === '403 suspended_by_incident');
 await axe('paused');
+await docShot('paused', 'main');
 
 // 6. The incident closes: the page works again (a new visitor: a fresh session).
 cli('incident', 'close', incident, '--policy', POLICY, '--db', DB, '--note', 'resolved');
@@ -209,6 +213,8 @@ await waitText('#status', /^Stopped/);
 await throttle(0);
 check('320 px: still no horizontal scrolling with output and receipt', await page.evaluate(() => document.documentElement.scrollWidth <= 320));
 await axe('320px-done');
+await page.locator('#try').scrollIntoViewIfNeeded();
+await page.screenshot({ path: path.join(SHOTS, 'doc-320px.png') }); // the viewport: prompt, output, receipt
 
 // 8. Check a text: the detector's answer with its limits stated.
 await page.setViewportSize({ width: 1024, height: 900 });
