@@ -22,7 +22,12 @@ client() { # client ID: requests until the server is gone; logs acknowledged pro
     done
 }
 for c in 1 2 3 4; do client "$c" & done
-sleep 2
+# Kill once the clients are well under way (a condition, not a fixed sleep: a
+# loaded machine may take seconds to load the model).
+for _ in $(seq 600); do
+    [ "$(cat "$T"/acked.* 2>/dev/null | wc -l)" -ge 20 ] && break
+    sleep 0.1
+done
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=

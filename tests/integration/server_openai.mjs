@@ -121,12 +121,18 @@ const refusals = async () => {
     .reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
 };
 await check('429 with retries: the client honours retry-after and then succeeds', async () => {
-  // tpm 600 refills 10 tokens per second. The first request uses 5 x (118
-  // prompt tokens + 1) = 595 tokens but only one decode step, so it is quick;
-  // the next one (1 + 40) is refused for about 3.6 s (unless the first took
-  // that long), then admitted on a retry.
-  const retrying = client(process.env.RETRY_KEY, { maxRetries: 4 });
-  await retrying.completions.create({ model: 'tiny', prompt: Array(118).fill(464), n: 5, max_tokens: 1 });
+  // tpm 600 refills 10 tokens per second. Drain the bucket with requests of
+  // 5 x (118 prompt tokens + 1) until its header says fewer than 20 tokens are
+  // left (on a slow machine the first drain may take long enough to refill), so
+  // the next request (1 + 40 tokens) must be refused for about 2 s or more,
+  // then admitted on a retry. No assumption about how long a request takes.
+  const retrying = client(process.env.RETRY_KEY, { maxRetries: 6 });
+  for (let left = Infinity; left >= 20;) {
+    const { response } = await retrying.completions
+      .create({ model: 'tiny', prompt: Array(118).fill(464), n: 5, max_tokens: 1 })
+      .withResponse();
+    left = Number(response.headers.get('x-ratelimit-remaining-tokens'));
+  }
   const before = await refusals();
   const r = await retrying.completions.create({ model: 'tiny', prompt: 'b', max_tokens: 40 });
   assert.equal(r.choices.length, 1);
