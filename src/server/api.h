@@ -11,7 +11,7 @@
  *   GET  /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL
  *                          the release documents (eval/cards.h) where the
  *                          current stage releases their component group
- *   GET  /, /demo, /demo/* the hosted web demo (server/demo.h), through the
+ *   GET  /, /demo, /demo/FILE  the hosted web demo (server/demo.h), through the
  *                          same completion and guard path as the API
  *   GET  /healthz          liveness and the current stage
  *   GET  /metrics          Prometheus text
