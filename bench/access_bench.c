@@ -57,17 +57,17 @@ static void *run_client(void *arg) {
             die(sg_error_new("rate limited"));
         sg_ratelimit_refund(c->rl, who.key_id, 16);
         double t2 = sg_monotonic_s();
-        sg_audit_entry e = {.key_id = who.key_id,
-                            .audience = who.audience,
-                            .model = "sotu-small",
-                            .stage = "internal",
-                            .decision = "allowed",
-                            .prompt_tokens = 16,
-                            .completion_tokens = 1,
-                            .latency_us = 900,
-                            .text_mode = SG_AUDIT_TEXT_HASHED,
-                            .prompt_text = "Mr. Speaker, Mr. Vice President, members of Congress",
-                            .completion_text = " and"};
+        sg_audit_record e = {.key_id = who.key_id,
+                             .audience = who.audience,
+                             .model = "sotu-small",
+                             .stage = "internal",
+                             .decision = "allowed",
+                             .prompt_tokens = 16,
+                             .completion_tokens = 1,
+                             .latency_us = 900,
+                             .text_mode = SG_AUDIT_TEXT_HASHED,
+                             .prompt_text = "Mr. Speaker, Mr. Vice President, members of Congress",
+                             .completion_text = " and"};
         die(sg_audit_append(c->store, &e, NULL));
         double t3 = sg_monotonic_s();
         c->auth[i] = (t1 - t0) * 1e3;

@@ -10,21 +10,6 @@
 
 #include "base/log.h"
 
-static const char *const mode_names[] = {"none", "hashed", "full"};
-
-const char *sg_audit_text_mode_name(sg_audit_text_mode mode) {
-    return (unsigned)mode < 3 ? mode_names[mode] : "none";
-}
-
-sg_error *sg_audit_text_mode_parse(const char *name, sg_audit_text_mode *mode) {
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(name, mode_names[i])) {
-            *mode = (sg_audit_text_mode)i;
-            return NULL;
-        }
-    return sg_error_new("unknown audit text mode '%s' (expected none, hashed or full)", name);
-}
-
 bool sg_audit_decision_metered(const char *d) {
     if (!d || !*d) return false;
     return strspn(d, "0123456789") != strlen(d);
@@ -58,7 +43,7 @@ static void put_int(crypto_generichash_state *st, const char *name, int64_t v) {
     put(st, head, (size_t)n);
 }
 
-static void record_hash(const sg_audit_row *r, const unsigned char prev[SG_HASH_BYTES],
+static void record_hash(const sg_audit_record *r, const unsigned char prev[SG_HASH_BYTES],
                         unsigned char out[SG_HASH_BYTES]) {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, SG_HASH_BYTES);
@@ -74,13 +59,13 @@ static void record_hash(const sg_audit_row *r, const unsigned char prev[SG_HASH_
     put_int(&st, "prompt_tokens", r->prompt_tokens);
     put_int(&st, "completion_tokens", r->completion_tokens);
     put_int(&st, "latency_us", r->latency_us);
-    put_str(&st, "text_mode", r->text_mode);
+    put_str(&st, "text_mode", sg_audit_text_mode_name(r->text_mode));
     put_str(&st, "prompt_digest", r->prompt_digest);
     put_str(&st, "completion_digest", r->completion_digest);
     crypto_generichash_final(&st, out, SG_HASH_BYTES);
 }
 
-static void seal(sg_audit_row *row, const unsigned char last[SG_HASH_BYTES], void *ctx) {
+static void seal(sg_audit_record *row, const unsigned char last[SG_HASH_BYTES], void *ctx) {
     (void)ctx;
     memcpy(row->prev_hash, last, SG_HASH_BYTES);
     record_hash(row, last, row->hash);
@@ -88,25 +73,17 @@ static void seal(sg_audit_row *row, const unsigned char last[SG_HASH_BYTES], voi
 
 /* ---- append ---------------------------------------------------------------------- */
 
-sg_error *sg_audit_append(sg_store *store, const sg_audit_entry *e, int64_t *seq) {
+sg_error *sg_audit_append(sg_store *store, const sg_audit_record *e, int64_t *seq) {
     if (!e->decision || !*e->decision) return sg_error_new("audit record without a decision");
     if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
     char pd[2 * SG_HASH_BYTES + 1], cd[2 * SG_HASH_BYTES + 1];
-    /* The row borrows the entry's strings; the store copies what it keeps. */
-    sg_audit_row row = {
-        .time_ms = e->time_ms ? e->time_ms : sg_now_ms(),
-        .key_id = e->key_id,
-        .audience = (char *)e->audience,
-        .model = (char *)e->model,
-        .stage = (char *)e->stage,
-        .decision = (char *)e->decision,
-        .reason = (char *)e->reason,
-        .prompt_tokens = e->prompt_tokens,
-        .completion_tokens = e->completion_tokens,
-        .latency_us = e->latency_us,
-        .text_mode = (char *)sg_audit_text_mode_name(e->text_mode),
-    };
-    if (e->text_mode != SG_AUDIT_TEXT_NONE) {
+    /* The copy borrows the caller's strings; the store copies what it keeps. */
+    sg_audit_record row = *e;
+    row.seq = 0;
+    row.time_ms = e->time_ms ? e->time_ms : sg_now_ms();
+    if (!sg_audit_text_mode_name(row.text_mode)) row.text_mode = SG_AUDIT_TEXT_NONE;
+    row.prompt_digest = row.completion_digest = NULL;
+    if (row.text_mode != SG_AUDIT_TEXT_NONE) {
         if (e->prompt_text) {
             sg_audit_text_digest(e->prompt_text, pd);
             row.prompt_digest = pd;
@@ -116,10 +93,7 @@ sg_error *sg_audit_append(sg_store *store, const sg_audit_entry *e, int64_t *seq
             row.completion_digest = cd;
         }
     }
-    if (e->text_mode == SG_AUDIT_TEXT_FULL) {
-        row.prompt_text = (char *)e->prompt_text;
-        row.completion_text = (char *)e->completion_text;
-    }
+    if (row.text_mode != SG_AUDIT_TEXT_FULL) row.prompt_text = row.completion_text = NULL;
     bool metered = e->key_id > 0 && sg_audit_decision_metered(e->decision);
     sg_error *err = sg_store_audit_append(store, &row, metered, seal, NULL);
     if (err) return sg_error_wrap(err, "writing audit record");
@@ -156,7 +130,7 @@ static bool text_matches(const char *text, const char *digest) {
     return strcmp(hex, digest) == 0;
 }
 
-static int verify_row(const sg_audit_row *r, void *ctx) {
+static int verify_row(const sg_audit_record *r, void *ctx) {
     verifier *v = ctx;
     v->rep->records++;
     if (r->seq != v->expected_seq) {
@@ -231,7 +205,7 @@ sg_error *sg_audit_verify(sg_store *store, sg_audit_report *rep) {
     return sg_audit_verify_anchored(store, 0, NULL, rep);
 }
 
-sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_row_fn fn, void *ctx) {
+sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_record_fn fn, void *ctx) {
     int64_t count, last;
     sg_error *err = sg_store_audit_count(store, &count, &last);
     if (err) return err;
@@ -245,13 +219,13 @@ sg_error *sg_audit_purge_text(sg_store *store, int64_t before_ms, int64_t *purge
 
 sg_error *sg_audit_note(sg_store *store, int64_t time_ms, const char *decision, const char *stage,
                         const char *audience, const char *model, const char *reason) {
-    sg_audit_entry e = {.time_ms = time_ms,
-                        .decision = decision,
-                        .stage = stage,
-                        .audience = audience,
-                        .model = model,
-                        .reason = reason,
-                        .text_mode = SG_AUDIT_TEXT_NONE};
+    sg_audit_record e = {.time_ms = time_ms,
+                         .decision = decision,
+                         .stage = stage,
+                         .audience = audience,
+                         .model = model,
+                         .reason = reason,
+                         .text_mode = SG_AUDIT_TEXT_NONE};
     sg_error *err = sg_audit_append(store, &e, NULL);
     return err ? sg_error_wrap(err, "recording '%s' in the audit log", decision) : NULL;
 }

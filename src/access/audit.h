@@ -27,34 +27,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "access/audit_text.h"
 #include "base/error.h"
-#include "store/store.h"
+#include "store/store_audit.h"
 
-const char *sg_audit_text_mode_name(sg_audit_text_mode mode);
-/* "none", "hashed" or "full". */
-sg_error *sg_audit_text_mode_parse(const char *name, sg_audit_text_mode *mode) SG_MUST_CHECK;
-
-/* One decision to record. Strings may be NULL. */
-typedef struct {
-    int64_t time_ms; /* 0 = now */
-    int64_t key_id;  /* 0 = no valid key */
-    const char *audience, *model, *stage;
-    const char *decision; /* required */
-    const char *reason;
-    int64_t prompt_tokens, completion_tokens;
-    int64_t latency_us;
-    sg_audit_text_mode text_mode;
-    const char *prompt_text, *completion_text;
-} sg_audit_entry;
+/* A record to append is an sg_audit_record (store/store_audit.h, with the
+ * text modes): the caller fills what happened, time_ms 0 = now, and
+ * prompt_text/completion_text with the texts; sg_audit_append derives the
+ * digests and keeps the texts as text_mode says. */
 
 /* Whether a decision counts toward the key's usage: everything except
  * refusals written as HTTP status codes ("401", "429"...). */
 bool sg_audit_decision_metered(const char *decision);
 
-/* Appends `entry` durably; metered decisions with a key also add to that
- * key's usage in the same transaction. *seq (may be NULL) gets its number. */
-sg_error *sg_audit_append(sg_store *store, const sg_audit_entry *entry, int64_t *seq) SG_MUST_CHECK;
+/* Appends `rec` durably (its seq, digests and hashes are ignored); metered
+ * decisions with a key also add to that key's usage in the same
+ * transaction. *seq (may be NULL) gets its number. */
+sg_error *sg_audit_append(sg_store *store, const sg_audit_record *rec, int64_t *seq) SG_MUST_CHECK;
 
 typedef struct {
     bool intact;
@@ -76,7 +64,7 @@ sg_error *sg_audit_verify_anchored(sg_store *store, int64_t anchor_seq, const ch
                                    sg_audit_report *report) SG_MUST_CHECK;
 
 /* Calls fn for the last `n` records, oldest first. */
-sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_row_fn fn, void *ctx) SG_MUST_CHECK;
+sg_error *sg_audit_tail(sg_store *store, int64_t n, sg_audit_record_fn fn, void *ctx) SG_MUST_CHECK;
 
 /* Retention: drops full texts older than `before_ms` (digests remain). */
 sg_error *sg_audit_purge_text(sg_store *store, int64_t before_ms, int64_t *purged) SG_MUST_CHECK;

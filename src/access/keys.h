@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "store/store.h"
+#include "store/store_keys.h"
 
 #define SG_KEY_SECRET_LEN 46 /* "sg-" + 43 base64url characters */
 

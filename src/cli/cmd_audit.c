@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,65 +14,80 @@
 #include "access/audit.h"
 #include "access/keys.h"
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/opt_table.h"
-#include "store/store.h"
-
-static const char usage_text[] =
-    "usage: stagegate audit verify [--db PATH] [--anchor SEQ:HASH]\n"
-    "       stagegate audit tail   [--db PATH] [-n N] [--json]\n"
-    "       stagegate audit record [--db PATH] --decision D [--reason TEXT] [--count N] [--threads T]\n"
-    "       stagegate audit purge  [--db PATH] --older-than DURATION\n"
-    "\n"
-    "verify  checks the hash chain from the first record; exits 0 when intact and\n"
-    "        1 naming the first changed, removed or reordered record. Prints an\n"
-    "        anchor SEQ:HASH for the last record: keep it elsewhere and pass it to\n"
-    "        a later verify with --anchor to detect records cut off the end.\n"
-    "tail    prints the last N records (default 20), as text or JSON lines.\n"
-    "record  appends an operator event (e.g. --decision stage-change --reason ...),\n"
-    "        N times (in each of T threads); prints \"seq S\" once each record is\n"
-    "        durably committed.\n"
-    "purge   drops stored prompt/completion texts older than DURATION (30d...);\n"
-    "        their digests stay, so the chain still verifies.\n"
-    "--db defaults to ./stagegate.db.\n";
+#include "store/store_audit.h"
 
 typedef struct {
-    const char *db, *decision, *reason, *count, *threads, *older_than, *n, *anchor;
-    bool json;
+    const char *db, *decision, *reason, *older_than, *anchor;
+    long count, threads, n;
+    int json;
 } options;
 
-static int usage_error(const char *fmt, const char *arg) {
-    return sg_opt_usage_error("audit", usage_text, fmt, arg);
-}
-
-static int parse(int argc, char **argv, options *o) {
-    static const sg_opt_spec opts[] = {
-        {"--db", offsetof(options, db), false},
-        {"--decision", offsetof(options, decision), false},
-        {"--reason", offsetof(options, reason), false},
-        {"--count", offsetof(options, count), false},
-        {"--older-than", offsetof(options, older_than), false},
-        {"-n", offsetof(options, n), false},
-        {"--threads", offsetof(options, threads), false},
-        {"--anchor", offsetof(options, anchor), false},
-        {"--json", offsetof(options, json), true},
-    };
-    int rc = sg_opt_parse("audit", usage_text, argc, argv, 2, opts, sizeof opts / sizeof opts[0], o, NULL);
-    if (!rc && !o->db) o->db = "./stagegate.db";
-    return rc;
-}
-
-static int positive(const char *flag, const char *text, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (end == text || *end || errno || v <= 0) {
-        fprintf(stderr, "stagegate audit: %s '%s': expected a positive integer\n", flag, text);
-        return 2;
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store",                   \
+                                                       .def = "./stagegate.db"                               \
     }
-    *out = v;
-    return 0;
-}
+static const sg_cli_opt verify_table[] = {
+    OPT_DB,
+    {"anchor", 0, SG_CLI_STRING, offsetof(options, anchor), .arg = "SEQ:HASH",
+     .help = "an anchor a verify printed before: detects records cut off the end"},
+    {0},
+};
+static const sg_cli_opt tail_table[] = {
+    OPT_DB,
+    {"lines", 'n', SG_CLI_LONG, offsetof(options, n), .arg = "N", .help = "how many records", .min = 1,
+     .max = INFINITY},
+    {"json", 0, SG_CLI_FLAG, offsetof(options, json), .arg = NULL, .help = "JSON lines instead of text"},
+    {0},
+};
+static const sg_cli_opt record_table[] = {
+    OPT_DB,
+    {"decision", 0, SG_CLI_STRING, offsetof(options, decision), .arg = "D",
+     .help = "the event, e.g. stage-change", .required = 1},
+    {"reason", 0, SG_CLI_STRING, offsetof(options, reason), .arg = "TEXT", .help = "what happened"},
+    {"count", 0, SG_CLI_LONG, offsetof(options, count), .arg = "N", .help = "records per thread", .min = 1,
+     .max = INFINITY},
+    {"threads", 0, SG_CLI_LONG, offsetof(options, threads), .arg = "T", .help = "threads appending at once",
+     .min = 1, .max = 64},
+    {0},
+};
+static const sg_cli_opt purge_table[] = {
+    OPT_DB,
+    {"older-than", 0, SG_CLI_STRING, offsetof(options, older_than), .arg = "DURATION",
+     .help = "age of the texts to drop (30d...)", .required = 1},
+    {0},
+};
+#undef OPT_DB
+static const sg_cli_cmd verify_cmd = {
+    .name = "audit verify",
+    .summary = "check the hash chain from the first record (exit 1 names the first bad record)",
+    .opts = verify_table,
+    .description =
+        "Exits 0 when the chain is intact and 1 naming the first changed, removed or reordered\n"
+        "record. Prints an anchor SEQ:HASH for the last record: keep it elsewhere and pass it to a\n"
+        "later verify with --anchor to detect records cut off the end.\n",
+};
+static const sg_cli_cmd tail_cmd = {
+    .name = "audit tail",
+    .summary = "print the last N records, as text or JSON lines",
+    .opts = tail_table,
+};
+static const sg_cli_cmd record_cmd = {
+    .name = "audit record",
+    .summary = "append an operator event N times (in each of T threads)",
+    .opts = record_table,
+    .description = "Prints \"seq S\" once each record is durably committed.\n",
+};
+static const sg_cli_cmd purge_cmd = {
+    .name = "audit purge",
+    .summary = "drop stored prompt/completion texts older than DURATION (their digests stay)",
+    .opts = purge_table,
+    .description = "The digests stay, so the chain still verifies.\n",
+};
+
+static int usage_error(const char *fmt, const char *arg) { return sg_cli_usage("audit", fmt, arg); }
 
 static int cmd_verify(options *o) {
     int64_t anchor_seq = 0;
@@ -116,8 +132,8 @@ static void iso_time(int64_t ms, char *buf, size_t cap) {
 
 static const char *or_dash(const char *s) { return s && *s ? s : "-"; }
 
-static int print_row(const sg_audit_row *r, void *ctx) {
-    bool json = *(bool *)ctx;
+static int print_row(const sg_audit_record *r, void *ctx) {
+    int json = *(const int *)ctx;
     char when[40], hash[2 * SG_HASH_BYTES + 1];
     iso_time(r->time_ms, when, sizeof when);
     for (int i = 0; i < SG_HASH_BYTES; i++) snprintf(hash + 2 * i, 3, "%02x", r->hash[i]);
@@ -128,8 +144,9 @@ static int print_row(const sg_audit_row *r, void *ctx) {
             "model", r->model, "stage", r->stage, "decision", or_dash(r->decision), "reason", r->reason,
             "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
             (json_int_t)r->completion_tokens, "latency_us", (json_int_t)r->latency_us, "text_mode",
-            or_dash(r->text_mode), "prompt_digest", r->prompt_digest, "completion_digest",
-            r->completion_digest, "prompt", r->prompt_text, "completion", r->completion_text, "hash", hash);
+            or_dash(sg_audit_text_mode_name(r->text_mode)), "prompt_digest", r->prompt_digest,
+            "completion_digest", r->completion_digest, "prompt", r->prompt_text, "completion",
+            r->completion_text, "hash", hash);
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (line) puts(line);
         free(line);
@@ -145,9 +162,7 @@ static int print_row(const sg_audit_row *r, void *ctx) {
 }
 
 static int cmd_tail(options *o) {
-    int64_t n = 20;
-    int rc;
-    if (o->n && (rc = positive("-n", o->n, &n))) return rc;
+    int64_t n = o->n;
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
     if (err) return sg_cli_fail("audit", err);
@@ -168,7 +183,7 @@ typedef struct {
 static void *record_loop(void *arg) {
     recorder *r = arg;
     for (int64_t i = 0; i < r->count && !r->err; i++) {
-        sg_audit_entry e = {.decision = r->o->decision, .reason = r->o->reason, .stage = "operator"};
+        sg_audit_record e = {.decision = r->o->decision, .reason = r->o->reason, .stage = "operator"};
         int64_t seq;
         r->err = sg_audit_append(r->store, &e, &seq);
         if (r->err) break;
@@ -182,12 +197,7 @@ static void *record_loop(void *arg) {
 }
 
 static int cmd_record(options *o) {
-    if (!o->decision) return usage_error("%s", "record needs --decision");
-    int64_t count = 1, threads = 1;
-    int rc;
-    if (o->count && (rc = positive("--count", o->count, &count))) return rc;
-    if (o->threads && (rc = positive("--threads", o->threads, &threads))) return rc;
-    if (threads > 64) return usage_error("%s", "--threads: at most 64");
+    int64_t count = o->count, threads = o->threads;
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
     if (err) return sg_cli_fail("audit", err);
@@ -215,7 +225,6 @@ static int cmd_record(options *o) {
 }
 
 static int cmd_purge(options *o) {
-    if (!o->older_than) return usage_error("%s", "purge needs --older-than");
     int64_t ms;
     sg_error *err = sg_parse_duration_ms(o->older_than, &ms);
     if (err) {
@@ -233,23 +242,26 @@ static int cmd_purge(options *o) {
     return 0;
 }
 
-int sg_cmd_audit(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+#define RUN(verb)                                                                                            \
+    static int run_##verb(int argc, char **argv) {                                                           \
+        options o = {.db = "./stagegate.db", .n = 20, .count = 1, .threads = 1};                             \
+        int rc = sg_cli_parse(&verb##_cmd, argc, argv, &o, NULL);                                            \
+        return rc >= 0 ? rc : cmd_##verb(&o);                                                                \
     }
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-    options o = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc) return rc;
-    const char *verb = argv[1];
-    if (!strcmp(verb, "verify")) return cmd_verify(&o);
-    if (!strcmp(verb, "tail")) return cmd_tail(&o);
-    if (!strcmp(verb, "record")) return cmd_record(&o);
-    if (!strcmp(verb, "purge")) return cmd_purge(&o);
-    return usage_error("unknown verb '%s'", verb);
+RUN(verify)
+RUN(tail)
+RUN(record)
+RUN(purge)
+#undef RUN
+
+int sg_cmd_audit(int argc, char **argv) {
+    static const sg_cli_sub subs[] = {
+        {"verify", run_verify, &verify_cmd, NULL},
+        {"tail", run_tail, &tail_cmd, NULL},
+        {"record", run_record, &record_cmd, NULL},
+        {"purge", run_purge, &purge_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("audit", "The hash-chained audit log: verify, read, append, purge texts.", subs,
+                           argc, argv);
 }

@@ -12,25 +12,52 @@
 
 typedef enum { DOC_MODEL_CARD, DOC_DATASHEET, DOC_SYSTEM_CARD } document;
 
-/* Parses --policy/--db/-m/-o, writes the document to stdout or -o FILE. */
-static int write_document(document doc, const char *cmd, const char *usage_text, int argc, char **argv) {
-    const char *policy_path = NULL, *db = NULL, *model = NULL, *out = NULL;
-    int n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL},
-                         {"--db", &db, NULL},
-                         {"-m", &model, NULL},
-                         {"-o", &out, NULL},
-                         {NULL, NULL, NULL}};
-    int rc = sg_cli_parse(cmd, argc, argv, 1, opts, NULL, 0, &n_pos);
-    if (rc == 1) {
-        fputs(usage_text, stdout);
-        return 0;
+typedef struct {
+    const char *policy, *db, *model, *out;
+} card_opts;
+
+#define OUT                                                                                                  \
+    {                                                                                                        \
+        "output", 'o', SG_CLI_STRING, offsetof(card_opts, out), .arg = "FILE", .help = "write to FILE",      \
+                                                                .def = "stdout"                              \
     }
-    if (rc) return rc;
-    if ((doc == DOC_SYSTEM_CARD) != !model) { /* -m is required, except for the system card */
-        fputs(usage_text, stderr);
-        return 2;
-    }
+static const sg_cli_opt model_table[] = {
+    SG_CLI_POLICY_DB(card_opts),
+    {"model", 'm', SG_CLI_STRING, offsetof(card_opts, model), .arg = "MODEL", .help = "a model of the policy",
+     .required = 1},
+    OUT,
+    {0},
+};
+static const sg_cli_opt system_table[] = {SG_CLI_POLICY_DB(card_opts), OUT, {0}};
+#undef OUT
+static const sg_cli_cmd commands[] = {
+    [DOC_MODEL_CARD] = {.name = "card",
+                        .summary = "write a model card from training records and evaluations",
+                        .opts = model_table,
+                        .description =
+                            "Writes the model card (Hugging Face format, Mitchell et al. sections) of MODEL\n"
+                            "from its training records and the stored evaluations, to stdout or FILE.\n"},
+    [DOC_DATASHEET] = {.name = "datasheet",
+                       .summary = "write a datasheet for the training corpus",
+                       .opts = model_table,
+                       .description =
+                           "Writes the datasheet (Gebru et al.) of the corpus MODEL was trained on, from\n"
+                           "its training records and the corpus files.\n"},
+    [DOC_SYSTEM_CARD] = {.name = "system-card",
+                         .summary = "write the deployment's system card and release timeline",
+                         .opts = system_table,
+                         .description =
+                             "Writes the system card: stages, audiences, access per component, safety\n"
+                             "protocols, rate limits, incidents and the release timeline.\n"},
+};
+
+/* Writes the document to stdout or -o FILE. */
+static int write_document(document doc, int argc, char **argv) {
+    const char *cmd = commands[doc].name;
+    card_opts o = {0};
+    int rc = sg_cli_parse(&commands[doc], argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *policy_path = o.policy, *db = o.db, *model = o.model, *out = o.out;
     sg_policy *p = NULL;
     sg_store *store = NULL;
     if ((rc = sg_cli_open(cmd, policy_path, db, &p, &store))) return rc;
@@ -49,28 +76,6 @@ static int write_document(document doc, const char *cmd, const char *usage_text,
     return rc;
 }
 
-int sg_cmd_card(int argc, char **argv) {
-    return write_document(
-        DOC_MODEL_CARD, "card",
-        "usage: stagegate card --policy FILE [--db PATH] -m MODEL [-o FILE]\n"
-        "Writes the model card (Hugging Face format, Mitchell et al. sections) of MODEL from "
-        "its\ntraining records and the stored evaluations, to stdout or FILE.\n",
-        argc, argv);
-}
-
-int sg_cmd_datasheet(int argc, char **argv) {
-    return write_document(DOC_DATASHEET, "datasheet",
-                          "usage: stagegate datasheet --policy FILE [--db PATH] -m MODEL [-o FILE]\n"
-                          "Writes the datasheet (Gebru et al.) of the corpus MODEL was trained on, from its "
-                          "training\nrecords and the corpus files.\n",
-                          argc, argv);
-}
-
-int sg_cmd_system_card(int argc, char **argv) {
-    return write_document(
-        DOC_SYSTEM_CARD, "system-card",
-        "usage: stagegate system-card --policy FILE [--db PATH] [-o FILE]\n"
-        "Writes the system card: stages, audiences, access per component, safety protocols, "
-        "rate\nlimits, incidents and the release timeline.\n",
-        argc, argv);
-}
+int sg_cmd_card(int argc, char **argv) { return write_document(DOC_MODEL_CARD, argc, argv); }
+int sg_cmd_datasheet(int argc, char **argv) { return write_document(DOC_DATASHEET, argc, argv); }
+int sg_cmd_system_card(int argc, char **argv) { return write_document(DOC_SYSTEM_CARD, argc, argv); }

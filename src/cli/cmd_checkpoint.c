@@ -1,49 +1,102 @@
 /* cmd_checkpoint.c — `stagegate checkpoint init|info|convert`: create
  * random-weight GPT-2 checkpoints, describe one, change its dtype. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/fileio.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/opt_table.h"
 #include "engine/checkpoint.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: stagegate checkpoint init (--shape 124M|355M|774M|1.5B | --layers L --heads H --embd C\n"
-        "                                  --vocab V --ctx T [--inner I]) [--seed S] [--dtype f32|f16|bf16]\n"
-        "                                 [--tokenizer DIR] [--zeros] -o DIR\n"
-        "       stagegate checkpoint info DIR [--check]\n"
-        "       stagegate checkpoint convert DIR --dtype f32|f16|bf16 -o OUT\n"
-        "\n"
-        "init     writes a GPT-2 checkpoint (config.json, model.safetensors) with GPT-2's random\n"
-        "         initialisation for a seed (default 1); --zeros writes all-zero weights as a sparse\n"
-        "         file instead (fast, for testing large shapes); --tokenizer copies vocab.json and\n"
-        "         merges.txt (or encoder.json and vocab.bpe) from DIR.\n"
-        "info     loads and validates DIR and prints its shape, parameters, dtype and sizes;\n"
-        "         --check also scans every weight for NaN/infinity.\n"
-        "convert  rewrites DIR's weights as another dtype into OUT (tokenizer files copied).\n");
-}
+#define DTYPES "f32|f16|bf16"
+
+typedef struct {
+    const char *shape, *tokenizer, *outdir, *seed, *dtype;
+    int dims[6]; /* L H C V T I */
+    int zeros;
+} init_opts;
+
+#define DIM(name, i, what)                                                                                   \
+    {                                                                                                        \
+        name, 0, SG_CLI_INT, offsetof(init_opts, dims) + (i) * sizeof(int), "N", what,                       \
+            .min = 1, .max = 1 << 24, .def = "from --shape"                                                  \
+    }
+static const sg_cli_opt init_table[] = {
+    {"shape", 0, SG_CLI_STRING, offsetof(init_opts, shape), .arg = "NAME",
+     .help = "a GPT-2 shape: 124M, 355M, 774M or 1.5B"},
+    DIM("layers", 0, "transformer layers"),
+    DIM("heads", 1, "attention heads"),
+    DIM("embd", 2, "embedding width"),
+    DIM("vocab", 3, "vocabulary size"),
+    DIM("ctx", 4, "context length"),
+    {"inner", 0, SG_CLI_INT, offsetof(init_opts, dims) + 5 * sizeof(int), .arg = "N", .help = "MLP width",
+     .min = 1, .max = 1 << 24, .def = "4 * embd"},
+    {"seed", 0, SG_CLI_STRING, offsetof(init_opts, seed), .arg = "S",
+     .help = "seed of the random initialisation (unsigned 64-bit)"},
+    {"dtype", 0, SG_CLI_STRING, offsetof(init_opts, dtype), .arg = DTYPES, .help = "weight dtype"},
+    {"tokenizer", 0, SG_CLI_STRING, offsetof(init_opts, tokenizer), .arg = "DIR",
+     .help = "copy vocab.json and merges.txt (or encoder.json and vocab.bpe) from DIR"},
+    {"zeros", 0, SG_CLI_FLAG, offsetof(init_opts, zeros), .arg = NULL,
+     .help = "all-zero weights written as a sparse file (fast, for testing large shapes)"},
+    {"output", 'o', SG_CLI_STRING, offsetof(init_opts, outdir), .arg = "DIR", .help = "output directory"},
+    {0},
+};
+#undef DIM
+static const sg_cli_cmd init_cmd = {
+    .name = "checkpoint init",
+    .summary = "write a GPT-2 checkpoint (config.json, model.safetensors) with GPT-2's random initialisation",
+    .opts = init_table,
+    .description = "Give --shape, or all of --layers --heads --embd --vocab --ctx (and optionally --inner).\n"
+                   "The weights get GPT-2's random initialisation for the seed; --zeros writes all-zero\n"
+                   "weights as a sparse file instead.\n",
+};
+
+typedef struct {
+    int check;
+} info_opts;
+static const sg_cli_opt info_table[] = {
+    {"check", 0, SG_CLI_FLAG, offsetof(info_opts, check), .arg = NULL,
+     .help = "also scan every weight for NaN/infinity"},
+    {0},
+};
+static const sg_cli_cmd info_cmd = {
+    .name = "checkpoint info",
+    .summary = "load and validate DIR; print its shape, parameters, dtype and sizes",
+    .args = "DIR",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = info_table,
+};
+
+typedef struct {
+    const char *outdir, *dtype;
+} convert_opts;
+static const sg_cli_opt convert_table[] = {
+    {"dtype", 0, SG_CLI_STRING, offsetof(convert_opts, dtype), .arg = DTYPES, .help = "the new weight dtype",
+     .required = 1},
+    {"output", 'o', SG_CLI_STRING, offsetof(convert_opts, outdir), .arg = "OUT", .help = "output directory",
+     .required = 1},
+    {0},
+};
+static const sg_cli_cmd convert_cmd = {
+    .name = "checkpoint convert",
+    .summary = "rewrite DIR's weights as another dtype into OUT (tokenizer files copied)",
+    .args = "DIR",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = convert_table,
+};
 
 static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "stagegate checkpoint: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n");
-    usage(stderr);
     return 2;
-}
-
-/* A positive int option value, or -1. */
-static int parse_pos_int(const char *s) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    return (*s && !*end && v > 0 && v <= (1 << 24)) ? (int)v : -1;
 }
 
 static int file_exists(const char *dir, const char *name) {
@@ -55,61 +108,19 @@ static int file_exists(const char *dir, const char *name) {
 }
 
 static int cmd_init(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"shape", required_argument, 0, 's'}, {"layers", required_argument, 0, 'L'},
-        {"heads", required_argument, 0, 'H'}, {"embd", required_argument, 0, 'C'},
-        {"vocab", required_argument, 0, 'V'}, {"ctx", required_argument, 0, 'T'},
-        {"inner", required_argument, 0, 'I'}, {"seed", required_argument, 0, 'S'},
-        {"dtype", required_argument, 0, 'd'}, {"tokenizer", required_argument, 0, 't'},
-        {"zeros", no_argument, 0, 'z'},       {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
-    };
-    const char *shape = NULL, *tokenizer = NULL, *outdir = NULL, *seed_arg = "1";
-    int dims[6] = {0}; /* L H C V T I */
-    int zeros = 0, opt;
-    sg_dtype dtype = SG_DTYPE_F32;
-    sg_error *err;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        const char *which = strchr("LHCVTI", opt);
-        if (which && opt) {
-            int v = parse_pos_int(optarg);
-            if (v < 0) return usage_error("bad number '%s'", optarg);
-            dims[which - "LHCVTI"] = v;
-            continue;
-        }
-        switch (opt) {
-        case 's':
-            shape = optarg;
-            break;
-        case 'S':
-            seed_arg = optarg;
-            break;
-        case 'd':
-            if ((err = sg_dtype_parse(optarg, &dtype))) {
-                fprintf(stderr, "stagegate checkpoint: %s\n", sg_error_message(err));
-                sg_error_free(err);
-                return 2;
-            }
-            break;
-        case 't':
-            tokenizer = optarg;
-            break;
-        case 'z':
-            zeros = 1;
-            break;
-        case 'o':
-            outdir = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+    init_opts o = {.seed = "1", .dtype = "f32"};
+    int rc = sg_cli_parse(&init_cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *shape = o.shape, *tokenizer = o.tokenizer, *outdir = o.outdir, *seed_arg = o.seed;
+    const int *dims = o.dims;
+    int zeros = o.zeros;
+    sg_dtype dtype;
+    sg_error *err = sg_dtype_parse(o.dtype, &dtype);
+    if (err) {
+        fprintf(stderr, "stagegate checkpoint: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 2;
     }
-    if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
     if (!outdir) return usage_error("%s", "init needs -o DIR");
     char *end;
     uint64_t seed = strtoull(seed_arg, &end, 10);
@@ -157,23 +168,11 @@ static int cmd_init(int argc, char **argv) {
 }
 
 static int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"check", no_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int check = 0, opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (opt == 'c')
-            check = 1;
-        else if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind + 1 != argc) return usage_error("%s", "info needs exactly one DIR");
-    const char *dir = argv[optind];
+    info_opts o = {0};
+    int n_args, rc = sg_cli_parse(&info_cmd, argc, argv, &o, &n_args);
+    if (rc >= 0) return rc;
+    int check = o.check;
+    const char *dir = argv[1];
     sg_checkpoint *ck;
     sg_error *err = sg_checkpoint_open(dir, &ck);
     if (err) return sg_cli_fail("checkpoint", err);
@@ -222,28 +221,10 @@ static int cmd_info(int argc, char **argv) {
 }
 
 static int cmd_convert(int argc, char **argv) {
-    static const struct option opts[] = {{"dtype", required_argument, 0, 'd'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *outdir = NULL, *dtype_arg = NULL;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (opt == 'd')
-            dtype_arg = optarg;
-        else if (opt == 'o')
-            outdir = optarg;
-        else if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind + 1 != argc || !outdir || !dtype_arg)
-        return usage_error("%s", "convert needs DIR, --dtype and -o OUT");
+    convert_opts o = {0};
+    int n_args, rc = sg_cli_parse(&convert_cmd, argc, argv, &o, &n_args);
+    if (rc >= 0) return rc;
+    const char *outdir = o.outdir, *dtype_arg = o.dtype;
     sg_dtype dtype;
     sg_error *err = sg_dtype_parse(dtype_arg, &dtype);
     if (err) {
@@ -251,7 +232,7 @@ static int cmd_convert(int argc, char **argv) {
         sg_error_free(err);
         return 2;
     }
-    const char *dir = argv[optind];
+    const char *dir = argv[1];
     sg_checkpoint *ck;
     if ((err = sg_checkpoint_open(dir, &ck))) return sg_cli_fail("checkpoint", err);
     const sg_safetensors *st = sg_checkpoint_file(ck);
@@ -282,17 +263,11 @@ static int cmd_convert(int argc, char **argv) {
 }
 
 int sg_cmd_checkpoint(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *verb = argv[1];
-    if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (!strcmp(verb, "init")) return cmd_init(argc - 1, argv + 1);
-    if (!strcmp(verb, "info")) return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(verb, "convert")) return cmd_convert(argc - 1, argv + 1);
-    return usage_error("unknown verb '%s' (init, info, convert)", verb);
+    static const sg_cli_sub subs[] = {
+        {"init", cmd_init, &init_cmd, NULL},
+        {"info", cmd_info, &info_cmd, NULL},
+        {"convert", cmd_convert, &convert_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("checkpoint", "Create, inspect and convert GPT-2 checkpoints.", subs, argc, argv);
 }

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/read_all.h"
 #include "engine/checkpoint.h"
@@ -17,23 +19,39 @@
 #include "safety/watermark_key.h"
 #include "safety/zeroshot.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: stagegate detect -m DIR [--db PATH] [--explain] [options] < text\n"
-        "\n"
-        "Scores the text on stdin and prints one JSON object: watermark {z, p_value, green,\n"
-        "tokens_scored}, zero_shot {score, log_rank, log_likelihood}, tokens_scored and a\n"
-        "verdict (watermarked, likely_generated or not_detected).\n"
-        "  -m DIR               the model (checkpoint + vocab.json/merges.txt) to tokenize and score with\n"
-        "  --db PATH            the store holding the watermark key; without it, no watermark check\n"
-        "  --explain            add each token's rank under the model (top-10/100/1000/beyond)\n"
-        "  --ids                stdin holds token ids, not text\n"
-        "  --gamma G            watermark green fraction (default 0.25, as generate)\n"
-        "  --z-threshold Z      watermark verdict threshold (default 4)\n"
-        "  --zs-threshold S     zero-shot verdict threshold (default 2; calibrate on human text)\n"
-        "  --no-zero-shot       skip the model scoring (watermark only)\n");
-}
+typedef struct {
+    const char *dir, *db;
+    int explain, ids_in, no_zero_shot;
+    double gamma, z_thr, zs_thr;
+} detect_opts;
+
+static const sg_cli_opt table[] = {
+    {"model", 'm', SG_CLI_STRING, offsetof(detect_opts, dir), .arg = "DIR",
+     .help = "the model (checkpoint + vocab.json/merges.txt) to tokenize and score with"},
+    {"db", 0, SG_CLI_STRING, offsetof(detect_opts, db), .arg = "PATH",
+     .help = "the store holding the watermark key; without it, no watermark check"},
+    {"explain", 0, SG_CLI_FLAG, offsetof(detect_opts, explain), .arg = NULL,
+     .help = "add each token's rank under the model (top-10/100/1000/beyond)"},
+    {"ids", 0, SG_CLI_FLAG, offsetof(detect_opts, ids_in), .arg = NULL,
+     .help = "stdin holds token ids, not text"},
+    {"gamma", 0, SG_CLI_DOUBLE, offsetof(detect_opts, gamma), .arg = "G",
+     .help = "watermark green fraction (as generate)"},
+    {"z-threshold", 0, SG_CLI_DOUBLE, offsetof(detect_opts, z_thr), .arg = "Z",
+     .help = "watermark verdict threshold"},
+    {"zs-threshold", 0, SG_CLI_DOUBLE, offsetof(detect_opts, zs_thr), .arg = "S",
+     .help = "zero-shot verdict threshold (calibrate on human text)"},
+    {"no-zero-shot", 0, SG_CLI_FLAG, offsetof(detect_opts, no_zero_shot), .arg = NULL,
+     .help = "skip the model scoring (watermark only)"},
+    {0},
+};
+static const sg_cli_cmd cmd = {
+    .name = "detect",
+    .summary = "is stdin text from the model? watermark and zero-shot scores",
+    .opts = table,
+    .description = "Scores the text on stdin and prints one JSON object: watermark {z, p_value, green,\n"
+                   "tokens_scored}, zero_shot {score, log_rank, log_likelihood}, tokens_scored and a\n"
+                   "verdict (watermarked, likely_generated or not_detected).\n",
+};
 
 static int parse_ids(const char *s, int **ids, int *n) {
     int cap = 64, k = 0;
@@ -64,48 +82,13 @@ static int parse_ids(const char *s, int **ids, int *n) {
     return 0;
 }
 
-static int number(const char *s, const char *what, double *out) {
-    char *end;
-    *out = strtod(s, &end);
-    if (end == s || *end) {
-        fprintf(stderr, "stagegate detect: %s must be a number, got '%s'\n", what, s);
-        return -1;
-    }
-    return 0;
-}
-
 int sg_cmd_detect(int argc, char **argv) {
-    const char *dir = NULL, *db = NULL;
-    int explain = 0, ids_in = 0, zero_shot = 1;
-    double gamma = 0.25, z_thr = 4, zs_thr = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has)
-            dir = argv[++i];
-        else if (!strcmp(a, "--db") && has)
-            db = argv[++i];
-        else if (!strcmp(a, "--explain"))
-            explain = 1;
-        else if (!strcmp(a, "--ids"))
-            ids_in = 1;
-        else if (!strcmp(a, "--no-zero-shot"))
-            zero_shot = 0;
-        else if (!strcmp(a, "--gamma") && has) {
-            if (number(argv[++i], "--gamma", &gamma)) return 2;
-        } else if (!strcmp(a, "--z-threshold") && has) {
-            if (number(argv[++i], "--z-threshold", &z_thr)) return 2;
-        } else if (!strcmp(a, "--zs-threshold") && has) {
-            if (number(argv[++i], "--zs-threshold", &zs_thr)) return 2;
-        } else {
-            fprintf(stderr, "stagegate detect: unknown or incomplete argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    detect_opts o = {.gamma = 0.25, .z_thr = 4, .zs_thr = 2};
+    int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *dir = o.dir, *db = o.db;
+    int explain = o.explain, ids_in = o.ids_in, zero_shot = !o.no_zero_shot;
+    double gamma = o.gamma, z_thr = o.z_thr, zs_thr = o.zs_thr;
     if (!dir && (zero_shot || !ids_in)) {
         fprintf(stderr, "stagegate detect: need -m DIR (the model, for its tokenizer and scores)\n");
         return 2;

@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
+#include "cli/train_opts.h"
 #include "engine/checkpoint.h"
 #include "engine/tokenizer.h"
 #include "eval/evals.h"
@@ -25,52 +27,188 @@
 #include "train/train_config.h"
 #include "train/trainer.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: stagegate eval perplexity -m DIR [--context N] [--threads N] [--json] FILES...\n"
-        "         loss (nats/token), perplexity and token count of checkpoint DIR on FILES\n"
-        "       stagegate eval sample -m DIR [-n TOKENS] [--temperature T] [--top-k K] [--seed S] PROMPT\n"
-        "         a quick sample through the training forward pass (model cards, smoke tests)\n"
-        "       stagegate eval gradients -m DIR --tokens FILE --batch B --context T --steps N\n"
-        "         [--lr --warmup --lr-floor --beta1 --beta2 --eps --weight-decay --clip\n"
-        "          --dropout P --seed S] -o OUT_DIR\n"
-        "         FILE holds int32 tokens [N, B, T+1]; writes OUT_DIR/grads.f32 (the gradient of\n"
-        "         batch 0, canonical tensor order) and OUT_DIR/losses.txt (N AdamW steps)\n"
-        "       stagegate eval run SUITE -m MODEL [--policy FILE] [--db PATH] [--data PATH] [--threads N]\n"
-        "         runs a registered suite and stores its metrics (model, time, code version) for the\n"
-        "         release gates and model cards; MODEL is a model of the policy, or a directory\n"
-        "       stagegate eval record SUITE -m MODEL --metric NAME=VALUE... [--dataset TEXT] [--db PATH]\n"
-        "         stores results measured outside stagegate (marked \"recorded\")\n"
-        "       stagegate eval list [--db PATH] [-m MODEL] [--suites]\n");
+#define OPT_MODEL(T, what)                                                                                   \
+    { "model", 'm', SG_CLI_STRING, offsetof(T, model), .arg = "DIR", .help = what, .required = 1 }
+
+typedef struct {
+    const char *model;
+    int context, threads, json;
+} perplexity_opts;
+static const sg_cli_opt perplexity_table[] = {
+    OPT_MODEL(perplexity_opts, "checkpoint directory"),
+    {"context", 0, SG_CLI_INT, offsetof(perplexity_opts, context), .arg = "N",
+     .help = "window length, 0 = the model's n_ctx", .min = 0, .max = INFINITY},
+    {"threads", 0, SG_CLI_INT, offsetof(perplexity_opts, threads), .arg = "N", .help = "threads",
+     .def = "all cores"},
+    {"json", 0, SG_CLI_FLAG, offsetof(perplexity_opts, json), .arg = NULL, .help = "print one JSON object"},
+    {0},
+};
+static const sg_cli_cmd perplexity_cmd = {
+    .name = "eval perplexity",
+    .summary = "loss (nats/token), perplexity and token count of checkpoint DIR on FILES",
+    .args = "FILES...",
+    .min_args = 1,
+    .max_args = -1,
+    .opts = perplexity_table,
+};
+
+typedef struct {
+    const char *model, *seed;
+    int n_new, top_k;
+    double temperature;
+} sample_opts;
+static const sg_cli_opt sample_table[] = {
+    OPT_MODEL(sample_opts, "checkpoint directory (with its tokenizer)"),
+    {"max-tokens", 'n', SG_CLI_INT, offsetof(sample_opts, n_new), .arg = "TOKENS",
+     .help = "new tokens at most", .min = 1, .max = INFINITY},
+    {"temperature", 0, SG_CLI_DOUBLE, offsetof(sample_opts, temperature), .arg = "T",
+     .help = "sampling temperature, > 0"},
+    {"top-k", 0, SG_CLI_INT, offsetof(sample_opts, top_k), .arg = "K",
+     .help = "sample from the K most likely tokens", .min = 1, .max = INFINITY},
+    {"seed", 0, SG_CLI_STRING, offsetof(sample_opts, seed), .arg = "S",
+     .help = "random seed (unsigned 64-bit)"},
+    {0},
+};
+static const sg_cli_cmd sample_cmd = {
+    .name = "eval sample",
+    .summary = "a quick sample through the training forward pass (model cards, smoke tests)",
+    .args = "PROMPT",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = sample_table,
+};
+
+typedef struct {
+    sg_train_flags flags; /* first: the training settings record here */
+    const char *model, *tokens, *out;
+} gradients_opts;
+
+/* --dropout P sets the three dropout settings. */
+static sg_error *set_dropout(void *dst, const sg_cli_opt *opt, const char *value) {
+    (void)opt;
+    sg_train_flags *f = dst;
+    static const char *const keys[] = {"dropout_embd", "dropout_attn", "dropout_resid"};
+    for (int i = 0; i < 3; i++) {
+        f->v[f->n].key = keys[i];
+        f->v[f->n++].value = value;
+    }
+    return NULL;
 }
+static const sg_cli_opt gradients_extra[] = {
+    OPT_MODEL(gradients_opts, "checkpoint directory"),
+    {"tokens", 0, SG_CLI_STRING, offsetof(gradients_opts, tokens), .arg = "FILE",
+     .help = "int32 tokens [N, B, T+1]", .required = 1},
+    {"output", 'o', SG_CLI_STRING, offsetof(gradients_opts, out), .arg = "OUT_DIR",
+     .help = "where grads.f32 and losses.txt go", .required = 1},
+    {"dropout", 0, SG_CLI_DOUBLE, 0, .arg = "P", .help = "all three dropout settings", .def = "0",
+     .call = set_dropout},
+    {0},
+};
+static sg_cli_cmd gradients_cmd = {
+    .name = "eval gradients",
+    .summary = "the training step on given token batches (to check against a reference implementation)",
+    .description = "FILE holds int32 tokens [N, B, T+1] for --steps N --batch B --context T; writes\n"
+                   "OUT_DIR/grads.f32 (the gradient of batch 0, canonical tensor order) and\n"
+                   "OUT_DIR/losses.txt (N AdamW steps). Every training setting is an option.\n",
+};
+
+typedef struct {
+    const char *model, *policy, *db, *data, *dataset;
+    int threads, suites_only, n_metrics;
+    sg_eval_metric metrics[SG_EVAL_MAX_METRICS];
+} stored_opts;
+
+/* --metric NAME=NUMBER */
+static sg_error *add_metric(void *dst, const sg_cli_opt *opt, const char *value) {
+    (void)opt;
+    stored_opts *o = dst;
+    const char *eq = strchr(value, '=');
+    char *end = NULL;
+    double v = eq ? strtod(eq + 1, &end) : 0;
+    if (!eq || eq == value || end == eq + 1 || *end)
+        return sg_error_new("expected NAME=NUMBER, got '%s'", value);
+    if (o->n_metrics == SG_EVAL_MAX_METRICS)
+        return sg_error_new("given more than %d times", SG_EVAL_MAX_METRICS);
+    snprintf(o->metrics[o->n_metrics].name, sizeof o->metrics[o->n_metrics].name, "%.*s", (int)(eq - value),
+             value);
+    o->metrics[o->n_metrics++].value = v;
+    return NULL;
+}
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(stored_opts, db), .arg = "PATH", .help = "the store",               \
+                                                           .def = "./stagegate.db"                           \
+    }
+#define OPT_POLICY                                                                                           \
+    {                                                                                                        \
+        "policy", 0, SG_CLI_STRING, offsetof(stored_opts, policy),                                           \
+            .arg = "FILE", .help = "the release policy (names the models)"                                   \
+    }
+static const sg_cli_opt run_table[] = {
+    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL",
+     .help = "a model of the policy, or a directory", .required = 1},
+    OPT_POLICY,
+    OPT_DB,
+    {"data", 0, SG_CLI_STRING, offsetof(stored_opts, data), .arg = "PATH", .help = "the suite's data",
+     .def = "the suite's own"},
+    {"threads", 0, SG_CLI_INT, offsetof(stored_opts, threads), .arg = "N", .help = "threads", .min = 1,
+     .max = 1024, .def = "all cores"},
+    {0},
+};
+static const sg_cli_opt record_table[] = {
+    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL", .help = "the model measured",
+     .required = 1},
+    {"metric", 0, SG_CLI_STRING, 0, .arg = "NAME=VALUE", .help = "a result; repeat for several",
+     .required = 1, .call = add_metric},
+    {"dataset", 0, SG_CLI_STRING, offsetof(stored_opts, dataset), .arg = "TEXT",
+     .help = "what it was measured on"},
+    OPT_POLICY,
+    OPT_DB,
+    {0},
+};
+static const sg_cli_opt list_table[] = {
+    OPT_DB,
+    {"model", 'm', SG_CLI_STRING, offsetof(stored_opts, model), .arg = "MODEL",
+     .help = "only this model's results"},
+    {"suites", 0, SG_CLI_FLAG, offsetof(stored_opts, suites_only), .arg = NULL,
+     .help = "only the registered suites"},
+    {0},
+};
+#undef OPT_DB
+#undef OPT_POLICY
+static const sg_cli_cmd run_cmd = {
+    .name = "eval run",
+    .summary = "run a registered suite and store its metrics for the release gates and model cards",
+    .args = "SUITE",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = run_table,
+    .description =
+        "The metrics are stored with the model, the time and the code version. `stagegate eval list\n"
+        "--suites` names the suites.\n",
+};
+static const sg_cli_cmd record_cmd = {
+    .name = "eval record",
+    .summary = "store results measured outside stagegate (marked \"recorded\")",
+    .args = "SUITE",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = record_table,
+};
+static const sg_cli_cmd list_cmd = {
+    .name = "eval list",
+    .summary = "the registered suites and the stored results",
+    .opts = list_table,
+};
 
 static int perplexity(int argc, char **argv) {
-    const char *model = NULL;
-    int context = 0, json = 0, n = 0;
-    char **files = calloc((size_t)argc, sizeof *files);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-m") && i + 1 < argc)
-            model = argv[++i];
-        else if (!strcmp(argv[i], "--context") && i + 1 < argc)
-            context = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            int th = atoi(argv[++i]);
-            if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
-        } else if (argv[i][0] == '-') {
-            free(files);
-            usage(stderr);
-            return 2;
-        } else
-            files[n++] = argv[i];
-    }
-    if (!model || !n || context < 0) {
-        free(files);
-        usage(stderr);
-        return 2;
-    }
+    perplexity_opts o = {0};
+    int n, rc = sg_cli_parse(&perplexity_cmd, argc, argv, &o, &n);
+    if (rc >= 0) return rc;
+    const char *model = o.model;
+    int context = o.context, json = o.json;
+    if (o.threads > 0) omp_set_num_threads(o.threads), openblas_set_num_threads(o.threads);
+    char **files = argv + 1;
     char **expanded = NULL;
     int n_expanded = 0;
     double loss = 0;
@@ -78,7 +216,6 @@ static int perplexity(int argc, char **argv) {
     sg_error *err = sg_dataset_expand(files, n, &expanded, &n_expanded);
     if (!err) err = sg_eval_perplexity(model, expanded, n_expanded, context, &loss, &tokens);
     sg_dataset_free_paths(expanded, n_expanded);
-    free(files);
     if (err) {
         fprintf(stderr, "stagegate eval: %s\n", sg_error_message(err));
         sg_error_free(err);
@@ -92,45 +229,38 @@ static int perplexity(int argc, char **argv) {
 }
 
 static int gradients(int argc, char **argv) {
-    const char *model = NULL, *tokens = NULL, *out = NULL;
     sg_train_config c;
     sg_train_config_defaults(&c);
     c.dropout_embd = c.dropout_attn = c.dropout_resid = 0.0;
-    sg_error *err = NULL;
+    static sg_cli_opt table[100];
+    static sg_train_opts_text text;
+    gradients_cmd.opts =
+        sg_train_opts_table(table, sizeof table / sizeof table[0], gradients_extra, 0, &c, &text);
+    if (!gradients_cmd.opts) {
+        sg_train_config_free(&c);
+        return sg_cli_fail("eval", sg_error_new("too many training settings for the option table"));
+    }
+    gradients_opts o = {.flags.v = calloc(2 * (size_t)argc, sizeof *o.flags.v)};
+    if (!o.flags.v) {
+        sg_train_config_free(&c);
+        return sg_cli_fail("eval", sg_error_new("out of memory"));
+    }
+    int rc = sg_cli_parse(&gradients_cmd, argc, argv, &o, NULL);
+    if (rc >= 0) {
+        free(o.flags.v);
+        sg_train_config_free(&c);
+        return rc;
+    }
+    const char *model = o.model, *tokens = o.tokens, *out = o.out;
+    sg_error *err = sg_train_opts_apply(&o.flags, &c);
+    free(o.flags.v);
     sg_checkpoint *ck = NULL;
     sg_train_model *m = NULL;
     sg_adamw opt = {0};
     sg_file_map map = {0};
     FILE *lf = NULL;
-    int rc = 1;
-    for (int i = 1; i < argc; i++) {
-        if (i + 1 >= argc) {
-            usage(stderr);
-            sg_train_config_free(&c);
-            return 2;
-        }
-        const char *a = argv[i], *v = argv[++i];
-        if (!strcmp(a, "-m"))
-            model = v;
-        else if (!strcmp(a, "--tokens"))
-            tokens = v;
-        else if (!strcmp(a, "-o"))
-            out = v;
-        else if (!strcmp(a, "--dropout")) {
-            if (!(err = sg_train_config_set(&c, "dropout_embd", v, "command line")) &&
-                !(err = sg_train_config_set(&c, "dropout_attn", v, "command line")))
-                err = sg_train_config_set(&c, "dropout_resid", v, "command line");
-        } else if (!strncmp(a, "--", 2))
-            err = sg_train_config_set(&c, a + 2, v, "command line");
-        else
-            err = sg_error_new("unexpected argument %s", a);
-        if (err) goto done;
-    }
-    if (!model || !tokens || !out) {
-        usage(stderr);
-        sg_train_config_free(&c);
-        return 2;
-    }
+    rc = 1;
+    if (err) goto done;
     if ((err = sg_checkpoint_open(model, &ck))) goto done;
     const sg_gpt2_weights *w = sg_checkpoint_weights(ck);
     int B = c.batch, T = c.context;
@@ -202,52 +332,18 @@ static const char *base_name(const char *path) {
 }
 
 static int stored(int argc, char **argv) {
-    const char *cmd = "eval", *verb = argv[0], *model = NULL, *policy_path = NULL, *db = NULL, *data = NULL,
-               *threads = NULL, *dataset = NULL, *pos[64];
-    int suites_only = 0, n_pos = 0;
-    sg_cli_opt opts[] = {{"-m", &model, NULL},
-                         {"--policy", &policy_path, NULL},
-                         {"--db", &db, NULL},
-                         {"--data", &data, NULL},
-                         {"--threads", &threads, NULL},
-                         {"--dataset", &dataset, NULL},
-                         {"--suites", NULL, &suites_only},
-                         {NULL, NULL, NULL}};
-    /* --metric repeats: collect them by hand, pass the rest to the parser */
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    sg_eval_metric metrics[SG_EVAL_MAX_METRICS];
-    int n_metrics = 0, n_rest = 0, rc = 0;
-    if (!rest) return 1;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--metric")) {
-            char *eq = i + 1 < argc ? strchr(argv[i + 1], '=') : NULL;
-            char *end = NULL;
-            double v = eq ? strtod(eq + 1, &end) : 0;
-            if (!eq || eq == argv[i + 1] || end == eq + 1 || *end || n_metrics == SG_EVAL_MAX_METRICS) {
-                fprintf(stderr, "stagegate eval: --metric takes NAME=NUMBER\n");
-                free(rest);
-                return 2;
-            }
-            snprintf(metrics[n_metrics].name, sizeof metrics[n_metrics].name, "%.*s", (int)(eq - argv[i + 1]),
-                     argv[i + 1]);
-            metrics[n_metrics++].value = v;
-            i++;
-        } else {
-            rest[n_rest++] = argv[i];
-        }
-    }
-    rc = sg_cli_parse(cmd, n_rest, rest, 1, opts, pos, 64, &n_pos);
-    free(rest);
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc) return rc;
+    const char *cmd = "eval", *verb = argv[0];
+    const sg_cli_cmd *spec = !strcmp(verb, "list")     ? &list_cmd
+                             : !strcmp(verb, "record") ? &record_cmd
+                                                       : &run_cmd;
+    stored_opts o = {0};
+    int n_pos, rc = sg_cli_parse(spec, argc, argv, &o, &n_pos);
+    if (rc >= 0) return rc;
+    const char *model = o.model, *policy_path = o.policy, *db = o.db, *data = o.data, *dataset = o.dataset;
+    const char *const *pos = (const char *const *)argv + 1;
+    int suites_only = o.suites_only, n_metrics = o.n_metrics, threads = o.threads;
+    sg_eval_metric *metrics = o.metrics;
     if (!strcmp(verb, "list")) {
-        if (n_pos) {
-            usage(stderr);
-            return 2;
-        }
         const sg_eval_suite *su;
         printf("suites:\n");
         for (int i = 0; (su = sg_eval_suite_at(i)); i++)
@@ -272,10 +368,6 @@ static int stored(int argc, char **argv) {
         free(r);
         return 0;
     }
-    if (n_pos != 1 || !model) {
-        usage(stderr);
-        return 2;
-    }
     const char *suite = pos[0];
     sg_policy *p = NULL;
     sg_store *store = NULL;
@@ -294,9 +386,8 @@ static int stored(int argc, char **argv) {
                                .policy = p,
                                .db_path = db ? db : "./stagegate.db"};
         if (threads) {
-            int th = atoi(threads);
-            if (th > 0) omp_set_num_threads(th), openblas_set_num_threads(th);
-            ctx.threads = th;
+            omp_set_num_threads(threads), openblas_set_num_threads(threads);
+            ctx.threads = threads;
         }
         const sg_policy_model *pm = p ? sg_policy_find_model(p, model) : NULL;
         if (pm)
@@ -321,33 +412,18 @@ static int stored(int argc, char **argv) {
  * is recomputed for each token (no cache), fine for the short samples of a
  * model card. Serving uses the engine (`stagegate generate`). */
 static int sample(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL;
-    int n_new = 60, top_k = 40;
-    double temperature = 0.8;
-    uint64_t rng = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 < argc && !strcmp(a, "-m"))
-            model = argv[++i];
-        else if (i + 1 < argc && !strcmp(a, "-n"))
-            n_new = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--temperature"))
-            temperature = atof(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--top-k"))
-            top_k = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(a, "--seed"))
-            rng = strtoull(argv[++i], NULL, 10);
-        else if (a[0] != '-' && !prompt)
-            prompt = a;
-        else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model || !prompt || n_new < 1 || top_k < 1 || !(temperature > 0)) {
-        usage(stderr);
-        return 2;
-    }
+    sample_opts o = {.n_new = 60, .top_k = 40, .temperature = 0.8, .seed = "1"};
+    int n_pos, rc = sg_cli_parse(&sample_cmd, argc, argv, &o, &n_pos);
+    if (rc >= 0) return rc;
+    const char *model = o.model, *prompt = argv[1];
+    int n_new = o.n_new, top_k = o.top_k;
+    double temperature = o.temperature;
+    char *seed_end;
+    uint64_t rng = strtoull(o.seed, &seed_end, 10);
+    if (!o.seed[0] || *seed_end)
+        return sg_cli_usage("eval", "--seed: expected an unsigned integer, got '%s'", o.seed);
+    if (!(temperature > 0))
+        return sg_cli_usage("eval", "--temperature: expected a number above 0, got %g", temperature);
     sg_checkpoint *ck = NULL;
     sg_tokenizer *tok = NULL;
     sg_train_model *m = NULL;
@@ -419,16 +495,15 @@ done:
 }
 
 int sg_cmd_eval(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "perplexity")) return perplexity(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "gradients")) return gradients(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "run") || !strcmp(argv[1], "record") || !strcmp(argv[1], "list"))
-        return stored(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "sample")) return sample(argc - 1, argv + 1);
-    fprintf(stderr, "stagegate eval: unknown verb '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    static const sg_cli_sub subs[] = {
+        {"perplexity", perplexity, &perplexity_cmd, NULL},
+        {"sample", sample, &sample_cmd, NULL},
+        {"gradients", gradients, &gradients_cmd, NULL},
+        {"run", stored, &run_cmd, NULL},
+        {"record", stored, &record_cmd, NULL},
+        {"list", stored, &list_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("eval", "Perplexity, samples, gradients; the release's stored evaluations.", subs,
+                           argc, argv);
 }

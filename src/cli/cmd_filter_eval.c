@@ -3,30 +3,48 @@
  * per category, recall on evasions and the false-positive rate on held-out
  * text; --out stores the JSON result for the release gates. */
 #include <jansson.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/eval_out.h"
 #include "cli/filter_load.h"
 #include "eval/filter_eval.h"
 #include "safety/default_rules.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate filter-eval [--policy FILE] [--data DIR] [--heldout DIR] [--seed N]\n"
-                 "                             [--json] [--out FILE]\n"
-                 "\n"
-                 "Evaluates the content filter on the project's labelled set: violating texts and\n"
-                 "generated evasions (leet, confusables, separators, repeats, case, mixed), hard\n"
-                 "negatives, and every sentence of the held-out corpus as clean text.\n"
-                 "  --policy FILE  the content_filter of this release policy (default: built-in rules)\n"
-                 "  --data DIR     labelled set (default tests/data/filter_eval)\n"
-                 "  --heldout DIR  clean text, .txt files (default data/sotu/heldout)\n"
-                 "  --seed N       evasion generator seed (default 1)\n"
-                 "  --json         print the JSON result instead of the table\n"
-                 "  --out FILE     also write the JSON result to FILE (atomically)\n");
-}
+typedef struct {
+    const char *policy, *out_path;
+    long seed;
+    int as_json;
+    sg_filter_eval_config cfg;
+} filter_eval_opts;
+
+#define OFF(f) offsetof(filter_eval_opts, f)
+static const sg_cli_opt table[] = {
+    {"policy", 0, SG_CLI_STRING, OFF(policy), .arg = "FILE",
+     .help = "the content_filter of this release policy", .def = "the built-in rules"},
+    {"data", 0, SG_CLI_STRING, OFF(cfg.data_dir), .arg = "DIR", .help = "the labelled set"},
+    {"heldout", 0, SG_CLI_STRING, OFF(cfg.heldout_dir), .arg = "DIR", .help = "clean text, .txt files"},
+    {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "N", .help = "evasion generator seed", .min = 0,
+     .max = INFINITY},
+    {"json", 0, SG_CLI_FLAG, OFF(as_json), .arg = NULL, .help = "print the JSON result instead of the table"},
+    {"out", 0, SG_CLI_STRING, OFF(out_path), .arg = "FILE",
+     .help = "also write the JSON result to FILE (atomically)"},
+    {0},
+};
+#undef OFF
+static const sg_cli_cmd cmd = {
+    .name = "filter-eval",
+    .summary = "evaluate the content filter (precision, recall, evasions)",
+    .opts = table,
+    .description = "Evaluates the content filter on the project's labelled set: violating texts and\n"
+                   "generated evasions (leet, confusables, separators, repeats, case, mixed), hard\n"
+                   "negatives, and every sentence of the held-out corpus as clean text.\n",
+};
 
 static double num(json_t *o, const char *k) {
     json_t *v = json_object_get(o, k);
@@ -77,38 +95,13 @@ static void print_table(json_t *r) {
 }
 
 int sg_cmd_filter_eval(int argc, char **argv) {
-    const char *policy = NULL, *out_path = NULL;
-    sg_filter_eval_config cfg = {"tests/data/filter_eval", "data/sotu/heldout", 1};
-    int as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--policy") && has)
-            policy = argv[++i];
-        else if (!strcmp(a, "--data") && has)
-            cfg.data_dir = argv[++i];
-        else if (!strcmp(a, "--heldout") && has)
-            cfg.heldout_dir = argv[++i];
-        else if (!strcmp(a, "--out") && has)
-            out_path = argv[++i];
-        else if (!strcmp(a, "--seed") && has) {
-            char *end;
-            cfg.seed = strtoull(argv[++i], &end, 10);
-            if (*end || !*argv[i]) {
-                fprintf(stderr, "stagegate filter-eval: --seed wants a number, got '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(a, "--json"))
-            as_json = 1;
-        else {
-            fprintf(stderr, "stagegate filter-eval: unknown or incomplete argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    filter_eval_opts o = {.seed = 1, .cfg = {"tests/data/filter_eval", "data/sotu/heldout", 1}};
+    int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *policy = o.policy, *out_path = o.out_path;
+    sg_filter_eval_config cfg = o.cfg;
+    cfg.seed = (uint64_t)o.seed;
+    int as_json = o.as_json;
     sg_filter *f;
     sg_error *err = sg_filter_load(policy, &f);
     json_t *r = NULL;

@@ -2,28 +2,56 @@
  * through POST /v1/flags (server/guard.h), and their resolution; upholding
  * enough flags against a key suspends it (the policy's flags.suspend_after). */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access/keys.h"
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/dist_opts.h"
 #include "release/policy.h"
 #include "server/guard.h"
-#include "store/store.h"
+#include "store/store_flags.h"
 
-static const char *const usage_text =
-    "usage: stagegate flags list    [--db PATH] [--json]\n"
-    "       stagegate flags resolve ID --uphold|--dismiss [--db PATH] [--policy FILE]\n"
-    "\n"
-    "list     every flag: id, status, completion, the key that raised it, the\n"
-    "         completion's audit record, category and comment.\n"
-    "resolve  upholds or dismisses an open flag (audited). With --policy, a key\n"
-    "         whose upheld flags reach flags.suspend_after is suspended (revoked,\n"
-    "         audited with the reason).\n"
-    "--db defaults to ./stagegate.db.\n";
+typedef struct {
+    const char *db, *policy;
+    int json, uphold, dismiss;
+} flags_opts;
+
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(flags_opts, db), .arg = "PATH", .help = "the store",                \
+                                                          .def = "./stagegate.db"                            \
+    }
+static const sg_cli_opt list_table[] = {
+    OPT_DB,
+    {"json", 0, SG_CLI_FLAG, offsetof(flags_opts, json), .arg = NULL, .help = "one JSON object per line"},
+    {0},
+};
+static const sg_cli_opt resolve_table[] = {
+    {"uphold", 0, SG_CLI_FLAG, offsetof(flags_opts, uphold), .arg = NULL, .help = "uphold the flag"},
+    {"dismiss", 0, SG_CLI_FLAG, offsetof(flags_opts, dismiss), .arg = NULL, .help = "dismiss the flag"},
+    OPT_DB,
+    {"policy", 0, SG_CLI_STRING, offsetof(flags_opts, policy), .arg = "FILE",
+     .help = "suspend (revoke, audited) a key whose upheld flags reach the policy's flags.suspend_after"},
+    {0},
+};
+#undef OPT_DB
+static const sg_cli_cmd list_cmd = {
+    .name = "flags list",
+    .summary = "every flag: id, status, completion, key, audit record, category and comment",
+    .opts = list_table,
+};
+static const sg_cli_cmd resolve_cmd = {
+    .name = "flags resolve",
+    .summary = "uphold or dismiss open flag ID (audited); give exactly one of --uphold and --dismiss",
+    .args = "ID",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = resolve_table,
+};
 
 static int list(const char *db, int as_json) {
     sg_store *store = NULL;
@@ -32,7 +60,7 @@ static int list(const char *db, int as_json) {
     sg_error *err = sg_store_open(db, &store);
     if (!err) err = sg_store_flag_list(store, &flags, &n);
     sg_store_close(store);
-    if (err) return sg_dist_fail("flags", err);
+    if (err) return sg_cli_fail("flags", err);
     if (!as_json)
         printf("%-5s %-9s %-30s %-6s %-8s %-16s %s\n", "ID", "STATUS", "COMPLETION", "KEY", "AUDIT",
                "CATEGORY", "COMMENT");
@@ -53,7 +81,7 @@ static int list(const char *db, int as_json) {
 static int resolve(const char *db, const char *id_text, int uphold, const char *policy_path) {
     char *end = NULL;
     long long id = strtoll(id_text, &end, 10);
-    if (!*id_text || *end || id <= 0) return sg_dist_usage("flags", usage_text, "ID must be a flag number");
+    if (!*id_text || *end || id <= 0) return sg_cli_usage("flags", "ID must be a flag number");
     sg_policy *policy = NULL;
     sg_store *store = NULL;
     sg_keys *keys = NULL;
@@ -68,34 +96,33 @@ static int resolve(const char *db, const char *id_text, int uphold, const char *
     sg_keys_close(keys);
     sg_store_close(store);
     sg_policy_free(policy);
-    if (err) return sg_dist_fail("flags", err);
+    if (err) return sg_cli_fail("flags", err);
     printf("flag #%lld %s\n", id, uphold ? "upheld" : "dismissed");
     if (suspended) printf("key %" PRId64 " suspended (flags.suspend_after reached)\n", suspended);
     return 0;
 }
 
+static int run_list(int argc, char **argv) {
+    flags_opts o = {.db = "./stagegate.db"};
+    int rc = sg_cli_parse(&list_cmd, argc, argv, &o, NULL);
+    return rc >= 0 ? rc : list(o.db, o.json);
+}
+
+static int run_resolve(int argc, char **argv) {
+    flags_opts o = {.db = "./stagegate.db"};
+    int rc = sg_cli_parse(&resolve_cmd, argc, argv, &o, &(int){0});
+    if (rc >= 0) return rc;
+    if (o.uphold == o.dismiss) return sg_cli_usage("flags", "give exactly one of --uphold and --dismiss");
+    return resolve(o.db, argv[1], o.uphold, o.policy);
+}
+
 int sg_cmd_flags(int argc, char **argv) {
-    static const char *const names[] = {"db", "json!", "uphold!", "dismiss!", "policy", NULL};
-    const char *v[5] = {0}, *pos[2] = {0};
-    int n_pos = 0;
-    if (argc < 2) return sg_dist_usage("flags", usage_text, "missing verb (list or resolve)");
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    int rc = sg_dist_parse("flags", usage_text, argc, argv, 2, names, v, pos, 2, &n_pos);
-    if (rc == 1) return 0;
-    if (rc) return rc;
-    const char *db = v[0] ? v[0] : "./stagegate.db";
-    if (!strcmp(argv[1], "list")) {
-        if (n_pos) return sg_dist_usage("flags", usage_text, "list takes no arguments");
-        return list(db, v[1] != NULL);
-    }
-    if (!strcmp(argv[1], "resolve")) {
-        if (n_pos != 1) return sg_dist_usage("flags", usage_text, "resolve takes one flag ID");
-        if (!v[2] == !v[3])
-            return sg_dist_usage("flags", usage_text, "give exactly one of --uphold and --dismiss");
-        return resolve(db, pos[0], v[2] != NULL, v[4]);
-    }
-    return sg_dist_usage("flags", usage_text, "unknown verb (list or resolve)");
+    static const sg_cli_sub subs[] = {
+        {"list", run_list, &list_cmd, NULL},
+        {"resolve", run_resolve, &resolve_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("flags",
+                           "Community flags on completions (POST /v1/flags): list, uphold or dismiss.", subs,
+                           argc, argv);
 }

@@ -3,13 +3,14 @@
  * --prompt-ids run as one batch (the reference tests and the benchmark use
  * that); --stats reports prefill and decode speed on stderr. */
 #include <errno.h>
-#include <getopt.h>
 #include <omp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
@@ -21,60 +22,82 @@
 
 #define MAX_PROMPTS 64
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate generate -m DIR (-p TEXT | --prompt-ids \"ID ...\"...) [options]\n"
-            "\n"
-            "Generates a continuation of the prompt with the model in DIR (config.json,\n"
-            "model.safetensors, and vocab.json + merges.txt for text) and streams it to stdout.\n"
-            "\n"
-            "  -m, --model DIR        checkpoint directory\n"
-            "  -p, --prompt TEXT      the prompt as text\n"
-            "      --prompt-ids IDS   the prompt as token ids; repeat to run several sequences\n"
-            "                         in one batch (one output line each, needs --ids)\n"
-            "  -n, --max-tokens N     new tokens at most (default 64)\n"
-            "      --temperature T    0 = greedy (default 1)\n"
-            "      --top-k K          keep the K most likely tokens, 0 = off (default 0)\n"
-            "      --top-p P          keep the smallest set holding P of the mass, 1 = off (default 1)\n"
-            "      --seed S           random seed; sequence i uses S + i (default 0)\n"
-            "      --stop TEXT        stop when the output ends with TEXT's tokens (up to 4)\n"
-            "      --ids              print the generated ids (space-separated, one line per sequence)\n"
-            "      --no-eot           do not stop at <|endoftext|>\n"
-            "      --stagger          sequence i joins the batch after i steps (tests join/leave)\n"
-            "      --limit I=N        sequence I (from 0) stops after N tokens instead of -n\n"
-            "      --threads N        threads for the forward pass (default: all cores)\n"
-            "      --bf16             decode with bf16 copies of the weights (half the bytes per token)\n"
-            "      --stats            print prefill and decode speed to stderr\n"
-            "      --watermark        watermark the output (green-list, keyed by the store's secret)\n"
-            "      --db PATH          the store holding the watermark key (default stagegate.db)\n"
-            "      --gamma G          watermark green fraction (default 0.25)\n"
-            "      --delta D          watermark logit bias (default 2)\n");
+typedef struct {
+    const char *model_dir, *prompt, *db_path;
+    const char *prompt_ids[MAX_PROMPTS], *stop_text[SG_MAX_STOP];
+    int n_prompt_ids, n_stop_text;
+    int want_ids, no_eot, stagger, stats, bf16, watermark;
+    long max_tokens, top_k, threads, seed;
+    double temperature, top_p, wm_gamma, wm_delta;
+    long limits[MAX_PROMPTS];
+} generate_opts;
+
+/* --limit I=N: sequence I stops after N tokens. */
+static sg_error *set_limit(void *dst, const sg_cli_opt *opt, const char *value) {
+    (void)opt;
+    generate_opts *o = dst;
+    const char *eq = strchr(value, '=');
+    char *end;
+    if (!eq) return sg_error_new("expected I=N, got '%s'", value);
+    errno = 0;
+    long idx = strtol(value, &end, 10);
+    if (errno || end != eq || idx < 0 || idx > MAX_PROMPTS - 1)
+        return sg_error_new("expected an index from 0 to %d before '=', got '%s'", MAX_PROMPTS - 1, value);
+    long lim = strtol(eq + 1, &end, 10);
+    if (errno || end == eq + 1 || *end || lim < 0 || lim > 1 << 20)
+        return sg_error_new("expected a count from 0 to %d after '=', got '%s'", 1 << 20, value);
+    o->limits[idx] = lim;
+    return NULL;
 }
 
-static int parse_int(const char *s, const char *what, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "stagegate generate: %s must be an integer in [%ld, %ld], got '%s'\n", what, lo, hi,
-                s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_float(const char *s, const char *what, float *out) {
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || end == s || *end) {
-        fprintf(stderr, "stagegate generate: %s must be a number, got '%s'\n", what, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
+#define OFF(field) offsetof(generate_opts, field)
+static const sg_cli_opt table[] = {
+    {"model", 'm', SG_CLI_STRING, OFF(model_dir), .arg = "DIR",
+     .help = "checkpoint directory (config.json, model.safetensors; vocab.json + merges.txt for text)"},
+    {"prompt", 'p', SG_CLI_STRING, OFF(prompt), .arg = "TEXT", .help = "the prompt as text"},
+    {"prompt-ids", 0, SG_CLI_STRING, OFF(prompt_ids), .arg = "IDS",
+     .help = "the prompt as token ids; several run as one batch (one output line each, needs --ids)",
+     .repeat = MAX_PROMPTS, .count_off = OFF(n_prompt_ids)},
+    {"max-tokens", 'n', SG_CLI_LONG, OFF(max_tokens), .arg = "N", .help = "new tokens at most", .min = 0,
+     .max = 1 << 20},
+    {"temperature", 0, SG_CLI_DOUBLE, OFF(temperature), .arg = "T", .help = "0 = greedy"},
+    {"top-k", 0, SG_CLI_LONG, OFF(top_k), .arg = "K", .help = "keep the K most likely tokens, 0 = off",
+     .min = 0, .max = 1 << 30},
+    {"top-p", 0, SG_CLI_DOUBLE, OFF(top_p), .arg = "P",
+     .help = "keep the smallest set holding P of the mass, 1 = off"},
+    {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "S", .help = "random seed; sequence i uses S + i", .min = 0,
+     .max = 0x7fffffff},
+    {"stop", 0, SG_CLI_STRING, OFF(stop_text), .arg = "TEXT",
+     .help = "stop when the output ends with TEXT's tokens", .repeat = SG_MAX_STOP,
+     .count_off = OFF(n_stop_text)},
+    {"ids", 0, SG_CLI_FLAG, OFF(want_ids), .arg = NULL,
+     .help = "print the generated ids (space-separated, one line per sequence)"},
+    {"no-eot", 0, SG_CLI_FLAG, OFF(no_eot), .arg = NULL, .help = "do not stop at <|endoftext|>"},
+    {"stagger", 0, SG_CLI_FLAG, OFF(stagger), .arg = NULL,
+     .help = "sequence i joins the batch after i steps (tests join/leave)"},
+    {"limit", 0, SG_CLI_STRING, 0, .arg = "I=N",
+     .help = "sequence I (from 0) stops after N tokens instead of -n", .call = set_limit},
+    {"threads", 0, SG_CLI_LONG, OFF(threads), .arg = "N", .help = "threads for the forward pass", .min = 1,
+     .max = 1024, .def = "all cores"},
+    {"bf16", 0, SG_CLI_FLAG, OFF(bf16), .arg = NULL,
+     .help = "decode with bf16 copies of the weights (half the bytes per token)"},
+    {"stats", 0, SG_CLI_FLAG, OFF(stats), .arg = NULL, .help = "print prefill and decode speed to stderr"},
+    {"watermark", 0, SG_CLI_FLAG, OFF(watermark), .arg = NULL,
+     .help = "watermark the output (green-list, keyed by the store's secret)"},
+    {"db", 0, SG_CLI_STRING, OFF(db_path), .arg = "PATH", .help = "the store holding the watermark key"},
+    {"gamma", 0, SG_CLI_DOUBLE, OFF(wm_gamma), .arg = "G", .help = "watermark green fraction"},
+    {"delta", 0, SG_CLI_DOUBLE, OFF(wm_delta), .arg = "D", .help = "watermark logit bias"},
+    {0},
+};
+#undef OFF
+static const sg_cli_cmd cmd = {
+    .name = "generate",
+    .summary = "generate text from a prompt (streams)",
+    .opts = table,
+    .description =
+        "Generates a continuation of the prompt (-p TEXT or --prompt-ids) with the model in DIR and\n"
+        "streams it to stdout.\n",
+};
 
 /* "1 2 3" -> malloc'd ids. Returns -1 with a message on bad input. */
 static int parse_ids(const char *s, int **ids, int *n) {
@@ -126,157 +149,26 @@ static int idvec_push(idvec *v, int x) {
 }
 
 int sg_cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *stop_text[SG_MAX_STOP];
-    const char *prompt_ids[MAX_PROMPTS];
-    int n_prompt_ids = 0, n_stop_text = 0, want_ids = 0, no_eot = 0, stagger = 0, stats = 0, bf16 = 0;
-    long max_tokens = 64, top_k = 0, threads = 0, seed = 0;
-    float temperature = 1, top_p = 1, wm_gamma = 0.25f, wm_delta = 2.0f;
-    int watermark = 0;
-    const char *db_path = "stagegate.db";
-    long limits[MAX_PROMPTS];
-    for (int i = 0; i < MAX_PROMPTS; i++) limits[i] = -1;
-    enum {
-        O_IDS = 256,
-        O_PROMPT_IDS,
-        O_TEMP,
-        O_TOPK,
-        O_TOPP,
-        O_SEED,
-        O_STOP,
-        O_NOEOT,
-        O_STAGGER,
-        O_THREADS,
-        O_STATS,
-        O_LIMIT,
-        O_WM,
-        O_DB,
-        O_GAMMA,
-        O_DELTA,
-        O_BF16
-    };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},
-        {"prompt", required_argument, 0, 'p'},
-        {"max-tokens", required_argument, 0, 'n'},
-        {"help", no_argument, 0, 'h'},
-        {"ids", no_argument, 0, O_IDS},
-        {"prompt-ids", required_argument, 0, O_PROMPT_IDS},
-        {"temperature", required_argument, 0, O_TEMP},
-        {"top-k", required_argument, 0, O_TOPK},
-        {"top-p", required_argument, 0, O_TOPP},
-        {"seed", required_argument, 0, O_SEED},
-        {"stop", required_argument, 0, O_STOP},
-        {"no-eot", no_argument, 0, O_NOEOT},
-        {"stagger", no_argument, 0, O_STAGGER},
-        {"threads", required_argument, 0, O_THREADS},
-        {"stats", no_argument, 0, O_STATS},
-        {"limit", required_argument, 0, O_LIMIT},
-        {"watermark", no_argument, 0, O_WM},
-        {"db", required_argument, 0, O_DB},
-        {"gamma", required_argument, 0, O_GAMMA},
-        {"delta", required_argument, 0, O_DELTA},
-        {"bf16", no_argument, 0, O_BF16},
-        {0, 0, 0, 0},
-    };
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "m:p:n:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            model_dir = optarg;
-            break;
-        case 'p':
-            prompt = optarg;
-            break;
-        case 'n':
-            if (parse_int(optarg, "-n", 0, 1 << 20, &max_tokens)) return 2;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case O_IDS:
-            want_ids = 1;
-            break;
-        case O_PROMPT_IDS:
-            if (n_prompt_ids == MAX_PROMPTS) {
-                fprintf(stderr, "stagegate generate: at most %d --prompt-ids\n", MAX_PROMPTS);
-                return 2;
-            }
-            prompt_ids[n_prompt_ids++] = optarg;
-            break;
-        case O_TEMP:
-            if (parse_float(optarg, "--temperature", &temperature)) return 2;
-            break;
-        case O_TOPK:
-            if (parse_int(optarg, "--top-k", 0, 1 << 30, &top_k)) return 2;
-            break;
-        case O_TOPP:
-            if (parse_float(optarg, "--top-p", &top_p)) return 2;
-            break;
-        case O_SEED:
-            if (parse_int(optarg, "--seed", 0, 0x7fffffffL, &seed)) return 2;
-            break;
-        case O_STOP:
-            if (n_stop_text == SG_MAX_STOP) {
-                fprintf(stderr, "stagegate generate: at most %d --stop\n", SG_MAX_STOP);
-                return 2;
-            }
-            stop_text[n_stop_text++] = optarg;
-            break;
-        case O_NOEOT:
-            no_eot = 1;
-            break;
-        case O_STAGGER:
-            stagger = 1;
-            break;
-        case O_THREADS:
-            if (parse_int(optarg, "--threads", 1, 1024, &threads)) return 2;
-            break;
-        case O_STATS:
-            stats = 1;
-            break;
-        case O_BF16:
-            bf16 = 1;
-            break;
-        case O_LIMIT: {
-            char *eq = strchr(optarg, '=');
-            long idx, lim;
-            if (!eq) {
-                fprintf(stderr, "stagegate generate: --limit wants I=N, got '%s'\n", optarg);
-                return 2;
-            }
-            *eq = 0;
-            if (parse_int(optarg, "--limit index", 0, MAX_PROMPTS - 1, &idx) ||
-                parse_int(eq + 1, "--limit count", 0, 1 << 20, &lim))
-                return 2;
-            limits[idx] = lim;
-            break;
-        }
-        case O_WM:
-            watermark = 1;
-            break;
-        case O_DB:
-            db_path = optarg;
-            break;
-        case O_GAMMA:
-            if (parse_float(optarg, "--gamma", &wm_gamma)) return 2;
-            break;
-        case O_DELTA:
-            if (parse_float(optarg, "--delta", &wm_delta)) return 2;
-            break;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "stagegate generate: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    generate_opts o = {.max_tokens = 64,
+                       .temperature = 1,
+                       .top_p = 1,
+                       .wm_gamma = 0.25,
+                       .wm_delta = 2.0,
+                       .db_path = "stagegate.db"};
+    for (int i = 0; i < MAX_PROMPTS; i++) o.limits[i] = -1;
+    int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *model_dir = o.model_dir, *prompt = o.prompt, *const *stop_text = o.stop_text;
+    const char *const *prompt_ids = o.prompt_ids;
+    int n_prompt_ids = o.n_prompt_ids, n_stop_text = o.n_stop_text, want_ids = o.want_ids, no_eot = o.no_eot;
+    int stagger = o.stagger, stats = o.stats, bf16 = o.bf16, watermark = o.watermark;
+    long max_tokens = o.max_tokens, top_k = o.top_k, threads = o.threads, seed = o.seed;
+    float temperature = (float)o.temperature, top_p = (float)o.top_p, wm_gamma = (float)o.wm_gamma,
+          wm_delta = (float)o.wm_delta;
+    const char *db_path = o.db_path;
+    const long *limits = o.limits;
     if (!model_dir || (!prompt && !n_prompt_ids) || (prompt && n_prompt_ids)) {
-        fprintf(stderr, "stagegate generate: need -m DIR and either -p TEXT or --prompt-ids\n");
-        usage(stderr);
-        return 2;
+        return sg_cli_usage("generate", "need -m DIR and either -p TEXT or --prompt-ids");
     }
     if (n_prompt_ids > 1 && !want_ids) {
         fprintf(stderr, "stagegate generate: several --prompt-ids need --ids\n");

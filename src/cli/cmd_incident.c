@@ -9,48 +9,78 @@
 #include "release/incidents.h"
 #include "release/stages.h"
 
-static const char usage_text[] =
-    "usage: stagegate incident open --policy FILE [--db PATH] --severity LEVEL --reason TEXT\n"
-    "                               [--suspend-audience A] [--suspend-model M] [--rollback] [--by NAME]\n"
-    "       stagegate incident close ID --policy FILE [--db PATH] [--note TEXT] [--by NAME]\n"
-    "       stagegate incident list --policy FILE [--db PATH] [--all]\n"
-    "LEVEL: low, medium, high, critical. A running server refuses suspended audiences and models\n"
-    "with 403 naming the incident id (never the reason) within a second; --rollback moves the\n"
-    "release back one stage.\n";
+typedef struct {
+    const char *policy, *db, *by, *severity, *reason, *aud, *model, *note;
+    int rollback, all;
+} incident_opts;
 
-int sg_cmd_incident(int argc, char **argv) {
-    const char *cmd = "incident";
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+#define BY                                                                                                   \
+    {                                                                                                        \
+        "by", 0, SG_CLI_STRING, offsetof(incident_opts, by), .arg = "NAME", .help = "who does it",           \
+                                                             .def = "$USER"                                  \
     }
-    const char *verb = argv[1], *policy_path = NULL, *db = NULL, *by = NULL, *severity = NULL, *reason = NULL,
-               *aud = NULL, *model = NULL, *note = NULL, *pos[1];
-    int rollback = 0, all = 0, n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL},
-                         {"--db", &db, NULL},
-                         {"--by", &by, NULL},
-                         {"--severity", &severity, NULL},
-                         {"--reason", &reason, NULL},
-                         {"--suspend-audience", &aud, NULL},
-                         {"--suspend-model", &model, NULL},
-                         {"--note", &note, NULL},
-                         {"--rollback", NULL, &rollback},
-                         {"--all", NULL, &all},
-                         {NULL, NULL, NULL}};
-    int rc = sg_cli_parse(cmd, argc, argv, 2, opts, pos, 1, &n_pos);
-    if (rc == 1) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    if (rc) return rc;
+static const sg_cli_opt open_table[] = {
+    SG_CLI_POLICY_DB(incident_opts),
+    {"severity", 0, SG_CLI_STRING, offsetof(incident_opts, severity), .arg = "LEVEL",
+     .help = "low, medium, high or critical", .required = 1},
+    {"reason", 0, SG_CLI_STRING, offsetof(incident_opts, reason), .arg = "TEXT",
+     .help = "what happened (never shown to clients)", .required = 1},
+    {"suspend-audience", 0, SG_CLI_STRING, offsetof(incident_opts, aud), .arg = "A",
+     .help = "refuse this audience while open"},
+    {"suspend-model", 0, SG_CLI_STRING, offsetof(incident_opts, model), .arg = "M",
+     .help = "refuse this model while open"},
+    {"rollback", 0, SG_CLI_FLAG, offsetof(incident_opts, rollback), .arg = NULL,
+     .help = "move the release back one stage"},
+    BY,
+    {0},
+};
+static const sg_cli_opt close_table[] = {
+    SG_CLI_POLICY_DB(incident_opts),
+    {"note", 0, SG_CLI_STRING, offsetof(incident_opts, note), .arg = "TEXT", .help = "how it was resolved"},
+    BY,
+    {0},
+};
+static const sg_cli_opt list_table[] = {
+    SG_CLI_POLICY_DB(incident_opts),
+    {"all", 0, SG_CLI_FLAG, offsetof(incident_opts, all), .arg = NULL, .help = "closed incidents too"},
+    {0},
+};
+#undef BY
+static const sg_cli_cmd open_cmd = {
+    .name = "incident open",
+    .summary = "open an incident: suspend an audience or a model, optionally roll back",
+    .opts = open_table,
+    .description = "A running server refuses suspended audiences and models with 403 naming the incident id\n"
+                   "(never the reason) within a second.\n",
+};
+static const sg_cli_cmd close_cmd = {
+    .name = "incident close",
+    .summary = "close incident ID (lifts its suspensions)",
+    .args = "ID",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = close_table,
+};
+static const sg_cli_cmd list_cmd = {
+    .name = "incident list",
+    .summary = "the open incidents (--all: every incident)",
+    .opts = list_table,
+};
+
+static int run(const sg_cli_cmd *c, int argc, char **argv) {
+    const char *cmd = "incident", *verb = argv[0];
+    incident_opts o = {0};
+    int n_pos, rc = sg_cli_parse(c, argc, argv, &o, &n_pos);
+    if (rc >= 0) return rc;
+    const char *policy_path = o.policy, *db = o.db, *by = o.by, *severity = o.severity, *reason = o.reason,
+               *aud = o.aud, *model = o.model, *note = o.note, *const *pos = (const char *const *)argv + 1;
+    int rollback = o.rollback, all = o.all;
     int is_open = !strcmp(verb, "open"), is_close = !strcmp(verb, "close"), is_list = !strcmp(verb, "list");
     char *end = NULL;
     long long id = n_pos ? strtoll(pos[0], &end, 10) : 0;
     if ((!is_open && !is_close && !is_list) || (is_open && (!severity || !reason || n_pos)) ||
         (is_close && (n_pos != 1 || *end || id <= 0)) || (is_list && n_pos)) {
-        fputs(usage_text, stderr);
-        return 2;
+        return sg_cli_usage(cmd, "close: expected a positive incident ID, got '%s'", pos[0]);
     }
     sg_policy *p = NULL;
     sg_store *store = NULL;
@@ -100,4 +130,19 @@ int sg_cmd_incident(int argc, char **argv) {
     sg_store_close(store);
     sg_policy_free(p);
     return rc;
+}
+
+static int run_open(int argc, char **argv) { return run(&open_cmd, argc, argv); }
+static int run_close(int argc, char **argv) { return run(&close_cmd, argc, argv); }
+static int run_list(int argc, char **argv) { return run(&list_cmd, argc, argv); }
+
+int sg_cmd_incident(int argc, char **argv) {
+    static const sg_cli_sub subs[] = {
+        {"open", run_open, &open_cmd, NULL},
+        {"close", run_close, &close_cmd, NULL},
+        {"list", run_list, &list_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("incident", "Open, close and list incidents (suspend, roll back).", subs, argc,
+                           argv);
 }

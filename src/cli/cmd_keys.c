@@ -1,6 +1,7 @@
 /* cmd_keys.c — `stagegate keys create|list|revoke|show`: API key administration. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,48 +12,79 @@
 #include "access/audit.h"
 #include "access/keys.h"
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/opt_table.h"
-#include "store/store.h"
-
-static const char usage_text[] =
-    "usage: stagegate keys create [--db PATH] --name NAME --audience AUDIENCE\n"
-    "                             [--expires DURATION] [--rpm N] [--tpm N]\n"
-    "       stagegate keys list   [--db PATH]\n"
-    "       stagegate keys revoke [--db PATH] ID|SECRET|-\n"
-    "       stagegate keys show   [--db PATH] ID|SECRET|-\n"
-    "\n"
-    "API keys for the gated API. `create` prints the secret once, alone on the last\n"
-    "line; only a keyed hash is stored. The hashing key is the file PATH.key beside\n"
-    "the database (mode 0600, created on first use): back it up with the database.\n"
-    "ID is the number `keys list` shows; `-` reads the secret from standard input.\n"
-    "DURATION is a number and a unit: s, m, h, d or w (e.g. 30d). --rpm/--tpm are\n"
-    "this key's requests and tokens per minute (default: the policy's limits).\n"
-    "Creations and revocations are recorded in the audit log.\n"
-    "--db defaults to ./stagegate.db.\n";
+#include "store/store_keys.h"
 
 typedef struct {
-    const char *db, *name, *audience, *expires, *rpm, *tpm, *ref;
+    const char *db, *name, *audience, *expires, *ref;
+    long rpm, tpm;
     char ref_buf[128]; /* the secret read from stdin for ref "-" */
 } options;
 
-static int usage_error(const char *fmt, const char *arg) {
-    return sg_opt_usage_error("keys", usage_text, fmt, arg);
-}
+#define OPT_DB                                                                                               \
+    {                                                                                                        \
+        "db", 0, SG_CLI_STRING, offsetof(options, db), .arg = "PATH", .help = "the store",                   \
+                                                       .def = "./stagegate.db"                               \
+    }
+static const sg_cli_opt create_table[] = {
+    OPT_DB,
+    {"name", 0, SG_CLI_STRING, offsetof(options, name), .arg = "NAME", .help = "who the key is for",
+     .required = 1},
+    {"audience", 0, SG_CLI_STRING, offsetof(options, audience), .arg = "AUDIENCE",
+     .help = "an audience of the policy", .required = 1},
+    {"expires", 0, SG_CLI_STRING, offsetof(options, expires), .arg = "DURATION",
+     .help = "a number and a unit: s, m, h, d or w (e.g. 30d)", .def = "never"},
+    {"rpm", 0, SG_CLI_LONG, offsetof(options, rpm), .arg = "N", .help = "this key's requests per minute",
+     .min = 1, .max = INFINITY, .def = "the policy's limit"},
+    {"tpm", 0, SG_CLI_LONG, offsetof(options, tpm), .arg = "N", .help = "this key's tokens per minute",
+     .min = 1, .max = INFINITY, .def = "the policy's limit"},
+    {0},
+};
+static const sg_cli_opt db_table[] = {OPT_DB, {0}};
+#undef OPT_DB
+static const char keys_text[] =
+    "Only a keyed hash of a secret is stored. The hashing key is the file PATH.key beside the database\n"
+    "(mode 0600, created on first use): back it up with the database. Creations and revocations are\n"
+    "recorded in the audit log.\n";
+static const sg_cli_cmd create_cmd = {
+    .name = "keys create",
+    .summary = "create an API key; prints the secret once, alone on the last line",
+    .opts = create_table,
+    .description = keys_text,
+};
+static const sg_cli_cmd list_cmd = {
+    .name = "keys list",
+    .summary = "every key with its limits, expiry and status",
+    .opts = db_table,
+};
+static const sg_cli_cmd revoke_cmd = {
+    .name = "keys revoke",
+    .summary = "revoke a key: its ID (as `keys list` shows), its secret, or - to read the secret from stdin",
+    .args = "ID|SECRET|-",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = db_table,
+    .description = keys_text,
+};
+static const sg_cli_cmd show_cmd = {
+    .name = "keys show",
+    .summary = "a key and its usage: its ID, its secret, or - to read the secret from stdin",
+    .args = "ID|SECRET|-",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = db_table,
+};
 
-/* Parses "--opt VALUE" and "--opt=VALUE"; one positional argument (ref). */
-static int parse(int argc, char **argv, options *o) {
-    static const sg_opt_spec opts[] = {
-        {"--db", offsetof(options, db), false},
-        {"--name", offsetof(options, name), false},
-        {"--audience", offsetof(options, audience), false},
-        {"--expires", offsetof(options, expires), false},
-        {"--rpm", offsetof(options, rpm), false},
-        {"--tpm", offsetof(options, tpm), false},
-    };
-    int rc = sg_opt_parse("keys", usage_text, argc, argv, 2, opts, sizeof opts / sizeof opts[0], o, &o->ref);
-    if (!rc && !o->db) o->db = "./stagegate.db";
-    return rc;
+static int usage_error(const char *fmt, const char *arg) { return sg_cli_usage("keys", fmt, arg); }
+
+/* Parses argv for c into o (the store defaults to ./stagegate.db); -1 to go on. */
+static int parse(const sg_cli_cmd *c, int argc, char **argv, options *o) {
+    int n_pos = 0, rc = sg_cli_parse(c, argc, argv, o, &n_pos);
+    if (rc >= 0) return rc;
+    if (n_pos) o->ref = argv[1];
+    if (!o->db) o->db = "./stagegate.db";
+    return -1;
 }
 
 static sg_error *open_all(const char *db, sg_store **store, sg_keys **keys) {
@@ -70,29 +102,13 @@ static sg_error *open_all(const char *db, sg_store **store, sg_keys **keys) {
  * requests and count toward no key's usage). A failure is reported but does
  * not undo the action. */
 static void admin_event(sg_store *store, const char *decision, const char *audience, const char *what) {
-    sg_audit_entry e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
+    sg_audit_record e = {.decision = decision, .audience = audience, .stage = "operator", .reason = what};
     sg_error *err = sg_audit_append(store, &e, NULL);
     if (err) {
         fprintf(stderr, "stagegate keys: warning: not recorded in the audit log: %s\n",
                 sg_error_message(err));
         sg_error_free(err);
     }
-}
-
-static int parse_limit(const char *flag, const char *text, int64_t *out) {
-    if (!text) {
-        *out = 0;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (end == text || *end || errno || v <= 0) {
-        fprintf(stderr, "stagegate keys: %s '%s': expected a positive integer\n", flag, text);
-        return 2;
-    }
-    *out = v;
-    return 0;
 }
 
 static void format_time(int64_t ms, char *buf, size_t cap) {
@@ -120,13 +136,7 @@ static void format_limit(int64_t v, char *buf, size_t cap) {
 }
 
 static int cmd_create(options *o) {
-    if (!o->name) return usage_error("%s", "create needs --name");
-    if (!o->audience) return usage_error("%s", "create needs --audience");
-    if (o->ref) return usage_error("unexpected argument '%s'", o->ref);
-    sg_key_spec spec = {.name = o->name, .audience = o->audience};
-    int rc;
-    if ((rc = parse_limit("--rpm", o->rpm, &spec.rpm)) || (rc = parse_limit("--tpm", o->tpm, &spec.tpm)))
-        return rc;
+    sg_key_spec spec = {.name = o->name, .audience = o->audience, .rpm = o->rpm, .tpm = o->tpm};
     if (o->expires) {
         int64_t ms;
         sg_error *err = sg_parse_duration_ms(o->expires, &ms);
@@ -166,7 +176,6 @@ static int cmd_create(options *o) {
 }
 
 static int cmd_list(options *o) {
-    if (o->ref) return usage_error("unexpected argument '%s'", o->ref);
     sg_store *store;
     sg_error *err = sg_store_open(o->db, &store);
     if (err) return sg_cli_fail("keys", err);
@@ -282,23 +291,25 @@ static int cmd_show(options *o) {
     return 0;
 }
 
-int sg_cmd_keys(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+#define RUN(verb)                                                                                            \
+    static int run_##verb(int argc, char **argv) {                                                           \
+        options o = {0};                                                                                     \
+        int rc = parse(&verb##_cmd, argc, argv, &o);                                                         \
+        return rc >= 0 ? rc : cmd_##verb(&o);                                                                \
     }
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-    options o = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc) return rc;
-    const char *verb = argv[1];
-    if (!strcmp(verb, "create")) return cmd_create(&o);
-    if (!strcmp(verb, "list")) return cmd_list(&o);
-    if (!strcmp(verb, "revoke")) return cmd_revoke(&o);
-    if (!strcmp(verb, "show")) return cmd_show(&o);
-    return usage_error("unknown verb '%s'", verb);
+RUN(create)
+RUN(list)
+RUN(revoke)
+RUN(show)
+#undef RUN
+
+int sg_cmd_keys(int argc, char **argv) {
+    static const sg_cli_sub subs[] = {
+        {"create", run_create, &create_cmd, NULL},
+        {"list", run_list, &list_cmd, NULL},
+        {"revoke", run_revoke, &revoke_cmd, NULL},
+        {"show", run_show, &show_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("keys", "API keys for the gated API.", subs, argc, argv);
 }

@@ -2,6 +2,7 @@
  * downloadable bundles. */
 #include <inttypes.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,24 +10,59 @@
 
 #include "access/audit.h"
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/dist_opts.h"
 #include "distribution/keyfiles.h"
-#include "store/store.h"
+#include "store/store_distribution.h"
 
-static const char usage_text[] =
-    "usage: stagegate licensee keygen -o NAME\n"
-    "       stagegate licensee add    --db PATH --name N --public-key NAME.pub\n"
-    "       stagegate licensee list   --db PATH\n"
-    "       stagegate licensee revoke --db PATH --name N\n"
-    "\n"
-    "keygen  (run by the licensee) writes an X25519 key pair: NAME.pub to send to the\n"
-    "        releaser and NAME.key (mode 0600) to keep; bundles are sealed to NAME.pub.\n"
-    "add     registers a licensee and its public key; revoke stops new bundles for it.\n"
-    "Additions and revocations are recorded in the audit log.\n";
-
-static const char *const names[] = {"db", "name", "public-key", "output", NULL};
 enum { O_DB, O_NAME, O_PUB, O_OUT };
+typedef struct {
+    const char *v[4];
+} licensee_opts;
+#define V(i) (offsetof(licensee_opts, v) + (i) * sizeof(const char *))
+#define OPT_DB                                                                                               \
+    { "db", 0, SG_CLI_STRING, V(O_DB), .arg = "PATH", .help = "the store", .required = 1 }
+#define OPT_NAME                                                                                             \
+    { "name", 0, SG_CLI_STRING, V(O_NAME), .arg = "N", .help = "the licensee's name" }
+static const sg_cli_opt keygen_table[] = {
+    {"output", 'o', SG_CLI_STRING, V(O_OUT), .arg = "NAME", .help = "writes NAME.pub and NAME.key",
+     .required = 1},
+    {0},
+};
+static const sg_cli_opt add_table[] = {
+    OPT_DB,
+    OPT_NAME,
+    {"public-key", 0, SG_CLI_STRING, V(O_PUB), .arg = "NAME.pub", .help = "the key from `licensee keygen`"},
+    {0}};
+static const sg_cli_opt list_table[] = {OPT_DB, {0}};
+static const sg_cli_opt revoke_table[] = {OPT_DB, OPT_NAME, {0}};
+#undef OPT_DB
+#undef OPT_NAME
+#undef V
+static const sg_cli_cmd keygen_cmd = {
+    .name = "licensee keygen",
+    .summary =
+        "(run by the licensee) write an X25519 key pair: NAME.pub to send, NAME.key (mode 0600) to keep",
+    .opts = keygen_table,
+    .description = "Bundles are sealed to NAME.pub.\n",
+};
+static const sg_cli_cmd add_cmd = {
+    .name = "licensee add",
+    .summary = "register a licensee and its public key (audited)",
+    .opts = add_table,
+    .description = "--name and --public-key are required.\n",
+};
+static const sg_cli_cmd list_cmd = {
+    .name = "licensee list",
+    .summary = "the licensees, their keys and status",
+    .opts = list_table,
+};
+static const sg_cli_cmd revoke_cmd = {
+    .name = "licensee revoke",
+    .summary = "stop issuing new bundles to a licensee (audited)",
+    .opts = revoke_table,
+    .description = "--name is required.\n",
+};
 
 static int valid_name(const char *s) {
     size_t n = strlen(s);
@@ -42,37 +78,27 @@ static sg_error *audit(sg_store *store, const char *decision, const char *name) 
     return sg_audit_note(store, 0, decision, NULL, NULL, NULL, reason);
 }
 
-int sg_cmd_licensee(int argc, char **argv) {
-    const char *cmd = "licensee";
-    if (argc < 2) return sg_dist_usage(cmd, usage_text, "missing sub-command");
-    const char *verb = argv[1];
-    if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    const char *v[5] = {0}, *pos[1];
-    int np = 0;
-    int rc = sg_dist_parse(cmd, usage_text, argc, argv, 2, names, v, pos, 0, &np);
-    if (rc) return rc == 1 ? 0 : rc;
+static int run(const sg_cli_cmd *spec, int argc, char **argv) {
+    const char *cmd = "licensee", *verb = argv[0];
+    licensee_opts o = {0};
+    int rc = sg_cli_parse(spec, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char **v = o.v;
     if (!strcmp(verb, "keygen")) {
-        if (!v[O_OUT]) return sg_dist_usage(cmd, usage_text, "keygen needs -o NAME");
         sg_error *err = sg_licensee_keygen(v[O_OUT]);
-        if (err) return sg_dist_fail(cmd, err);
+        if (err) return sg_cli_fail(cmd, err);
         printf("wrote %s.pub (send it to the releaser) and %s.key (keep it secret)\n", v[O_OUT], v[O_OUT]);
         return 0;
     }
-    if (strcmp(verb, "add") && strcmp(verb, "list") && strcmp(verb, "revoke"))
-        return sg_dist_usage(cmd, usage_text, "unknown sub-command");
-    if (!v[O_DB]) return sg_dist_usage(cmd, usage_text, "--db PATH is required");
     sg_store *store = NULL;
     sg_error *err = sg_store_open(v[O_DB], &store);
-    if (err) return sg_dist_fail(cmd, err);
+    if (err) return sg_cli_fail(cmd, err);
     if (!strcmp(verb, "add")) {
         unsigned char pk[32];
         int64_t id = 0;
         if (!v[O_NAME] || !v[O_PUB]) {
             sg_store_close(store);
-            return sg_dist_usage(cmd, usage_text, "add needs --name N and --public-key FILE");
+            return sg_cli_usage(cmd, "add needs --name N and --public-key FILE");
         }
         if (!valid_name(v[O_NAME]))
             err = sg_error_new("licensee name must be 1-%d printable characters without spaces or quotes",
@@ -107,7 +133,7 @@ int sg_cmd_licensee(int argc, char **argv) {
         bool changed = false;
         if (!v[O_NAME]) {
             sg_store_close(store);
-            return sg_dist_usage(cmd, usage_text, "revoke needs --name N");
+            return sg_cli_usage(cmd, "revoke needs --name N");
         }
         err = sg_store_licensee_revoke(store, v[O_NAME], sg_now_ms(), &changed);
         if (!err && !changed) err = sg_error_new("no active licensee named '%s'", v[O_NAME]);
@@ -115,5 +141,22 @@ int sg_cmd_licensee(int argc, char **argv) {
         if (!err) printf("licensee %s revoked: no new bundles will be issued to it\n", v[O_NAME]);
     }
     sg_store_close(store);
-    return err ? sg_dist_fail(cmd, err) : 0;
+    return err ? sg_cli_fail(cmd, err) : 0;
+}
+
+static int run_keygen(int argc, char **argv) { return run(&keygen_cmd, argc, argv); }
+static int run_add(int argc, char **argv) { return run(&add_cmd, argc, argv); }
+static int run_list(int argc, char **argv) { return run(&list_cmd, argc, argv); }
+static int run_revoke(int argc, char **argv) { return run(&revoke_cmd, argc, argv); }
+
+int sg_cmd_licensee(int argc, char **argv) {
+    static const sg_cli_sub subs[] = {
+        {"keygen", run_keygen, &keygen_cmd, NULL},
+        {"add", run_add, &add_cmd, NULL},
+        {"list", run_list, &list_cmd, NULL},
+        {"revoke", run_revoke, &revoke_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("licensee", "Licensee key pairs; add, list and revoke licensees (audited).", subs,
+                           argc, argv);
 }

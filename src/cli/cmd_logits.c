@@ -7,75 +7,54 @@
  *   --chunk K    prefill in chunks of K tokens: a row per chunk end (prefill
  *                appending to a non-empty cache). */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "engine/checkpoint.h"
 #include "engine/gpt2.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate logits -m DIR --ids \"ID ...\" [--decode | --chunk K] [--bf16] -o FILE\n"
-                 "\n"
-                 "Writes the model's logits (float32 rows of vocab_size) for a prompt: the last\n"
-                 "position after one prefill (default), every position through the decode path\n"
-                 "(--decode), or each chunk's last position when prefilling K tokens at a time.\n"
-                 "--bf16 decodes with bf16 weights.\n");
-}
+typedef struct {
+    const char *dir, *ids, *path;
+    int decode, bf16;
+    long chunk;
+} logits_opts;
+
+static const sg_cli_opt table[] = {
+    {"model", 'm', SG_CLI_STRING, offsetof(logits_opts, dir), .arg = "DIR", .help = "checkpoint directory",
+     .required = 1},
+    {"ids", 0, SG_CLI_STRING, offsetof(logits_opts, ids), .arg = "\"ID ...\"",
+     .help = "the prompt's token ids", .required = 1},
+    {"decode", 0, SG_CLI_FLAG, offsetof(logits_opts, decode), .arg = NULL,
+     .help = "a row for every position, through the decode path"},
+    {"chunk", 0, SG_CLI_LONG, offsetof(logits_opts, chunk), .arg = "K",
+     .help = "prefill K tokens at a time: a row per chunk end", .min = 1, .max = 1 << 20,
+     .def = "the whole prompt"},
+    {"bf16", 0, SG_CLI_FLAG, offsetof(logits_opts, bf16), .arg = NULL, .help = "decode with bf16 weights"},
+    {"output", 'o', SG_CLI_STRING, offsetof(logits_opts, path), .arg = "FILE",
+     .help = "where the float32 rows go", .required = 1},
+    {0},
+};
+static const sg_cli_cmd cmd = {
+    .name = "logits",
+    .summary = "write a prompt's logits (debugging, reference tests)",
+    .opts = table,
+    .description = "Writes the model's logits (float32 rows of vocab_size) for a prompt: the last position\n"
+                   "after one prefill (default), every position through the decode path (--decode), or each\n"
+                   "chunk's last position when prefilling K tokens at a time (--chunk).\n",
+};
 
 int sg_cmd_logits(int argc, char **argv) {
-    const char *dir = NULL, *ids_text = NULL, *path = NULL;
-    int decode = 0, bf16 = 0;
-    long chunk = 0;
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},  {"ids", required_argument, 0, 'i'},
-        {"decode", no_argument, 0, 'd'},       {"chunk", required_argument, 0, 'k'},
-        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
-        {"bf16", no_argument, 0, 'b'},         {0, 0, 0, 0},
-    };
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            dir = optarg;
-            break;
-        case 'i':
-            ids_text = optarg;
-            break;
-        case 'd':
-            decode = 1;
-            break;
-        case 'b':
-            bf16 = 1;
-            break;
-        case 'k': {
-            char *end;
-            errno = 0;
-            chunk = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || chunk < 1 || chunk > 1 << 20) {
-                fprintf(stderr, "stagegate logits: --chunk must be a positive integer, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'o':
-            path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!dir || !ids_text || !path || (decode && chunk) || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    logits_opts o = {0};
+    int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *dir = o.dir, *ids_text = o.ids, *path = o.path;
+    int decode = o.decode, bf16 = o.bf16;
+    long chunk = o.chunk;
+    if (decode && chunk) return sg_cli_usage("logits", "--decode and --chunk exclude each other");
     int n = 0, cap = 64;
     int *ids = malloc(sizeof(int) * cap);
     for (const char *p = ids_text; ids;) {

@@ -1,6 +1,7 @@
 /* cmd_moderate.c — `stagegate moderate`: runs text from stdin through the
  * content filter and prints the result in the shape of POST /v1/moderations. */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,33 +13,31 @@
 #include "safety/filter.h"
 #include "safety/moderation.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate moderate [--policy FILE] [--lines]\n"
-                 "\n"
-                 "Reads text on stdin and prints the moderation result as JSON:\n"
-                 "{id, model, results: [{flagged, categories, category_scores}]}.\n"
-                 "  --policy FILE  use the content_filter categories of this release policy\n"
-                 "                 (default: the built-in categories)\n"
-                 "  --lines        each input line is a separate input (one result per line)\n");
-}
+typedef struct {
+    const char *policy;
+    int lines;
+} moderate_opts;
+static const sg_cli_opt table[] = {
+    {"policy", 0, SG_CLI_STRING, offsetof(moderate_opts, policy), .arg = "FILE",
+     .help = "use the content_filter categories of this release policy", .def = "the built-in categories"},
+    {"lines", 0, SG_CLI_FLAG, offsetof(moderate_opts, lines), .arg = NULL,
+     .help = "each input line is a separate input (one result per line)"},
+    {0},
+};
+static const sg_cli_cmd cmd = {
+    .name = "moderate",
+    .summary = "moderation result for text on stdin (/v1/moderations shape)",
+    .opts = table,
+    .description = "Reads text on stdin and prints the moderation result as JSON:\n"
+                   "{id, model, results: [{flagged, categories, category_scores}]}.\n",
+};
 
 int sg_cmd_moderate(int argc, char **argv) {
-    int lines = 0;
-    const char *policy = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--policy") && i + 1 < argc) {
-            policy = argv[++i];
-        } else if (!strcmp(argv[i], "--lines")) {
-            lines = 1;
-        } else {
-            fprintf(stderr, "stagegate moderate: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
+    moderate_opts o = {0};
+    int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    int lines = o.lines;
+    const char *policy = o.policy;
     size_t len;
     char *text = sg_read_stream(stdin, &len);
     if (!text) {
@@ -72,7 +71,7 @@ int sg_cmd_moderate(int argc, char **argv) {
     }
     json_t *result = NULL;
     if (!err) err = sg_moderate(f, inputs, lens, n, "stagegate-filter", &result);
-    int rc = 0;
+    rc = 0;
     if (err) {
         fprintf(stderr, "stagegate moderate: %s\n", sg_error_message(err));
         sg_error_free(err);

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,31 +11,54 @@
 #include "access/audit.h"
 #include "base/fileio.h"
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/dist_opts.h"
 #include "distribution/bundle.h"
 #include "distribution/fingerprint.h"
 #include "distribution/keyfiles.h"
 #include "release/policy.h"
-#include "store/store.h"
+#include "store/store_distribution.h"
 
-static const char usage_text[] =
-    "usage: stagegate pack --db PATH -m MODEL_DIR --to LICENSEE -o FILE\n"
-    "                      [--policy FILE] [--license FILE] [--stage NAME] [--name MODEL]\n"
-    "                      [--epsilon E] [--no-fingerprint]\n"
-    "\n"
-    "Writes one file holding MODEL_DIR's config.json, model.safetensors (fingerprinted\n"
-    "for this licensee), vocab.json, merges.txt, README.md (the model card, if present)\n"
-    "and LICENSE, encrypted to the licensee's public key and signed with the release key.\n"
-    "The license is the policy's `license:` file, else --license FILE. With --policy,\n"
-    "the stage (its current stage, or --stage) must release the model as downloadable.\n"
-    "The issue (licensee, time, license hash, original model path and hash) is recorded\n"
-    "in the store and the licensee's acceptance of the license in the audit log.\n"
-    "--epsilon is the fingerprint's size relative to each matrix's RMS (default 0.2).\n";
-
-static const char *const names[] = {"db",    "model", "to",      "output",          "policy", "license",
-                                    "stage", "name",  "epsilon", "no-fingerprint!", NULL};
-enum { O_DB, O_MODEL, O_TO, O_OUT, O_POLICY, O_LICENSE, O_STAGE, O_NAME, O_EPS, O_NOFP };
+enum { O_DB, O_MODEL, O_TO, O_OUT, O_POLICY, O_LICENSE, O_STAGE, O_NAME };
+typedef struct {
+    const char *v[8];
+    double epsilon;
+    int no_fp;
+} pack_opts;
+#define V(i) (offsetof(pack_opts, v) + (i) * sizeof(const char *))
+static const sg_cli_opt table[] = {
+    {"db", 0, SG_CLI_STRING, V(O_DB), .arg = "PATH", .help = "the store (licensees, release key, issues)",
+     .required = 1},
+    {"model", 'm', SG_CLI_STRING, V(O_MODEL), .arg = "MODEL_DIR", .help = "the checkpoint directory",
+     .required = 1},
+    {"to", 0, SG_CLI_STRING, V(O_TO), .arg = "LICENSEE", .help = "the licensee the bundle is for",
+     .required = 1},
+    {"output", 'o', SG_CLI_STRING, V(O_OUT), .arg = "FILE", .help = "the bundle", .required = 1},
+    {"policy", 0, SG_CLI_STRING, V(O_POLICY), .arg = "FILE",
+     .help = "the stage must release the model as downloadable"},
+    {"license", 0, SG_CLI_STRING, V(O_LICENSE), .arg = "FILE", .help = "the license text",
+     .def = "the policy's license: file"},
+    {"stage", 0, SG_CLI_STRING, V(O_STAGE), .arg = "NAME", .help = "the stage checked with --policy",
+     .def = "its current stage"},
+    {"name", 0, SG_CLI_STRING, V(O_NAME), .arg = "MODEL", .help = "the model's name in the manifest",
+     .def = "MODEL_DIR's name"},
+    {"epsilon", 0, SG_CLI_DOUBLE, offsetof(pack_opts, epsilon), .arg = "E",
+     .help = "the fingerprint's size relative to each matrix's RMS, in (0, 1)"},
+    {"no-fingerprint", 0, SG_CLI_FLAG, offsetof(pack_opts, no_fp), .arg = NULL,
+     .help = "do not fingerprint the weights"},
+    {0},
+};
+#undef V
+static const sg_cli_cmd cmd_spec = {
+    .name = "pack",
+    .summary = "issue an encrypted, signed, fingerprinted bundle to a licensee",
+    .opts = table,
+    .description = "Writes one file holding MODEL_DIR's config.json, model.safetensors (fingerprinted\n"
+                   "for this licensee), vocab.json, merges.txt, README.md (the model card, if present)\n"
+                   "and LICENSE, encrypted to the licensee's public key and signed with the release key.\n"
+                   "The issue (licensee, time, license hash, original model path and hash) is recorded\n"
+                   "in the store and the licensee's acceptance of the license in the audit log.\n",
+};
 
 static const char *base_name(const char *dir, char *buf, size_t cap) {
     char tmp[PATH_MAX];
@@ -48,26 +72,21 @@ static const char *base_name(const char *dir, char *buf, size_t cap) {
 
 int sg_cmd_pack(int argc, char **argv) {
     const char *cmd = "pack";
-    const char *v[11] = {0}, *pos[1];
-    int np = 0;
-    int rc = sg_dist_parse(cmd, usage_text, argc, argv, 1, names, v, pos, 0, &np);
-    if (rc) return rc == 1 ? 0 : rc;
-    if (!v[O_DB] || !v[O_MODEL] || !v[O_TO] || !v[O_OUT])
-        return sg_dist_usage(cmd, usage_text, "--db, -m, --to and -o are required");
-    double epsilon = SG_FP_DEFAULT_EPSILON;
-    if (v[O_EPS]) {
-        char *end;
-        epsilon = strtod(v[O_EPS], &end);
-        if (*end || !(epsilon > 0 && epsilon < 1))
-            return sg_dist_usage(cmd, usage_text, "--epsilon must be a number in (0, 1)");
-    }
+    pack_opts o = {.epsilon = SG_FP_DEFAULT_EPSILON};
+    int rc = sg_cli_parse(&cmd_spec, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char **v = o.v;
+    double epsilon = o.epsilon;
+    if (!(epsilon > 0 && epsilon < 1))
+        return sg_cli_usage(cmd, "--epsilon: expected a number between 0 and 1 (both excluded), got %g",
+                            epsilon);
     sg_error *err = NULL;
     sg_policy *policy = NULL;
     char stage[SG_KEY_NAME_MAX] = "downloadable";
     if (v[O_STAGE]) snprintf(stage, sizeof stage, "%s", v[O_STAGE]);
     const char *license = v[O_LICENSE];
     if (v[O_POLICY]) {
-        if ((err = sg_policy_load(v[O_POLICY], &policy))) return sg_dist_fail(cmd, err);
+        if ((err = sg_policy_load(v[O_POLICY], &policy))) return sg_cli_fail(cmd, err);
         int si = v[O_STAGE] ? sg_policy_stage_index(policy, v[O_STAGE]) : policy->current_stage;
         if (si < 0 || si >= policy->n_stages)
             err = sg_error_new("%s: no stage named '%s'", v[O_POLICY], v[O_STAGE]);
@@ -125,7 +144,7 @@ int sg_cmd_pack(int argc, char **argv) {
                              .recipient_pk = lic.public_key,
                              .release_sk = sk,
                              .release_pk = pk,
-                             .fp_seed = v[O_NOFP] ? NULL : seed,
+                             .fp_seed = o.no_fp ? NULL : seed,
                              .epsilon = epsilon,
                              .issued_ms = now,
                              .out_path = v[O_OUT]};
@@ -133,7 +152,7 @@ int sg_cmd_pack(int argc, char **argv) {
     }
     double secs = sg_monotonic_s() - t0;
     sodium_memzero(seed, sizeof seed);
-    if (!err && !v[O_NOFP]) {
+    if (!err && !o.no_fp) {
         issue.licensee_id = lic.id;
         snprintf(issue.model, sizeof issue.model, "%s", model_name);
         snprintf(issue.stage, sizeof issue.stage, "%s", stage);
@@ -147,7 +166,7 @@ int sg_cmd_pack(int argc, char **argv) {
         char reason[512];
         snprintf(reason, sizeof reason,
                  "licensee=%s license_sha256=%s bundle_blake2b=%s fingerprint=%s issue=%" PRId64, lic.name,
-                 res.manifest.license_sha256, res.manifest.bundle_blake2b, v[O_NOFP] ? "none" : "keyed",
+                 res.manifest.license_sha256, res.manifest.bundle_blake2b, o.no_fp ? "none" : "keyed",
                  issue.id);
         err = sg_audit_note(store, now, "license-accepted", stage, NULL, model_name, reason);
     }
@@ -159,5 +178,5 @@ int sg_cmd_pack(int argc, char **argv) {
     free(weights);
     sg_store_close(store);
     sg_policy_free(policy);
-    return err ? sg_dist_fail(cmd, err) : 0;
+    return err ? sg_cli_fail(cmd, err) : 0;
 }

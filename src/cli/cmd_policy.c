@@ -2,6 +2,7 @@
  * prints its warnings and the stages as a table, or its errors. */
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,29 @@
 #include "release/policy.h"
 #include "release/policy_demo.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate policy check [--json] FILE\n\n"
-                 "Loads the release policy FILE and prints its warnings (unknown keys,\n"
-                 "unknown safety protocols, ...) and its stages as a table: audiences and\n"
-                 "models served (cumulative), access level per component group (model /\n"
-                 "risk analysis / replication), safety protocols, and the gates for\n"
-                 "entering each stage. Exits 0 if the policy is valid, 1 with\n"
-                 "FILE:LINE:COLUMN errors if not. With --json, prints the policy (settings,\n"
-                 "effective audiences and models per stage, warnings) as one JSON object\n"
-                 "instead. docs/POLICY.md describes every key.\n");
-}
+typedef struct {
+    int json;
+} check_opts;
+static const sg_cli_opt check_table[] = {
+    {"json", 0, SG_CLI_FLAG, offsetof(check_opts, json), .arg = NULL,
+     .help = "print the policy (settings, effective audiences and models per stage, warnings) as one JSON "
+             "object"},
+    {0},
+};
+static const sg_cli_cmd check_cmd = {
+    .name = "policy check",
+    .summary = "validate a release policy: its warnings and its stages as a table, or its errors",
+    .args = "FILE",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = check_table,
+    .description =
+        "Loads the release policy FILE and prints its warnings (unknown keys, unknown safety\n"
+        "protocols, ...) and its stages as a table: audiences and models served (cumulative),\n"
+        "access level per component group (model / risk analysis / replication), safety\n"
+        "protocols, and the gates for entering each stage. Exits 0 if the policy is valid, 1 with\n"
+        "FILE:LINE:COLUMN errors if not. docs/POLICY.md describes every key.\n",
+};
 
 /* A growable string for one table cell. */
 typedef struct {
@@ -245,42 +258,18 @@ static int check(const char *path, int as_json) {
     return 0;
 }
 
+static int run_check(int argc, char **argv) {
+    check_opts o = {0};
+    int n, rc = sg_cli_parse(&check_cmd, argc, argv, &o, &n);
+    return rc >= 0 ? rc : check(argv[1], o.json);
+}
+
 int sg_cmd_policy(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "check")) {
-        int as_json = 0;
-        const char *file = NULL;
-        for (int i = 2; i < argc; i++) {
-            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                usage(stdout);
-                return 0;
-            } else if (!strcmp(argv[i], "--json")) {
-                as_json = 1;
-            } else if (argv[i][0] == '-' && argv[i][1]) {
-                fprintf(stderr, "stagegate policy: unknown option '%s'\n", argv[i]);
-                return 2;
-            } else if (file) {
-                fprintf(stderr, "stagegate policy: usage: stagegate policy check [--json] FILE\n");
-                return 2;
-            } else {
-                file = argv[i];
-            }
-        }
-        if (!file) {
-            fprintf(stderr, "stagegate policy: usage: stagegate policy check [--json] FILE\n");
-            return 2;
-        }
-        return check(file, as_json);
-    }
-    if (!strcmp(argv[1], "apply")) return sg_policy_apply(argc - 1, argv + 1); /* in cmd_serve.c */
-    fprintf(stderr, "stagegate policy: unknown verb '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    static const sg_cli_sub subs[] = {
+        {"check", run_check, &check_cmd, NULL},
+        {"apply", sg_policy_apply, &sg_policy_apply_cmd, NULL}, /* in cmd_serve.c */
+        {0},
+    };
+    return sg_cli_dispatch("policy", "Check a release policy file; make the running server apply it.", subs,
+                           argc, argv);
 }

@@ -1,38 +1,45 @@
 /* cmd_release.c — `stagegate release keygen`: the release's Ed25519 signing key. */
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "access/audit.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/dist_opts.h"
 #include "distribution/keyfiles.h"
 #include "store/store.h"
 
-static const char usage_text[] =
-    "usage: stagegate release keygen --db PATH -o release.pub\n"
-    "       stagegate release pubkey --db PATH -o release.pub\n"
-    "\n"
-    "keygen creates the release signing key (Ed25519) in the store: the secret is kept\n"
-    "encrypted under a key derived from PATH.key (beside the database, mode 0600) and\n"
-    "never printed; the public key is written to release.pub for anyone to verify\n"
-    "bundles with. pubkey writes the existing public key again.\n";
+typedef struct {
+    const char *db, *out;
+} release_opts;
+static const sg_cli_opt table[] = {
+    {"db", 0, SG_CLI_STRING, offsetof(release_opts, db), .arg = "PATH", .help = "the store", .required = 1},
+    {"output", 'o', SG_CLI_STRING, offsetof(release_opts, out), .arg = "release.pub",
+     .help = "where the public key goes", .required = 1},
+    {0},
+};
+static const sg_cli_cmd keygen_cmd = {
+    .name = "release keygen",
+    .summary = "create the release signing key (Ed25519) in the store; write its public key",
+    .opts = table,
+    .description =
+        "The secret is kept encrypted under a key derived from PATH.key (beside the database,\n"
+        "mode 0600) and never printed; the public key is written for anyone to verify bundles with.\n",
+};
+static const sg_cli_cmd pubkey_cmd = {
+    .name = "release pubkey",
+    .summary = "write the existing release public key again",
+    .opts = table,
+};
 
-int sg_cmd_release(int argc, char **argv) {
+static int run(const sg_cli_cmd *spec, int argc, char **argv) {
     const char *cmd = "release";
-    if (argc < 2) return sg_dist_usage(cmd, usage_text, "missing sub-command");
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    static const char *const names[] = {"db", "output", NULL};
-    const char *v[2] = {0}, *pos[1];
-    int np = 0;
-    int rc = sg_dist_parse(cmd, usage_text, argc, argv, 2, names, v, pos, 0, &np);
-    if (rc) return rc == 1 ? 0 : rc;
-    int keygen = !strcmp(argv[1], "keygen");
-    if (!keygen && strcmp(argv[1], "pubkey")) return sg_dist_usage(cmd, usage_text, "unknown sub-command");
-    if (!v[0] || !v[1]) return sg_dist_usage(cmd, usage_text, "--db PATH and -o FILE are required");
+    release_opts o = {0};
+    int rc = sg_cli_parse(spec, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *v[2] = {o.db, o.out};
+    int keygen = spec == &keygen_cmd;
     sg_store *store = NULL;
     sg_error *err = sg_store_open(v[0], &store);
     unsigned char pk[32], sk[64];
@@ -49,5 +56,17 @@ int sg_cmd_release(int argc, char **argv) {
         printf("release key %s; public key written to %s\n", kid, v[1]);
     }
     sg_store_close(store);
-    return err ? sg_dist_fail(cmd, err) : 0;
+    return err ? sg_cli_fail(cmd, err) : 0;
+}
+
+static int run_keygen(int argc, char **argv) { return run(&keygen_cmd, argc, argv); }
+static int run_pubkey(int argc, char **argv) { return run(&pubkey_cmd, argc, argv); }
+
+int sg_cmd_release(int argc, char **argv) {
+    static const sg_cli_sub subs[] = {
+        {"keygen", run_keygen, &keygen_cmd, NULL},
+        {"pubkey", run_pubkey, &pubkey_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("release", "The release's Ed25519 signing key.", subs, argc, argv);
 }

@@ -10,23 +10,36 @@
 #include "cli/release_cli.h"
 #include "release/report.h"
 
-static const char usage_text[] =
-    "usage: stagegate report --policy FILE [--db PATH] [--since DURATION] [--json] [-o FILE]\n"
-    "DURATION like 7d, 24h, 30m (default: the policy's monitoring_frequency period).\n"
-    "Usage per audience and model, refusals by cause, top keys, incidents and stage changes.\n";
+typedef struct {
+    const char *policy, *db, *since, *out;
+    int json;
+} report_opts;
+
+static const sg_cli_opt table[] = {
+    SG_CLI_POLICY_DB(report_opts),
+    {"since", 0, SG_CLI_STRING, offsetof(report_opts, since), .arg = "DURATION",
+     .help = "the period: 7d, 24h, 30m, 90s", .def = "the policy's monitoring_frequency period"},
+    {"json", 0, SG_CLI_FLAG, offsetof(report_opts, json), .arg = NULL,
+     .help = "JSON instead of Markdown text"},
+    {"output", 'o', SG_CLI_STRING, offsetof(report_opts, out), .arg = "FILE", .help = "write to FILE",
+     .def = "stdout"},
+    {0},
+};
+static const sg_cli_cmd cmd_spec = {
+    .name = "report",
+    .summary = "usage, refusals, incidents and stage changes over a period",
+    .opts = table,
+    .description =
+        "Usage per audience and model, refusals by cause, top keys, incidents and stage changes.\n",
+};
 
 int sg_cmd_report(int argc, char **argv) {
-    const char *cmd = "report", *policy_path = NULL, *db = NULL, *since = NULL, *out = NULL;
-    int json = 0, n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL}, {"--db", &db, NULL},
-                         {"--since", &since, NULL},        {"-o", &out, NULL},
-                         {"--json", NULL, &json},          {NULL, NULL, NULL}};
-    int rc = sg_cli_parse(cmd, argc, argv, 1, opts, NULL, 0, &n_pos);
-    if (rc == 1) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    if (rc) return rc;
+    const char *cmd = "report";
+    report_opts o = {0};
+    int rc = sg_cli_parse(&cmd_spec, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *policy_path = o.policy, *db = o.db, *since = o.since, *out = o.out;
+    int json = o.json;
     long long span = since ? sg_cli_duration_ms(since) : 0;
     if (since && span < 0) {
         fprintf(stderr, "stagegate report: --since '%s': expected a duration like 7d, 24h, 30m\n", since);

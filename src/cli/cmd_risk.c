@@ -13,15 +13,55 @@
 #include "cli/release_cli.h"
 #include "release/stages.h"
 
-static const char usage_text[] =
-    "usage: stagegate risk record --policy FILE [--db PATH] --stage STAGE --status STATUS --file DOC [--by "
-    "NAME]\n"
-    "       stagegate risk mitigation --policy FILE [--db PATH] --item NAME --status STATUS [--note TEXT] "
-    "[--by NAME]\n"
-    "       stagegate risk list --policy FILE [--db PATH]\n"
-    "STATUS of an assessment: not_started, pending, in_progress, completed. The document is stored\n"
-    "in the database with its BLAKE2b-256 digest. Mitigation items are the keys of the policy's\n"
-    "risk_mitigation_plan; their status is free text (planned, in_progress, done, ...).\n";
+typedef struct {
+    const char *policy, *db, *by, *stage, *status, *file, *item, *note;
+} risk_opts;
+
+#define BY                                                                                                   \
+    {                                                                                                        \
+        "by", 0, SG_CLI_STRING, offsetof(risk_opts, by), .arg = "NAME", .help = "who records it",            \
+                                                         .def = "$USER"                                      \
+    }
+static const sg_cli_opt record_table[] = {
+    SG_CLI_POLICY_DB(risk_opts),
+    {"stage", 0, SG_CLI_STRING, offsetof(risk_opts, stage), .arg = "STAGE", .help = "the stage it assesses",
+     .required = 1},
+    {"status", 0, SG_CLI_ENUM, offsetof(risk_opts, status), .arg = NULL, .help = "the assessment's status",
+     .choices = "not_started|pending|in_progress|completed", .required = 1},
+    {"file", 0, SG_CLI_STRING, offsetof(risk_opts, file), .arg = "DOC", .help = "the assessment document",
+     .required = 1},
+    BY,
+    {0},
+};
+static const sg_cli_opt mitigation_table[] = {
+    SG_CLI_POLICY_DB(risk_opts),
+    {"item", 0, SG_CLI_STRING, offsetof(risk_opts, item), .arg = "NAME",
+     .help = "a key of the policy's risk_mitigation_plan", .required = 1},
+    {"status", 0, SG_CLI_STRING, offsetof(risk_opts, status), .arg = "STATUS",
+     .help = "free text: planned, in_progress, done, ...", .required = 1},
+    {"note", 0, SG_CLI_STRING, offsetof(risk_opts, note), .arg = "TEXT",
+     .help = "a note kept with the status"},
+    BY,
+    {0},
+};
+static const sg_cli_opt list_table[] = {SG_CLI_POLICY_DB(risk_opts), {0}};
+#undef BY
+static const sg_cli_cmd record_cmd = {
+    .name = "risk record",
+    .summary = "record a risk assessment document for a stage",
+    .opts = record_table,
+    .description = "The document is stored in the database with its BLAKE2b-256 digest.\n",
+};
+static const sg_cli_cmd mitigation_cmd = {
+    .name = "risk mitigation",
+    .summary = "record the status of an item of the policy's risk_mitigation_plan",
+    .opts = mitigation_table,
+};
+static const sg_cli_cmd list_cmd = {
+    .name = "risk list",
+    .summary = "the recorded assessments and the mitigation plan's status",
+    .opts = list_table,
+};
 
 static int valid_risk_status(const char *s) {
     for (int i = SG_RISK_NOT_STARTED; i <= SG_RISK_COMPLETED; i++)
@@ -127,29 +167,13 @@ static sg_error *list(sg_store *store, const sg_policy *p) {
     return NULL;
 }
 
-int sg_cmd_risk(int argc, char **argv) {
-    const char *cmd = "risk";
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *verb = argv[1], *policy_path = NULL, *db = NULL, *by = NULL, *stage = NULL, *status = NULL,
-               *file = NULL, *item = NULL, *note = NULL;
-    int n_pos = 0;
-    sg_cli_opt opts[] = {
-        {"--policy", &policy_path, NULL}, {"--db", &db, NULL},         {"--by", &by, NULL},
-        {"--stage", &stage, NULL},        {"--status", &status, NULL}, {"--file", &file, NULL},
-        {"--item", &item, NULL},          {"--note", &note, NULL},     {NULL, NULL, NULL}};
-    int rc = sg_cli_parse(cmd, argc, argv, 2, opts, NULL, 0, &n_pos);
-    if (rc == 1) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    if (rc) return rc;
-    if (strcmp(verb, "record") && strcmp(verb, "mitigation") && strcmp(verb, "list")) {
-        fprintf(stderr, "stagegate risk: unknown verb '%s'\n%s", verb, usage_text);
-        return 2;
-    }
+static int run(const sg_cli_cmd *c, int argc, char **argv) {
+    const char *cmd = "risk", *verb = argv[0];
+    risk_opts o = {0};
+    int rc = sg_cli_parse(c, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *policy_path = o.policy, *db = o.db, *by = o.by, *stage = o.stage, *status = o.status,
+               *file = o.file, *item = o.item, *note = o.note;
     sg_policy *p = NULL;
     sg_store *store = NULL;
     if ((rc = sg_cli_open(cmd, policy_path, db, &p, &store))) return rc;
@@ -166,4 +190,19 @@ int sg_cmd_risk(int argc, char **argv) {
     sg_store_close(store);
     sg_policy_free(p);
     return rc;
+}
+
+static int run_record(int argc, char **argv) { return run(&record_cmd, argc, argv); }
+static int run_mitigation(int argc, char **argv) { return run(&mitigation_cmd, argc, argv); }
+static int run_list(int argc, char **argv) { return run(&list_cmd, argc, argv); }
+
+int sg_cmd_risk(int argc, char **argv) {
+    static const sg_cli_sub subs[] = {
+        {"record", run_record, &record_cmd, NULL},
+        {"mitigation", run_mitigation, &mitigation_cmd, NULL},
+        {"list", run_list, &list_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("risk", "Risk assessments and the status of the risk mitigation plan.", subs, argc,
+                           argv);
 }

@@ -4,9 +4,9 @@
  * and signals the server through the pid file it keeps beside the database
  * ("DB.pid": the pid, then the policy path, one per line). */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,29 +14,59 @@
 
 #include "base/fileio.h"
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "release/policy.h"
 #include "server/api.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate serve --policy FILE [--db PATH] [--listen HOST:PORT] [--port-file FILE]\n"
-                 "\n"
-                 "Serves the models of the release policy FILE over an OpenAI-compatible API:\n"
-                 "POST /v1/completions, GET /v1/models, GET /healthz, GET /metrics. Callers\n"
-                 "authenticate with keys from `stagegate keys create`; what each key may use\n"
-                 "follows the release's current stage (`stagegate stage`), applied within a\n"
-                 "second of a stage move or an incident. GET /v1/system-card, /v1/cards/MODEL\n"
-                 "and /v1/datasheets/MODEL serve the release documents where the stage releases\n"
-                 "them; a monitoring report goes to DB.reports/ every monitoring_frequency.\n"
-                 "\n"
-                 "  --policy FILE      the release policy (YAML)\n"
-                 "  --db PATH          the store: keys, usage, audit log (default ./stagegate.db)\n"
-                 "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
-                 "  --port-file FILE   write the bound port to FILE once listening\n"
-                 "\n"
-                 "Signals: SIGHUP reloads the policy (`stagegate policy apply` sends it);\n"
-                 "SIGINT/SIGTERM shut down gracefully. The pid is kept in PATH.pid.\n");
-}
+typedef struct {
+    const char *policy, *db, *listen, *port_file;
+} serve_opts;
+
+static const sg_cli_opt serve_table[] = {
+    {"policy", 'p', SG_CLI_STRING, offsetof(serve_opts, policy), .arg = "FILE",
+     .help = "the release policy (YAML)", .required = 1},
+    {"db", 'd', SG_CLI_STRING, offsetof(serve_opts, db), .arg = "PATH",
+     .help = "the store: keys, usage, audit log"},
+    {"listen", 'l', SG_CLI_STRING, offsetof(serve_opts, listen), .arg = "HOST:PORT",
+     .help = "address to listen on (port 0 = any free)"},
+    {"port-file", 'f', SG_CLI_STRING, offsetof(serve_opts, port_file), .arg = "FILE",
+     .help = "write the bound port to FILE once listening"},
+    {0},
+};
+static const sg_cli_cmd serve_cmd = {
+    .name = "serve",
+    .summary = "run the gated API server (OpenAI-compatible)",
+    .opts = serve_table,
+    .description = "Serves the models of the release policy FILE over an OpenAI-compatible API:\n"
+                   "POST /v1/completions, GET /v1/models, GET /healthz, GET /metrics. Callers\n"
+                   "authenticate with keys from `stagegate keys create`; what each key may use\n"
+                   "follows the release's current stage (`stagegate stage`), applied within a\n"
+                   "second of a stage move or an incident. GET /v1/system-card, /v1/cards/MODEL\n"
+                   "and /v1/datasheets/MODEL serve the release documents where the stage releases\n"
+                   "them; a monitoring report goes to DB.reports/ every monitoring_frequency.\n"
+                   "\n"
+                   "Signals: SIGHUP reloads the policy (`stagegate policy apply` sends it);\n"
+                   "SIGINT/SIGTERM shut down gracefully. The pid is kept in PATH.pid.\n",
+};
+
+typedef struct {
+    const char *db;
+} apply_opts;
+static const sg_cli_opt apply_table[] = {
+    {"db", 'd', SG_CLI_STRING, offsetof(apply_opts, db), .arg = "PATH",
+     .help = "the store of the running server"},
+    {0},
+};
+const sg_cli_cmd sg_policy_apply_cmd = {
+    .name = "policy apply",
+    .summary = "make the running server reload its policy (checked first; a broken one is refused)",
+    .args = "[FILE]",
+    .max_args = 1,
+    .opts = apply_table,
+    .description = "Checks the policy served by the server running on the store PATH and makes it reload it\n"
+                   "(SIGHUP to the pid in PATH.pid). FILE, when given, must be that policy file.\n",
+};
 
 static char *pid_path_for(const char *db) {
     size_t n = strlen(db);
@@ -46,41 +76,10 @@ static char *pid_path_for(const char *db) {
 }
 
 int sg_cmd_serve(int argc, char **argv) {
-    const char *policy = NULL, *db = "stagegate.db", *listen = "127.0.0.1:8080", *port_file = NULL;
-    static const struct option opts[] = {
-        {"policy", required_argument, 0, 'p'}, {"db", required_argument, 0, 'd'},
-        {"listen", required_argument, 0, 'l'}, {"port-file", required_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "p:d:l:f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            policy = optarg;
-            break;
-        case 'd':
-            db = optarg;
-            break;
-        case 'l':
-            listen = optarg;
-            break;
-        case 'f':
-            port_file = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!policy || optind != argc) {
-        fprintf(stderr, "stagegate serve: %s\n",
-                policy ? "unexpected arguments" : "--policy FILE is required");
-        usage(stderr);
-        return 2;
-    }
+    serve_opts so = {.db = "stagegate.db", .listen = "127.0.0.1:8080"};
+    int rc = sg_cli_parse(&serve_cmd, argc, argv, &so, NULL);
+    if (rc >= 0) return rc;
+    const char *policy = so.policy, *db = so.db, *listen = so.listen, *port_file = so.port_file;
     char host[64];
     const char *colon = strrchr(listen, ':');
     char *end;
@@ -154,25 +153,10 @@ int sg_cmd_serve(int argc, char **argv) {
  * policy. The file is checked here first, so a broken policy is reported to
  * the operator (the server would refuse it too and keep the old one). */
 int sg_policy_apply(int argc, char **argv) {
-    const char *db = "stagegate.db";
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-        if (c == 'd')
-            db = optarg;
-        else if (c == 'h') {
-            printf("usage: stagegate policy apply [--db PATH] [FILE]\n\n"
-                   "Checks the policy served by the server running on the store PATH (default\n"
-                   "./stagegate.db) and makes it reload it (SIGHUP to the pid in PATH.pid). FILE,\n"
-                   "when given, must be that policy file. A broken policy is refused.\n");
-            return 0;
-        } else {
-            fprintf(stderr, "usage: stagegate policy apply [--db PATH] [FILE]\n");
-            return 2;
-        }
-    }
+    apply_opts ao = {.db = "stagegate.db"};
+    int n_args, rc = sg_cli_parse(&sg_policy_apply_cmd, argc, argv, &ao, &n_args);
+    if (rc >= 0) return rc;
+    const char *db = ao.db;
     char *pid_path = pid_path_for(db);
     char *text = NULL;
     size_t size;
@@ -194,13 +178,13 @@ int sg_policy_apply(int argc, char **argv) {
         free(text);
         return 1;
     }
-    if (optind < argc) {
+    if (n_args) {
         char abs[PATH_MAX];
-        if (!realpath(argv[optind], abs) || strcmp(abs, served)) {
+        if (!realpath(argv[1], abs) || strcmp(abs, served)) {
             fprintf(stderr,
                     "stagegate policy apply: the server serves %s, not %s; edit that file (or restart the "
                     "server)\n",
-                    served, argv[optind]);
+                    served, argv[1]);
             free(text);
             return 1;
         }

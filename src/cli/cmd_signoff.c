@@ -8,28 +8,43 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
+#include "store/store_release.h"
 
-static const char usage_text[] =
-    "usage: stagegate signoff --policy FILE [--db PATH] --stage STAGE --by NAME --note TEXT\n"
-    "       stagegate signoff list --policy FILE [--db PATH]\n"
-    "When the policy names reviewers for the stage's gate, only they may sign off.\n";
+typedef struct {
+    const char *policy, *db, *by, *stage, *note;
+} signoff_opts;
+
+static const sg_cli_opt table[] = {
+    SG_CLI_POLICY_DB(signoff_opts),
+    {"stage", 0, SG_CLI_STRING, offsetof(signoff_opts, stage), .arg = "STAGE",
+     .help = "the stage signed off"},
+    {"by", 0, SG_CLI_STRING, offsetof(signoff_opts, by), .arg = "NAME", .help = "the reviewer"},
+    {"note", 0, SG_CLI_STRING, offsetof(signoff_opts, note), .arg = "TEXT", .help = "what was reviewed"},
+    {0},
+};
+static const sg_cli_cmd cmd_spec = {
+    .name = "signoff",
+    .summary = "record a reviewer's sign-off for a stage",
+    .args = "[list]",
+    .max_args = 1,
+    .opts = table,
+    .description =
+        "Without `list`, --stage, --by and --note are required. When the policy names reviewers for\n"
+        "the stage's gate, only they may sign off. `signoff list` prints the sign-offs recorded.\n",
+};
 
 int sg_cmd_signoff(int argc, char **argv) {
-    const char *cmd = "signoff", *policy_path = NULL, *db = NULL, *by = NULL, *stage = NULL, *note = NULL;
-    const char *pos[1];
-    int n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL}, {"--db", &db, NULL},     {"--by", &by, NULL},
-                         {"--stage", &stage, NULL},        {"--note", &note, NULL}, {NULL, NULL, NULL}};
-    int rc = sg_cli_parse(cmd, argc, argv, 1, opts, pos, 1, &n_pos);
-    if (rc == 1) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    if (rc) return rc;
+    const char *cmd = "signoff";
+    signoff_opts o = {0};
+    int n_pos, rc = sg_cli_parse(&cmd_spec, argc, argv, &o, &n_pos);
+    if (rc >= 0) return rc;
+    const char *policy_path = o.policy, *db = o.db, *by = o.by, *stage = o.stage, *note = o.note;
+    const char *const *pos = (const char *const *)argv + 1;
     int listing = n_pos == 1 && !strcmp(pos[0], "list");
     if ((n_pos && !listing) || (!listing && (!stage || !by || !note || !by[0] || !note[0]))) {
-        fputs(usage_text, stderr);
-        return 2;
+        return sg_cli_usage(cmd,
+                            n_pos ? "unexpected argument '%s'" : "--stage, --by and --note are required%s",
+                            n_pos ? pos[0] : "");
     }
     sg_policy *p = NULL;
     sg_store *store = NULL;

@@ -9,15 +9,56 @@
 #include "cli/release_cli.h"
 #include "release/stages.h"
 
-static const char usage_text[] =
-    "usage: stagegate stage status   --policy FILE [--db PATH]\n"
-    "       stagegate stage advance  --policy FILE [--db PATH] [--by NAME] [--force --reason TEXT]\n"
-    "       stagegate stage rollback --policy FILE [--db PATH] [--by NAME] --reason TEXT [--to STAGE]\n"
-    "       stagegate stage history  --policy FILE [--db PATH]\n"
-    "status: the current stage, who can use what, open incidents, and each gate of the next stage\n"
-    "  (met or unmet, with the evidence on record). advance: moves only when every gate is met\n"
-    "  (exit 1 naming each unmet gate); --force --reason overrides and is audited as an override.\n"
-    "--db defaults to ./stagegate.db.\n";
+typedef struct {
+    const char *policy, *db, *by, *reason, *to;
+    int force;
+} stage_opts;
+
+#define BY                                                                                                   \
+    { "by", 0, SG_CLI_STRING, offsetof(stage_opts, by), .arg = "NAME", .help = "who does it", .def = "$USER" }
+static const sg_cli_opt status_table[] = {SG_CLI_POLICY_DB(stage_opts), {0}};
+static const sg_cli_opt advance_table[] = {
+    SG_CLI_POLICY_DB(stage_opts),
+    BY,
+    {"force", 0, SG_CLI_FLAG, offsetof(stage_opts, force), .arg = NULL,
+     .help = "move even with unmet gates (needs --reason)"},
+    {"reason", 0, SG_CLI_STRING, offsetof(stage_opts, reason), .arg = "TEXT",
+     .help = "why (recorded and audited)"},
+    {0},
+};
+static const sg_cli_opt rollback_table[] = {
+    SG_CLI_POLICY_DB(stage_opts),
+    BY,
+    {"reason", 0, SG_CLI_STRING, offsetof(stage_opts, reason), .arg = "TEXT",
+     .help = "why (recorded and audited)", .required = 1},
+    {"to", 0, SG_CLI_STRING, offsetof(stage_opts, to), .arg = "STAGE", .help = "the stage to go back to",
+     .def = "the previous one"},
+    {0},
+};
+#undef BY
+static const sg_cli_cmd status_cmd = {
+    .name = "stage status",
+    .summary = "the current stage, who can use what, open incidents, and each gate of the next stage",
+    .opts = status_table,
+    .description = "Each gate of the next stage is shown met or unmet, with the evidence on record.\n",
+};
+static const sg_cli_cmd advance_cmd = {
+    .name = "stage advance",
+    .summary = "move to the next stage when every gate is met",
+    .opts = advance_table,
+    .description =
+        "Exits 1 naming each unmet gate; --force --reason overrides and is audited as an override.\n",
+};
+static const sg_cli_cmd rollback_cmd = {
+    .name = "stage rollback",
+    .summary = "move the release back a stage",
+    .opts = rollback_table,
+};
+static const sg_cli_cmd history_cmd = {
+    .name = "stage history",
+    .summary = "the recorded stage moves",
+    .opts = status_table,
+};
 
 static void print_list(const char *label, char **items, int n) {
     printf("%s", label);
@@ -88,36 +129,13 @@ static void print_status(const sg_policy *p, const sg_release_state *st, const s
                buf);
 }
 
-int sg_cmd_stage(int argc, char **argv) {
-    const char *cmd = "stage";
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *verb = argv[1], *policy_path = NULL, *db = NULL, *by = NULL, *reason = NULL, *to = NULL;
-    int force = 0, n_pos = 0;
-    sg_cli_opt opts[] = {{"--policy", &policy_path, NULL},
-                         {"--db", &db, NULL},
-                         {"--by", &by, NULL},
-                         {"--reason", &reason, NULL},
-                         {"--to", &to, NULL},
-                         {"--force", NULL, &force},
-                         {NULL, NULL, NULL}};
-    int rc = sg_cli_parse(cmd, argc, argv, 2, opts, NULL, 0, &n_pos);
-    if (rc == 1) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    if (rc) return rc;
-    if (strcmp(verb, "status") && strcmp(verb, "advance") && strcmp(verb, "rollback") &&
-        strcmp(verb, "history")) {
-        fprintf(stderr, "stagegate stage: unknown verb '%s'\n%s", verb, usage_text);
-        return 2;
-    }
-    if (force && strcmp(verb, "advance")) {
-        fprintf(stderr, "stagegate stage: --force only applies to advance\n");
-        return 2;
-    }
+static int run(const sg_cli_cmd *c, int argc, char **argv) {
+    const char *cmd = "stage", *verb = argv[0];
+    stage_opts o = {0};
+    int rc = sg_cli_parse(c, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *policy_path = o.policy, *db = o.db, *by = o.by, *reason = o.reason, *to = o.to;
+    int force = o.force;
     sg_policy *p = NULL;
     sg_store *store = NULL;
     if ((rc = sg_cli_open(cmd, policy_path, db, &p, &store))) return rc;
@@ -183,4 +201,21 @@ int sg_cmd_stage(int argc, char **argv) {
     sg_store_close(store);
     sg_policy_free(p);
     return rc;
+}
+
+static int status(int argc, char **argv) { return run(&status_cmd, argc, argv); }
+static int advance(int argc, char **argv) { return run(&advance_cmd, argc, argv); }
+static int rollback(int argc, char **argv) { return run(&rollback_cmd, argc, argv); }
+static int history(int argc, char **argv) { return run(&history_cmd, argc, argv); }
+
+int sg_cmd_stage(int argc, char **argv) {
+    static const sg_cli_sub subs[] = {
+        {"status", status, &status_cmd, NULL},
+        {"advance", advance, &advance_cmd, NULL},
+        {"rollback", rollback, &rollback_cmd, NULL},
+        {"history", history, &history_cmd, NULL},
+        {0},
+    };
+    return sg_cli_dispatch("stage", "The release stage: status, advance through gates, rollback, history.",
+                           subs, argc, argv);
 }

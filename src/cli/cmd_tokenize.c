@@ -2,25 +2,39 @@
  * (space-separated, one line) or, with --decode, ids back to bytes. Given
  * files, it encodes each and prints one line per file. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/read_all.h"
 #include "engine/tokenizer.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate tokenize -m DIR [--decode] [--special] [FILE...]\n"
-                 "\n"
-                 "Reads stdin and writes stdout. DIR holds vocab.json and merges.txt.\n"
-                 "Given FILEs, encodes each one and prints one line of ids per file.\n"
-                 "  -m, --model DIR   tokenizer (or checkpoint) directory\n"
-                 "  -d, --decode      read ids (whitespace-separated) and write their bytes\n"
-                 "  -s, --special     encode \"<|endoftext|>\" as the end-of-text id\n"
-                 "                    (by default it is ordinary text)\n");
-}
+typedef struct {
+    const char *dir;
+    int decode, special;
+} tokenize_opts;
+
+static const sg_cli_opt table[] = {
+    {"model", 'm', SG_CLI_STRING, offsetof(tokenize_opts, dir), .arg = "DIR",
+     .help = "tokenizer (or checkpoint) directory: vocab.json and merges.txt", .required = 1},
+    {"decode", 'd', SG_CLI_FLAG, offsetof(tokenize_opts, decode), .arg = NULL,
+     .help = "read ids (whitespace-separated) and write their bytes"},
+    {"special", 's', SG_CLI_FLAG, offsetof(tokenize_opts, special), .arg = NULL,
+     .help = "encode \"<|endoftext|>\" as the end-of-text id (by default it is ordinary text)"},
+    {0},
+};
+static const sg_cli_cmd cmd = {
+    .name = "tokenize",
+    .summary = "text to GPT-2 token ids and back",
+    .args = "[FILE...]",
+    .max_args = -1,
+    .opts = table,
+    .description = "Reads stdin and writes stdout. Given FILEs, encodes each one and prints one line of ids\n"
+                   "per file.\n",
+};
 
 static int read_all(FILE *f, char **data, size_t *size) {
     *data = sg_read_stream(f, size);
@@ -111,38 +125,12 @@ static int decode(const sg_tokenizer *t, const char *in, size_t n) {
 }
 
 int sg_cmd_tokenize(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"decode", no_argument, 0, 'd'},
-                                         {"special", no_argument, 0, 's'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *dir = NULL;
-    int do_decode = 0, special = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:dsh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            dir = optarg;
-            break;
-        case 'd':
-            do_decode = 1;
-            break;
-        case 's':
-            special = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!dir || (do_decode && optind != argc)) {
-        fprintf(stderr, "stagegate tokenize: %s\n", dir ? "--decode reads stdin only" : "-m DIR is required");
-        usage(stderr);
-        return 2;
-    }
+    tokenize_opts o = {0};
+    int n_files, rc = sg_cli_parse(&cmd, argc, argv, &o, &n_files);
+    if (rc >= 0) return rc;
+    const char *dir = o.dir;
+    int do_decode = o.decode, special = o.special;
+    if (do_decode && n_files) return sg_cli_usage("tokenize", "--decode reads stdin only");
     sg_tokenizer *t;
     sg_error *err = sg_tokenizer_load(dir, &t);
     if (err) {
@@ -152,8 +140,8 @@ int sg_cmd_tokenize(int argc, char **argv) {
     }
     char *in;
     size_t n;
-    int rc = 0;
-    for (int i = optind; i < argc && !rc; i++) {
+    rc = 0;
+    for (int i = 1; i <= n_files && !rc; i++) {
         if (read_path(argv[i], &in, &n)) {
             fprintf(stderr, "stagegate tokenize: %s: %s\n", argv[i], strerror(errno));
             rc = 1;
@@ -162,7 +150,7 @@ int sg_cmd_tokenize(int argc, char **argv) {
         rc = encode(t, in, n, special);
         free(in);
     }
-    if (optind == argc) {
+    if (n_files == 0) {
         if (read_all(stdin, &in, &n)) {
             fprintf(stderr, "stagegate tokenize: reading stdin: %s\n", strerror(errno));
             sg_tokenizer_free(t);

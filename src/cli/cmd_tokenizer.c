@@ -2,28 +2,40 @@
  * vocabulary (vocab.json + merges.txt) from text files. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/fileio.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/opt_table.h"
 #include "train/bpe_train.h"
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: stagegate tokenizer train --vocab-size N -o DIR FILE|DIR...\n"
-            "\n"
-            "Trains a GPT-2-style byte-level BPE tokenizer and writes DIR/vocab.json and\n"
-            "DIR/merges.txt. A directory argument stands for its files (sorted by name).\n"
-            "\"<|endoftext|>\" in the text separates documents; it gets the last id.\n"
-            "  -n, --vocab-size N   tokens in the vocabulary, >= %d (256 bytes + merges + 1)\n"
-            "  -o, --output DIR     output directory (created if missing)\n",
-            SG_BPE_MIN_VOCAB);
-}
+typedef struct {
+    const char *out;
+    long vocab;
+} train_opts;
+
+static const sg_cli_opt train_table[] = {
+    {"vocab-size", 'n', SG_CLI_LONG, offsetof(train_opts, vocab), .arg = "N",
+     .help = "tokens in the vocabulary (256 bytes + merges + 1)", .min = SG_BPE_MIN_VOCAB,
+     .max = SG_BPE_MAX_VOCAB},
+    {"output", 'o', SG_CLI_STRING, offsetof(train_opts, out), .arg = "DIR",
+     .help = "output directory (created if missing)"},
+    {0},
+};
+static const sg_cli_cmd train_cmd = {
+    .name = "tokenizer train",
+    .summary = "train a GPT-2-style byte-level BPE tokenizer: DIR/vocab.json and DIR/merges.txt",
+    .args = "FILE|DIR...",
+    .max_args = -1,
+    .opts = train_table,
+    .description =
+        "A directory argument stands for its files (sorted by name). \"<|endoftext|>\" in the text\n"
+        "separates documents; it gets the last id.\n",
+};
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -67,51 +79,17 @@ static sg_error *add_path(sg_bpe_trainer *tr, const char *path) {
 }
 
 static int train(int argc, char **argv) {
-    static const struct option opts[] = {{"vocab-size", required_argument, 0, 'n'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *out = NULL;
-    long vocab = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "n:o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': {
-            char *end;
-            errno = 0;
-            vocab = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg) {
-                fprintf(stderr, "stagegate tokenizer: --vocab-size: '%s' is not a number\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!out || !vocab || optind >= argc) {
-        fprintf(stderr, "stagegate tokenizer: train needs --vocab-size N, -o DIR and at least one file\n");
-        usage(stderr);
-        return 2;
-    }
-    if (vocab < SG_BPE_MIN_VOCAB || vocab > SG_BPE_MAX_VOCAB) {
-        fprintf(stderr, "stagegate tokenizer: --vocab-size %ld is outside [%d, %d]\n", vocab,
-                SG_BPE_MIN_VOCAB, SG_BPE_MAX_VOCAB);
-        return 2;
-    }
+    train_opts o = {0};
+    int n_files, rc = sg_cli_parse(&train_cmd, argc, argv, &o, &n_files);
+    if (rc >= 0) return rc;
+    const char *out = o.out;
+    long vocab = o.vocab;
+    if (!out || !vocab || !n_files)
+        return sg_cli_usage("tokenizer", "train needs --vocab-size N, -o DIR and at least one file");
     sg_bpe_trainer *tr;
     sg_error *err = sg_bpe_trainer_new(&tr);
     if (err) return sg_cli_fail("tokenizer", err);
-    for (int i = optind; i < argc && !err; i++) err = add_path(tr, argv[i]);
+    for (int i = 1; i <= n_files && !err; i++) err = add_path(tr, argv[i]);
     if (!err && mkdir(out, 0777) && errno != EEXIST) err = sg_error_new("%s: %s", out, strerror(errno));
     if (!err) err = sg_bpe_trainer_train(tr, (int)vocab, out);
     sg_bpe_trainer_free(tr);
@@ -120,12 +98,6 @@ static int train(int argc, char **argv) {
 }
 
 int sg_cmd_tokenizer(int argc, char **argv) {
-    if (argc >= 2 && !strcmp(argv[1], "train")) return train(argc - 1, argv + 1);
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "stagegate tokenizer: expected a sub-command: train\n");
-    usage(stderr);
-    return 2;
+    static const sg_cli_sub subs[] = {{"train", train, &train_cmd, NULL}, {0}};
+    return sg_cli_dispatch("tokenizer", "Byte-level BPE tokenizers.", subs, argc, argv);
 }

@@ -1,38 +1,54 @@
 /* cmd_trace.c — `stagegate trace`: which licensee's copy is this? */
 #include <jansson.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/dist_opts.h"
 #include "distribution/fingerprint.h"
 #include "store/store.h"
 
-static const char usage_text[] =
-    "usage: stagegate trace --db PATH -m SUSPECT_DIR [--top N]\n"
-    "\n"
-    "Scores SUSPECT_DIR's weights against the fingerprint of every bundle issued from\n"
-    "this store (each against its recorded original) and prints one JSON object:\n"
-    "licensee (the best match, or null when no score reaches the threshold), confidence,\n"
-    "z (its score), threshold, matches (every issue over the threshold: an average of\n"
-    "several copies names them all) and the top N scores (default 5).\n";
+typedef struct {
+    const char *v[2];
+    int top;
+} trace_opts;
+#define V(i) (offsetof(trace_opts, v) + (i) * sizeof(const char *))
+static const sg_cli_opt table[] = {
+    {"db", 0, SG_CLI_STRING, V(0), .arg = "PATH", .help = "the store holding the issues", .required = 1},
+    {"model", 'm', SG_CLI_STRING, V(1), .arg = "SUSPECT_DIR",
+     .help = "the suspect model's checkpoint directory", .required = 1},
+    {"top", 0, SG_CLI_INT, offsetof(trace_opts, top), .arg = "N", .help = "scores to print", .min = 0,
+     .max = INFINITY},
+    {0},
+};
+#undef V
+static const sg_cli_cmd cmd_spec = {
+    .name = "trace",
+    .summary = "name the licensee whose copy a suspect model is",
+    .opts = table,
+    .description =
+        "Scores SUSPECT_DIR's weights against the fingerprint of every bundle issued from this store\n"
+        "(each against its recorded original) and prints one JSON object: licensee (the best match,\n"
+        "or null when no score reaches the threshold), confidence, z (its score), threshold, matches\n"
+        "(every issue over the threshold: an average of several copies names them all) and the top\n"
+        "N scores.\n",
+};
 
 int sg_cmd_trace(int argc, char **argv) {
     const char *cmd = "trace";
-    static const char *const names[] = {"db", "model", "top", NULL};
-    const char *v[3] = {0}, *pos[1];
-    int np = 0;
-    int rc = sg_dist_parse(cmd, usage_text, argc, argv, 1, names, v, pos, 0, &np);
-    if (rc) return rc == 1 ? 0 : rc;
-    if (!v[0] || !v[1]) return sg_dist_usage(cmd, usage_text, "--db and -m are required");
-    int top = v[2] ? atoi(v[2]) : 5;
-    if (top < 0) top = 0;
+    trace_opts to = {.top = 5};
+    int rc = sg_cli_parse(&cmd_spec, argc, argv, &to, NULL);
+    if (rc >= 0) return rc;
+    const char **v = to.v;
+    int top = to.top;
     sg_store *store = NULL;
     sg_error *err = sg_store_open(v[0], &store);
     sg_trace_result r;
     if (!err) err = sg_fp_trace(store, v[0], v[1], &r);
     sg_store_close(store);
-    if (err) return sg_dist_fail(cmd, err);
+    if (err) return sg_cli_fail(cmd, err);
     int named = r.n_issues > 0 && r.rows[0].z >= r.threshold;
     json_t *o = json_object();
     json_object_set_new(o, "licensee", named ? json_string(r.rows[0].licensee) : json_null());

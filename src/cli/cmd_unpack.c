@@ -1,34 +1,45 @@
 /* cmd_unpack.c — `stagegate unpack`: open a bundle with the licensee's key. */
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "base/log.h"
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/dist_opts.h"
 #include "distribution/bundle.h"
 #include "distribution/keyfiles.h"
 
-static const char usage_text[] =
-    "usage: stagegate unpack FILE --key NAME.key -o DIR [--release-key release.pub]\n"
-    "\n"
-    "Decrypts a bundle issued to the holder of NAME.key into the new directory DIR,\n"
-    "checking the manifest's signature, every chunk and every file's SHA-256 on the way;\n"
-    "DIR appears only when everything checked (it is written as DIR.partial-* first).\n"
-    "Without --release-key the signature is checked with the key the bundle names\n"
-    "(integrity, not origin): pass the releaser's release.pub to check where it came from.\n"
-    "DIR also receives manifest.dsse.json, the signed manifest.\n";
+typedef struct {
+    const char *v[3];
+} unpack_opts;
+#define V(i) (offsetof(unpack_opts, v) + (i) * sizeof(const char *))
+static const sg_cli_opt table[] = {
+    {"key", 0, SG_CLI_STRING, V(0), .arg = "NAME.key", .help = "the licensee's secret key", .required = 1},
+    {"output", 'o', SG_CLI_STRING, V(1), .arg = "DIR", .help = "where the files go (must not exist)",
+     .required = 1},
+    {"release-key", 0, SG_CLI_STRING, V(2), .arg = "release.pub",
+     .help = "check the bundle's origin against this key"},
+    {0},
+};
+#undef V
+static const sg_cli_cmd cmd_spec = {
+    .name = "unpack",
+    .summary = "open a bundle with the licensee's key",
+    .args = "FILE",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = table,
+};
 
 int sg_cmd_unpack(int argc, char **argv) {
     const char *cmd = "unpack";
-    static const char *const names[] = {"key", "output", "release-key", NULL};
-    const char *v[3] = {0}, *pos[1] = {0};
-    int np = 0;
-    int rc = sg_dist_parse(cmd, usage_text, argc, argv, 1, names, v, pos, 1, &np);
-    if (rc) return rc == 1 ? 0 : rc;
-    if (np != 1 || !v[0] || !v[1]) return sg_dist_usage(cmd, usage_text, "FILE, --key and -o are required");
+    unpack_opts o = {0};
+    int np, rc = sg_cli_parse(&cmd_spec, argc, argv, &o, &np);
+    if (rc >= 0) return rc;
+    const char **v = o.v, *const *pos = (const char *const *)argv + 1;
     unsigned char pk[32], rpk[32];
     unsigned char *sk = sodium_init() < 0 ? NULL : sodium_malloc(32);
-    if (!sk) return sg_dist_fail(cmd, sg_error_new("out of memory"));
+    if (!sk) return sg_cli_fail(cmd, sg_error_new("out of memory"));
     sg_error *err = sg_licensee_read_secret(v[0], pk, sk);
     if (!err && v[2]) err = sg_release_public_read(v[2], rpk);
     sg_manifest m;
@@ -36,7 +47,7 @@ int sg_cmd_unpack(int argc, char **argv) {
     if (!err) err = sg_bundle_unpack(pos[0], pk, sk, v[2] ? rpk : NULL, v[1], &m);
     double secs = sg_monotonic_s() - t0;
     sodium_free(sk);
-    if (err) return sg_dist_fail(cmd, err);
+    if (err) return sg_cli_fail(cmd, err);
     double bytes = 0;
     for (int i = 0; i < m.n_files; i++) bytes += (double)m.files[i].size;
     printf(

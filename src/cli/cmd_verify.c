@@ -1,29 +1,37 @@
 /* cmd_verify.c — `stagegate verify`: check a bundle or an unpacked directory
  * against the release's public key. */
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
-#include "cli/dist_opts.h"
 #include "distribution/bundle.h"
 #include "distribution/keyfiles.h"
 
-static const char usage_text[] =
-    "usage: stagegate verify FILE|DIR --release-key release.pub\n"
-    "\n"
-    "FILE (a bundle): checks the signed manifest with the release key and the BLAKE2b\n"
-    "digest of the whole encrypted part it signs; no licensee key needed.\n"
-    "DIR (an unpacked bundle): checks manifest.dsse.json's signature, every file's size\n"
-    "and SHA-256, and that no unlisted file was added. Exit 0 only when all checks pass.\n";
+typedef struct {
+    const char *v[1];
+} verify_opts;
+static const sg_cli_opt table[] = {
+    {"release-key", 0, SG_CLI_STRING, offsetof(verify_opts, v), .arg = "release.pub",
+     .help = "the release's public key", .required = 1},
+    {0},
+};
+static const sg_cli_cmd cmd_spec = {
+    .name = "verify",
+    .summary = "check a bundle or unpacked directory against the release key",
+    .args = "FILE|DIR",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = table,
+};
 
 int sg_cmd_verify(int argc, char **argv) {
     const char *cmd = "verify";
-    static const char *const names[] = {"release-key", NULL};
-    const char *v[1] = {0}, *pos[1] = {0};
-    int np = 0;
-    int rc = sg_dist_parse(cmd, usage_text, argc, argv, 1, names, v, pos, 1, &np);
-    if (rc) return rc == 1 ? 0 : rc;
-    if (np != 1 || !v[0]) return sg_dist_usage(cmd, usage_text, "FILE|DIR and --release-key are required");
+    verify_opts o = {0};
+    int np, rc = sg_cli_parse(&cmd_spec, argc, argv, &o, &np);
+    if (rc >= 0) return rc;
+    const char **v = o.v, *const *pos = (const char *const *)argv + 1;
     unsigned char pk[32];
     sg_error *err = sg_release_public_read(v[0], pk);
     struct stat st;
@@ -32,7 +40,7 @@ int sg_cmd_verify(int argc, char **argv) {
     if (!err)
         err = S_ISDIR(st.st_mode) ? sg_bundle_verify_dir(pos[0], pk, &m)
                                   : sg_bundle_verify_file(pos[0], pk, &m);
-    if (err) return sg_dist_fail(cmd, err);
+    if (err) return sg_cli_fail(cmd, err);
     char kid[17];
     sg_key_id(pk, kid);
     printf("OK %s: signed by release key %s; model %s, stage %s, licensee %s, issued %s\n", pos[0], kid,

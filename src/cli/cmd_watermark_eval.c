@@ -2,11 +2,14 @@
  * evaluation suite (src/eval/watermark_eval.h) on a model with the key of a
  * store and prints (or stores, --out) the JSON result. */
 #include <jansson.h>
+#include <math.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/eval_out.h"
 #include "engine/checkpoint.h"
@@ -14,78 +17,50 @@
 #include "eval/watermark_eval.h"
 #include "safety/watermark_key.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: stagegate watermark-eval -m DIR [--db PATH] [options]\n"
-                 "\n"
-                 "Generates completions from prompts cut from held-out text with and without the\n"
-                 "watermark and reports tpr (at the z threshold), fpr and the z distribution on the\n"
-                 "human continuations, the perplexity cost, and tpr after replacing 10%%/25%% of tokens.\n"
-                 "  -m DIR             the model (checkpoint + tokenizer files)\n"
-                 "  --db PATH          the store holding the watermark key (default stagegate.db)\n"
-                 "  --samples N        completions (default 50)\n"
-                 "  --tokens T         completion length (default 200)\n"
-                 "  --prompt-tokens P  prompt length (default 32)\n"
-                 "  --gamma G --delta D --z-threshold Z   (defaults 0.25, 2, 4)\n"
-                 "  --seed S           sampling seed (default 1)\n"
-                 "  --heldout DIR      human text, .txt files (default data/sotu/heldout)\n"
-                 "  --out FILE         also write the JSON result to FILE\n");
-}
+typedef struct {
+    const char *dir, *db, *out_path;
+    long seed;
+    sg_watermark_eval_config cfg;
+} watermark_eval_opts;
 
-static int num(const char *s, double *v) {
-    char *end;
-    *v = strtod(s, &end);
-    return end == s || *end;
-}
+#define OFF(f) offsetof(watermark_eval_opts, f)
+static const sg_cli_opt table[] = {
+    {"model", 'm', SG_CLI_STRING, OFF(dir), .arg = "DIR", .help = "the model (checkpoint + tokenizer files)",
+     .required = 1},
+    {"db", 0, SG_CLI_STRING, OFF(db), .arg = "PATH", .help = "the store holding the watermark key"},
+    {"samples", 0, SG_CLI_INT, OFF(cfg.samples), .arg = "N", .help = "completions", .min = 0,
+     .max = INFINITY},
+    {"tokens", 0, SG_CLI_INT, OFF(cfg.tokens), .arg = "T", .help = "completion length", .min = 0,
+     .max = INFINITY},
+    {"prompt-tokens", 0, SG_CLI_INT, OFF(cfg.prompt_tokens), .arg = "P", .help = "prompt length", .min = 0,
+     .max = INFINITY},
+    {"gamma", 0, SG_CLI_DOUBLE, OFF(cfg.gamma), .arg = "G", .help = "watermark green fraction"},
+    {"delta", 0, SG_CLI_DOUBLE, OFF(cfg.delta), .arg = "D", .help = "watermark logit bias"},
+    {"z-threshold", 0, SG_CLI_DOUBLE, OFF(cfg.z_threshold), .arg = "Z", .help = "detection threshold"},
+    {"seed", 0, SG_CLI_LONG, OFF(seed), .arg = "S", .help = "sampling seed", .min = 0, .max = INFINITY},
+    {"heldout", 0, SG_CLI_STRING, OFF(cfg.heldout_dir), .arg = "DIR", .help = "human text, .txt files"},
+    {"out", 0, SG_CLI_STRING, OFF(out_path), .arg = "FILE", .help = "also write the JSON result to FILE"},
+    {0},
+};
+#undef OFF
+static const sg_cli_cmd cmd = {
+    .name = "watermark-eval",
+    .summary = "evaluate the watermark (tpr, fpr, perplexity cost, edits)",
+    .opts = table,
+    .description =
+        "Generates completions from prompts cut from held-out text with and without the watermark\n"
+        "and reports tpr (at the z threshold), fpr and the z distribution on the human\n"
+        "continuations, the perplexity cost, and tpr after replacing 10%/25% of tokens.\n",
+};
 
 int sg_cmd_watermark_eval(int argc, char **argv) {
-    const char *dir = NULL, *db = "stagegate.db", *out_path = NULL;
-    sg_watermark_eval_config cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, "data/sotu/heldout"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        double v = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has)
-            dir = argv[++i];
-        else if (!strcmp(a, "--db") && has)
-            db = argv[++i];
-        else if (!strcmp(a, "--heldout") && has)
-            cfg.heldout_dir = argv[++i];
-        else if (!strcmp(a, "--out") && has)
-            out_path = argv[++i];
-        else if (has && (!strcmp(a, "--samples") || !strcmp(a, "--tokens") || !strcmp(a, "--prompt-tokens") ||
-                         !strcmp(a, "--gamma") || !strcmp(a, "--delta") || !strcmp(a, "--z-threshold") ||
-                         !strcmp(a, "--seed"))) {
-            if (num(argv[++i], &v)) {
-                fprintf(stderr, "stagegate watermark-eval: %s wants a number, got '%s'\n", a, argv[i]);
-                return 2;
-            }
-            if (!strcmp(a, "--samples"))
-                cfg.samples = (int)v;
-            else if (!strcmp(a, "--tokens"))
-                cfg.tokens = (int)v;
-            else if (!strcmp(a, "--prompt-tokens"))
-                cfg.prompt_tokens = (int)v;
-            else if (!strcmp(a, "--gamma"))
-                cfg.gamma = v;
-            else if (!strcmp(a, "--delta"))
-                cfg.delta = v;
-            else if (!strcmp(a, "--z-threshold"))
-                cfg.z_threshold = v;
-            else
-                cfg.seed = (uint64_t)v;
-        } else {
-            fprintf(stderr, "stagegate watermark-eval: unknown or incomplete argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!dir) {
-        fprintf(stderr, "stagegate watermark-eval: need -m DIR\n");
-        return 2;
-    }
+    watermark_eval_opts o = {
+        .db = "stagegate.db", .seed = 1, .cfg = {50, 200, 32, 0.25, 2.0, 4.0, 1, "data/sotu/heldout"}};
+    int rc = sg_cli_parse(&cmd, argc, argv, &o, NULL);
+    if (rc >= 0) return rc;
+    const char *dir = o.dir, *db = o.db, *out_path = o.out_path;
+    sg_watermark_eval_config cfg = o.cfg;
+    cfg.seed = (uint64_t)o.seed;
     sg_checkpoint *ck = NULL;
     sg_tokenizer *tok = NULL;
     json_t *r = NULL;

@@ -4,6 +4,8 @@
 #ifndef SG_COMMANDS_H
 #define SG_COMMANDS_H
 
+#include "cli/cli_parse.h"
+
 int sg_cmd_version(int argc, char **argv);
 int sg_cmd_moderate(int argc, char **argv);
 int sg_cmd_filter_eval(int argc, char **argv);
@@ -32,8 +34,10 @@ int sg_cmd_card(int argc, char **argv);
 int sg_cmd_datasheet(int argc, char **argv);
 int sg_cmd_system_card(int argc, char **argv);
 int sg_cmd_serve(int argc, char **argv);
-/* `policy apply` (argv[0] = "apply"): implemented beside the server in cmd_serve.c. */
+/* `policy apply` (argv[0] = "apply"): implemented beside the server in
+ * cmd_serve.c, with its options table. */
 int sg_policy_apply(int argc, char **argv);
+extern const sg_cli_cmd sg_policy_apply_cmd;
 int sg_cmd_licensee(int argc, char **argv);
 int sg_cmd_release(int argc, char **argv);
 int sg_cmd_pack(int argc, char **argv);

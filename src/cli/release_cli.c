@@ -5,37 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-int sg_cli_parse(const char *cmd, int argc, char **argv, int from, const sg_cli_opt *opts, const char **pos,
-                 int max_pos, int *n_pos) {
-    *n_pos = 0;
-    for (int i = from; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
-        const sg_cli_opt *o = NULL;
-        for (int k = 0; opts[k].name; k++)
-            if (!strcmp(opts[k].name, a)) o = &opts[k];
-        if (o) {
-            if (o->flag) {
-                *o->flag = 1;
-            } else if (i + 1 < argc) {
-                *o->value = argv[++i];
-            } else {
-                fprintf(stderr, "stagegate %s: %s needs a value\n", cmd, a);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "stagegate %s: unknown option %s\n", cmd, a);
-            return 2;
-        } else if (*n_pos < max_pos) {
-            pos[(*n_pos)++] = a;
-        } else {
-            fprintf(stderr, "stagegate %s: unexpected argument '%s'\n", cmd, a);
-            return 2;
-        }
-    }
-    return 0;
-}
-
 int sg_cli_open(const char *cmd, const char *policy_path, const char *db, sg_policy **policy,
                 sg_store **store) {
     if (policy) {

@@ -1,28 +1,25 @@
 /* release_cli.h — what the release subcommands (stage, risk, signoff, eval
- * run, incident, report, card, datasheet, system-card) share: a small option
- * parser, opening the policy and the store with uniform error messages, and
+ * run, incident, report, card, datasheet, system-card) share: their common
+ * options, opening the policy and the store with uniform error messages, and
  * who the operator is. */
 #ifndef SG_RELEASE_CLI_H
 #define SG_RELEASE_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
-#include "cli/opt_table.h"
+#include "cli/cli_parse.h"
 #include "release/policy.h"
 #include "store/store.h"
 
-/* One option: "--name VALUE" into *value, or a flag (value NULL) into *flag. */
-typedef struct {
-    const char *name;
-    const char **value;
-    int *flag;
-} sg_cli_opt;
-
-/* Parses argv[from..]: options from `opts`, anything else positional (up to
- * max_pos into pos). Returns 0 when parsed, 2 on a usage error (message
- * printed as "stagegate CMD: ..."), 1 for --help. */
-int sg_cli_parse(const char *cmd, int argc, char **argv, int from, const sg_cli_opt *opts, const char **pos,
-                 int max_pos, int *n_pos);
+/* The two options every release subcommand takes, for an options struct T
+ * with `const char *policy, *db` fields. */
+/* clang-format off */
+#define SG_CLI_POLICY_DB(T)                                                                              \
+    {"policy", 0, SG_CLI_STRING, offsetof(T, policy), .arg = "FILE", .help = "the release policy",       \
+     .required = 1},                                                                                     \
+    {"db", 0, SG_CLI_STRING, offsetof(T, db), .arg = "PATH", .help = "the store", .def = "./stagegate.db"}
+/* clang-format on */
 
 /* Loads the policy (printing its warnings) and opens the store (db NULL =
  * ./stagegate.db). Either output may be NULL to skip it. 0 or 1 (printed). */

@@ -15,6 +15,7 @@
 
 #include "base/fileio.h"
 #include "distribution/keyfiles.h"
+#include "store/store_distribution.h"
 
 #define BLOCK 65536 /* elements per keystream block; a multiple of 64 */
 

@@ -14,6 +14,7 @@
 #include "access/keys.h"
 #include "base/fileio.h"
 #include "base/log.h"
+#include "store/store_distribution.h"
 
 #define PUB_TAG "stagegate-licensee-public-v1"
 #define SEC_TAG "stagegate-licensee-secret-v1"

@@ -1,5 +1,5 @@
 /* evals.h — the evaluation registry: named suites that measure a model and
- * return metrics, and the run that stores them (store.h sg_eval_record) with
+ * return metrics, and the run that stores them (store_release.h sg_eval_record) with
  * the model, the time, the data and the code version, for the release gates
  * and the model card to read.
  *
@@ -17,7 +17,7 @@
 
 #include "base/error.h"
 #include "release/policy.h"
-#include "store/store.h"
+#include "store/store_release.h"
 
 #define SG_EVAL_MAX_METRICS 32
 

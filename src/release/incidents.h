@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "release/policy.h"
-#include "store/store.h"
+#include "store/store_release.h"
 
 /* Severity levels, lowest first. */
 int sg_incident_severity_valid(const char *severity);

@@ -26,9 +26,9 @@
 
 #include <stddef.h>
 
-#include "access/audit_text.h"
 #include "base/error.h"
 #include "safety/filter_rules.h"
+#include "store/audit_text.h"
 
 /* The gradient of access (Solaiman 2023), from closed to open. Ordered: a
  * higher value releases more. */

@@ -11,6 +11,9 @@
 
 #include "base/fileio.h"
 #include "release/stages.h"
+#include "store/store_audit.h"
+#include "store/store_flags.h"
+#include "store/store_keys.h"
 
 int64_t sg_report_period_ms(sg_monitoring_frequency f) {
     switch (f) {
@@ -35,7 +38,7 @@ static void iso_time(int64_t ms, char *buf, size_t size) {
 
 /* Request decisions are "allowed" and outcomes of the request path; release
  * and operator events (stage-*, incident-*, key-*...) are not requests. */
-static int is_request(const sg_audit_row *r) {
+static int is_request(const sg_audit_record *r) {
     if (!r->decision) return 0;
     if (r->stage && !strcmp(r->stage, "operator")) return 0;
     static const char *const events[] = {"stage-", "incident-", "risk-",  "signoff", "eval-run",
@@ -66,7 +69,7 @@ static void bump(json_t *obj, const char *k, json_int_t by) {
     json_object_set_new(obj, k, json_integer((v ? json_integer_value(v) : 0) + by));
 }
 
-static int on_row(const sg_audit_row *r, void *ctx) {
+static int on_row(const sg_audit_record *r, void *ctx) {
     walk *w = ctx;
     if (r->time_ms < w->since || r->time_ms > w->until || !is_request(r)) return 0;
     w->requests++;

@@ -32,7 +32,7 @@
 
 #include "base/error.h"
 #include "release/policy.h"
-#include "store/store.h"
+#include "store/store_release.h"
 
 typedef struct {
     int stage;                     /* index into policy->stages */

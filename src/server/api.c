@@ -29,7 +29,7 @@
 #include "server/models.h"
 #include "server/request.h"
 #include "server/scheduler.h"
-#include "store/store.h"
+#include "store/store_release.h"
 
 /* A loaded policy, shared by every policy_ref made from it. */
 typedef struct {
@@ -243,7 +243,7 @@ static void record_seq(sg_server *srv, const sg_principal *who, const char *mode
     e.prompt_tokens = prompt_tokens;
     e.completion_tokens = completion_tokens;
     e.latency_s = latency;
-    e.text_mode = sg_audit_text_mode_name(text_mode);
+    e.text_mode = text_mode;
     e.prompt_text = prompt_text;
     e.completion_text = completion_text;
     e.seq = seq;

@@ -5,7 +5,7 @@
 #include "base/log.h"
 
 int sg_audit_sink_write(sg_store *store, const sg_audit_event *ev) {
-    sg_audit_entry e = {0};
+    sg_audit_record e = {0};
     e.key_id = ev->key_id;
     e.audience = ev->audience;
     e.model = ev->model;
@@ -15,11 +15,7 @@ int sg_audit_sink_write(sg_store *store, const sg_audit_event *ev) {
     e.prompt_tokens = ev->prompt_tokens;
     e.completion_tokens = ev->completion_tokens;
     e.latency_us = (int64_t)(ev->latency_s * 1e6);
-    e.text_mode = SG_AUDIT_TEXT_NONE;
-    if (ev->text_mode) {
-        sg_error *err = sg_audit_text_mode_parse(ev->text_mode, &e.text_mode);
-        if (err) sg_error_free(err);
-    }
+    e.text_mode = ev->text_mode;
     e.prompt_text = ev->prompt_text;
     e.completion_text = ev->completion_text;
     sg_error *err = sg_audit_append(store, &e, ev->seq);

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "store/store.h"
+#include "store/store_audit.h"
 
 typedef struct {
     int64_t key_id; /* 0 = no valid key */
@@ -15,7 +15,7 @@ typedef struct {
     const char *reason;
     int64_t prompt_tokens, completion_tokens;
     double latency_s;
-    const char *text_mode; /* "full", "hashed" or "none" (the policy's audit.text) */
+    sg_audit_text_mode text_mode; /* the policy's audit.text */
     const char *prompt_text, *completion_text;
     int64_t *seq; /* may be NULL: receives the record's sequence number */
 } sg_audit_event;

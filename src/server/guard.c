@@ -11,6 +11,7 @@
 #include "safety/moderation.h"
 #include "safety/zeroshot.h"
 #include "server/audit_sink.h"
+#include "store/store_flags.h"
 
 struct sg_guard {
     sg_filter *filter;
@@ -155,7 +156,7 @@ static void audit(const sg_guard_ctx *ctx, const char *model, const char *decisi
     e.stage = ctx->stage_name;
     e.decision = decision;
     e.reason = reason;
-    e.text_mode = "none";
+    e.text_mode = SG_AUDIT_TEXT_NONE;
     e.seq = seq;
     sg_audit_sink_write(ctx->store, &e);
 }
@@ -409,7 +410,7 @@ sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy 
     e.key_id = f.key_id;
     e.decision = uphold ? "flag_upheld" : "flag_dismissed";
     e.reason = why;
-    e.text_mode = "none";
+    e.text_mode = SG_AUDIT_TEXT_NONE;
     if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
     /* a web demo session (negative key id, server/demo.h) has no key to revoke */
     if (!uphold || !policy || policy->suspend_after_flags <= 0 || f.key_id <= 0) return NULL;

@@ -101,9 +101,15 @@ static const key_def *find_key(const char *key) {
     return NULL;
 }
 
-int sg_train_config_is_switch(const char *key) {
-    const key_def *k = find_key(key);
-    return k && k->k == K_BOOL;
+const char *sg_train_config_key(size_t i, sg_train_key_kind *kind) {
+    if (i >= N_KEYS) return NULL;
+    static const sg_train_key_kind kinds[] = {
+        [K_INT] = SG_TRAIN_KEY_INT,       [K_LONG] = SG_TRAIN_KEY_INT,   [K_LLONG] = SG_TRAIN_KEY_INT,
+        [K_DOUBLE] = SG_TRAIN_KEY_DOUBLE, [K_STR] = SG_TRAIN_KEY_STRING, [K_LIST] = SG_TRAIN_KEY_LIST,
+        [K_BOOL] = SG_TRAIN_KEY_SWITCH,
+    };
+    *kind = kinds[keys[i].k];
+    return keys[i].name;
 }
 
 sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *value, const char *where) {

@@ -5,6 +5,8 @@
 #ifndef SG_TRAIN_CONFIG_H
 #define SG_TRAIN_CONFIG_H
 
+#include <stddef.h>
+
 #include "base/error.h"
 
 #define SG_TRAIN_MAX_FILES 64
@@ -46,8 +48,16 @@ void sg_train_config_free(sg_train_config *c);
  * (e.g. "train.yaml:3:8"). List keys append. */
 sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *value,
                               const char *where) SG_MUST_CHECK;
-/* 1 when key names a known boolean flag that takes no value (resume). */
-int sg_train_config_is_switch(const char *key);
+/* The settings, for front ends that offer each as an option: the name
+ * (underscores) and kind of the i-th key, or NULL past the last one. */
+typedef enum {
+    SG_TRAIN_KEY_INT,
+    SG_TRAIN_KEY_DOUBLE,
+    SG_TRAIN_KEY_STRING,
+    SG_TRAIN_KEY_LIST, /* strings; each setting appends */
+    SG_TRAIN_KEY_SWITCH,
+} sg_train_key_kind;
+const char *sg_train_config_key(size_t i, sg_train_key_kind *kind);
 
 sg_error *sg_train_config_load_yaml(sg_train_config *c, const char *path) SG_MUST_CHECK;
 /* Checks ranges and combinations after all sources are applied. */

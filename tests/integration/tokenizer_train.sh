@@ -53,8 +53,8 @@ expect_error() { # expect_error STATUS PATTERN ARGS...
     grep -q -- "$pat" "$tmp/err" || fail "'$*': message lacks '$pat': $(cat "$tmp/err")"
 }
 : >"$tmp/empty.txt"
-expect_error 2 "outside \[257" tokenizer train -n 256 -o "$tmp/x" "$tmp/train.txt"
-expect_error 2 "not a number" tokenizer train -n many -o "$tmp/x" "$tmp/train.txt"
+expect_error 2 "stagegate tokenizer train: --vocab-size: expected an integer from 257 to 1048576, got .256." tokenizer train -n 256 -o "$tmp/x" "$tmp/train.txt"
+expect_error 2 "stagegate tokenizer train: --vocab-size: expected an integer from 257 to 1048576, got .many." tokenizer train -n many -o "$tmp/x" "$tmp/train.txt"
 expect_error 2 "at least one file" tokenizer train -n 300 -o "$tmp/x"
 expect_error 1 "corpus is empty" tokenizer train -n 300 -o "$tmp/x" "$tmp/empty.txt"
 expect_error 1 "nonexistent.txt" tokenizer train -n 300 -o "$tmp/x" "$tmp/nonexistent.txt"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "access/audit.h"
+#include "store/store_keys.h"
 
 #define N_RECORDS 10
 
@@ -33,18 +34,18 @@ static int setup(void **state) {
         char reason[32], prompt[32];
         snprintf(reason, sizeof reason, "request %d", i);
         snprintf(prompt, sizeof prompt, "prompt number %d", i);
-        sg_audit_entry e = {.time_ms = 1700000000000LL + i,
-                            .audience = "internal_devs",
-                            .model = "sg-tiny",
-                            .stage = "internal",
-                            .decision = i % 3 ? "allowed" : "429",
-                            .reason = reason,
-                            .prompt_tokens = i,
-                            .completion_tokens = 2 * i,
-                            .latency_us = 100 * i,
-                            .text_mode = SG_AUDIT_TEXT_FULL,
-                            .prompt_text = prompt,
-                            .completion_text = "ok"};
+        sg_audit_record e = {.time_ms = 1700000000000LL + i,
+                             .audience = "internal_devs",
+                             .model = "sg-tiny",
+                             .stage = "internal",
+                             .decision = i % 3 ? "allowed" : "429",
+                             .reason = reason,
+                             .prompt_tokens = i,
+                             .completion_tokens = 2 * i,
+                             .latency_us = 100 * i,
+                             .text_mode = SG_AUDIT_TEXT_FULL,
+                             .prompt_text = prompt,
+                             .completion_text = "ok"};
         int64_t seq;
         if (sg_audit_append(f->store, &e, &seq) || seq != i) return -1;
     }
@@ -173,10 +174,10 @@ static void rehashed_record_breaks_the_next_link(void **state) {
 
 static void text_modes_and_retention(void **state) {
     fixture *f = *state;
-    sg_audit_entry e = {.time_ms = 1800000000000LL,
-                        .decision = "allowed",
-                        .prompt_text = "secret prompt",
-                        .completion_text = "secret answer"};
+    sg_audit_record e = {.time_ms = 1800000000000LL,
+                         .decision = "allowed",
+                         .prompt_text = "secret prompt",
+                         .completion_text = "secret answer"};
     int64_t seq_none, seq_hashed;
     e.text_mode = SG_AUDIT_TEXT_NONE;
     assert_null(sg_audit_append(f->store, &e, &seq_none));
@@ -229,7 +230,7 @@ static void usage_is_metered_by_decision(void **state) {
     assert_null(sg_store_key_insert(f->store, &k, &id));
     const char *decisions[] = {"allowed", "429", "filtered", "403", "hardcoded"};
     for (int i = 0; i < 5; i++) {
-        sg_audit_entry e = {
+        sg_audit_record e = {
             .key_id = id, .decision = decisions[i], .prompt_tokens = 10, .completion_tokens = 5};
         assert_null(sg_audit_append(f->store, &e, NULL));
     }
@@ -239,7 +240,7 @@ static void usage_is_metered_by_decision(void **state) {
     assert_int_equal(total.prompt_tokens, 30);
     assert_int_equal(total.completion_tokens, 15);
     assert_true(verify(f).intact);
-    sg_audit_entry bad = {.decision = NULL};
+    sg_audit_record bad = {.decision = NULL};
     sg_error *err = sg_audit_append(f->store, &bad, NULL);
     assert_non_null(err);
     sg_error_free(err);
@@ -250,7 +251,7 @@ typedef struct {
     int n;
 } tail_seen;
 
-static int see(const sg_audit_row *r, void *ctx) {
+static int see(const sg_audit_record *r, void *ctx) {
     tail_seen *t = ctx;
     if (!t->n) t->first = r->seq;
     t->last = r->seq;
@@ -278,7 +279,7 @@ static void anchor_catches_truncation_and_rewrites(void **state) {
     assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
     assert_true(rep.intact);
     /* More records after the anchor are fine. */
-    sg_audit_entry e = {.decision = "allowed"};
+    sg_audit_record e = {.decision = "allowed"};
     assert_null(sg_audit_append(f->store, &e, NULL));
     assert_null(sg_audit_verify_anchored(f->store, N_RECORDS, anchor, &rep));
     assert_true(rep.intact);
@@ -309,7 +310,7 @@ typedef struct {
 static void *append_many(void *arg) {
     appender *a = arg;
     for (int i = 0; i < 40; i++) {
-        sg_audit_entry e = {
+        sg_audit_record e = {
             .key_id = a->key_id, .decision = "allowed", .prompt_tokens = 1, .completion_tokens = 1};
         sg_error *err = sg_audit_append(a->store, &e, NULL);
         if (err) {

@@ -15,7 +15,8 @@
 
 #include "access/keys.h"
 #include "server/guard.h"
-#include "store/store.h"
+#include "store/store_flags.h"
+#include "store/store_keys.h"
 
 static const char *const POLICY =
     "model_name: \"m\"\n"

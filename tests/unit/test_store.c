@@ -1,4 +1,5 @@
-/* test_store.c — the SQLite store: migrations, keys, usage, audit rows. */
+/* test_store.c — the SQLite store: migrations, keys, usage, audit rows, and the
+ * release, distribution and flag records. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/store.h"
+#include "store/store_audit.h"
+#include "store/store_distribution.h"
+#include "store/store_flags.h"
+#include "store/store_keys.h"
+#include "store/store_release.h"
 
 typedef struct {
     char dir[64];
@@ -170,7 +175,7 @@ static void usage_accumulates_per_day(void **state) {
     sg_store_close(s);
 }
 
-static void seal_counting(sg_audit_row *row, const unsigned char last[SG_HASH_BYTES], void *ctx) {
+static void seal_counting(sg_audit_record *row, const unsigned char last[SG_HASH_BYTES], void *ctx) {
     int *calls = ctx;
     (*calls)++;
     memcpy(row->prev_hash, last, SG_HASH_BYTES);
@@ -183,7 +188,7 @@ typedef struct {
     char decisions[8][16];
 } collected;
 
-static int collect(const sg_audit_row *r, void *ctx) {
+static int collect(const sg_audit_record *r, void *ctx) {
     collected *c = ctx;
     c->seqs[c->n] = r->seq;
     snprintf(c->decisions[c->n], sizeof c->decisions[0], "%s", r->decision);
@@ -201,11 +206,11 @@ static void audit_rows_are_sequenced_and_chained(void **state) {
     int calls = 0;
     const char *decisions[] = {"allowed", "429", "allowed"};
     for (int i = 0; i < 3; i++) {
-        sg_audit_row row = {.time_ms = 1700000000000LL,
-                            .key_id = id,
-                            .decision = (char *)decisions[i],
-                            .prompt_tokens = 4,
-                            .completion_tokens = 6};
+        sg_audit_record row = {.time_ms = 1700000000000LL,
+                               .key_id = id,
+                               .decision = (char *)decisions[i],
+                               .prompt_tokens = 4,
+                               .completion_tokens = 6};
         assert_null(sg_store_audit_append(s, &row, i != 1, seal_counting, &calls));
         assert_int_equal(row.seq, i + 1);
         unsigned char expect_prev[SG_HASH_BYTES];
@@ -229,11 +234,209 @@ static void audit_rows_are_sequenced_and_chained(void **state) {
     sg_store_close(s);
 }
 
+/* Licensees are unique by name, the release key is one row, an issue lists
+ * with its licensee's name; refusals are worded for the operator. */
+static void distribution_records(void **state) {
+    (void)state;
+    sg_store *s;
+    assert_null(sg_store_open(":memory:", &s));
+    unsigned char pub[SG_LICENSEE_KEY_BYTES];
+    memset(pub, 7, sizeof pub);
+    int64_t alice, bob;
+    assert_null(sg_store_licensee_insert(s, "alice", pub, 100, &alice));
+    assert_null(sg_store_licensee_insert(s, "bob", pub, 200, &bob));
+    sg_error *err = sg_store_licensee_insert(s, "alice", pub, 300, &bob);
+    assert_non_null(err);
+    assert_non_null(strstr(sg_error_message(err), "a licensee named 'alice' exists already"));
+    sg_error_free(err);
+    sg_licensee_record l;
+    bool found, changed;
+    assert_null(sg_store_licensee_get(s, "bob", 0, &l, &found));
+    assert_true(found);
+    assert_int_equal(l.id, bob);
+    assert_memory_equal(l.public_key, pub, sizeof pub);
+    assert_null(sg_store_licensee_get(s, NULL, alice, &l, &found));
+    assert_true(found);
+    assert_string_equal(l.name, "alice");
+    assert_null(sg_store_licensee_get(s, "carol", 0, &l, &found));
+    assert_false(found);
+    assert_null(sg_store_licensee_revoke(s, "alice", 400, &changed));
+    assert_true(changed);
+    assert_null(sg_store_licensee_revoke(s, "alice", 500, &changed));
+    assert_false(changed);
+    sg_licensee_record *ls;
+    size_t n;
+    assert_null(sg_store_licensee_list(s, &ls, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(ls[0].revoked_ms, 400);
+    assert_int_equal(ls[1].revoked_ms, 0);
+    free(ls);
+
+    unsigned char rpub[32], got[32], *sealed;
+    size_t sealed_len;
+    memset(rpub, 9, sizeof rpub);
+    assert_null(sg_store_release_key_get(s, got, &sealed, &sealed_len, &found));
+    assert_false(found);
+    assert_null(sg_store_release_key_insert(s, rpub, (const unsigned char *)"sealed!", 7, 600));
+    err = sg_store_release_key_insert(s, rpub, (const unsigned char *)"again", 5, 700);
+    assert_non_null(err);
+    assert_non_null(strstr(sg_error_message(err), "this database has a release key already"));
+    sg_error_free(err);
+    assert_null(sg_store_release_key_get(s, got, &sealed, &sealed_len, &found));
+    assert_true(found);
+    assert_memory_equal(got, rpub, 32);
+    assert_int_equal(sealed_len, 7);
+    assert_memory_equal(sealed, "sealed!", 7);
+    free(sealed);
+
+    sg_issue_record is = {.licensee_id = bob, .epsilon = 0.5, .issued_ms = 800};
+    snprintf(is.model, sizeof is.model, "sotu-small");
+    snprintf(is.stage, sizeof is.stage, "research");
+    snprintf(is.original_path, sizeof is.original_path, "/models/sotu-small/model.safetensors");
+    memset(is.nonce, 3, sizeof is.nonce);
+    int64_t issue_id;
+    assert_null(sg_store_issue_insert(s, &is, &issue_id));
+    sg_issue_record *issues;
+    assert_null(sg_store_issue_list(s, &issues, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(issues[0].id, issue_id);
+    assert_string_equal(issues[0].licensee, "bob");
+    assert_string_equal(issues[0].original_path, is.original_path);
+    assert_memory_equal(issues[0].nonce, is.nonce, sizeof is.nonce);
+    assert_true(issues[0].epsilon == 0.5);
+    free(issues);
+    sg_store_close(s);
+}
+
+/* An evaluation run shares the first row's id; the latest result wins; the
+ * release version counts stage moves and incidents opened or closed. */
+static void release_records(void **state) {
+    (void)state;
+    sg_store *s;
+    assert_null(sg_store_open(":memory:", &s));
+    int64_t v;
+    assert_null(sg_store_release_version(s, &v));
+    assert_int_equal(v, 0);
+    sg_eval_record recs[2] = {{.time_ms = 10, .value = 1.5}, {.time_ms = 10, .value = 2.5}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(recs[i].suite, sizeof recs[i].suite, "perplexity");
+        snprintf(recs[i].model, sizeof recs[i].model, "m");
+        snprintf(recs[i].metric, sizeof recs[i].metric, i ? "bits" : "perplexity");
+        snprintf(recs[i].source, sizeof recs[i].source, "run");
+    }
+    int64_t run;
+    assert_null(sg_store_eval_add(s, recs, 2, &run));
+    assert_int_equal(recs[0].run_id, run);
+    assert_int_equal(recs[1].run_id, run);
+    recs[0].value = 1.25;
+    int64_t run2;
+    assert_null(sg_store_eval_add(s, recs, 1, &run2));
+    assert_true(run2 > run);
+    sg_eval_record latest;
+    bool found;
+    assert_null(sg_store_eval_latest(s, "perplexity", "m", "perplexity", &latest, &found));
+    assert_true(found);
+    assert_true(latest.value == 1.25);
+    assert_int_equal(latest.run_id, run2);
+    assert_null(sg_store_eval_latest(s, "perplexity", "other", "perplexity", &latest, &found));
+    assert_false(found);
+    sg_eval_record *evals;
+    size_t n;
+    assert_null(sg_store_evals(s, "m", &evals, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(evals[0].run_id, evals[1].run_id);
+    free(evals);
+    assert_null(sg_store_evals(s, "other", &evals, &n));
+    assert_int_equal(n, 0);
+    free(evals);
+
+    sg_stage_move m = {.time_ms = 20};
+    snprintf(m.from_stage, sizeof m.from_stage, "internal");
+    snprintf(m.to_stage, sizeof m.to_stage, "research");
+    snprintf(m.kind, sizeof m.kind, "advance");
+    assert_null(sg_store_stage_move_add(s, &m, NULL));
+    sg_incident_record inc = {.opened_ms = 30};
+    snprintf(inc.severity, sizeof inc.severity, "high");
+    int64_t inc_id;
+    assert_null(sg_store_incident_add(s, &inc, &inc_id));
+    bool changed;
+    assert_null(sg_store_incident_close(s, inc_id, 40, "ops", "fixed", &changed));
+    assert_true(changed);
+    assert_null(sg_store_incident_close(s, inc_id, 50, "ops", "again", &changed));
+    assert_false(changed);
+    assert_null(sg_store_release_version(s, &v));
+    assert_int_equal(v, 3);
+    sg_stage_move *moves;
+    assert_null(sg_store_stage_moves(s, 21, &moves, &n));
+    assert_int_equal(n, 0);
+    free(moves);
+    assert_null(sg_store_stage_moves(s, 0, &moves, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(moves[0].to_stage, "research");
+    free(moves);
+    sg_incident_record *incs;
+    assert_null(sg_store_incidents(s, 35, &incs, &n)); /* closed after 35: in the period */
+    assert_int_equal(n, 1);
+    assert_string_equal(incs[0].close_note, "fixed");
+    free(incs);
+    assert_null(sg_store_incidents(s, 45, &incs, &n));
+    assert_int_equal(n, 0);
+    free(incs);
+    sg_store_close(s);
+}
+
+/* Flag counts per key and in total, by status. */
+static void flag_counts(void **state) {
+    (void)state;
+    sg_store *s;
+    assert_null(sg_store_open(":memory:", &s));
+    assert_null(sg_store_completion_add(s, "cmpl-1", 5, 1, 100));
+    int64_t key_id, seq;
+    bool found, changed;
+    assert_null(sg_store_completion_get(s, "cmpl-1", &key_id, &seq, &found));
+    assert_true(found);
+    assert_int_equal(key_id, 5);
+    assert_null(sg_store_completion_get(s, "cmpl-2", &key_id, &seq, &found));
+    assert_false(found);
+    int64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        sg_flag_record f = {.key_id = i < 2 ? 5 : 6, .audit_seq = 1, .created_ms = 100 + i};
+        snprintf(f.completion_id, sizeof f.completion_id, "cmpl-1");
+        snprintf(f.category, sizeof f.category, "harmful");
+        assert_null(sg_store_flag_add(s, &f, &ids[i]));
+    }
+    assert_null(sg_store_flag_resolve(s, ids[0], "upheld", 200, &changed));
+    assert_true(changed);
+    assert_null(sg_store_flag_resolve(s, ids[0], "dismissed", 300, &changed));
+    assert_false(changed);
+    assert_null(sg_store_flag_resolve(s, ids[2], "dismissed", 300, &changed));
+    sg_flag_counts c;
+    assert_null(sg_store_flag_counts(s, 5, &c));
+    assert_int_equal(c.total, 2);
+    assert_int_equal(c.open, 1);
+    assert_int_equal(c.upheld, 1);
+    assert_int_equal(c.dismissed, 0);
+    assert_null(sg_store_flag_counts(s, 0, &c));
+    assert_int_equal(c.total, 3);
+    assert_int_equal(c.dismissed, 1);
+    sg_flag_record f;
+    assert_null(sg_store_flag_get(s, ids[0], &f, &found));
+    assert_true(found);
+    assert_string_equal(f.status, "upheld");
+    assert_int_equal(f.resolved_ms, 200);
+    sg_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(migrations_apply_once_and_persist),    cmocka_unit_test(wal_mode_is_on),
-        cmocka_unit_test(keys_insert_get_list_revoke),          cmocka_unit_test(usage_accumulates_per_day),
+        cmocka_unit_test(migrations_apply_once_and_persist),
+        cmocka_unit_test(wal_mode_is_on),
+        cmocka_unit_test(keys_insert_get_list_revoke),
+        cmocka_unit_test(usage_accumulates_per_day),
         cmocka_unit_test(audit_rows_are_sequenced_and_chained),
+        cmocka_unit_test(distribution_records),
+        cmocka_unit_test(release_records),
+        cmocka_unit_test(flag_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
