@@ -15,6 +15,7 @@
 #include "access/audit.h"
 #include "access/keys.h"
 #include "access/ratelimit.h"
+#include "base/init.h"
 #include "base/log.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -155,6 +156,7 @@ static void run(const char *dir, int threads, int per_client) {
 }
 
 int main(int argc, char **argv) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     if (argc < 2) {
         fprintf(stderr, "usage: access_bench DIR [REQUESTS] [THREADS]\n");
         return 2;

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/log.h"
 #include "release/policy.h"
 
 int main(int argc, char **argv) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     if (argc != 4) {
         fprintf(stderr, "usage: policy_bench POLICY.yaml LOADS DECISIONS\n");
         return 2;

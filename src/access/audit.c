@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "base/log.h"
 
 bool sg_audit_decision_metered(const char *d) {
@@ -75,7 +76,7 @@ static void seal(sg_audit_record *row, const unsigned char last[SG_HASH_BYTES], 
 
 sg_error *sg_audit_append(sg_store *store, const sg_audit_record *e, int64_t *seq) {
     if (!e->decision || !*e->decision) return sg_error_new("audit record without a decision");
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     char pd[2 * SG_HASH_BYTES + 1], cd[2 * SG_HASH_BYTES + 1];
     /* The copy borrows the caller's strings; the store copies what it keeps. */
     sg_audit_record row = *e;
@@ -173,7 +174,7 @@ static int verify_row(const sg_audit_record *r, void *ctx) {
 
 sg_error *sg_audit_verify_anchored(sg_store *store, int64_t anchor_seq, const char *anchor_hash,
                                    sg_audit_report *rep) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     memset(rep, 0, sizeof *rep);
     rep->intact = true;
     verifier v = {.rep = rep, .expected_seq = 1, .anchor_seq = anchor_hash ? anchor_seq : 0};

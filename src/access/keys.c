@@ -1,6 +1,7 @@
 /* keys.c — API key secrets, their keyed hashes and authentication (keys.h). */
 #include "access/keys.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "base/log.h"
 
 #define HASH_KEY_BYTES 32
@@ -85,7 +87,7 @@ static sg_error *create_key_file(const char *path) {
 
 sg_error *sg_keys_open(sg_store *store, const char *key_path, sg_keys **out) {
     *out = NULL;
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     sg_keys *k = sodium_malloc(sizeof *k);
     if (!k) return sg_error_new("out of memory");
     k->store = store;
@@ -106,6 +108,23 @@ sg_error *sg_keys_open(sg_store *store, const char *key_path, sg_keys **out) {
 
 void sg_keys_close(sg_keys *k) {
     if (k) sodium_free(k); /* zeroes the hashing key */
+}
+
+void sg_keys_derive(const sg_keys *k, const char *purpose, unsigned char *out, size_t n) {
+    assert(n >= crypto_generichash_BYTES_MIN && n <= crypto_generichash_BYTES_MAX);
+    crypto_generichash(out, n, (const unsigned char *)purpose, strlen(purpose), k->hash_key, HASH_KEY_BYTES);
+}
+
+sg_error *sg_keys_derive_for_db(sg_store *store, const char *db_path, const char *purpose, unsigned char *out,
+                                size_t n) {
+    char *key_path = sg_keys_key_path(db_path);
+    if (!key_path) return sg_error_new("out of memory");
+    sg_keys *keys = NULL;
+    sg_error *err = sg_keys_open(store, key_path, &keys);
+    if (!err) sg_keys_derive(keys, purpose, out, n);
+    sg_keys_close(keys);
+    free(key_path);
+    return err;
 }
 
 static void hash_secret(const sg_keys *k, const char *secret, size_t len, unsigned char out[SG_HASH_BYTES]) {

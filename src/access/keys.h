@@ -39,6 +39,17 @@ void sg_keys_close(sg_keys *keys);
 /* malloc'd "db_path.key" (NULL on out of memory). */
 char *sg_keys_key_path(const char *db_path);
 
+/* Sub-keys of the server secret: the one place where a secret is derived
+ * from the hashing key. `n` bytes (crypto_generichash_BYTES_MIN to _MAX) of
+ * BLAKE2b keyed with the hashing key over the purpose string, e.g.
+ * "stagegate watermark key v1"; each purpose gives an independent key, and
+ * rotating DB.key rotates them all. Wipe `out` after use. */
+void sg_keys_derive(const sg_keys *keys, const char *purpose, unsigned char *out, size_t n);
+/* The same for the database at `db_path` whose store is open: opens its key
+ * service (creating DB.key when missing), derives, and closes it again. */
+sg_error *sg_keys_derive_for_db(sg_store *store, const char *db_path, const char *purpose, unsigned char *out,
+                                size_t n) SG_MUST_CHECK;
+
 typedef struct {
     const char *name;
     const char *audience;

@@ -4,7 +4,7 @@
  * owned error carrying a human-readable message. The caller either handles it
  * (and calls sg_error_free) or passes it up, optionally wrapped with context:
  *
- *     sg_error *err = sg_checkpoint_load(dir, &ck);
+ *     sg_error *err = sg_checkpoint_open(dir, &ck);
  *     if (err) return sg_error_wrap(err, "loading model %s", name);
  */
 #ifndef SG_ERROR_H

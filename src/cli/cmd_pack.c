@@ -116,7 +116,7 @@ int sg_cmd_pack(int argc, char **argv) {
     if (!err && !found)
         err = sg_error_new("no licensee named '%s' (add it with `stagegate licensee add`)", v[O_TO]);
     if (!err && lic.revoked_ms) err = sg_error_new("licensee '%s' has been revoked", v[O_TO]);
-    unsigned char *sk = sodium_init() < 0 ? NULL : sodium_malloc(64);
+    unsigned char *sk = sodium_malloc(64);
     unsigned char pk[32], fp_key[32], seed[32];
     sg_issue_record issue = {0};
     if (!err && !sk) err = sg_error_new("out of memory");

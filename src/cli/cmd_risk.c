@@ -8,6 +8,7 @@
 
 #include "access/audit.h"
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/release_cli.h"
@@ -177,7 +178,7 @@ static int run(const sg_cli_cmd *c, int argc, char **argv) {
     sg_policy *p = NULL;
     sg_store *store = NULL;
     if ((rc = sg_cli_open(cmd, policy_path, db, &p, &store))) return rc;
-    if (sodium_init() < 0) {
+    if (!sg_init_done()) {
         fprintf(stderr, "stagegate risk: libsodium failed to initialise\n");
         rc = 1;
     } else {

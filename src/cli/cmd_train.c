@@ -9,6 +9,7 @@
 #include "cli/cli_parse.h"
 #include "cli/commands.h"
 #include "cli/train_opts.h"
+#include "cli/train_printer.h"
 #include "train/trainer.h"
 
 static volatile int stop_flag;
@@ -93,7 +94,9 @@ static int run_train(int argc, char **argv, int finetune) {
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    err = sg_train_run(&cfg, &stop_flag);
+    sg_train_printer printer;
+    sg_train_printer_init(&printer, cfg.log_interval);
+    err = sg_train_run(&cfg, &stop_flag, sg_train_printer_event, &printer);
     if (err) goto fail;
     sg_train_config_free(&cfg);
     return 0;

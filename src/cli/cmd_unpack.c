@@ -37,8 +37,8 @@ int sg_cmd_unpack(int argc, char **argv) {
     int np, rc = sg_cli_parse(&cmd_spec, argc, argv, &o, &np);
     if (rc >= 0) return rc;
     const char **v = o.v, *const *pos = (const char *const *)argv + 1;
-    unsigned char pk[32], rpk[32];
-    unsigned char *sk = sodium_init() < 0 ? NULL : sodium_malloc(32);
+    unsigned char pk[crypto_box_PUBLICKEYBYTES], rpk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char *sk = sodium_malloc(crypto_box_SECRETKEYBYTES);
     if (!sk) return sg_cli_fail(cmd, sg_error_new("out of memory"));
     sg_error *err = sg_licensee_read_secret(v[0], pk, sk);
     if (!err && v[2]) err = sg_release_public_read(v[2], rpk);

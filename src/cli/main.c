@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "cli/commands.h"
 
 typedef struct {
@@ -68,6 +69,12 @@ int main(int argc, char **argv) {
     if (!getenv("OMP_WAIT_POLICY")) {
         setenv("OMP_WAIT_POLICY", "passive", 1);
         execv("/proc/self/exe", argv); /* only returns on failure: carry on */
+    }
+    sg_error *err = sg_init();
+    if (err) {
+        fprintf(stderr, "stagegate: %s\n", sg_error_message(err));
+        sg_error_free(err);
+        return 1;
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);

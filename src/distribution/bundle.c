@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "distribution/dsse.h"
 #include "distribution/fingerprint.h"
 #include "distribution/keyfiles.h"
@@ -133,7 +134,7 @@ static sg_error *pack_file(packer *p, unsigned char *pt, const char *name, const
 
 sg_error *sg_bundle_pack(const sg_pack_spec *s, sg_pack_result *res) {
     memset(res, 0, sizeof *res);
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     static const char *const names[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt",
                                         "README.md"};
     char *paths[5] = {0};
@@ -355,7 +356,8 @@ static sg_error *walk_chunks(bundle_file *b, const sg_manifest *m, chunk_fn fn, 
     return NULL;
 }
 
-sg_error *sg_bundle_verify_file(const char *path, const unsigned char release_pk[32], sg_manifest *m) {
+sg_error *sg_bundle_verify_file(const char *path, const unsigned char release_pk[crypto_sign_PUBLICKEYBYTES],
+                                sg_manifest *m) {
     bundle_file b;
     sg_error *err = bundle_open(path, release_pk, &b, m);
     if (!err) err = walk_chunks(&b, m, NULL, NULL);
@@ -496,9 +498,10 @@ static sg_error *fsync_dir(const char *dir) {
     return rc ? sg_error_new("syncing %s: %s", dir, strerror(errno)) : NULL;
 }
 
-sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const unsigned char sk[32],
+sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                           const unsigned char sk[crypto_box_SECRETKEYBYTES],
                            const unsigned char *expected_release_pk, const char *out_dir, sg_manifest *m) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     struct stat st;
     if (lstat(out_dir, &st) == 0)
         return sg_error_new("%s exists already: unpack into a new directory", out_dir);
@@ -570,7 +573,8 @@ sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const u
     return err ? sg_error_wrap(err, "%s", path) : NULL;
 }
 
-sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[32], sg_manifest *m) {
+sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[crypto_sign_PUBLICKEYBYTES],
+                               sg_manifest *m) {
     char *mp = sg_path_join(dir, SG_BUNDLE_MANIFEST_NAME);
     if (!mp) return sg_error_new("out of memory");
     char *env = NULL, *payload = NULL;

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "base/error.h"
 #include "distribution/manifest.h"
 
@@ -40,10 +42,10 @@ typedef struct {
     const char *model_dir;    /* config.json, model.safetensors, [vocab.json, merges.txt, README.md] */
     const char *license_path; /* becomes LICENSE */
     const char *model_name, *stage, *licensee;
-    const unsigned char *recipient_pk; /* 32: X25519 */
-    const unsigned char *release_sk;   /* 64: Ed25519 */
-    const unsigned char *release_pk;   /* 32 */
-    const unsigned char *fp_seed;      /* 32, or NULL: no fingerprint */
+    const unsigned char *recipient_pk; /* X25519, crypto_box_PUBLICKEYBYTES */
+    const unsigned char *release_sk;   /* Ed25519, crypto_sign_SECRETKEYBYTES */
+    const unsigned char *release_pk;   /* crypto_sign_PUBLICKEYBYTES */
+    const unsigned char *fp_seed;      /* SG_FP_SEED_BYTES, or NULL: no fingerprint */
     double epsilon;
     int64_t issued_ms;
     const char *out_path;
@@ -59,16 +61,17 @@ sg_error *sg_bundle_pack(const sg_pack_spec *spec, sg_pack_result *res) SG_MUST_
 /* Opens a bundle with the licensee's key pair (pk, sk) into out_dir (which
  * must not exist). expected_release_pk may be NULL (then the key named in
  * the header is used, which proves integrity but not origin). */
-sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[32], const unsigned char sk[32],
+sg_error *sg_bundle_unpack(const char *path, const unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                           const unsigned char sk[crypto_box_SECRETKEYBYTES],
                            const unsigned char *expected_release_pk, const char *out_dir,
                            sg_manifest *m) SG_MUST_CHECK;
 
 /* Without the licensee's key: the signature and the digest of everything. */
-sg_error *sg_bundle_verify_file(const char *path, const unsigned char release_pk[32],
+sg_error *sg_bundle_verify_file(const char *path, const unsigned char release_pk[crypto_sign_PUBLICKEYBYTES],
                                 sg_manifest *m) SG_MUST_CHECK;
 /* An unpacked directory: the signature of its manifest.dsse.json, every
  * file's size and SHA-256, and no file that the manifest does not list. */
-sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[32],
+sg_error *sg_bundle_verify_dir(const char *dir, const unsigned char release_pk[crypto_sign_PUBLICKEYBYTES],
                                sg_manifest *m) SG_MUST_CHECK;
 
 #endif

@@ -32,8 +32,9 @@ static char *b64(const unsigned char *bin, size_t n) {
     return s;
 }
 
-sg_error *sg_dsse_sign(const char *type, const unsigned char *payload, size_t n, const unsigned char sk[64],
-                       const char *keyid, char **envelope) {
+sg_error *sg_dsse_sign(const char *type, const unsigned char *payload, size_t n,
+                       const unsigned char sk[crypto_sign_SECRETKEYBYTES], const char *keyid,
+                       char **envelope) {
     *envelope = NULL;
     size_t pae_len = 0;
     unsigned char *pae = sg_dsse_pae(type, payload, n, &pae_len);
@@ -64,8 +65,9 @@ static sg_error *unb64(const char *s, unsigned char **out, size_t *n, const char
     return NULL;
 }
 
-sg_error *sg_dsse_verify(const char *envelope, size_t len, const char *type, const unsigned char pk[32],
-                         char **payload, size_t *payload_len) {
+sg_error *sg_dsse_verify(const char *envelope, size_t len, const char *type,
+                         const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char **payload,
+                         size_t *payload_len) {
     *payload = NULL;
     *payload_len = 0;
     json_error_t jerr;

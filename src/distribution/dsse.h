@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include <sodium.h>
+
 #include "base/error.h"
 
 #define SG_INTOTO_PAYLOAD_TYPE "application/vnd.in-toto+json"
@@ -18,15 +20,17 @@
 /* The pre-authentication encoding into a malloc'd buffer (NULL on OOM). */
 unsigned char *sg_dsse_pae(const char *type, const unsigned char *payload, size_t n, size_t *out_len);
 
-/* A malloc'd envelope JSON signed with `sk` (Ed25519, 64 bytes). */
-sg_error *sg_dsse_sign(const char *type, const unsigned char *payload, size_t n, const unsigned char sk[64],
-                       const char *keyid, char **envelope) SG_MUST_CHECK;
+/* A malloc'd envelope JSON signed with `sk` (Ed25519). */
+sg_error *sg_dsse_sign(const char *type, const unsigned char *payload, size_t n,
+                       const unsigned char sk[crypto_sign_SECRETKEYBYTES], const char *keyid,
+                       char **envelope) SG_MUST_CHECK;
 
 /* Parses `envelope` and checks that a signature verifies with `pk`. On
  * success *payload (malloc'd, NUL-terminated) holds the payload; its type must
  * be `type`. Errors say whether the envelope is malformed or the signature
  * does not verify. */
-sg_error *sg_dsse_verify(const char *envelope, size_t len, const char *type, const unsigned char pk[32],
-                         char **payload, size_t *payload_len) SG_MUST_CHECK;
+sg_error *sg_dsse_verify(const char *envelope, size_t len, const char *type,
+                         const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char **payload,
+                         size_t *payload_len) SG_MUST_CHECK;
 
 #endif

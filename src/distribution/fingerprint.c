@@ -13,26 +13,27 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "access/keys.h"
 #include "base/fileio.h"
 #include "distribution/keyfiles.h"
 #include "store/store_distribution.h"
 
 #define BLOCK 65536 /* elements per keystream block; a multiple of 64 */
 
-sg_error *sg_fp_key(const char *db_path, sg_store *store, unsigned char key[32]) {
-    return sg_dist_derive_key(db_path, store, "stagegate weight fingerprint key v1", key);
+sg_error *sg_fp_key(const char *db_path, sg_store *store, unsigned char key[SG_FP_KEY_BYTES]) {
+    return sg_keys_derive_for_db(store, db_path, "stagegate weight fingerprint key v1", key, SG_FP_KEY_BYTES);
 }
 
-void sg_fp_seed(const unsigned char fp_key[32], int64_t licensee_id, const unsigned char nonce[32],
-                unsigned char seed[32]) {
+void sg_fp_seed(const unsigned char fp_key[SG_FP_KEY_BYTES], int64_t licensee_id,
+                const unsigned char nonce[SG_ISSUE_NONCE_BYTES], unsigned char seed[SG_FP_SEED_BYTES]) {
     crypto_generichash_state st;
-    crypto_generichash_init(&st, fp_key, 32, 32);
+    crypto_generichash_init(&st, fp_key, SG_FP_KEY_BYTES, SG_FP_SEED_BYTES);
     crypto_generichash_update(&st, (const unsigned char *)"sg-fingerprint-v1", 17);
     unsigned char id[8];
     for (int i = 0; i < 8; i++) id[i] = (unsigned char)((uint64_t)licensee_id >> (8 * i));
     crypto_generichash_update(&st, id, 8);
-    crypto_generichash_update(&st, nonce, 32);
-    crypto_generichash_final(&st, seed, 32);
+    crypto_generichash_update(&st, nonce, SG_ISSUE_NONCE_BYTES);
+    crypto_generichash_final(&st, seed, SG_FP_SEED_BYTES);
 }
 
 int sg_fp_tensor_marked(const sg_st_tensor *t) { return t->supported && t->ndim == 2 && t->numel >= 64; }
@@ -41,9 +42,11 @@ static const char *canonical(const char *name) {
     return strncmp(name, "transformer.", 12) ? name : name + 12;
 }
 
-static void tensor_key(const unsigned char seed[32], const char *name, unsigned char key[32]) {
+static void tensor_key(const unsigned char seed[SG_FP_SEED_BYTES], const char *name,
+                       unsigned char key[crypto_stream_chacha20_KEYBYTES]) {
     const char *c = canonical(name);
-    crypto_generichash(key, 32, (const unsigned char *)c, strlen(c), seed, 32);
+    crypto_generichash(key, crypto_stream_chacha20_KEYBYTES, (const unsigned char *)c, strlen(c), seed,
+                       SG_FP_SEED_BYTES);
 }
 
 /* Keystream bytes [start, start+n) of `key`; start is a multiple of 64. */
@@ -119,7 +122,7 @@ static int by_begin(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
-sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], double epsilon,
+sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[SG_FP_SEED_BYTES], double epsilon,
                             sg_fp_reader **out) {
     *out = NULL;
     sg_fp_reader *r = calloc(1, sizeof *r);
@@ -231,8 +234,9 @@ static const sg_st_tensor *find_canonical(const sg_safetensors *st, const char *
     return NULL;
 }
 
-sg_error *sg_fp_score(const sg_safetensors *orig, const sg_safetensors *sus, const unsigned char (*seeds)[32],
-                      int n, double *z, int *comparable, char *why, size_t why_cap) {
+sg_error *sg_fp_score(const sg_safetensors *orig, const sg_safetensors *sus,
+                      const unsigned char (*seeds)[SG_FP_SEED_BYTES], int n, double *z, int *comparable,
+                      char *why, size_t why_cap) {
     *comparable = 0;
     for (int i = 0; i < n; i++) z[i] = 0;
     /* Same matrices, same shapes? */
@@ -351,13 +355,13 @@ sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_
     sg_error *err = sg_store_issue_list(store, &issues, &n);
     if (err) return err;
     unsigned char key[32];
-    unsigned char(*seeds)[32] = NULL;
+    unsigned char(*seeds)[SG_FP_SEED_BYTES] = NULL;
     double *z = NULL;
     char *sus_path = sg_path_join(suspect_dir, "model.safetensors");
     sg_safetensors *sus = NULL;
     out->rows = calloc(n ? n : 1, sizeof *out->rows);
     int *done = calloc(n ? n : 1, sizeof *done);
-    seeds = malloc((n ? n : 1) * 32);
+    seeds = malloc((n ? n : 1) * sizeof *seeds);
     z = calloc(n ? n : 1, sizeof *z);
     if (!sus_path || !out->rows || !done || !seeds || !z) err = sg_error_new("out of memory");
     if (!err) err = sg_safetensors_open(sus_path, &sus);
@@ -392,7 +396,8 @@ sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_
         if ((err = sg_safetensors_open(issues[g].original_path, &orig))) break;
         int comparable = 0;
         char why[200] = "";
-        err = sg_fp_score(orig, sus, (const unsigned char(*)[32])seeds, m, z, &comparable, why, sizeof why);
+        err = sg_fp_score(orig, sus, (const unsigned char(*)[SG_FP_SEED_BYTES])seeds, m, z, &comparable, why,
+                          sizeof why);
         sg_safetensors_close(orig);
         if (comparable)
             out->n_comparable += m;
@@ -408,7 +413,7 @@ sg_error *sg_fp_trace(sg_store *store, const char *db_path, const char *suspect_
         }
     }
     sodium_memzero(key, sizeof key);
-    if (seeds) sodium_memzero(seeds, (n ? n : 1) * 32);
+    if (seeds) sodium_memzero(seeds, (n ? n : 1) * sizeof *seeds);
     if (!err) qsort(out->rows, (size_t)out->n_issues, sizeof *out->rows, by_z);
     sg_safetensors_close(sus);
     free(sus_path);

@@ -25,23 +25,25 @@
 
 #include "base/error.h"
 #include "engine/safetensors.h"
-#include "store/store.h"
+#include "store/store_distribution.h"
 
+#define SG_FP_KEY_BYTES 32  /* the fingerprint key, derived from DB.key */
+#define SG_FP_SEED_BYTES 32 /* one issue's seed: BLAKE2b-256 of (licensee, nonce) under the key */
 #define SG_FP_DEFAULT_EPSILON 0.2
 #define SG_FP_THRESHOLD 6.0
 
 /* The fingerprint key of the store at db_path (derived from DB.key). */
-sg_error *sg_fp_key(const char *db_path, sg_store *store, unsigned char key[32]) SG_MUST_CHECK;
+sg_error *sg_fp_key(const char *db_path, sg_store *store, unsigned char key[SG_FP_KEY_BYTES]) SG_MUST_CHECK;
 /* The seed of one issue. */
-void sg_fp_seed(const unsigned char fp_key[32], int64_t licensee_id, const unsigned char nonce[32],
-                unsigned char seed[32]);
+void sg_fp_seed(const unsigned char fp_key[SG_FP_KEY_BYTES], int64_t licensee_id,
+                const unsigned char nonce[SG_ISSUE_NONCE_BYTES], unsigned char seed[SG_FP_SEED_BYTES]);
 /* Is this tensor fingerprinted (a supported-dtype matrix)? */
 int sg_fp_tensor_marked(const sg_st_tensor *t);
 
 /* A streaming reader producing the fingerprinted copy of a safetensors file
  * (same header, same size), chunk by chunk from its memory map. */
 typedef struct sg_fp_reader sg_fp_reader;
-sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[32], double epsilon,
+sg_error *sg_fp_reader_open(const char *path, const unsigned char seed[SG_FP_SEED_BYTES], double epsilon,
                             sg_fp_reader **out) SG_MUST_CHECK;
 uint64_t sg_fp_reader_size(const sg_fp_reader *r);
 /* Fills up to cap bytes (cap >= 4096); *got == 0 at the end. */
@@ -52,8 +54,8 @@ void sg_fp_reader_close(sg_fp_reader *r);
  * files do not have the same matrices (names, shapes), *comparable is 0,
  * `why` says what differs and z is all zeros. */
 sg_error *sg_fp_score(const sg_safetensors *original, const sg_safetensors *suspect,
-                      const unsigned char (*seeds)[32], int n, double *z, int *comparable, char *why,
-                      size_t why_cap) SG_MUST_CHECK;
+                      const unsigned char (*seeds)[SG_FP_SEED_BYTES], int n, double *z, int *comparable,
+                      char *why, size_t why_cap) SG_MUST_CHECK;
 
 /* One row of a trace. */
 typedef struct {

@@ -13,6 +13,7 @@
 
 #include "access/keys.h"
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/log.h"
 #include "store/store_distribution.h"
 
@@ -21,44 +22,24 @@
 #define REL_TAG "stagegate-release-public-v1"
 #define WRAP_PURPOSE "stagegate release signing key wrap v1"
 
-sg_error *sg_dist_derive_key(const char *db_path, sg_store *store, const char *purpose,
-                             unsigned char out[32]) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
-    char *key_path = sg_keys_key_path(db_path);
-    if (!key_path) return sg_error_new("out of memory");
-    sg_keys *keys = NULL;
-    /* Opening the key service creates DB.key when needed and checks its mode. */
-    sg_error *err = sg_keys_open(store, key_path, &keys);
-    char *secret = NULL;
-    size_t n = 0;
-    if (!err) err = sg_file_read(key_path, &secret, &n);
-    if (!err && n != 32) err = sg_error_new("%s: expected 32 bytes, found %zu", key_path, n);
-    if (!err)
-        crypto_generichash(out, 32, (const unsigned char *)purpose, strlen(purpose),
-                           (const unsigned char *)secret, 32);
-    if (secret) {
-        sodium_memzero(secret, n);
-        free(secret);
-    }
-    sg_keys_close(keys);
-    free(key_path);
-    return err;
+_Static_assert(crypto_box_PUBLICKEYBYTES == crypto_sign_PUBLICKEYBYTES,
+               "key ids and fingerprints take X25519 and Ed25519 public keys alike");
+
+void sg_key_fingerprint(const unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                        unsigned char out[crypto_generichash_BYTES]) {
+    crypto_generichash(out, crypto_generichash_BYTES, pk, crypto_box_PUBLICKEYBYTES, NULL, 0);
 }
 
-void sg_key_fingerprint(const unsigned char pk[32], unsigned char out[32]) {
-    crypto_generichash(out, 32, pk, 32, NULL, 0);
-}
-
-void sg_key_id(const unsigned char pk[32], char hex[17]) {
-    unsigned char fp[32];
+void sg_key_id(const unsigned char pk[crypto_box_PUBLICKEYBYTES], char hex[SG_KEY_ID_HEX_LEN]) {
+    unsigned char fp[crypto_generichash_BYTES];
     sg_key_fingerprint(pk, fp);
-    sodium_bin2hex(hex, 17, fp, 8);
+    sodium_bin2hex(hex, SG_KEY_ID_HEX_LEN, fp, (SG_KEY_ID_HEX_LEN - 1) / 2);
 }
 
 /* Writes "TAG HEX\n" to `path` with `mode`, refusing to replace a file. */
 static sg_error *write_key_line(const char *path, const char *tag, const unsigned char *key, size_t n,
                                 mode_t mode) {
-    char hex[2 * 64 + 1];
+    char hex[2 * crypto_sign_SECRETKEYBYTES + 1];
     sodium_bin2hex(hex, sizeof hex, key, n);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
@@ -111,7 +92,7 @@ static sg_error *read_key_line(const char *path, const char *tag, unsigned char 
 }
 
 sg_error *sg_licensee_keygen(const char *base) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     size_t n = strlen(base) + 5;
     char *pub = malloc(n), *key = malloc(n);
     if (!pub || !key) {
@@ -136,43 +117,45 @@ sg_error *sg_licensee_keygen(const char *base) {
     return err;
 }
 
-sg_error *sg_licensee_read_public(const char *path, unsigned char pk[SG_X25519_BYTES]) {
-    return read_key_line(path, PUB_TAG, pk, SG_X25519_BYTES, 0);
+sg_error *sg_licensee_read_public(const char *path, unsigned char pk[crypto_box_PUBLICKEYBYTES]) {
+    return read_key_line(path, PUB_TAG, pk, crypto_box_PUBLICKEYBYTES, 0);
 }
 
-sg_error *sg_licensee_read_secret(const char *path, unsigned char pk[SG_X25519_BYTES],
-                                  unsigned char sk[SG_X25519_BYTES]) {
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
-    sg_error *err = read_key_line(path, SEC_TAG, sk, SG_X25519_BYTES, 1);
+sg_error *sg_licensee_read_secret(const char *path, unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                                  unsigned char sk[crypto_box_SECRETKEYBYTES]) {
+    SG_ASSERT_INIT();
+    sg_error *err = read_key_line(path, SEC_TAG, sk, crypto_box_SECRETKEYBYTES, 1);
     if (!err && crypto_scalarmult_base(pk, sk) != 0)
         err = sg_error_new("%s: invalid X25519 secret key", path);
     return err;
 }
 
-sg_error *sg_release_public_write(const char *path, const unsigned char pk[SG_ED25519_PK_BYTES]) {
-    char hex[2 * SG_ED25519_PK_BYTES + 1];
-    sodium_bin2hex(hex, sizeof hex, pk, SG_ED25519_PK_BYTES);
+sg_error *sg_release_public_write(const char *path, const unsigned char pk[crypto_sign_PUBLICKEYBYTES]) {
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, pk, crypto_sign_PUBLICKEYBYTES);
     char line[160];
     int len = snprintf(line, sizeof line, "%s %s\n", REL_TAG, hex);
     return sg_file_write_atomic(path, line, (size_t)len);
 }
 
-sg_error *sg_release_public_read(const char *path, unsigned char pk[SG_ED25519_PK_BYTES]) {
-    return read_key_line(path, REL_TAG, pk, SG_ED25519_PK_BYTES, 0);
+sg_error *sg_release_public_read(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES]) {
+    return read_key_line(path, REL_TAG, pk, crypto_sign_PUBLICKEYBYTES, 0);
 }
 
-#define SEALED_LEN (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + SG_ED25519_SK_BYTES)
+#define SEALED_LEN (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES)
 
-sg_error *sg_release_key_create(sg_store *store, const char *db_path, unsigned char pk[SG_ED25519_PK_BYTES]) {
-    unsigned char wrap[32], sealed[SEALED_LEN];
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
-    unsigned char *sk = sodium_malloc(SG_ED25519_SK_BYTES);
+sg_error *sg_release_key_create(sg_store *store, const char *db_path,
+                                unsigned char pk[crypto_sign_PUBLICKEYBYTES]) {
+    unsigned char wrap[crypto_secretbox_KEYBYTES], sealed[SEALED_LEN];
+    SG_ASSERT_INIT();
+    unsigned char *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
     if (!sk) return sg_error_new("out of memory");
-    sg_error *err = sg_dist_derive_key(db_path, store, WRAP_PURPOSE, wrap);
+    sg_error *err = sg_keys_derive_for_db(store, db_path, WRAP_PURPOSE, wrap, sizeof wrap);
     if (!err) {
         crypto_sign_keypair(pk, sk);
         randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
-        crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, sk, SG_ED25519_SK_BYTES, sealed, wrap);
+        crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, sk, crypto_sign_SECRETKEYBYTES, sealed,
+                              wrap);
         err = sg_store_release_key_insert(store, pk, sealed, sizeof sealed, sg_now_ms());
     }
     sodium_memzero(wrap, sizeof wrap);
@@ -180,8 +163,9 @@ sg_error *sg_release_key_create(sg_store *store, const char *db_path, unsigned c
     return err;
 }
 
-sg_error *sg_release_key_load(sg_store *store, const char *db_path, unsigned char pk[SG_ED25519_PK_BYTES],
-                              unsigned char sk[SG_ED25519_SK_BYTES]) {
+sg_error *sg_release_key_load(sg_store *store, const char *db_path,
+                              unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+                              unsigned char sk[crypto_sign_SECRETKEYBYTES]) {
     unsigned char *sealed = NULL;
     size_t n = 0;
     bool found = false;
@@ -190,19 +174,19 @@ sg_error *sg_release_key_load(sg_store *store, const char *db_path, unsigned cha
     if (!found)
         return sg_error_new("no release key in %s: run `stagegate release keygen --db %s -o release.pub`",
                             db_path, db_path);
-    unsigned char wrap[32];
-    err = sg_dist_derive_key(db_path, store, WRAP_PURPOSE, wrap);
+    unsigned char wrap[crypto_secretbox_KEYBYTES];
+    err = sg_keys_derive_for_db(store, db_path, WRAP_PURPOSE, wrap, sizeof wrap);
     if (!err && n != SEALED_LEN)
         err = sg_error_new("stored release key has %zu bytes, expected %d", n, SEALED_LEN);
     if (!err && crypto_secretbox_open_easy(sk, sealed + crypto_secretbox_NONCEBYTES,
                                            n - crypto_secretbox_NONCEBYTES, sealed, wrap) != 0)
         err = sg_error_new(
             "the release key cannot be decrypted: %s.key is not the key file it was created with", db_path);
-    unsigned char derived[SG_ED25519_PK_BYTES];
+    unsigned char derived[crypto_sign_PUBLICKEYBYTES];
     if (!err &&
         (crypto_sign_ed25519_sk_to_pk(derived, sk) != 0 || sodium_memcmp(derived, pk, sizeof derived) != 0))
         err = sg_error_new("the stored release key does not match its public key");
-    if (err) sodium_memzero(sk, SG_ED25519_SK_BYTES);
+    if (err) sodium_memzero(sk, crypto_sign_SECRETKEYBYTES);
     sodium_memzero(wrap, sizeof wrap);
     free(sealed);
     return err;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/check.h"
+
 typedef struct {
     int used, id, slot, prefilled, cancelled;
     int *tokens; /* prompt then generated */
@@ -23,6 +25,7 @@ typedef struct {
 } seq;
 
 struct sg_batch {
+    sg_thread_owner owner; /* bound by the first add or step: every later call comes from it */
     sg_gpt2 *model;
     int cap, vocab, next_id, n_running;
     seq *seqs;     /* [cap] */
@@ -87,6 +90,8 @@ static seq *find(sg_batch *b, int id) {
 
 sg_error *sg_batch_add(sg_batch *b, const int *prompt, int n_prompt, const sg_generation_params *p,
                        int *seq_id) {
+    SG_ASSERT_THREAD(b->owner);
+    SG_ASSERT(prompt && p && seq_id, "a prompt, its parameters and where to put the id");
     const sg_gpt2_config *c = sg_gpt2_config_of(b->model);
     if (n_prompt < 1) return sg_error_new("batch: the prompt is empty (GPT-2 needs at least one token)");
     if (n_prompt >= c->n_ctx)
@@ -101,8 +106,8 @@ sg_error *sg_batch_add(sg_batch *b, const int *prompt, int n_prompt, const sg_ge
         return sg_error_new("batch: %d stop sequences (at most %d)", p->n_stop, SG_MAX_STOP);
     for (int i = 0; i < p->n_stop; i++)
         if (!p->stop[i] || p->stop_len[i] < 1) return sg_error_new("batch: stop sequence %d is empty", i);
-    if (p->logprobs < 0 || p->logprobs > 5)
-        return sg_error_new("batch: logprobs must be in 0..5, got %d", p->logprobs);
+    if (p->logprobs < 0 || p->logprobs > SG_MAX_LOGPROBS)
+        return sg_error_new("batch: logprobs must be in 0..%d, got %d", SG_MAX_LOGPROBS, p->logprobs);
     seq *s = NULL;
     for (int i = 0; i < b->cap && !s; i++)
         if (!b->seqs[i].used) s = &b->seqs[i];
@@ -133,11 +138,13 @@ sg_error *sg_batch_add(sg_batch *b, const int *prompt, int n_prompt, const sg_ge
 }
 
 void sg_batch_set_processor(sg_batch *b, int seq_id, sg_logits_processor processor) {
+    SG_ASSERT_THREAD(b->owner);
     seq *s = find(b, seq_id);
     if (s) sg_sampler_add_processor(&s->sampler, processor);
 }
 
 void sg_batch_cancel(sg_batch *b, int seq_id) {
+    SG_ASSERT_THREAD(b->owner);
     seq *s = find(b, seq_id);
     if (s) s->cancelled = 1;
 }
@@ -175,6 +182,8 @@ static void sample_one(sg_batch *b, seq *s, float *logits, sg_batch_event *ev) {
 }
 
 sg_error *sg_batch_step(sg_batch *b, sg_batch_event *events, int *n_events) {
+    SG_ASSERT_THREAD(b->owner);
+    SG_ASSERT(events && n_events, "room for one event per running sequence");
     int ne = 0;
     *n_events = 0;
     /* Cancelled, or nothing to generate at all. */

@@ -15,7 +15,7 @@
 #include "engine/gpt2.h"
 #include "engine/sampler.h"
 
-#define SG_MAX_STOP 4
+#define SG_MAX_STOP 4 /* stop sequences per sequence (OpenAI's limit too) */
 
 typedef enum {
     SG_FINISH_NONE = 0, /* still running */
@@ -33,7 +33,7 @@ typedef struct {
     int stop_len[SG_MAX_STOP];
     int n_stop;
     int eot_token; /* end-of-text id, -1 for none */
-    int logprobs;  /* 0..5 top alternatives per token */
+    int logprobs;  /* 0..SG_MAX_LOGPROBS top alternatives per token */
 } sg_generation_params;
 
 /* What one step produced for one sequence. */
@@ -43,9 +43,9 @@ typedef struct {
      * cancelled, max_tokens 0, or every token banned by a processor). A stop
      * sequence's tokens are output: a caller hiding them holds back text. */
     int token;
-    float logprob;     /* log p(token) under the unmodified distribution */
-    int top_tokens[5]; /* the `logprobs` most likely alternatives */
-    float top_logprobs[5];
+    float logprob;                   /* log p(token) under the unmodified distribution */
+    int top_tokens[SG_MAX_LOGPROBS]; /* the `logprobs` most likely alternatives */
+    float top_logprobs[SG_MAX_LOGPROBS];
     sg_finish_reason finish; /* != NONE: the sequence has left the batch */
 } sg_batch_event;
 

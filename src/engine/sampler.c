@@ -230,7 +230,7 @@ void sg_logprobs(const float *logits, int vocab, int token, int k, float *logpro
     for (int i = 0; i < vocab; i++) sum += expf(logits[i] - mx);
     double lse = mx + log(sum);
     if (logprob) *logprob = token >= 0 && token < vocab ? (float)(logits[token] - lse) : -INFINITY;
-    if (k > 5) k = 5;
+    if (k > SG_MAX_LOGPROBS) k = SG_MAX_LOGPROBS;
     int n = 0;
     for (int i = 0; i < vocab && k > 0; i++) {
         if (n == k && !before(logits, i, top_tokens[n - 1])) continue;

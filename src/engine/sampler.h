@@ -56,8 +56,11 @@ int sg_sampler_add_processor(sg_sampler *s, sg_logits_processor p);
  * the result is -1. */
 int sg_sampler_sample(sg_sampler *s, float *logits, const int *tokens, int n_tokens);
 
-/* log p(token) under softmax(logits), and the k (0..5) most likely ids with
- * their log-probabilities, most likely first. */
+/* At most this many alternatives per token (OpenAI's `logprobs` limit). */
+#define SG_MAX_LOGPROBS 5
+
+/* log p(token) under softmax(logits), and the k (0..SG_MAX_LOGPROBS) most
+ * likely ids with their log-probabilities, most likely first. */
 void sg_logprobs(const float *logits, int vocab, int token, int k, float *logprob, int *top_tokens,
                  float *top_logprobs);
 

@@ -6,14 +6,14 @@
  * (per session, per network prefix, for the whole demo), the reasons a
  * visitor may flag an output for, and the texts the page shows.
  *
- * The policy loader (policy.c) hands the section's YAML node to
- * sg_policy_demo_parse through an sg_policy_reader: its own scalar readers
- * and error reporting, so every problem reads FILE:LINE:COL like any other
- * key. docs/POLICY.md documents the keys. */
+ * The policy loader (policy_load.c) hands the section's YAML node to
+ * sg_policy_demo_parse, which reads it through base/yaml_doc.h like every
+ * other section, so every problem reads FILE:LINE:COL. docs/POLICY.md
+ * documents the keys. */
 #ifndef SG_POLICY_DEMO_H
 #define SG_POLICY_DEMO_H
 
-#include <yaml.h>
+#include "base/yaml_doc.h"
 
 #include "release/policy.h"
 
@@ -42,28 +42,11 @@ typedef struct sg_policy_demo {
     int paused;          /* the operator paused the demo */
 } sg_policy_demo;
 
-/* The loader's readers, so that this file shares its error format. Each
- * returns 1 on success; on failure the error is already reported. */
-typedef struct {
-    void *ctx;
-    void (*error)(void *ctx, const yaml_node_t *n, const char *message);
-    /* mapping n's values for `keys` (NULL when absent); unknown keys warn, duplicates error */
-    int (*collect)(void *ctx, const yaml_node_t *n, const char *what, const char *const *keys, int nkeys,
-                   yaml_node_t **vals, yaml_node_t **knodes);
-    int (*string)(void *ctx, const yaml_node_t *n, const char *key, char **out);
-    int (*integer)(void *ctx, const yaml_node_t *n, const char *key, long lo, long hi, long *out);
-    int (*number)(void *ctx, const yaml_node_t *n, const char *key, double *out);
-    int (*boolean)(void *ctx, const yaml_node_t *n, const char *key, int *out);
-    int (*strings)(void *ctx, const yaml_node_t *n, const char *key, char ***out, int *count);
-    const yaml_node_t *(*item)(void *ctx, const yaml_node_t *seq, int i); /* i-th item of a sequence */
-} sg_policy_reader;
-
 /* Parses `demo:` into *out (allocated; NULL on out of memory) and checks it
  * against the rest of the policy (stages and models already parsed): the
  * models exist, the audience is served with model access `hosted` or above
  * at some stage, bounds are ordered and defaults inside them. */
-void sg_policy_demo_parse(const sg_policy_reader *r, const yaml_node_t *n, const sg_policy *p,
-                          sg_policy_demo **out);
+void sg_policy_demo_parse(sg_yaml_doc *y, const yaml_node_t *n, const sg_policy *p, sg_policy_demo **out);
 void sg_policy_demo_free(sg_policy_demo *d);
 
 /* Is the demo open at `stage`: a demo section, model access `hosted` or

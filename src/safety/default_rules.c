@@ -169,15 +169,15 @@ static char *pii_patterns[] = {
 };
 
 static sg_filter_category categories[] = {
-    {"violence", violence, N(violence), 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1},
-    {"hate", hate, N(hate), 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1},
+    {"violence", violence, N(violence), 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0},
+    {"hate", hate, N(hate), 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0},
     {"harassment", harassment, N(harassment), 0, 0, harassment_allow, N(harassment_allow), SG_FILTER_BLOCK, 0,
-     1, 1},
-    {"self-harm", self_harm, N(self_harm), 0, 0, 0, 0, SG_FILTER_HARDCODED, 0, 1, 1},
-    {"sexual", sexual, N(sexual), 0, 0, sexual_allow, N(sexual_allow), SG_FILTER_BLOCK, 0, 1, 1},
-    {"illicit", illicit, N(illicit), 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1},
-    {"spam/phishing", spam, N(spam), 0, 0, 0, 0, SG_FILTER_FLAG, 0, 1, 1},
-    {"pii", 0, 0, pii_patterns, N(pii_patterns), 0, 0, SG_FILTER_REDACT, 0, 1, 1},
+     1, 1, 0},
+    {"self-harm", self_harm, N(self_harm), 0, 0, 0, 0, SG_FILTER_HARDCODED, 0, 1, 1, 0},
+    {"sexual", sexual, N(sexual), 0, 0, sexual_allow, N(sexual_allow), SG_FILTER_BLOCK, 0, 1, 1, 0},
+    {"illicit", illicit, N(illicit), 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0},
+    {"spam/phishing", spam, N(spam), 0, 0, 0, 0, SG_FILTER_FLAG, 0, 1, 1, 0},
+    {"pii", 0, 0, pii_patterns, N(pii_patterns), 0, 0, SG_FILTER_REDACT, 0, 1, 1, 0},
 };
 
 static sg_filter_rules rules = {categories, N(categories), 0, 0, 0};

@@ -3,9 +3,12 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/check.h"
+#include "base/utf8.h"
 #include "safety/matcher.h"
 #include "safety/normalize.h"
 
@@ -16,12 +19,16 @@ typedef struct {
     int on_input, on_output;
 } category;
 
-typedef struct {
+struct sg_filter_pattern {
     pcre2_code *code;
+    const char *kind; /* "pattern", or the built-in detector's name */
+    int luhn;         /* card numbers: digits must pass the Luhn check */
+    int min_digits;   /* phone numbers: at least this many digits */
+};
+
+typedef struct {
+    sg_filter_pattern pat;
     int category;
-    const char *kind;
-    int luhn;       /* card numbers: digits must pass the Luhn check */
-    int min_digits; /* phone numbers: at least this many digits */
 } regex;
 
 struct sg_filter {
@@ -70,7 +77,7 @@ void sg_filter_free(sg_filter *f) {
     sg_normalizer_free(f->nz);
     sg_matcher_free(f->terms);
     free(f->term_cat);
-    for (int i = 0; i < f->n_rx; i++) pcre2_code_free(f->rx[i].code);
+    for (int i = 0; i < f->n_rx; i++) pcre2_code_free(f->rx[i].pat.code);
     free(f->rx);
     free(f);
 }
@@ -105,22 +112,86 @@ static sg_error *add_term(sg_filter *f, const char *term, int cat, int allow) {
     return NULL;
 }
 
-static sg_error *add_regex(sg_filter *f, const char *src, int cat, const char *kind, int luhn,
-                           int min_digits) {
+static sg_error *compile_rx(const char *src, pcre2_code **out, size_t *offset) {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof msg);
-        return sg_error_new("pattern '%s': %s at offset %zu", src, (char *)msg, (size_t)off);
+    *out = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code,
+                         &off, NULL);
+    if (*out) return NULL;
+    if (code == PCRE2_ERROR_HEAP_FAILED) {
+        *offset = SIZE_MAX;
+        return sg_error_new("out of memory");
     }
-    f->rx[f->n_rx++] = (regex){re, cat, kind, luhn, min_digits};
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(code, msg, sizeof msg) < 0) strcpy((char *)msg, "invalid pattern");
+    *offset = (size_t)off;
+    return sg_error_new("%s", (char *)msg);
+}
+
+sg_error *sg_filter_pattern_compile(const char *src, sg_filter_pattern **out, size_t *offset) {
+    SG_ASSERT(src && out && offset, "a pattern and where to put it");
+    *out = NULL;
+    *offset = SIZE_MAX;
+    sg_filter_pattern p = {NULL, "pattern", 0, 0};
+    const char *rx = src;
+    if (!strcmp(src, "builtin:email"))
+        rx = EMAIL_RX, p.kind = "email";
+    else if (!strcmp(src, "builtin:phone"))
+        rx = PHONE_RX, p.kind = "phone", p.min_digits = 8;
+    else if (!strcmp(src, "builtin:card_number"))
+        rx = CARD_RX, p.kind = "card_number", p.luhn = 1, p.min_digits = 13;
+    else if (!strncmp(src, "builtin:", 8)) {
+        *offset = 0;
+        return sg_error_new("unknown built-in detector '%s'", src);
+    }
+    sg_filter_pattern *r = malloc(sizeof *r);
+    if (!r) return sg_error_new("out of memory");
+    size_t off;
+    sg_error *err = compile_rx(rx, &p.code, &off);
+    if (err) {
+        free(r);
+        /* A built-in expression always compiles: its failure is never the pattern's. */
+        *offset = rx == src ? off : SIZE_MAX;
+        return err;
+    }
+    *r = p;
+    *out = r;
+    return NULL;
+}
+
+void sg_filter_pattern_free(sg_filter_pattern *p) {
+    if (!p) return;
+    pcre2_code_free(p->code);
+    free(p);
+}
+
+/* Adds pattern `src` of category `cat`: a copy of `compiled` if the rules
+ * carry it, else compiled here. */
+static sg_error *add_pattern(sg_filter *f, const char *src, const sg_filter_pattern *compiled, int cat) {
+    regex r = {{0}, cat};
+    if (compiled) {
+        r.pat = *compiled;
+        r.pat.code = pcre2_code_copy(compiled->code);
+        if (!r.pat.code) return sg_error_new("out of memory");
+    } else {
+        sg_filter_pattern *p;
+        size_t off;
+        sg_error *err = sg_filter_pattern_compile(src, &p, &off);
+        if (err && off != SIZE_MAX && strncmp(src, "builtin:", 8)) {
+            sg_error *e = sg_error_new("pattern '%s': %s at offset %zu", src, sg_error_message(err), off);
+            sg_error_free(err);
+            return e;
+        }
+        if (err) return err;
+        r.pat = *p;
+        free(p); /* its code now belongs to r */
+    }
+    f->rx[f->n_rx++] = r;
     return NULL;
 }
 
 sg_error *sg_filter_new(const sg_filter_rules *rules, sg_filter **out) {
+    SG_ASSERT(rules && out, "rules and where to put the filter");
     *out = NULL;
     sg_filter *f = calloc(1, sizeof *f);
     if (!f) return sg_error_new("out of memory");
@@ -155,19 +226,8 @@ sg_error *sg_filter_new(const sg_filter_rules *rules, sg_filter **out) {
             err = sg_error_new("category '%s': action hardcoded needs a response", fc->name);
         for (int i = 0; i < rc->n_terms && !err; i++) err = add_term(f, rc->terms[i], c, 0);
         for (int i = 0; i < rc->n_allow && !err; i++) err = add_term(f, rc->allow[i], c, 1);
-        for (int i = 0; i < rc->n_patterns && !err; i++) {
-            const char *p = rc->patterns[i];
-            if (!strcmp(p, "builtin:email"))
-                err = add_regex(f, EMAIL_RX, c, "email", 0, 0);
-            else if (!strcmp(p, "builtin:phone"))
-                err = add_regex(f, PHONE_RX, c, "phone", 0, 8);
-            else if (!strcmp(p, "builtin:card_number"))
-                err = add_regex(f, CARD_RX, c, "card_number", 1, 13);
-            else if (!strncmp(p, "builtin:", 8))
-                err = sg_error_new("unknown built-in detector '%s'", p);
-            else
-                err = add_regex(f, p, c, "pattern", 0, 0);
-        }
+        for (int i = 0; i < rc->n_patterns && !err; i++)
+            err = add_pattern(f, rc->patterns[i], rc->compiled ? rc->compiled[i] : NULL, c);
         if (err) err = sg_error_wrap(err, "content filter category '%s'", fc->name);
     }
     if (!err) err = sg_matcher_build(f->terms);
@@ -248,12 +308,12 @@ static int count_digits(const char *s, size_t n) {
 
 static sg_error *scan_regex(const sg_filter *f, const regex *r, const char *text, size_t len,
                             sg_filter_matches *out) {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->code, NULL);
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->pat.code, NULL);
     if (!md) return sg_error_new("out of memory");
     sg_error *err = NULL;
     PCRE2_SIZE at = 0;
     while (at <= len && !err) {
-        int rc = pcre2_match(r->code, (PCRE2_SPTR)text, len, at, 0, md, NULL);
+        int rc = pcre2_match(r->pat.code, (PCRE2_SPTR)text, len, at, 0, md, NULL);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
@@ -264,12 +324,13 @@ static sg_error *scan_regex(const sg_filter *f, const regex *r, const char *text
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t s = ov[0], e = ov[1];
         int ok = e > s;
-        if (ok && r->luhn) ok = luhn_ok(text + s, e - s);
-        if (ok && r->min_digits) ok = count_digits(text + s, e - s) >= r->min_digits;
+        if (ok && r->pat.luhn) ok = luhn_ok(text + s, e - s);
+        if (ok && r->pat.min_digits) ok = count_digits(text + s, e - s) >= r->pat.min_digits;
         if (ok)
-            err = push_match(out, (sg_filter_match){r->category, f->cats[r->category].action, s, e, r->kind});
+            err = push_match(out,
+                             (sg_filter_match){r->category, f->cats[r->category].action, s, e, r->pat.kind});
         at = e > s ? e : s + 1;
-        while (at < len && ((unsigned char)text[at] & 0xC0) == 0x80) at++;
+        while (at < len && sg_utf8_is_continuation((unsigned char)text[at])) at++;
     }
     pcre2_match_data_free(md);
     return err;
@@ -283,6 +344,7 @@ static int cmp_match(const void *a, const void *b) {
 }
 
 sg_error *sg_filter_scan(const sg_filter *f, const char *text, size_t len, int side, sg_filter_matches *out) {
+    SG_ASSERT(f && (text || !len) && out, "a filter, the text and where to put the matches");
     memset(out, 0, sizeof *out);
     sg_norm_text words, joined;
     sg_error *err = sg_normalize(f->nz, text, len, SG_NORM_WORDS, &words);
@@ -467,7 +529,7 @@ static sg_error *release(sg_filter_stream *s, int finishing, sg_filter_chunk *ou
             }
         if (r == 0 && s->len > 4 * s->f->hold) { /* one endless word: cut at a character boundary */
             r = limit;
-            while (r > 0 && ((unsigned char)s->pending[r] & 0xC0) == 0x80) r--;
+            while (r > 0 && sg_utf8_is_continuation((unsigned char)s->pending[r])) r--;
         }
     }
     for (int moved = 1; moved;) {

@@ -36,7 +36,18 @@ typedef struct {
     size_t n, cap;
 } sg_filter_matches;
 
-/* Compiles `rules` (which the filter copies; the caller keeps ownership). */
+/* One pattern compiled the way every scan matches it: "builtin:email",
+ * "builtin:phone" or "builtin:card_number" selects a built-in detector,
+ * anything else is a PCRE2 expression (UTF; bytes of the text that are not
+ * valid UTF-8 never match). The one place a pattern is compiled. On error the
+ * message is PCRE2's own ("missing closing parenthesis") or names the unknown
+ * detector, and *offset is the byte offset in `src` where compiling stopped;
+ * *offset is SIZE_MAX when the error is not the pattern's (out of memory). */
+sg_error *sg_filter_pattern_compile(const char *src, sg_filter_pattern **out, size_t *offset) SG_MUST_CHECK;
+void sg_filter_pattern_free(sg_filter_pattern *p);
+
+/* Compiles `rules` (which the filter copies; the caller keeps ownership). A
+ * category's `compiled` patterns are copied, not compiled again. */
 sg_error *sg_filter_new(const sg_filter_rules *rules, sg_filter **out) SG_MUST_CHECK;
 void sg_filter_free(sg_filter *f);
 

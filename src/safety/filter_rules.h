@@ -1,7 +1,12 @@
 /* filter_rules.h — the content-filter rules a policy declares, as plain data.
- * The policy module fills these from YAML; the filter module compiles them. */
+ * The policy module fills these from YAML; the filter module compiles them.
+ * Patterns are compiled once: the policy loader compiles each with
+ * sg_filter_pattern_compile (filter.h) to report errors at their line and
+ * column, keeps the results in `compiled`, and sg_filter_new reuses them. */
 #ifndef SG_FILTER_RULES_H
 #define SG_FILTER_RULES_H
+
+typedef struct sg_filter_pattern sg_filter_pattern; /* one compiled pattern (filter.h) */
 
 typedef enum {
     SG_FILTER_BLOCK,     /* refuse (input) or end the completion with finish_reason content_filter */
@@ -19,9 +24,10 @@ typedef struct {
     char **allow; /* allow-listed words/phrases that contain a term but are fine ("Scunthorpe") */
     int n_allow;
     sg_filter_action action;
-    char *response; /* the text for SG_FILTER_HARDCODED */
-    int on_input;   /* applies to prompts */
-    int on_output;  /* applies to completions */
+    char *response;               /* the text for SG_FILTER_HARDCODED */
+    int on_input;                 /* applies to prompts */
+    int on_output;                /* applies to completions */
+    sg_filter_pattern **compiled; /* NULL, or patterns[i] compiled (owned by whoever filled the rules) */
 } sg_filter_category;
 
 typedef struct {

@@ -4,10 +4,12 @@
 #include <sodium.h>
 #include <stdlib.h>
 
+#include "base/init.h"
+
 sg_error *sg_moderate(const sg_filter *f, const char *const *inputs, const size_t *lens, int n,
                       const char *model, json_t **out) {
     *out = NULL;
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     unsigned char rnd[12];
     char id[5 + 2 * sizeof rnd + 1] = "modr-";
     randombytes_buf(rnd, sizeof rnd);

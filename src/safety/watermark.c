@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
+
 struct sg_watermark {
     unsigned char *key; /* sodium_malloc'd, SG_WATERMARK_KEY_BYTES */
     double gamma, delta;
@@ -17,7 +19,7 @@ sg_error *sg_watermark_new(const unsigned char key[SG_WATERMARK_KEY_BYTES], doub
     *out = NULL;
     if (!(gamma > 0 && gamma < 1)) return sg_error_new("watermark gamma must be in (0, 1), got %g", gamma);
     if (!(delta >= 0 && isfinite(delta))) return sg_error_new("watermark delta must be >= 0, got %g", delta);
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     sg_watermark *wm = calloc(1, sizeof *wm);
     if (!wm || !(wm->key = sodium_malloc(SG_WATERMARK_KEY_BYTES))) {
         free(wm);

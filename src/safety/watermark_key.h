@@ -2,7 +2,7 @@
  *
  * The key is never written anywhere: it is derived on demand from the
  * store's secret hashing key (the "DB.key" file beside the database, created
- * with mode 0600 by the access module) with keyed BLAKE2b over a fixed
+ * with mode 0600 by the access module) by sg_keys_derive over a fixed
  * purpose string, so it is independent of every other use of that secret and
  * stays out of the database and the policy file. Rotating DB.key rotates it. */
 #ifndef SG_WATERMARK_KEY_H

@@ -2,12 +2,16 @@
  * path every completion takes.
  *
  *   POST /v1/completions   auth (401) -> policy decision at the current stage
- *                          (403 naming model and stage) -> reserve prompt +
- *                          max_tokens from the key's buckets (429 + retry-after)
- *                          -> queue for the model's batch (503 when full) ->
- *                          generate (JSON, or SSE with stream: true) -> refund
- *                          the unused tokens -> audit record committed -> reply
+ *                          (403 naming model and stage) -> input guard (400
+ *                          content_filter, or a hard-coded response) -> reserve
+ *                          prompt + max_tokens from the key's buckets (429 +
+ *                          retry-after) -> queue for the model's batch (503
+ *                          when full) -> generate (JSON, or SSE with stream:
+ *                          true) through the output filter -> refund the
+ *                          unused tokens -> audit record committed -> reply
  *   GET  /v1/models        the models the caller's key may use now
+ *   POST /v1/moderations, /v1/detect, /v1/flags
+ *                          the safety endpoints (server/guard.h), as the stage enables them
  *   GET  /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL
  *                          the release documents (eval/cards.h) where the
  *                          current stage releases their component group
@@ -16,14 +20,19 @@
  *   GET  /healthz          liveness and the current stage
  *   GET  /metrics          Prometheus text
  *
- * x-ratelimit-* headers go out on every authenticated answer. The policy can
- * be reloaded while serving: a new one is swapped in only if it loads
- * cleanly; requests in flight finish under the policy they started with.
- * A watcher thread polls the store's release version (release/stages.h)
- * every 100 ms: a stage move or an incident (suspended audiences and models
- * get 403 naming the incident) applies to the next request, without restart;
- * it also writes the monitoring report (release/report.h) every
- * monitoring_frequency period into DB.reports/. */
+ * The routes are the table in routes.c; a completion's steps are completion.c.
+ * The x-ratelimit-* headers go out on the answers that consult the key's
+ * buckets: a completion once its tokens are reserved or refused (429), a
+ * hard-coded response, and GET /v1/models; not on refusals before that point
+ * (401, 400, 403, 404, 503 model unavailable) nor on the other routes.
+ *
+ * The policy can be reloaded while serving: a new one is swapped in only if
+ * it loads cleanly; requests in flight finish under the policy they started
+ * with (server/policy_ref.h). A watcher thread (server/watcher.h) polls the
+ * store's release version every 100 ms: a stage move or an incident
+ * (suspended audiences and models get 403 naming the incident) applies to the
+ * next request, without restart; it also writes the monitoring report
+ * (release/report.h) every monitoring_frequency period into DB.reports/. */
 #ifndef SG_API_H
 #define SG_API_H
 
@@ -66,9 +75,9 @@ typedef struct {
     uint64_t keys[2];
 } sg_api_caller;
 
-/* POST /v1/completions for `caller` (NULL: the Authorization header's key). */
+/* POST /v1/completions for `caller` (the routing table serves key holders). */
 void sg_server_complete(sg_server *server, sg_http_request *req, const sg_api_caller *caller);
-/* POST /v1/detect and /v1/flags (by req->path) for `who` (NULL: the key). */
+/* POST /v1/detect and /v1/flags (by req->path) for `who`. */
 void sg_server_guard(sg_server *server, sg_http_request *req, const sg_principal *who);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +148,8 @@ sg_error *sg_guard_filter_output(const sg_guard *g, const char *text, size_t len
 
 /* ---- routes -------------------------------------------------------------------- */
 
-static void audit(const sg_guard_ctx *ctx, const char *model, const char *decision, const char *reason,
-                  int64_t *seq) {
+static void audit(const sg_guard_ctx *ctx, const char *model, sg_audit_sink_decision decision,
+                  const char *reason, int64_t *seq) {
     sg_audit_event e = {0};
     e.key_id = ctx->who->key_id;
     e.audience = ctx->who->audience;
@@ -161,47 +162,68 @@ static void audit(const sg_guard_ctx *ctx, const char *model, const char *decisi
     sg_audit_sink_write(ctx->store, &e);
 }
 
-/* 403 when `protocol` is off at the current stage; returns 1 when it is on. */
-static int protocol_on(const sg_guard_ctx *ctx, sg_http_request *req, const char *protocol,
-                       const char *what) {
-    if (sg_policy_protocol_enabled(ctx->policy, ctx->stage, protocol)) return 1;
+/* A 400 or 404 of these routes, naming `param`; not an access decision, so not audited. */
+static sg_api_error *refuse(int status, const char *param, const char *code, const char *fmt, ...)
+    SG_PRINTF(4, 5);
+static sg_api_error *refuse(int status, const char *param, const char *code, const char *fmt, ...) {
+    char msg[SG_API_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return sg_api_error_new(status, SG_API_INVALID_REQUEST, param, code, SG_AUDIT_NONE, "%s", msg);
+}
+
+/* NULL when `protocol` is on at the current stage, else a 403 (audited here). */
+static sg_api_error *protocol_off(const sg_guard_ctx *ctx, const char *protocol, const char *what) {
+    if (sg_policy_protocol_enabled(ctx->policy, ctx->stage, protocol)) return NULL;
     char why[300];
     snprintf(why, sizeof why, "%s is not available at stage '%s' (safety protocol '%s' is off)", what,
              ctx->stage_name, protocol);
-    sg_http_respond_error(req, 403, "permission_denied", NULL, "protocol_disabled", "%s", why);
-    audit(ctx, NULL, "403", why, NULL);
-    return 0;
+    audit(ctx, NULL, SG_AUDIT_FORBIDDEN, why, NULL);
+    return sg_api_error_new(403, SG_API_PERMISSION_DENIED, NULL, "protocol_disabled", SG_AUDIT_NONE, "%s",
+                            why);
 }
 
-static json_t *parse_body(sg_http_request *req) {
+/* The body as a JSON object into *out; with `allowed` (NULL-terminated), a
+ * key not in it is refused, naming it. */
+static sg_api_error *parse_body(const sg_http_request *req, const char *const *allowed, json_t **out) {
     json_error_t jerr;
     json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!body) {
-        sg_http_respond_error(req, 400, "invalid_request_error", NULL, "invalid_json",
-                              "we could not parse the JSON body of your request: %s at line %d, column %d",
-                              jerr.text, jerr.line, jerr.column);
-        return NULL;
-    }
+    if (!body)
+        return refuse(400, NULL, "invalid_json",
+                      "we could not parse the JSON body of your request: %s at line %d, column %d", jerr.text,
+                      jerr.line, jerr.column);
     if (!json_is_object(body)) {
         json_decref(body);
-        sg_http_respond_error(req, 400, "invalid_request_error", NULL, "invalid_json",
-                              "the request body must be a JSON object");
-        return NULL;
+        return refuse(400, NULL, "invalid_json", "the request body must be a JSON object");
     }
-    return body;
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        int known = !allowed;
+        for (int i = 0; allowed && allowed[i] && !known; i++) known = !strcmp(key, allowed[i]);
+        if (!known) {
+            sg_api_error *refused = refuse(400, key, NULL, "unknown parameter '%s'", key);
+            json_decref(body);
+            return refused;
+        }
+    }
+    *out = body;
+    return NULL;
 }
 
-void sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req) {
-    if (!protocol_on(ctx, req, "moderation_api", "the moderation endpoint")) return;
-    json_t *body = parse_body(req);
-    if (!body) return;
+sg_api_error *sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req) {
+    json_t *body = NULL;
+    sg_api_error *refused = protocol_off(ctx, "moderation_api", "the moderation endpoint");
+    if (refused || (refused = parse_body(req, NULL, &body))) return refused;
     json_t *out = NULL;
     sg_error *err = sg_moderate_request(ctx->guard->filter, body, "stagegate-filter", &out);
     json_decref(body);
     if (err) {
-        sg_http_respond_error(req, 400, "invalid_request_error", NULL, NULL, "%s", sg_error_message(err));
+        refused = refuse(400, NULL, NULL, "%s", sg_error_message(err));
         sg_error_free(err);
-        return;
+        return refused;
     }
     int flagged = 0;
     json_t *results = json_object_get(out, "results"), *r;
@@ -209,32 +231,24 @@ void sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_array_foreach(results, i, r) flagged += json_is_true(json_object_get(r, "flagged"));
     char why[64];
     snprintf(why, sizeof why, "moderation: %zu input(s), %d flagged", json_array_size(results), flagged);
-    audit(ctx, NULL, "moderation", why, NULL);
+    audit(ctx, NULL, SG_AUDIT_MODERATION, why, NULL);
     sg_http_respond_json(req, 200, out);
+    return NULL;
 }
 
-void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
-    if (!protocol_on(ctx, req, "detection", "the detection endpoint")) return;
-    json_t *body = parse_body(req);
-    if (!body) return;
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        if (strcmp(key, "text") && strcmp(key, "model")) {
-            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'",
-                                  key);
-            json_decref(body);
-            return;
-        }
-    }
+sg_api_error *sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
+    json_t *body = NULL;
+    static const char *const keys[] = {"text", "model", NULL};
+    sg_api_error *refused = protocol_off(ctx, "detection", "the detection endpoint");
+    if (refused || (refused = parse_body(req, keys, &body))) return refused;
     json_t *jt = json_object_get(body, "text"), *jm = json_object_get(body, "model");
     if (!json_is_string(jt) || json_string_length(jt) == 0 || (jm && !json_is_string(jm))) {
-        sg_http_respond_error(req, 400, "invalid_request_error", json_is_string(jt) ? "model" : "text", NULL,
-                              json_is_string(jt) && json_string_length(jt)
-                                  ? "'model' must be a string"
-                                  : "'text' is required: a non-empty string");
+        refused =
+            refuse(400, json_is_string(jt) ? "model" : "text", NULL, "%s",
+                   json_is_string(jt) && json_string_length(jt) ? "'model' must be a string"
+                                                                : "'text' is required: a non-empty string");
         json_decref(body);
-        return;
+        return refused;
     }
     /* the model that scores: the one asked for, or the first this key may use now */
     const sg_policy_model *pm = NULL;
@@ -250,12 +264,12 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
                 pm = &ctx->policy->models[i];
     }
     if (!pm) {
-        sg_http_respond_error(req, 404, "invalid_request_error", "model", "model_not_found",
-                              jm ? "the model '%s' does not exist or you do not have access to it"
-                                 : "no model is available to this key at stage '%s'",
-                              jm ? json_string_value(jm) : ctx->stage_name);
+        refused = refuse(404, "model", "model_not_found",
+                         jm ? "the model '%s' does not exist or you do not have access to it"
+                            : "no model is available to this key at stage '%s'",
+                         jm ? json_string_value(jm) : ctx->stage_name);
         json_decref(body);
-        return;
+        return refused;
     }
     sg_model_entry *m = NULL;
     int *ids = NULL, n = 0;
@@ -268,11 +282,11 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     if (!err) err = sg_watermark_detect(ctx->wm, ids, n, SG_GUARD_WM_Z, &ws);
     if (!err) err = sg_zeroshot_score(sg_checkpoint_weights(m->checkpoint), ids, n, 0, &zs);
     if (err) {
-        sg_http_respond_error(req, 400, "invalid_request_error", "text", NULL, "%s", sg_error_message(err));
+        refused = refuse(400, "text", NULL, "%s", sg_error_message(err));
         sg_error_free(err);
         free(ids);
         json_decref(body);
-        return;
+        return refused;
     }
     json_t *o = json_object(), *w = json_object(), *z = json_object();
     json_object_set_new(w, "z", json_real(ws.z));
@@ -300,27 +314,19 @@ void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_object_set_new(o, "verdict", json_string(verdict));
     char why[128];
     snprintf(why, sizeof why, "detect: %d tokens, z=%.2f, %s", n, ws.z, verdict);
-    audit(ctx, pm->name, "detection", why, NULL);
+    audit(ctx, pm->name, SG_AUDIT_DETECTION, why, NULL);
     free(zs.ranks);
     free(ids);
     json_decref(body);
     sg_http_respond_json(req, 200, o);
+    return NULL;
 }
 
-void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
-    if (!protocol_on(ctx, req, "user_feedback_loop", "community flagging")) return;
-    json_t *body = parse_body(req);
-    if (!body) return;
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        if (strcmp(key, "completion_id") && strcmp(key, "category") && strcmp(key, "comment")) {
-            sg_http_respond_error(req, 400, "invalid_request_error", key, NULL, "unknown parameter '%s'",
-                                  key);
-            json_decref(body);
-            return;
-        }
-    }
+sg_api_error *sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
+    json_t *body = NULL;
+    static const char *const keys[] = {"completion_id", "category", "comment", NULL};
+    sg_api_error *refused = protocol_off(ctx, "user_feedback_loop", "community flagging");
+    if (refused || (refused = parse_body(req, keys, &body))) return refused;
     json_t *jid = json_object_get(body, "completion_id"), *jc = json_object_get(body, "category"),
            *jn = json_object_get(body, "comment");
     const char *bad =
@@ -331,13 +337,11 @@ void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
         : jn && (!json_is_string(jn) || json_string_length(jn) >= 1024) ? "comment"
                                                                         : NULL;
     if (bad) {
-        sg_http_respond_error(req, 400, "invalid_request_error", bad, NULL,
-                              !strcmp(bad, "comment")
-                                  ? "'comment' must be a string of under 1024 bytes"
-                                  : "'%s' is required: a non-empty string of under %d bytes",
-                              bad, !strcmp(bad, "category") ? SG_KEY_NAME_MAX : 64);
         json_decref(body);
-        return;
+        if (!strcmp(bad, "comment"))
+            return refuse(400, bad, NULL, "'comment' must be a string of under 1024 bytes");
+        return refuse(400, bad, NULL, "'%s' is required: a non-empty string of under %d bytes", bad,
+                      !strcmp(bad, "category") ? SG_KEY_NAME_MAX : 64);
     }
     sg_flag_record f = {0};
     snprintf(f.completion_id, sizeof f.completion_id, "%s", json_string_value(jid));
@@ -350,14 +354,13 @@ void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
     if (err) {
         sg_log(SG_LOG_ERROR, "flags: %s", sg_error_message(err));
         sg_error_free(err);
-        sg_http_respond_error(req, 500, "server_error", NULL, NULL, "the store is unavailable");
-        return;
+        return sg_api_error_new(500, SG_API_SERVER_ERROR, NULL, NULL, SG_AUDIT_NONE,
+                                "the store is unavailable");
     }
     /* only the key that received a completion may flag it; others learn nothing about it */
     if (!found || owner != ctx->who->key_id) {
-        sg_http_respond_error(req, 404, "invalid_request_error", "completion_id", "completion_not_found",
-                              "no completion '%s' was served to this key", f.completion_id);
-        return;
+        return refuse(404, "completion_id", "completion_not_found",
+                      "no completion '%s' was served to this key", f.completion_id);
     }
     f.key_id = owner;
     f.created_ms = sg_now_ms();
@@ -366,13 +369,13 @@ void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
     if (err) {
         sg_log(SG_LOG_ERROR, "flags: %s", sg_error_message(err));
         sg_error_free(err);
-        sg_http_respond_error(req, 500, "server_error", NULL, NULL, "the flag could not be stored");
-        return;
+        return sg_api_error_new(500, SG_API_SERVER_ERROR, NULL, NULL, SG_AUDIT_NONE,
+                                "the flag could not be stored");
     }
     char why[300];
     snprintf(why, sizeof why, "flag #%lld on %s (audit #%lld): %s", (long long)id, f.completion_id,
              (long long)f.audit_seq, f.category);
-    audit(ctx, NULL, "flagged", why, NULL);
+    audit(ctx, NULL, SG_AUDIT_FLAGGED, why, NULL);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(id));
     json_object_set_new(o, "object", json_string("flag"));
@@ -381,6 +384,7 @@ void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) {
     json_object_set_new(o, "status", json_string("open"));
     json_object_set_new(o, "audit_seq", json_integer(f.audit_seq));
     sg_http_respond_json(req, 201, o);
+    return NULL;
 }
 
 void sg_guard_completion_served(sg_store *store, const char *id, int64_t key_id, int64_t audit_seq) {
@@ -408,7 +412,7 @@ sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy 
              (long long)f.audit_seq, f.category, uphold ? "upheld" : "dismissed");
     sg_audit_event e = {0};
     e.key_id = f.key_id;
-    e.decision = uphold ? "flag_upheld" : "flag_dismissed";
+    e.decision = uphold ? SG_AUDIT_FLAG_UPHELD : SG_AUDIT_FLAG_DISMISSED;
     e.reason = why;
     e.text_mode = SG_AUDIT_TEXT_NONE;
     if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
@@ -427,7 +431,7 @@ sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy 
     snprintf(why, sizeof why,
              "key %lld suspended: %lld upheld flags reached flags.suspend_after = %d (last: flag #%lld)",
              (long long)f.key_id, (long long)counts.upheld, policy->suspend_after_flags, (long long)id);
-    e.decision = "suspended";
+    e.decision = SG_AUDIT_SUSPENDED;
     e.reason = why;
     if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
     sg_warn("%s", why);

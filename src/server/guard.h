@@ -13,7 +13,7 @@
  *
  * An sg_guard is built per loaded policy (its compiled content filter); the
  * route handlers get what they need from the server through sg_guard_ctx, so
- * this module needs neither the HTTP plumbing of api.c nor its locks. */
+ * this module needs neither the router (routes.c) nor the server's locks. */
 #ifndef SG_GUARD_H
 #define SG_GUARD_H
 
@@ -25,6 +25,7 @@
 #include "release/policy.h"
 #include "safety/filter.h"
 #include "safety/watermark.h"
+#include "server/api_error.h"
 #include "server/http.h"
 #include "server/models.h"
 #include "store/store.h"
@@ -80,11 +81,13 @@ typedef struct {
     const sg_watermark *wm; /* the server's watermark (key from the store) */
 } sg_guard_ctx;
 
-/* POST /v1/moderations, /v1/detect, /v1/flags: each answers the request
- * (403 naming the protocol and stage when it is off) and audits. */
-void sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req);
-void sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req);
-void sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req);
+/* POST /v1/moderations, /v1/detect, /v1/flags: each answers the request and
+ * audits it (NULL), or returns the error to answer: a 403 naming the
+ * protocol and stage when it is off (audited here), a 400/404 naming the
+ * parameter, a 500 when the store fails. */
+sg_api_error *sg_guard_moderations(const sg_guard_ctx *ctx, sg_http_request *req) SG_MUST_CHECK;
+sg_api_error *sg_guard_detect(const sg_guard_ctx *ctx, sg_http_request *req) SG_MUST_CHECK;
+sg_api_error *sg_guard_flag(const sg_guard_ctx *ctx, sg_http_request *req) SG_MUST_CHECK;
 
 /* Records which key received completion `id` and its audit record (for flags). */
 void sg_guard_completion_served(sg_store *store, const char *id, int64_t key_id, int64_t audit_seq);

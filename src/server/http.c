@@ -1,5 +1,6 @@
 /* http.c — libmicrohttpd glue: body collection with a size limit, response
- * helpers, OpenAI error shape, disconnect detection, UTF-8 validation. */
+ * helpers (errors in OpenAI's shape, built by server/openai.h), disconnect
+ * detection (see http.h). */
 #include "server/http.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "server/openai.h"
 
 struct sg_http {
     struct MHD_Daemon *daemon;
@@ -133,16 +135,7 @@ void sg_http_respond_error(sg_http_request *req, int status, const char *type, c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *err = json_object();
-    json_object_set_new(err, "message", json_string(msg));
-    json_object_set_new(err, "type", json_string(type));
-    json_object_set_new(err, "param", param ? json_string(param) : json_null());
-    json_object_set_new(err, "code", code ? json_string(code) : json_null());
-    json_t *root = json_object();
-    json_object_set_new(root, "error", err);
-    if (!json_object_get(err, "message")) /* not UTF-8: never echo raw bytes back */
-        json_object_set_new(err, "message", json_string("invalid request"));
-    sg_http_respond_json(req, status, root);
+    sg_http_respond_json(req, status, sg_openai_error(type, param, code, msg));
 }
 
 typedef struct {

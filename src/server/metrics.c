@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/log.h"
+
 #define MAX_SERIES 128
 #define N_BUCKETS 12
 
@@ -113,80 +116,76 @@ void sg_metrics_step(sg_metrics *m, int batch_size) {
     pthread_mutex_unlock(&m->mu);
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} sbuf;
-
-static void put(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(sbuf *s, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(s->buf ? s->buf + s->len : NULL, s->buf ? s->cap - s->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (s->buf && s->len + (size_t)n < s->cap) {
-            s->len += (size_t)n;
-            return;
-        }
-        size_t cap = s->cap ? s->cap * 2 : 4096;
-        while (cap < s->len + (size_t)n + 1) cap *= 2;
-        char *b = realloc(s->buf, cap);
-        if (!b) return;
-        s->buf = b;
-        s->cap = cap;
-    }
+/* Appends to `s` unless an earlier append failed (then *err holds why). */
+static void put(sg_buf *s, sg_error **err, const char *fmt, ...) SG_PRINTF(3, 4);
+static void put(sg_buf *s, sg_error **err, const char *fmt, ...) {
+    if (*err) return;
+    va_list ap;
+    va_start(ap, fmt);
+    *err = sg_buf_vprintf(s, fmt, ap);
+    va_end(ap);
 }
 
 char *sg_metrics_render(sg_metrics *m) {
-    sbuf s = {0};
-    put(&s, "%s", "");
+    sg_buf s;
+    sg_buf_init(&s, 0);
+    sg_error *err = NULL;
     pthread_mutex_lock(&m->mu);
-    put(&s, "# HELP stagegate_requests_total HTTP requests by status and audience.\n"
-            "# TYPE stagegate_requests_total counter\n");
+    put(&s, &err,
+        "# HELP stagegate_requests_total HTTP requests by status and audience.\n"
+        "# TYPE stagegate_requests_total counter\n");
     for (int i = 0; i < m->n_req; i++)
-        put(&s, "stagegate_requests_total{status=\"%d\",audience=\"%s\"} %llu\n", m->req[i].status,
+        put(&s, &err, "stagegate_requests_total{status=\"%d\",audience=\"%s\"} %llu\n", m->req[i].status,
             m->req[i].audience, m->req[i].requests);
-    put(&s,
+    put(&s, &err,
         "# HELP stagegate_prompt_tokens_total Prompt tokens of admitted requests.\n"
         "# TYPE stagegate_prompt_tokens_total counter\n"
         "stagegate_prompt_tokens_total %llu\n",
         m->tokens_in);
-    put(&s,
+    put(&s, &err,
         "# HELP stagegate_completion_tokens_total Generated tokens.\n"
         "# TYPE stagegate_completion_tokens_total counter\n"
         "stagegate_completion_tokens_total %llu\n",
         m->tokens_out);
-    put(&s, "# HELP stagegate_rate_limited_total Requests refused by a rate limit, by audience.\n"
-            "# TYPE stagegate_rate_limited_total counter\n");
+    put(&s, &err,
+        "# HELP stagegate_rate_limited_total Requests refused by a rate limit, by audience.\n"
+        "# TYPE stagegate_rate_limited_total counter\n");
     for (int i = 0; i < m->n_refused; i++)
-        put(&s, "stagegate_rate_limited_total{audience=\"%s\"} %llu\n", m->refused[i].audience,
+        put(&s, &err, "stagegate_rate_limited_total{audience=\"%s\"} %llu\n", m->refused[i].audience,
             m->refused[i].count);
-    put(&s,
+    put(&s, &err,
         "# HELP stagegate_queue_depth Requests waiting for a batch slot.\n"
         "# TYPE stagegate_queue_depth gauge\n"
         "stagegate_queue_depth %ld\n",
         m->queue_depth);
-    put(&s,
+    put(&s, &err,
         "# HELP stagegate_batch_size Sequences currently generating.\n"
         "# TYPE stagegate_batch_size gauge\n"
         "stagegate_batch_size %ld\n",
         m->batch_size);
-    put(&s,
+    put(&s, &err,
         "# HELP stagegate_decode_steps_total Batched decode steps, and the sequences they advanced.\n"
         "# TYPE stagegate_decode_steps_total counter\n"
         "stagegate_decode_steps_total %llu\n"
         "# TYPE stagegate_decode_step_sequences_total counter\n"
         "stagegate_decode_step_sequences_total %llu\n",
         m->steps, m->step_sequences);
-    put(&s, "# HELP stagegate_request_duration_seconds Request latency.\n"
-            "# TYPE stagegate_request_duration_seconds histogram\n");
+    put(&s, &err,
+        "# HELP stagegate_request_duration_seconds Request latency.\n"
+        "# TYPE stagegate_request_duration_seconds histogram\n");
     for (int b = 0; b < N_BUCKETS; b++)
-        put(&s, "stagegate_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[b], m->buckets[b]);
-    put(&s, "stagegate_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", m->lat_count);
-    put(&s, "stagegate_request_duration_seconds_sum %.6f\n", m->lat_sum);
-    put(&s, "stagegate_request_duration_seconds_count %llu\n", m->lat_count);
+        put(&s, &err, "stagegate_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[b],
+            m->buckets[b]);
+    put(&s, &err, "stagegate_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", m->lat_count);
+    put(&s, &err, "stagegate_request_duration_seconds_sum %.6f\n", m->lat_sum);
+    put(&s, &err, "stagegate_request_duration_seconds_count %llu\n", m->lat_count);
     pthread_mutex_unlock(&m->mu);
-    return s.buf;
+    char *text = NULL;
+    if (!err) err = sg_buf_take(&s, &text, NULL);
+    if (err) {
+        sg_log(SG_LOG_ERROR, "rendering the metrics: %s", sg_error_message(err));
+        sg_error_free(err);
+    }
+    sg_buf_free(&s);
+    return text;
 }

@@ -20,7 +20,7 @@ void sg_metrics_add_queue(sg_metrics *m, int delta);
 void sg_metrics_add_batch(sg_metrics *m, int delta);
 void sg_metrics_step(sg_metrics *m, int batch_size); /* one decode step of that many sequences */
 
-/* The exposition text (malloc'd). */
+/* The exposition text (malloc'd; NULL, logged, when it cannot be built). */
 char *sg_metrics_render(sg_metrics *m);
 
 #endif

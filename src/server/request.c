@@ -7,14 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(sg_request_error *err, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(sg_request_error *err, const char *param, const char *fmt, ...) {
-    snprintf(err->param, sizeof err->param, "%s", param ? param : "");
+/* Sets *err to a 400 naming `param`; returns -1. */
+static int fail(sg_api_error **err, const char *param, const char *fmt, ...) SG_PRINTF(3, 4);
+static int fail(sg_api_error **err, const char *param, const char *fmt, ...) {
+    char msg[SG_REQ_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    char name[SG_REQ_PARAM_MAX];
+    snprintf(name, sizeof name, "%s", param ? param : "");
+    *err = sg_api_error_new(400, SG_API_INVALID_REQUEST, name[0] ? name : NULL, NULL, SG_AUDIT_INVALID, "%s",
+                            msg);
     return -1;
 }
 
@@ -39,7 +43,7 @@ static const char *type_name(const json_t *v) {
     return "?";
 }
 
-static int get_number(json_t *v, const char *name, double lo, double hi, double *out, sg_request_error *err) {
+static int get_number(json_t *v, const char *name, double lo, double hi, double *out, sg_api_error **err) {
     if (!json_is_number(v)) return fail(err, name, "'%s' must be a number, not %s", name, type_name(v));
     double x = json_number_value(v);
     if (!isfinite(x) || x < lo || x > hi)
@@ -49,7 +53,7 @@ static int get_number(json_t *v, const char *name, double lo, double hi, double 
 }
 
 static int get_int(json_t *v, const char *name, long long lo, long long hi, long long *out,
-                   sg_request_error *err) {
+                   sg_api_error **err) {
     if (!json_is_integer(v)) return fail(err, name, "'%s' must be an integer, not %s", name, type_name(v));
     long long x = json_integer_value(v);
     if (x < lo || x > hi)
@@ -58,13 +62,13 @@ static int get_int(json_t *v, const char *name, long long lo, long long hi, long
     return 0;
 }
 
-static int get_bool(json_t *v, const char *name, int *out, sg_request_error *err) {
+static int get_bool(json_t *v, const char *name, int *out, sg_api_error **err) {
     if (!json_is_boolean(v)) return fail(err, name, "'%s' must be a boolean, not %s", name, type_name(v));
     *out = json_is_true(v);
     return 0;
 }
 
-static int parse_ids(json_t *arr, sg_prompt *p, sg_request_error *err) {
+static int parse_ids(json_t *arr, sg_prompt *p, sg_api_error **err) {
     size_t n = json_array_size(arr);
     if (n == 0) return fail(err, "prompt", "a token-id prompt must not be empty");
     p->ids = malloc(n * sizeof *p->ids);
@@ -79,7 +83,7 @@ static int parse_ids(json_t *arr, sg_prompt *p, sg_request_error *err) {
     return 0;
 }
 
-static int parse_prompt(json_t *v, sg_completion_request *r, sg_request_error *err) {
+static int parse_prompt(json_t *v, sg_completion_request *r, sg_api_error **err) {
     if (!v) {
         r->prompts[0].text = "";
         r->n_prompts = 1;
@@ -120,7 +124,7 @@ static int parse_prompt(json_t *v, sg_completion_request *r, sg_request_error *e
     return 0;
 }
 
-static int parse_stop(json_t *v, sg_completion_request *r, sg_request_error *err) {
+static int parse_stop(json_t *v, sg_completion_request *r, sg_api_error **err) {
     if (json_is_null(v)) return 0;
     if (json_is_string(v)) {
         if (json_string_length(v) == 0) return fail(err, "stop", "'stop' must not be empty");
@@ -131,8 +135,8 @@ static int parse_stop(json_t *v, sg_completion_request *r, sg_request_error *err
     }
     if (!json_is_array(v))
         return fail(err, "stop", "'stop' must be a string or a list of strings, not %s", type_name(v));
-    if (json_array_size(v) > SG_REQ_MAX_STOP)
-        return fail(err, "stop", "'stop' takes at most %d sequences, got %zu", SG_REQ_MAX_STOP,
+    if (json_array_size(v) > SG_MAX_STOP)
+        return fail(err, "stop", "'stop' takes at most %d sequences, got %zu", SG_MAX_STOP,
                     json_array_size(v));
     for (size_t i = 0; i < json_array_size(v); i++) {
         json_t *e = json_array_get(v, i);
@@ -144,9 +148,9 @@ static int parse_stop(json_t *v, sg_completion_request *r, sg_request_error *err
     return 0;
 }
 
-int sg_completion_request_parse(json_t *root, sg_completion_request *r, sg_request_error *err) {
+static int parse(json_t *root, sg_completion_request *r, sg_api_error **err) {
     memset(r, 0, sizeof *r);
-    memset(err, 0, sizeof *err);
+    *err = NULL;
     r->max_tokens = 16;
     r->temperature = 1;
     r->top_p = 1;
@@ -203,7 +207,7 @@ int sg_completion_request_parse(json_t *root, sg_completion_request *r, sg_reque
             }
         } else if (!strcmp(key, "logprobs")) {
             if (json_is_null(v)) continue;
-            if (get_int(v, key, 0, 5, &i, err)) return -1;
+            if (get_int(v, key, 0, SG_MAX_LOGPROBS, &i, err)) return -1;
             r->logprobs = (int)i;
         } else if (!strcmp(key, "echo")) {
             if (json_is_null(v)) continue;
@@ -240,6 +244,13 @@ int sg_completion_request_parse(json_t *root, sg_completion_request *r, sg_reque
     if (r->n_prompts * r->n > 64)
         return fail(err, "n", "prompts x n = %d choices exceeds the limit of 64", r->n_prompts * r->n);
     return 0;
+}
+
+sg_api_error *sg_completion_request_parse(json_t *root, sg_completion_request *r) {
+    sg_api_error *err = NULL;
+    if (parse(root, r, &err) || err)
+        sg_completion_request_clear(r); /* token ids of the prompts read before the problem */
+    return err;
 }
 
 void sg_completion_request_clear(sg_completion_request *r) {

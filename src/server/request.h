@@ -3,8 +3,8 @@
  * Follows OpenAI's completions parameters: model, prompt (a string, a list
  * of strings, a list of token ids, or a list of such lists), max_tokens
  * (default 16), temperature (0-2, default 1), top_p (0-1, default 1), n,
- * stop (a string or up to 4), seed, stream, stream_options.include_usage,
- * logprobs (0-5), echo, user. Parameters we do not implement are accepted
+ * stop (a string or up to SG_MAX_STOP), seed, stream,
+ * stream_options.include_usage, logprobs (0 to SG_MAX_LOGPROBS), echo, user. Parameters we do not implement are accepted
  * only at their neutral value; unknown keys are refused. Every problem is
  * reported with the offending parameter's name, for a 400 answer. */
 #ifndef SG_REQUEST_H
@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_REQ_MAX_STOP 4
+#include "engine/generate.h"
+#include "server/api_error.h"
+
 #define SG_REQ_MAX_PROMPTS 16
 #define SG_REQ_MAX_N 16
 
@@ -32,8 +34,8 @@ typedef struct {
     int max_tokens;
     double temperature, top_p;
     int n;
-    const char *stop[SG_REQ_MAX_STOP];
-    size_t stop_len[SG_REQ_MAX_STOP];
+    const char *stop[SG_MAX_STOP];
+    size_t stop_len[SG_MAX_STOP];
     int n_stop;
     int has_seed;
     uint64_t seed;
@@ -42,13 +44,13 @@ typedef struct {
     const char *user;
 } sg_completion_request;
 
-typedef struct {
-    char message[256];
-    char param[32];
-} sg_request_error;
+/* Messages and parameter names of the parser's errors are at most this long (with the NUL). */
+#define SG_REQ_MESSAGE_MAX 256
+#define SG_REQ_PARAM_MAX 32
 
-/* Parses `root` (kept alive by the caller). Returns 0, or -1 with *err set. */
-int sg_completion_request_parse(json_t *root, sg_completion_request *out, sg_request_error *err);
+/* Parses `root` (kept alive by the caller). NULL, or a 400 naming the
+ * parameter (audited as "invalid"). */
+sg_api_error *sg_completion_request_parse(json_t *root, sg_completion_request *out) SG_MUST_CHECK;
 void sg_completion_request_clear(sg_completion_request *req);
 
 #endif

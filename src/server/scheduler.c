@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+
+#include "base/check.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -98,6 +100,7 @@ void sg_job_lock(sg_job *job) { pthread_mutex_lock(&job->mu); }
 void sg_job_unlock(sg_job *job) { pthread_mutex_unlock(&job->mu); }
 
 void sg_job_wait(sg_job *job, int ms) {
+    SG_ASSERT_HELD(&job->mu);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += ms / 1000;
@@ -123,6 +126,7 @@ void sg_job_cancel(sg_job *job, int i) {
 
 /* With job->mu held: marks sequence i finished (once). */
 static void finish_seq(sg_job *job, int i, sg_finish_reason why) {
+    SG_ASSERT_HELD(&job->mu);
     if (job->out[i].finish != SG_FINISH_NONE) return;
     job->out[i].finish = why;
     job->n_done++;
@@ -131,6 +135,7 @@ static void finish_seq(sg_job *job, int i, sg_finish_reason why) {
 
 /* With job->mu held: appends one event's token. */
 static int append_token(sg_job *job, int i, const sg_batch_event *ev) {
+    SG_ASSERT_HELD(&job->mu);
     sg_job_seq *o = &job->out[i];
     if (o->n == o->cap) {
         int cap = o->cap ? o->cap * 2 : 32;
@@ -138,9 +143,9 @@ static int append_token(sg_job *job, int i, const sg_batch_event *ev) {
         if (t) o->tokens = t;
         float *lp = realloc(o->logprobs, (size_t)cap * sizeof *lp);
         if (lp) o->logprobs = lp;
-        int(*tt)[5] = realloc(o->top_tokens, (size_t)cap * sizeof *tt);
+        int(*tt)[SG_MAX_LOGPROBS] = realloc(o->top_tokens, (size_t)cap * sizeof *tt);
         if (tt) o->top_tokens = tt;
-        float(*tl)[5] = realloc(o->top_logprobs, (size_t)cap * sizeof *tl);
+        float(*tl)[SG_MAX_LOGPROBS] = realloc(o->top_logprobs, (size_t)cap * sizeof *tl);
         if (tl) o->top_logprobs = tl;
         if (!t || !lp || !tt || !tl) return -1;
         o->cap = cap;
@@ -165,6 +170,7 @@ struct sg_sched {
     sg_batch *batch;
     sg_metrics *metrics;
     pthread_t thread;
+    sg_thread_owner owner; /* the scheduler thread: the only one that touches `batch` */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stopping;
@@ -198,8 +204,10 @@ static seq_owner *owner_of(sg_sched *s, int seq_id) {
     return &s->owners[seq_id];
 }
 
-/* Scheduler thread: moves a queued job's sequences into the batch. */
+/* Scheduler thread, s->mu held: moves a queued job's sequences into the batch. */
 static void admit(sg_sched *s, sg_job *job) {
+    SG_ASSERT_THREAD(s->owner);
+    SG_ASSERT_HELD(&s->mu);
     pthread_mutex_lock(&job->mu);
     for (int i = 0; i < job->n_seqs; i++) {
         seq_input *in = &job->in[i];
@@ -224,8 +232,11 @@ static void admit(sg_sched *s, sg_job *job) {
     pthread_mutex_unlock(&job->mu);
 }
 
-/* Scheduler thread: a sequence left the batch. */
+/* Scheduler thread, s->mu and job->mu held: a sequence left the batch. */
 static void left_batch(sg_sched *s, sg_job *job, int i) {
+    SG_ASSERT_THREAD(s->owner);
+    SG_ASSERT_HELD(&s->mu);
+    SG_ASSERT_HELD(&job->mu);
     seq_input *in = &job->in[i];
     if (in->seq_id < 0) return;
     if (in->seq_id < s->n_owners) s->owners[in->seq_id].job = NULL;
@@ -234,9 +245,11 @@ static void left_batch(sg_sched *s, sg_job *job, int i) {
     if (s->metrics) sg_metrics_add_batch(s->metrics, -1);
 }
 
-/* Scheduler thread: applies cancellations and deadlines; drops jobs that
- * have no sequence left in the batch from the active list. */
+/* Scheduler thread, s->mu held: applies cancellations and deadlines; drops
+ * jobs that have no sequence left in the batch from the active list. */
 static void sweep(sg_sched *s) {
+    SG_ASSERT_THREAD(s->owner);
+    SG_ASSERT_HELD(&s->mu);
     double now = sg_monotonic_s();
     sg_job **link = &s->active;
     while (*link) {
@@ -267,6 +280,8 @@ static void sweep(sg_sched *s) {
 /* Scheduler thread, s->mu held: queued jobs whose sequences were all
  * cancelled, or whose deadline passed while waiting, leave the queue now. */
 static void drop_dead_queued(sg_sched *s) {
+    SG_ASSERT_THREAD(s->owner);
+    SG_ASSERT_HELD(&s->mu);
     double now = sg_monotonic_s();
     sg_job **link = &s->queue_head, *prev = NULL;
     while (*link) {
@@ -297,6 +312,7 @@ static void drop_dead_queued(sg_sched *s) {
 
 static void *sched_main(void *arg) {
     sg_sched *s = arg;
+    SG_ASSERT_THREAD(s->owner); /* binds the batch to this thread */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         sweep(s);

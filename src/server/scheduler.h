@@ -15,10 +15,10 @@
 #include "server/metrics.h"
 
 typedef struct {
-    int *tokens;          /* generated token ids */
-    float *logprobs;      /* log p of each */
-    int (*top_tokens)[5]; /* alternatives per token (when params.logprobs > 0) */
-    float (*top_logprobs)[5];
+    int *tokens;                        /* generated token ids */
+    float *logprobs;                    /* log p of each */
+    int (*top_tokens)[SG_MAX_LOGPROBS]; /* alternatives per token (when params.logprobs > 0) */
+    float (*top_logprobs)[SG_MAX_LOGPROBS];
     int n, cap;
     sg_finish_reason finish; /* NONE while running */
 } sg_job_seq;

@@ -38,13 +38,13 @@ static const sgs_query ISSUE_LIST = {"SELECT i.id, i.licensee_id, l.name, i.mode
 /* ---- licensees ------------------------------------------------------------------------ */
 
 sg_error *sg_store_licensee_insert(sg_store *s, const char *name,
-                                   const unsigned char public_key[SG_LICENSEE_KEY_BYTES], int64_t created_ms,
-                                   int64_t *id) {
+                                   const unsigned char public_key[crypto_box_PUBLICKEYBYTES],
+                                   int64_t created_ms, int64_t *id) {
     sgs_q q;
     sg_error *err = sgs_open(&q, &s->writer, &LICENSEE_INSERT);
     if (err) return err;
     sgs_text(&q, name);
-    sgs_blob(&q, public_key, SG_LICENSEE_KEY_BYTES);
+    sgs_blob(&q, public_key, crypto_box_PUBLICKEYBYTES);
     sgs_int(&q, created_ms);
     sgs_result res;
     err = sgs_run(&q, &res);
@@ -102,7 +102,7 @@ sg_error *sg_store_licensee_revoke(sg_store *s, const char *name, int64_t now_ms
 
 /* ---- the release signing key ------------------------------------------------------------ */
 
-sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[32],
+sg_error *sg_store_release_key_insert(sg_store *s, const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
                                       const unsigned char *sealed, size_t sealed_len, int64_t created_ms) {
     sgs_q q;
     sg_error *err = sgs_open(&q, &s->writer, &RELEASE_KEY_INSERT);
@@ -140,8 +140,8 @@ static void read_release_key(const sgs_q *q, void *rec) {
     k->sealed_len = n;
 }
 
-sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[32], unsigned char **sealed,
-                                   size_t *sealed_len, bool *found) {
+sg_error *sg_store_release_key_get(sg_store *s, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                                   unsigned char **sealed, size_t *sealed_len, bool *found) {
     *found = false;
     *sealed = NULL;
     *sealed_len = 0;

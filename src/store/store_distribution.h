@@ -8,26 +8,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "base/error.h"
 #include "store/store.h"
 
 /* ---- downloadable releases (src/distribution) ----------------------------- */
 
-#define SG_LICENSEE_KEY_BYTES 32 /* X25519 public key */
 #define SG_PATH_MAX 4096
 
 typedef struct {
     int64_t id;
     char name[SG_KEY_NAME_MAX];
-    unsigned char public_key[SG_LICENSEE_KEY_BYTES];
+    unsigned char public_key[crypto_box_PUBLICKEYBYTES]; /* X25519 */
     int64_t created_ms;
     int64_t revoked_ms; /* 0 = active */
 } sg_licensee_record;
 
 /* Inserts a licensee; an error naming the licensee if the name is taken. */
 sg_error *sg_store_licensee_insert(sg_store *store, const char *name,
-                                   const unsigned char public_key[SG_LICENSEE_KEY_BYTES], int64_t created_ms,
-                                   int64_t *id) SG_MUST_CHECK;
+                                   const unsigned char public_key[crypto_box_PUBLICKEYBYTES],
+                                   int64_t created_ms, int64_t *id) SG_MUST_CHECK;
 /* By name (id_or_0 == 0) or by id. */
 sg_error *sg_store_licensee_get(sg_store *store, const char *name, int64_t id, sg_licensee_record *out,
                                 bool *found) SG_MUST_CHECK;
@@ -39,14 +40,16 @@ sg_error *sg_store_licensee_revoke(sg_store *store, const char *name, int64_t no
 
 /* The release signing key: one row; `sealed` is the secret key encrypted by
  * the caller. Insert fails when a key exists already. */
-sg_error *sg_store_release_key_insert(sg_store *store, const unsigned char public_key[32],
+sg_error *sg_store_release_key_insert(sg_store *store,
+                                      const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
                                       const unsigned char *sealed, size_t sealed_len,
                                       int64_t created_ms) SG_MUST_CHECK;
 /* *sealed is malloc'd (free it); *found false when no key was created. */
-sg_error *sg_store_release_key_get(sg_store *store, unsigned char public_key[32], unsigned char **sealed,
-                                   size_t *sealed_len, bool *found) SG_MUST_CHECK;
+sg_error *sg_store_release_key_get(sg_store *store, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                                   unsigned char **sealed, size_t *sealed_len, bool *found) SG_MUST_CHECK;
 
 /* One issued bundle. */
+#define SG_ISSUE_NONCE_BYTES 32 /* random per issue; with the fingerprint key, the seed */
 typedef struct {
     int64_t id;
     int64_t licensee_id;
@@ -55,7 +58,7 @@ typedef struct {
     char stage[SG_KEY_NAME_MAX];
     char original_path[SG_PATH_MAX]; /* absolute path of the original model.safetensors */
     char original_blake2b[65];
-    unsigned char nonce[32]; /* with the fingerprint key, determines the fingerprint */
+    unsigned char nonce[SG_ISSUE_NONCE_BYTES]; /* with the fingerprint key, determines the fingerprint */
     double epsilon;
     char license_sha256[65];
     char bundle_sha256[65];

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/log.h"
 
 uint64_t sg_rng_next(uint64_t *state) {
@@ -184,7 +185,7 @@ sg_error *sg_dataset_build(const sg_tokenizer *tok, const char *tok_dir, char **
                            sg_dataset *out) {
     memset(out, 0, sizeof *out);
     if (n_files < 1) return sg_error_new("no corpus files");
-    if (sodium_init() < 0) return sg_error_new("libsodium failed to initialise");
+    SG_ASSERT_INIT();
     unsigned char key[32];
     dataset_key(tok_dir, files, n_files, val_files, n_val, val_fraction, key);
     if (cache_path) {

@@ -1,4 +1,5 @@
-/* train_config.c — training settings: table of keys, YAML and JSON. */
+/* train_config.c — training settings: table of keys, YAML (a flat mapping read
+ * through base/yaml_doc.h, errors at file:line:column) and JSON. */
 #include "train/train_config.h"
 
 #include <errno.h>
@@ -8,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
+
+#include "base/fileio.h"
+#include "base/yaml_doc.h"
 
 typedef enum { K_INT, K_LONG, K_LLONG, K_DOUBLE, K_STR, K_LIST, K_BOOL } kind;
 
@@ -149,95 +152,113 @@ sg_error *sg_train_config_set(sg_train_config *c, const char *key, const char *v
         else
             return sg_error_new("%s: %s: '%s' is not true or false", where, k->name, value);
         return NULL;
-    case K_STR:
+    case K_STR: {
+        char *s = strdup(value);
+        if (!s) return sg_error_new("%s: %s: out of memory", where, k->name);
         free(*(char **)base);
-        *(char **)base = strdup(value);
+        *(char **)base = s;
         return NULL;
+    }
     case K_LIST: {
         int *n = (int *)((char *)c + k->count_off);
         if (*n >= SG_TRAIN_MAX_FILES)
             return sg_error_new("%s: %s: more than %d entries", where, k->name, SG_TRAIN_MAX_FILES);
-        ((char **)base)[(*n)++] = strdup(value);
+        char *s = strdup(value);
+        if (!s) return sg_error_new("%s: %s: out of memory", where, k->name);
+        ((char **)base)[(*n)++] = s;
         return NULL;
     }
     }
     return NULL;
 }
 
-sg_error *sg_train_config_load_yaml(sg_train_config *c, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sg_error_new("%s: %s", path, strerror(errno));
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    sg_error *err = NULL;
-    char where[512], key[64] = "";
-    int depth = 0, in_seq = 0, have_key = 0, done = 0;
-    while (!err && !done) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev)) {
-            err = sg_error_new("%s:%zu:%zu: %s", path, p.problem_mark.line + 1, p.problem_mark.column + 1,
-                               p.problem ? p.problem : "YAML syntax error");
-            break;
+/* "FILE:LINE:COL" of node n, for sg_train_config_set's messages. */
+static void where_of(char *where, size_t size, const char *path, const yaml_node_t *n) {
+    snprintf(where, size, "%s:%d:%d", path, sg_yaml_line(n), sg_yaml_column(n));
+}
+
+/* Checks that `n` is a scalar visited once (a second visit is an alias). */
+static sg_error *plain_scalar(sg_yaml_doc *y, const char *path, const yaml_node_t *n, const char *what) {
+    char where[512];
+    where_of(where, sizeof where, path, n);
+    int seen = sg_yaml_seen(y, n);
+    if (seen < 0) return sg_error_new("out of memory");
+    if (seen) return sg_error_new("%s: aliases are not supported", where);
+    if (n->type == YAML_MAPPING_NODE)
+        return sg_error_new("%s: nested mappings are not supported; use flat keys", where);
+    if (n->type == YAML_SEQUENCE_NODE) return sg_error_new("%s: %s", where, what);
+    return NULL;
+}
+
+/* One `key: value` of the flat mapping: a scalar, or a list of scalars for a
+ * list setting; null (written for unset settings) clears a string setting. */
+static sg_error *load_setting(sg_train_config *c, sg_yaml_doc *y, const char *path, const yaml_node_t *k,
+                              const yaml_node_t *v) {
+    char where[512];
+    sg_error *err = plain_scalar(y, path, k, "a list is only allowed as a value");
+    if (err) return err;
+    const char *key = sg_yaml_scalar(k);
+    const key_def *def = find_key(key);
+    where_of(where, sizeof where, path, k);
+    if (!def) return sg_error_new("%s: unknown setting '%s' (docs/TRAINING.md lists them)", where, key);
+    if (v->type == YAML_SEQUENCE_NODE) {
+        where_of(where, sizeof where, path, v);
+        if (sg_yaml_seen(y, v)) return sg_error_new("%s: aliases are not supported", where);
+        if (def->k != K_LIST) return sg_error_new("%s: '%s' takes a single value, not a list", where, key);
+        for (int i = 0; i < sg_yaml_length(v); i++) {
+            yaml_node_t *item = sg_yaml_item(y, v, i);
+            if (!item) continue;
+            if ((err = plain_scalar(y, path, item, "a list is only allowed as a value"))) return err;
+            where_of(where, sizeof where, path, item);
+            if ((err = sg_train_config_set(c, key, sg_yaml_scalar(item), where))) return err;
         }
-        snprintf(where, sizeof where, "%s:%zu:%zu", path, ev.start_mark.line + 1, ev.start_mark.column + 1);
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = 1;
-            break;
-        case YAML_MAPPING_START_EVENT:
-            if (depth++ > 0)
-                err = sg_error_new("%s: nested mappings are not supported; use flat keys", where);
-            break;
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-            if (!have_key || in_seq)
-                err = sg_error_new("%s: a list is only allowed as a value", where);
-            else if (!find_key(key) || find_key(key)->k != K_LIST)
-                err = sg_error_new("%s: '%s' takes a single value, not a list", where, key);
-            in_seq = 1;
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-            in_seq = 0, have_key = 0;
-            break;
-        case YAML_SCALAR_EVENT: {
-            const char *s = (const char *)ev.data.scalar.value;
-            if (depth != 1)
-                err = sg_error_new("%s: the config must be a mapping of settings", where);
-            else if (in_seq)
-                err = sg_train_config_set(c, key, s, where);
-            else if (!have_key) {
-                if (!find_key(s))
-                    err = sg_error_new("%s: unknown setting '%s' (docs/TRAINING.md lists them)", where, s);
-                snprintf(key, sizeof key, "%s", s);
-                have_key = 1;
-            } else {
-                /* null clears a string setting (JSON records write null for unset) */
-                const key_def *k = find_key(key);
-                int is_null = !strcmp(s, "null") || !strcmp(s, "~") || (!*s && ev.data.scalar.plain_implicit);
-                if (is_null && k->k == K_STR) {
-                    free(*(char **)((char *)c + k->off));
-                    *(char **)((char *)c + k->off) = NULL;
-                } else if (!is_null) {
-                    err = sg_train_config_set(c, key, s, where);
-                }
-                have_key = 0;
-            }
-            break;
-        }
-        case YAML_ALIAS_EVENT:
-            err = sg_error_new("%s: aliases are not supported", where);
-            break;
-        default:
-            break;
-        }
-        yaml_event_delete(&ev);
+        return NULL;
     }
-    yaml_parser_delete(&p);
-    fclose(f);
-    return err;
+    if ((err = plain_scalar(y, path, v, ""))) return err;
+    if (sg_yaml_is_null(v)) {
+        if (def->k == K_STR) {
+            free(*(char **)((char *)c + def->off));
+            *(char **)((char *)c + def->off) = NULL;
+        }
+        return NULL;
+    }
+    where_of(where, sizeof where, path, v);
+    return sg_train_config_set(c, key, sg_yaml_scalar(v), where);
+}
+
+sg_error *sg_train_config_load_yaml(sg_train_config *c, const char *path) {
+    char *text;
+    size_t len;
+    sg_error *err = sg_file_read(path, &text, &len);
+    if (err) return err;
+    sg_yaml_doc y;
+    err = sg_yaml_doc_open(&y, path, "the config", text, len);
+    if (err) {
+        free(text);
+        return err;
+    }
+    y.one_document = 1;
+    yaml_node_t *root = sg_yaml_doc_root(&y);
+    if (root && root->type != YAML_MAPPING_NODE) {
+        char where[512];
+        where_of(where, sizeof where, path, root);
+        err = sg_error_new("%s: the config must be a mapping of settings", where);
+    }
+    for (int i = 0; root && !err && i < sg_yaml_length(root); i++) {
+        yaml_node_t *k, *v;
+        if (sg_yaml_pair(&y, root, i, &k, &v)) err = load_setting(c, &y, path, k, v);
+    }
+    char **warnings; /* none: unknown keys are errors here, a second document too */
+    int n_warnings;
+    sg_error *doc_err = sg_yaml_doc_finish(&y, &warnings, &n_warnings);
+    free(text);
+    for (int i = 0; i < n_warnings; i++) free(warnings[i]);
+    free(warnings);
+    if (err) {
+        sg_error_free(doc_err);
+        return err;
+    }
+    return doc_err;
 }
 
 sg_error *sg_train_config_validate(const sg_train_config *c) {

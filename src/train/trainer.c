@@ -180,7 +180,13 @@ typedef struct {
     sg_adamw opt;
     uint64_t rng;
     char *tok_dir;
+    sg_train_progress_fn progress;
+    void *user;
 } run;
+
+static void report(const run *r, sg_train_event ev) {
+    if (r->progress) r->progress(&ev, r->user);
+}
 
 static sg_error *save_all(run *r, const char *why) {
     const sg_train_config *c = r->cfg;
@@ -199,7 +205,8 @@ static sg_error *save_all(run *r, const char *why) {
         err = state_save(sp, sg_train_model_config(r->model), sg_train_model_params(r->model, NULL), &r->opt,
                          r->rng, c->seed);
     free(sp);
-    if (!err) sg_info("saved checkpoint at step %ld to %s (%s)", r->opt.step, c->out, why);
+    if (!err)
+        report(r, (sg_train_event){.kind = SG_TRAIN_SAVED, .step = r->opt.step, .dir = c->out, .why = why});
     return err ? sg_error_wrap(err, "saving checkpoint to %s", c->out) : NULL;
 }
 
@@ -208,19 +215,11 @@ static uint64_t dropout_seed(long long seed, long step, int micro) {
     return sg_rng_next(&s);
 }
 
-static void progress(int tty, long step, long steps, float loss, double tps, double elapsed, long start) {
-    double eta = step > start ? elapsed / (double)(step - start) * (double)(steps - step) : 0.0;
-    if (tty)
-        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  %.0f tok/s  ETA %dm%02ds   ", step, steps, loss, tps,
-                (int)eta / 60, (int)eta % 60);
-    else
-        fprintf(stderr, "step %ld/%ld loss %.4f %.0f tok/s eta %.0fs\n", step, steps, loss, tps, eta);
-}
-
-sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
+sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop, sg_train_progress_fn progress,
+                       void *user) {
     sg_error *err = sg_train_config_validate(cfg);
     if (err) return err;
-    run r = {.cfg = cfg};
+    run r = {.cfg = cfg, .progress = progress, .user = user};
     sg_tokenizer *tok = NULL;
     sg_checkpoint *init = NULL;
     sg_dataset data = {0};
@@ -289,7 +288,7 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
     }
     int have_val = data.n_val >= (size_t)T + 1;
     if (!have_val && data.n_val > 0)
-        sg_warn("validation set has only %zu tokens (< context + 1): no validation loss", data.n_val);
+        report(&r, (sg_train_event){.kind = SG_TRAIN_SHORT_VAL, .val_tokens = data.n_val, .context = T});
 
     if ((err = sg_train_model_new(&mc, B, T, &r.model))) goto done;
     sg_adamw_config ac = {(float)cfg->beta1, (float)cfg->beta2, (float)cfg->eps, (float)cfg->weight_decay};
@@ -305,7 +304,7 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
         err = state_load(sp, &mc, params, &r.opt, &r.rng, cfg->seed);
         free(sp);
         if (err) goto done;
-        sg_info("resuming at step %ld", r.opt.step);
+        report(&r, (sg_train_event){.kind = SG_TRAIN_RESUMED, .step = r.opt.step});
     } else {
         free(sp);
         if (init)
@@ -335,13 +334,16 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
         err = sg_error_new("out of memory");
         goto done;
     }
-    sg_info("training %zu parameters (%d layers, %d heads, %d wide, vocab %d, n_ctx %d) on %zu tokens; "
-            "batch %d x %d x %d accumulation, %ld steps",
-            n_params, mc.n_layer, mc.n_head, mc.n_embd, mc.vocab_size, mc.n_ctx, data.n_train, B, T,
-            cfg->grad_accum, cfg->steps);
+    report(&r, (sg_train_event){.kind = SG_TRAIN_STARTED,
+                                .n_params = n_params,
+                                .model = &mc,
+                                .train_tokens = data.n_train,
+                                .batch = B,
+                                .context = T,
+                                .grad_accum = cfg->grad_accum,
+                                .steps = cfg->steps});
     sg_dropout drop = {(float)cfg->dropout_embd, (float)cfg->dropout_attn, (float)cfg->dropout_resid};
     sg_schedule sched = {(float)cfg->lr, cfg->warmup, cfg->steps, (float)cfg->lr_floor};
-    int tty = isatty(2);
     long start = r.opt.step;
     double t_start = sg_monotonic_s();
     int stopped = 0;
@@ -383,21 +385,21 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
             fprintf(log, "%.6f", val);
         fprintf(log, ", \"grad_norm\": %.6g, \"tokens_per_s\": %.1f}\n", norm, tps);
         fflush(log);
-        if (tty || done_steps % (cfg->log_interval > 0 ? cfg->log_interval : 1) == 0 ||
-            done_steps == cfg->steps || !isnan(val))
-            progress(tty, done_steps, cfg->steps, (float)loss, tps, sg_monotonic_s() - t_start, start);
-        if (!isnan(val)) {
-            if (tty) fputc('\n', stderr);
-            sg_info("step %ld: val loss %.4f", done_steps, val);
-        }
+        report(&r, (sg_train_event){.kind = SG_TRAIN_STEP,
+                                    .step = done_steps,
+                                    .steps = cfg->steps,
+                                    .start_step = start,
+                                    .loss = loss,
+                                    .val_loss = val,
+                                    .tokens_per_s = tps,
+                                    .elapsed_s = sg_monotonic_s() - t_start});
         if (cfg->stop_after > 0 && done_steps >= cfg->stop_after && done_steps < cfg->steps) {
-            sg_info("stopping after step %ld (stop_after)", done_steps);
+            report(&r, (sg_train_event){.kind = SG_TRAIN_STOPPED, .step = done_steps});
             stopped = 1;
             break;
         }
         if (stop && *stop) {
-            if (tty) fputc('\n', stderr);
-            sg_info("interrupted at step %ld", done_steps);
+            report(&r, (sg_train_event){.kind = SG_TRAIN_INTERRUPTED, .step = done_steps});
             stopped = 1;
             break;
         }
@@ -405,7 +407,6 @@ sg_error *sg_train_run(const sg_train_config *cfg, volatile int *stop) {
             done_steps < cfg->steps && (err = save_all(&r, "interval")))
             goto done;
     }
-    if (tty) fputc('\n', stderr);
     err = save_all(&r, stopped ? "interrupted" : "done");
 done:
     if (log) fclose(log);

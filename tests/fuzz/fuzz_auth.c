@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "access/keys.h"
+#include "base/init.h"
 
 static sg_store *store;
 static sg_keys *keys;
@@ -25,6 +26,13 @@ static void init(void) {
         abort();
     unlink(keyfile);
     rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    if (sg_init()) abort(); /* the library start-up call (base/init.h) */
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

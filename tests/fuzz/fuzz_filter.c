@@ -5,12 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "safety/default_rules.h"
 #include "safety/filter.h"
 #include "safety/normalize.h"
 
 static sg_filter *filter;
 static sg_normalizer *nz;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    if (sg_init()) abort(); /* the library start-up call (base/init.h) */
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!filter) {

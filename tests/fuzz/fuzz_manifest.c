@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "distribution/dsse.h"
 #include "distribution/manifest.h"
 
@@ -25,6 +26,13 @@ static void check_manifest(const char *json, size_t n) {
     if (sg_manifest_parse(again, strlen(again), &back)) abort();
     if (memcmp(&m, &back, sizeof m) != 0) abort();
     free(again);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    if (sg_init()) abort(); /* the library start-up call (base/init.h) */
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

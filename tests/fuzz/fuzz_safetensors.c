@@ -6,7 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "engine/safetensors.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    if (sg_init()) abort(); /* the library start-up call (base/init.h) */
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sg_safetensors *st;

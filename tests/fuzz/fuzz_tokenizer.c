@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "engine/tokenizer.h"
 #include "train/bpe_train.h"
 
@@ -26,6 +27,7 @@ static void die(sg_error *err) {
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    if (sg_init()) abort(); /* the library start-up call (base/init.h) */
     (void)argc, (void)argv;
     char dir[] = "/tmp/sg_fuzz_tok_XXXXXX";
     if (!mkdtemp(dir)) abort();

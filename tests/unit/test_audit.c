@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "access/audit.h"
 #include "store/store_keys.h"
 
@@ -357,6 +358,7 @@ static void concurrent_appends_share_commits_and_stay_chained(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(intact_log_verifies),

@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/utf8.h"
 
 static void error_wrap_prefixes_context(void **state) {
@@ -137,6 +138,7 @@ static void utf8_boundaries(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(error_wrap_prefixes_context),
         cmocka_unit_test(atomic_write_then_read_back),

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "distribution/bundle.h"
 #include "distribution/dsse.h"
 #include "distribution/fingerprint.h"
@@ -70,7 +71,6 @@ static void pack(fixture *f, const char *out) {
 }
 
 static int setup(void **state) {
-    if (sodium_init() < 0) return -1;
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/sg_bundle_XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
@@ -390,6 +390,7 @@ static void test_fingerprint_bf16(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),      cmocka_unit_test(test_order),
         cmocka_unit_test(test_truncation),  cmocka_unit_test(test_splice),

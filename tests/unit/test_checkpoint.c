@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "engine/checkpoint.h"
 #include "engine/safetensors.h"
 
@@ -653,6 +654,7 @@ static void zeros_and_tokenizer_copy(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(param_counts_match_gpt2),       cmocka_unit_test(alloc_is_contiguous_canonical),
         cmocka_unit_test(init_random_gpt2_statistics),   cmocka_unit_test(half_conversions_exact),

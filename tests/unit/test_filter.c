@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "safety/default_rules.h"
 #include "safety/filter.h"
 #include "safety/moderation.h"
@@ -21,11 +22,11 @@ static char *pii_patterns[] = {"builtin:email", "builtin:phone", "builtin:card_n
 static char *hc_terms[] = {"end my life"};
 static char *spam_terms[] = {"cheap viagra"};
 static sg_filter_category cats[] = {
-    {"violence", threat_terms, 2, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1},
-    {"harassment", slur_terms, 1, 0, 0, slur_allow, 1, SG_FILTER_BLOCK, 0, 1, 1},
-    {"pii", 0, 0, pii_patterns, 3, 0, 0, SG_FILTER_REDACT, 0, 1, 1},
-    {"self-harm", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, "You are not alone.", 1, 0},
-    {"spam", spam_terms, 1, 0, 0, 0, 0, SG_FILTER_FLAG, 0, 1, 1},
+    {"violence", threat_terms, 2, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0},
+    {"harassment", slur_terms, 1, 0, 0, slur_allow, 1, SG_FILTER_BLOCK, 0, 1, 1, 0},
+    {"pii", 0, 0, pii_patterns, 3, 0, 0, SG_FILTER_REDACT, 0, 1, 1, 0},
+    {"self-harm", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, "You are not alone.", 1, 0, 0},
+    {"spam", spam_terms, 1, 0, 0, 0, 0, SG_FILTER_FLAG, 0, 1, 1, 0},
 };
 static sg_filter_rules rules = {cats, 5, 0, 0, 0};
 static sg_filter *f;
@@ -226,7 +227,7 @@ static void stream_releases_with_bounded_delay(void **state) {
 static void bad_rules_are_rejected(void **state) {
     (void)state;
     char *bad_rx[] = {"(unclosed"};
-    sg_filter_category c1 = {"bad", 0, 0, bad_rx, 1, 0, 0, SG_FILTER_BLOCK, 0, 1, 1};
+    sg_filter_category c1 = {"bad", 0, 0, bad_rx, 1, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0};
     sg_filter_rules r1 = {&c1, 1, 0, 0, 0};
     sg_filter *g = NULL;
     sg_error *err = sg_filter_new(&r1, &g);
@@ -235,13 +236,13 @@ static void bad_rules_are_rejected(void **state) {
     assert_non_null(strstr(sg_error_message(err), "(unclosed"));
     sg_error_free(err);
     char *empty_term[] = {"!!!"};
-    sg_filter_category c2 = {"empty", empty_term, 1, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1};
+    sg_filter_category c2 = {"empty", empty_term, 1, 0, 0, 0, 0, SG_FILTER_BLOCK, 0, 1, 1, 0};
     sg_filter_rules r2 = {&c2, 1, 0, 0, 0};
     err = sg_filter_new(&r2, &g);
     assert_non_null(err);
     assert_non_null(strstr(sg_error_message(err), "no letters or digits"));
     sg_error_free(err);
-    sg_filter_category c3 = {"hc", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, 0, 1, 1};
+    sg_filter_category c3 = {"hc", hc_terms, 1, 0, 0, 0, 0, SG_FILTER_HARDCODED, 0, 1, 1, 0};
     sg_filter_rules r3 = {&c3, 1, 0, 0, 0};
     err = sg_filter_new(&r3, &g);
     assert_non_null(err);
@@ -296,6 +297,7 @@ static void moderation_requests(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(evasions_are_caught),          cmocka_unit_test(clean_text_and_word_boundaries),
         cmocka_unit_test(scunthorpe_allow_list),        cmocka_unit_test(offsets_are_in_the_original_text),

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "base/init.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
 
@@ -421,6 +422,7 @@ static void test_bad_input(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_alone_equals_batched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greedy_matches_forward, setup, teardown),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "access/keys.h"
+#include "base/init.h"
 #include "server/guard.h"
 #include "store/store_flags.h"
 #include "store/store_keys.h"
@@ -208,6 +209,7 @@ static void flags_suspend_a_key(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(input_actions_follow_the_stage),
         cmocka_unit_test(output_filter_blocks_and_redacts),

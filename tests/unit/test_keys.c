@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "access/keys.h"
 #include "base/fileio.h"
+#include "base/init.h"
 
 typedef struct {
     char dir[64], db[128], keyfile[128];
@@ -227,9 +229,56 @@ static void durations(void **state) {
     }
 }
 
+/* Sub-keys are keyed BLAKE2b of the purpose string under DB.key; the expected
+ * bytes come from Python's hashlib.blake2b (key = bytes 0..31), so existing
+ * watermarks, sealed release keys and fingerprints keep verifying. */
+static void derive_is_keyed_blake2b_of_purpose(void **state) {
+    fixture *f = *state;
+    char db[160], keyfile[168];
+    snprintf(db, sizeof db, "%s/d.db", f->dir);
+    snprintf(keyfile, sizeof keyfile, "%s.key", db);
+    unsigned char secret[32];
+    for (int i = 0; i < 32; i++) secret[i] = (unsigned char)i;
+    FILE *kf = fopen(keyfile, "wb");
+    assert_non_null(kf);
+    assert_int_equal(fwrite(secret, 1, sizeof secret, kf), sizeof secret);
+    assert_int_equal(fclose(kf), 0);
+    assert_int_equal(chmod(keyfile, 0600), 0);
+    static const struct {
+        const char *purpose;
+        size_t n;
+        const char *hex;
+    } cases[] = {
+        {"stagegate watermark key v1", 32,
+         "ecf9c3ac33881b89d5be96548309e17a760823e9aaef7d5ce74748ff406635d0"},
+        {"stagegate release signing key wrap v1", 32,
+         "b4a15e585dced118990060742b0c3f949f8f58afc2326c19ae67c12cfa3d70aa"},
+        {"stagegate weight fingerprint key v1", 32,
+         "e57475b034568fa591e111f67f74108390022c4b62bb9001f546f0ebabacf1c6"},
+        {"x", 16, "f45ba5cb604802a55ababcaafa2f1b8c"},
+    };
+    sg_store *store;
+    assert_null(sg_store_open(db, &store));
+    sg_keys *keys;
+    assert_null(sg_keys_open(store, keyfile, &keys));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned char a[64], b[64];
+        char hex[129];
+        sg_keys_derive(keys, cases[i].purpose, a, cases[i].n);
+        sodium_bin2hex(hex, sizeof hex, a, cases[i].n);
+        assert_string_equal(hex, cases[i].hex);
+        assert_null(sg_keys_derive_for_db(store, db, cases[i].purpose, b, cases[i].n));
+        assert_memory_equal(a, b, cases[i].n);
+    }
+    sg_keys_close(keys);
+    sg_store_close(store);
+}
+
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(secret_shape_and_key_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(derive_is_keyed_blake2b_of_purpose, setup, teardown),
         cmocka_unit_test_setup_teardown(authentication_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(revocation_and_expiry_apply_on_next_request, setup, teardown),
         cmocka_unit_test_setup_teardown(hashing_key_matters, setup, teardown),

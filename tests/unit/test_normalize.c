@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "safety/matcher.h"
 #include "safety/normalize.h"
 
@@ -138,6 +139,7 @@ static void matcher_overlaps_and_allow(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(case_width_marks_and_confusables),
         cmocka_unit_test(leetspeak_only_inside_words),

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "base/log.h"
 #include "release/policy.h"
+#include "safety/filter.h"
 
 static sg_policy *load_ok(const char *yaml) {
     sg_policy *p = NULL;
@@ -630,7 +632,37 @@ static void json_view_of_a_policy(void **state) {
     sg_policy_free(p);
 }
 
+/* Patterns are compiled once, while loading: the rules carry the compiled
+ * patterns, the filter built from them matches with them, and an unknown
+ * built-in detector is an error at its line and column. */
+static void patterns_are_compiled_once(void **state) {
+    (void)state;
+    sg_policy *p = load_ok(HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n"
+                                       "      patterns: ['\\bsecret-\\d+\\b', 'builtin:email']\n");
+    const sg_filter_category *cat = &p->filter.categories[0];
+    assert_int_equal(cat->n_patterns, 2);
+    assert_non_null(cat->compiled);
+    assert_non_null(cat->compiled[0]);
+    assert_non_null(cat->compiled[1]);
+    sg_filter *f;
+    assert_null(sg_filter_new(&p->filter, &f));
+    sg_policy_free(p); /* the filter keeps copies of the compiled patterns */
+    const char *text = "mail ann@example.org about secret-42";
+    sg_filter_matches m;
+    assert_null(sg_filter_scan(f, text, strlen(text), SG_FILTER_ANY, &m));
+    assert_int_equal(m.n, 2);
+    assert_string_equal(m.items[0].kind, "email");
+    assert_string_equal(m.items[1].kind, "pattern");
+    assert_int_equal(m.items[1].start, strlen("mail ann@example.org about "));
+    sg_filter_matches_free(&m);
+    sg_filter_free(f);
+    expect_error(
+        HEAD STAGE1 "content_filter:\n  categories:\n    - name: \"pii\"\n      patterns: [builtin:ssn]\n",
+        "t.yaml:8:18: pattern in category 'pii' does not compile: unknown built-in detector 'builtin:ssn'");
+}
+
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shared_starter_loads_as_it_stands),
         cmocka_unit_test(starter_shaped_fixture),
@@ -646,6 +678,7 @@ int main(void) {
         cmocka_unit_test(alias_bombs_are_refused),
         cmocka_unit_test(huge_lists_are_refused),
         cmocka_unit_test(json_view_of_a_policy),
+        cmocka_unit_test(patterns_are_compiled_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

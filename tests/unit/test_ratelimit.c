@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "access/ratelimit.h"
+#include "base/init.h"
 #include "base/log.h"
 
 static double fake_now;
@@ -186,6 +187,7 @@ static void token_reset_and_durations(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(racing_threads_admit_exactly_capacity),
         cmocka_unit_test(real_clock_race_never_overshoots),

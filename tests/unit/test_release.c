@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "access/audit.h"
+#include "base/init.h"
 #include "eval/evals.h"
 #include "release/incidents.h"
 #include "release/report.h"
@@ -451,6 +452,7 @@ static void test_report_files(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gates_refuse_then_accept),
         cmocka_unit_test(test_force_history_rollback),

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "base/init.h"
 #include "engine/sampler.h"
 
 static sg_sampler make(float temperature, int top_k, float top_p, uint64_t seed, int vocab) {
@@ -260,6 +261,7 @@ static void test_bad_settings(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_is_argmax), cmocka_unit_test(test_seed_determinism),
         cmocka_unit_test(test_top_k_set),        cmocka_unit_test(test_top_p_small),

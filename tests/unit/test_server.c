@@ -6,18 +6,23 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "base/utf8.h"
+#include "base/init.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "engine/checkpoint.h"
 #include "engine/generate.h"
 #include "engine/gpt2.h"
+#include "server/api_error.h"
+#include "server/audit_sink.h"
 #include "server/http.h"
 #include "server/metrics.h"
+#include "server/openai.h"
 #include "server/request.h"
 #include "server/scheduler.h"
 
@@ -38,11 +43,28 @@ static void utf8_validation(void **state) {
     assert_false(sg_utf8_valid("\xe2\x28\xa1", 3, &bad)); /* bad continuation */
 }
 
-static int parse(const char *json, sg_completion_request *r, sg_request_error *e) {
+/* The parser's error as the assertions read it: its parameter and message. */
+typedef struct {
+    char message[SG_REQ_MESSAGE_MAX];
+    char param[SG_REQ_PARAM_MAX];
+} request_error;
+
+/* sg_completion_request_parse as 0 or -1 with *e filled. */
+static int parse_root(json_t *root, sg_completion_request *r, request_error *e) {
+    sg_api_error *err = sg_completion_request_parse(root, r);
+    if (!err) return 0;
+    assert_int_equal(err->status, 400);
+    snprintf(e->message, sizeof e->message, "%s", sg_api_error_message(err));
+    snprintf(e->param, sizeof e->param, "%s", err->param ? err->param : "");
+    sg_api_error_free(err);
+    return -1;
+}
+
+static int parse(const char *json, sg_completion_request *r, request_error *e) {
     json_error_t jerr;
     json_t *root = json_loads(json, 0, &jerr);
     assert_non_null(root);
-    int rc = sg_completion_request_parse(root, r, e);
+    int rc = parse_root(root, r, e);
     sg_completion_request_clear(r);
     json_decref(root);
     return rc;
@@ -51,9 +73,9 @@ static int parse(const char *json, sg_completion_request *r, sg_request_error *e
 static void request_defaults_and_shapes(void **state) {
     (void)state;
     sg_completion_request r;
-    sg_request_error e;
+    request_error e;
     json_t *root = json_loads("{\"model\":\"m\",\"prompt\":\"hi\"}", 0, NULL);
-    assert_int_equal(sg_completion_request_parse(root, &r, &e), 0);
+    assert_int_equal(parse_root(root, &r, &e), 0);
     assert_string_equal(r.model, "m");
     assert_int_equal(r.max_tokens, 16);
     assert_true(r.temperature == 1.0 && r.top_p == 1.0);
@@ -68,7 +90,7 @@ static void request_defaults_and_shapes(void **state) {
         json_loads("{\"model\":\"m\",\"prompt\":[[1,2,3],\"x\",[4]],\"n\":2,\"stop\":[\"a\",\"bc\"],"
                    "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"seed\":5,\"logprobs\":0}",
                    0, NULL);
-    assert_int_equal(sg_completion_request_parse(root, &r, &e), 0);
+    assert_int_equal(parse_root(root, &r, &e), 0);
     assert_int_equal(r.n_prompts, 3);
     assert_int_equal(r.prompts[0].n_ids, 3);
     assert_int_equal(r.prompts[0].ids[2], 3);
@@ -81,7 +103,7 @@ static void request_defaults_and_shapes(void **state) {
     json_decref(root);
 
     root = json_loads("{\"model\":\"m\",\"prompt\":[7,8]}", 0, NULL);
-    assert_int_equal(sg_completion_request_parse(root, &r, &e), 0);
+    assert_int_equal(parse_root(root, &r, &e), 0);
     assert_int_equal(r.n_prompts, 1);
     assert_int_equal(r.prompts[0].n_ids, 2);
     sg_completion_request_clear(&r);
@@ -114,17 +136,98 @@ static void request_errors_name_the_parameter(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sg_completion_request r;
-        sg_request_error e;
+        request_error e;
         if (parse(cases[i].json, &r, &e) != -1) fail_msg("accepted %s", cases[i].json);
         if (strcmp(e.param, cases[i].param) || !strstr(e.message, cases[i].needle))
             fail_msg("%s: param '%s', message '%s'", cases[i].json, e.param, e.message);
     }
     sg_completion_request r;
-    sg_request_error e;
+    request_error e;
     json_t *arr = json_array();
-    assert_int_equal(sg_completion_request_parse(arr, &r, &e), -1);
+    assert_int_equal(parse_root(arr, &r, &e), -1);
     assert_non_null(strstr(e.message, "JSON object"));
     json_decref(arr);
+}
+
+/* The audit log stores each decision as the text it always has: the enum
+ * must map to exactly these (existing logs and `stagegate audit` read them). */
+static void audit_decisions_keep_their_stored_names(void **state) {
+    (void)state;
+    static const struct {
+        sg_audit_sink_decision d;
+        const char *name;
+    } names[] = {
+        {SG_AUDIT_ALLOWED, "allowed"},
+        {SG_AUDIT_FILTERED, "filtered"},
+        {SG_AUDIT_HARDCODED, "hardcoded"},
+        {SG_AUDIT_INVALID, "invalid"},
+        {SG_AUDIT_ERROR, "error"},
+        {SG_AUDIT_CANCELLED, "cancelled"},
+        {SG_AUDIT_TIMEOUT, "timeout"},
+        {SG_AUDIT_UNAUTHENTICATED, "401"},
+        {SG_AUDIT_FORBIDDEN, "403"},
+        {SG_AUDIT_NOT_FOUND, "404"},
+        {SG_AUDIT_RATE_LIMITED, "429"},
+        {SG_AUDIT_OVERLOADED, "503"},
+        {SG_AUDIT_MODERATION, "moderation"},
+        {SG_AUDIT_DETECTION, "detection"},
+        {SG_AUDIT_FLAGGED, "flagged"},
+        {SG_AUDIT_FLAG_UPHELD, "flag_upheld"},
+        {SG_AUDIT_FLAG_DISMISSED, "flag_dismissed"},
+        {SG_AUDIT_SUSPENDED, "suspended"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_string_equal(sg_audit_sink_decision_name(names[i].d), names[i].name);
+    assert_null(sg_audit_sink_decision_name(SG_AUDIT_NONE));
+    assert_null(sg_audit_sink_decision_name((sg_audit_sink_decision)999));
+}
+
+/* An error value carries what the answer and its audit record need. */
+static void api_error_carries_status_type_param_and_decision(void **state) {
+    (void)state;
+    sg_api_error *e = sg_api_error_new(429, "tokens", NULL, "rate_limit_exceeded", SG_AUDIT_RATE_LIMITED,
+                                       "rate limit reached for key %d", 7);
+    assert_int_equal(e->status, 429);
+    assert_string_equal(e->type, "tokens");
+    assert_null(e->param);
+    assert_string_equal(e->code, "rate_limit_exceeded");
+    assert_int_equal(e->decision, SG_AUDIT_RATE_LIMITED);
+    assert_true(e->counted);
+    assert_string_equal(sg_api_error_message(e), "rate limit reached for key 7");
+    assert_string_equal(sg_api_error_reason(e), "rate limit reached for key 7");
+    sg_api_error_set_reason(e, "rate limit (hardcoded response)");
+    assert_string_equal(sg_api_error_reason(e), "rate limit (hardcoded response)");
+    assert_string_equal(sg_api_error_message(e), "rate limit reached for key 7");
+    sg_api_error_free(e);
+
+    char long_param[100];
+    memset(long_param, 'p', sizeof long_param - 1);
+    long_param[sizeof long_param - 1] = 0;
+    e = sg_api_error_new(400, SG_API_INVALID_REQUEST, long_param, NULL, SG_AUDIT_NONE, "%s", "x");
+    assert_string_equal(e->param, long_param); /* the guard's routes name any key in full */
+    assert_false(e->counted);
+    assert_null(sg_api_error_counted(e)->code);
+    assert_true(e->counted);
+    sg_api_error_free(e);
+}
+
+/* Token bytes need not be whole characters; the JSON string must be. */
+static void openai_text_replaces_invalid_utf8(void **state) {
+    (void)state;
+    json_t *j = sg_openai_text("ab\xe2\x82"
+                               "cd\xff",
+                               7);
+    assert_string_equal(json_string_value(j), "ab\xEF\xBF\xBD"
+                                              "cd\xEF\xBF\xBD");
+    json_decref(j);
+    j = sg_openai_text("caf\xc3\xa9", 5);
+    assert_string_equal(json_string_value(j), "caf\xc3\xa9");
+    json_decref(j);
+    json_t *err = sg_openai_error("invalid_request_error", "model", NULL, "bad \xff");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(err, "error"), "message")),
+                        "invalid request");
+    assert_true(json_is_null(json_object_get(json_object_get(err, "error"), "code")));
+    json_decref(err);
 }
 
 static void metrics_render(void **state) {
@@ -322,10 +425,14 @@ static void scheduler_free_cancels_running_jobs(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(request_defaults_and_shapes),
         cmocka_unit_test(request_errors_name_the_parameter),
+        cmocka_unit_test(audit_decisions_keep_their_stored_names),
+        cmocka_unit_test(api_error_carries_status_type_param_and_decision),
+        cmocka_unit_test(openai_text_replaces_invalid_utf8),
         cmocka_unit_test(metrics_render),
         cmocka_unit_test_setup_teardown(scheduler_batches_and_matches_alone, setup_model, teardown_model),
         cmocka_unit_test_setup_teardown(scheduler_cancel_deadline_and_full_queue, setup_model,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "store/store_audit.h"
 #include "store/store_distribution.h"
 #include "store/store_flags.h"
@@ -240,7 +241,7 @@ static void distribution_records(void **state) {
     (void)state;
     sg_store *s;
     assert_null(sg_store_open(":memory:", &s));
-    unsigned char pub[SG_LICENSEE_KEY_BYTES];
+    unsigned char pub[crypto_box_PUBLICKEYBYTES];
     memset(pub, 7, sizeof pub);
     int64_t alice, bob;
     assert_null(sg_store_licensee_insert(s, "alice", pub, 100, &alice));
@@ -428,6 +429,7 @@ static void flag_counts(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations_apply_once_and_persist),
         cmocka_unit_test(wal_mode_is_on),

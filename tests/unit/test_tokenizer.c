@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/init.h"
 #include "engine/tokenizer.h"
 #include "train/bpe_train.h"
 
@@ -450,6 +451,7 @@ static void pretokenizer_matches_python_regex(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(trained_tokenizer_round_trips),
         cmocka_unit_test(special_token_only_when_allowed),

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/init.h"
 #include "engine/checkpoint.h"
 #include "train/adamw.h"
 #include "train/dataset.h"
@@ -258,6 +259,7 @@ static void config_keys_and_errors(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout_matches_checkpoint_order),
         cmocka_unit_test(dropout_off_at_inference_and_reproducible),

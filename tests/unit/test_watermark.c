@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/init.h"
 #include "eval/detect_eval.h"
 #include "safety/watermark.h"
 
@@ -179,6 +180,7 @@ static void auroc_of_score_lists(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(green_lists_have_fraction_gamma),
         cmocka_unit_test(watermarked_streams_are_detected),
