@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "base/init.h"
+
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -184,6 +186,7 @@ static void a_flood_of_sessions_cannot_evict_spenders(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(session_cookie_round_trip_and_tampering),
         cmocka_unit_test(csrf_token_is_bound_to_the_session),

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "base/init.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,7 @@ static void mistakes_at_their_line_and_column(void **state) {
 }
 
 int main(void) {
+    if (sg_init()) return 1; /* the library start-up call (base/init.h) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_values_and_defaults),
         cmocka_unit_test(mistakes_at_their_line_and_column),
