@@ -141,6 +141,7 @@ void sg_policy_demo_parse(sg_yaml_doc *y, const yaml_node_t *n, const sg_policy 
         sg_yaml_string_list(y, v[DK_FLAG_REASONS], "demo.flag_reasons", 0, &d->flag_reasons,
                             &d->n_flag_reasons, NULL);
     if (!d->n_flag_reasons) {
+        free(d->flag_reasons); /* an empty (or failed) list */
         static const char *const defaults[] = {"harmful or offensive", "false or misleading", "other"};
         d->flag_reasons = calloc(4, sizeof *d->flag_reasons);
         for (int i = 0; d->flag_reasons && i < 3; i++)

@@ -116,7 +116,7 @@ await page.fill('#max_tokens', '64');
 await page.fill('#temperature', '0.1'); // near-greedy: a long, steady continuation to stop
 await page.fill('#prompt', '');
 await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
-await throttle(150);
+await throttle(50);
 check('keyboard: Tab reaches the prompt', await tabTo('prompt'));
 await page.keyboard.type('Fellow citizens of the Senate and House of Representatives:');
 await page.keyboard.press('Enter');
@@ -200,7 +200,7 @@ check('320 px: no horizontal scrolling', await page.evaluate(() => document.docu
 await page.fill('#prompt', 'In this time of trial');
 await page.fill('#max_tokens', '64');
 await page.fill('#temperature', '0.1');
-await throttle(150);
+await throttle(50);
 await page.click('#generate');
 await page.waitForFunction(() => document.getElementById('output').getAttribute('aria-busy') === 'true');
 check('reduced motion: the busy cursor does not blink',
