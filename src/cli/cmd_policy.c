@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "cli/commands.h"
 #include "release/policy.h"
+#include "release/policy_demo.h"
 
 typedef struct {
     int json;
@@ -225,6 +226,17 @@ static int check(const char *path, int as_json) {
                    c->n_patterns);
         }
         printf("\n");
+    }
+    if (p->demo) {
+        const sg_policy_demo *d = p->demo;
+        printf("web demo: audience %s, models", d->audience);
+        for (int i = 0; i < d->n_models; i++) printf("%s %s", i ? "," : "", d->models[i]);
+        printf("; open at:");
+        int any = 0;
+        for (int s = 0; s < p->n_stages; s++)
+            if (sg_policy_demo_at(p, s)) printf("%s '%s'", any++ ? "," : "", p->stages[s].name);
+        printf("%s; budgets %ld/%ld/%ld tokens per minute (session/network/all)%s\n", any ? "" : " no stage",
+               d->session_tpm, d->network_tpm, d->global_tpm, d->paused ? "; PAUSED" : "");
     }
     printf("\n");
     err = print_table(p);

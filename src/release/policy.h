@@ -170,9 +170,10 @@ typedef struct {
     int queue_size;
     int request_timeout_s;
     int max_batch;
-    int suspend_after_flags; /* suspend a key after this many upheld flags; 0 = never */
-    char *license;           /* resolved path, NULL if absent */
-    sg_filter_rules filter;  /* content_filter (empty if absent) */
+    int suspend_after_flags;     /* suspend a key after this many upheld flags; 0 = never */
+    char *license;               /* resolved path, NULL if absent */
+    sg_filter_rules filter;      /* content_filter (empty if absent) */
+    struct sg_policy_demo *demo; /* the hosted web demo (release/policy_demo.h); NULL if absent */
 
     char **warnings; /* "FILE:LINE:COL: warning: ..." */
     int n_warnings;

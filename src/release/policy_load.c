@@ -13,6 +13,7 @@
 #include "base/check.h"
 #include "base/fileio.h"
 #include "base/init.h"
+#include "release/policy_demo.h"
 #include "release/policy_int.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -213,6 +214,12 @@ static void parse_license(sg_policy_ctx *c, const yaml_node_t *n) {
     p->license = resolved;
 }
 
+/* The hosted web demo (policy_demo.c); after the stages, which it checks against. */
+static void parse_demo(sg_policy_ctx *c, const yaml_node_t *n) {
+    sg_policy_demo_parse(c->y, n, c->p, &c->p->demo);
+    if (!c->p->demo) sg_yaml_oom(c->y);
+}
+
 /* ------------------------------------------------------------- top level */
 
 /* The starter schema and the references between its parts, read in this order. */
@@ -252,6 +259,7 @@ static const struct {
     {"flags", parse_flags},
     {"license", parse_license},
     {"content_filter", sg_policy_parse_content_filter},
+    {"demo", parse_demo},
 };
 #define N_SECTIONS SG_COUNT(sections)
 
@@ -301,6 +309,7 @@ static void parse_top(sg_policy_ctx *c, const yaml_node_t *root) {
 
 void sg_policy_free(sg_policy *p) {
     if (!p) return;
+    sg_policy_demo_free(p->demo);
     free(p->path);
     free(p->base_dir);
     free(p->model_name);

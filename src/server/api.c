@@ -47,6 +47,11 @@ sg_error *sg_server_start(const sg_server_options *o, sg_server **out) {
         free(key_path);
     }
     if (!err) err = sg_ratelimit_new(NULL, NULL, &s->ratelimit);
+    if (!err) {
+        char *key_path = sg_keys_key_path(o->db_path);
+        err = key_path ? sg_demo_new(key_path, &s->demo) : sg_error_new("out of memory");
+        free(key_path);
+    }
     if (!err) err = open_watermark(s, o->db_path);
     if (!err) {
         const sg_policy *p = s->policies.current->policy;
@@ -91,6 +96,7 @@ void sg_server_stop(sg_server *s) {
     sg_models_free(s->models);
     sg_metrics_free(s->metrics);
     sg_ratelimit_free(s->ratelimit);
+    sg_demo_free(s->demo);
     sg_watermark_free(s->wm);
     sg_keys_close(s->keys);
     sg_store_close(s->store);

@@ -15,6 +15,8 @@
  *   GET  /v1/system-card, /v1/cards/MODEL, /v1/datasheets/MODEL
  *                          the release documents (eval/cards.h) where the
  *                          current stage releases their component group
+ *   GET  /, /demo, /demo/FILE  the hosted web demo (server/demo.h), through the
+ *                          same completion and guard path as the API
  *   GET  /healthz          liveness and the current stage
  *   GET  /metrics          Prometheus text
  *
@@ -34,7 +36,12 @@
 #ifndef SG_API_H
 #define SG_API_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access/keys.h"
 #include "base/error.h"
+#include "server/http.h"
 
 typedef struct {
     const char *policy_path;
@@ -52,5 +59,25 @@ int sg_server_port(const sg_server *server);
 sg_error *sg_server_reload(sg_server *server) SG_MUST_CHECK;
 /* Stops accepting, finishes or cancels what is running, frees. */
 void sg_server_stop(sg_server *server);
+
+/* A caller that holds no API key: the web demo's visitor (server/demo.h).
+ * Its principal stands in for authentication and its budget for the key's
+ * rate limits; everything else (policy decision, input guard, scheduler,
+ * output filter, watermark, audit with key = who.key_id) is the API's path. */
+typedef struct {
+    sg_principal who;
+    /* Reserves `tokens` (prompt + max_tokens): 0 admitted; 1 not now
+     * (*retry_after_s); 2 never (too large). `why` names the budget. */
+    int (*reserve)(void *ctx, const uint64_t keys[2], int64_t tokens, double *retry_after_s, char *why,
+                   size_t why_size);
+    void (*refund)(void *ctx, const uint64_t keys[2], int64_t tokens);
+    void *ctx; /* outlives every request (the demo) */
+    uint64_t keys[2];
+} sg_api_caller;
+
+/* POST /v1/completions for `caller` (the routing table serves key holders). */
+void sg_server_complete(sg_server *server, sg_http_request *req, const sg_api_caller *caller);
+/* POST /v1/detect and /v1/flags (by req->path) for `who`. */
+void sg_server_guard(sg_server *server, sg_http_request *req, const sg_principal *who);
 
 #endif

@@ -14,6 +14,7 @@
 #include "safety/watermark.h"
 #include "server/api.h"
 #include "server/api_error.h"
+#include "server/demo.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/models.h"
@@ -35,6 +36,7 @@ struct sg_server {
     double request_timeout_s;
     sg_watcher *watcher;
     atomic_bool stopping; /* set by sg_server_stop, read by HTTP threads: waiting requests give up */
+    sg_demo *demo;        /* the hosted web demo (server/demo.h) */
 };
 
 /* How a route's answers count in GET /metrics (stagegate_requests_total). */
@@ -67,11 +69,12 @@ struct sg_api_call {
     sg_server *srv;
     sg_http_request *req;
     const sg_route *route;
-    const char *rest;        /* the path after a prefix route's prefix ("" for exact routes) */
-    sg_policy_ref *pref;     /* acquired by the router for the whole request */
-    const sg_principal *who; /* the authenticated caller, NULL before (or without) a key */
-    sg_principal principal;  /* what `who` points at */
-    double t0;               /* monotonic time the request arrived */
+    const char *rest;            /* the path after a prefix route's prefix ("" for exact routes) */
+    sg_policy_ref *pref;         /* acquired by the router for the whole request */
+    const sg_principal *who;     /* the authenticated caller, NULL before (or without) a key */
+    sg_principal principal;      /* what `who` points at */
+    double t0;                   /* monotonic time the request arrived */
+    const sg_api_caller *caller; /* a caller without a key (the web demo, api.h), else NULL */
 };
 
 /* The HTTP handler of the server (routes.c). */

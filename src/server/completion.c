@@ -256,7 +256,24 @@ static sg_rl_decision take(sg_completion *c, sg_http_request *req, long tokens, 
     return d;
 }
 
+/* A caller without a key (the web demo, api.h): its own budget instead of
+ * the key's buckets; a refusal says which budget, with retry-after. */
+static sg_api_error *take_caller(sg_completion *c, sg_http_request *req, long tokens) {
+    double retry = 0;
+    char why[200] = "";
+    int r = c->caller.reserve(c->caller.ctx, c->caller.keys, tokens, &retry, why, sizeof why);
+    if (r == 0) return NULL;
+    sg_metrics_rate_limited(c->srv->metrics, c->who.audience);
+    if (r == 1) sg_http_add_header(req, "retry-after", "%lld", (long long)sg_retry_after_seconds(retry));
+    return refuse(429, "tokens", NULL, "rate_limit_exceeded", SG_AUDIT_RATE_LIMITED, "%s", why);
+}
+
 static sg_api_error *reserve(sg_completion *c, sg_http_request *req) {
+    if (c->has_caller) {
+        sg_api_error *e = take_caller(c, req, c->reserved);
+        if (e) c->reserved = 0;
+        return e;
+    }
     int64_t tpm;
     sg_ratelimit_status st;
     sg_rl_decision d = take(c, req, c->reserved, &tpm, &st);
@@ -328,14 +345,14 @@ static sg_api_error *submit(sg_completion *c, sg_http_request *req) {
     if (err) {
         sg_log(SG_LOG_ERROR, "%s", sg_error_message(err));
         sg_error_free(err);
-        sg_ratelimit_refund(c->srv->ratelimit, c->who.key_id, c->reserved);
+        sg_completion_refund(c, c->reserved);
         return out_of_memory();
     }
     sg_completion_new_id(c);
     c->t_submit = sg_monotonic_s();
     sg_submit_result sr = sg_sched_submit(c->model->sched, c->job);
     if (sr == SG_SUBMIT_OK) return NULL;
-    sg_ratelimit_refund(c->srv->ratelimit, c->who.key_id, c->reserved);
+    sg_completion_refund(c, c->reserved);
     sg_http_add_header(req, "retry-after", "1");
     return refuse(503, SG_API_SERVER_ERROR, NULL, "overloaded", SG_AUDIT_OVERLOADED,
                   sr == SG_SUBMIT_QUEUE_FULL
@@ -411,9 +428,13 @@ static sg_api_error *respond_hardcoded(sg_completion *c, sg_http_request *req) {
     }
     int n_choices = c->req.n_prompts * c->req.n;
     long out_tokens = (long)count_tokens(m->tokenizer, response, rlen) * n_choices;
+    if (c->has_caller) {
+        sg_api_error *e = take_caller(c, req, prompt_tokens + out_tokens);
+        if (e) return e;
+    }
     int64_t tpm;
-    sg_ratelimit_status st;
-    sg_rl_decision d = take(c, req, prompt_tokens + out_tokens, &tpm, &st);
+    sg_ratelimit_status st = {0};
+    sg_rl_decision d = c->has_caller ? SG_RL_ADMITTED : take(c, req, prompt_tokens + out_tokens, &tpm, &st);
     if (d != SG_RL_ADMITTED) {
         if (d != SG_RL_TOO_LARGE)
             sg_http_add_header(req, "retry-after", "%lld",

@@ -73,6 +73,8 @@ typedef struct {
     char *redacted[SG_REQ_MAX_PROMPTS]; /* redacted prompts (the request's prompts point here) */
     char reason[512];                   /* for the audit record: flags raised, redactions */
     const char *hardcoded;              /* a hard-coded response answers instead of the model */
+    sg_api_caller caller;               /* has_caller: not a key holder (the web demo): its budget */
+    int has_caller;
     char hardcoded_category[128];
 } sg_completion;
 
@@ -80,6 +82,8 @@ typedef struct {
 sg_completion *sg_completion_new(const sg_api_call *call);
 void sg_completion_free(sg_completion *c);
 void sg_completion_new_id(sg_completion *c);
+/* Gives back reserved tokens to the budget they came from (the key's, or the caller's). */
+void sg_completion_refund(sg_completion *c, long tokens);
 /* Takes newly generated tokens into the choices' texts and applies stop
  * strings; with the job lock held. Sets cancel[i] for choices to cancel. */
 void sg_completion_pump(sg_completion *c, char *cancel);

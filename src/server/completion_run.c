@@ -24,8 +24,17 @@ sg_completion *sg_completion_new(const sg_api_call *call) {
     c->pref = sg_policy_ref_retain(call->pref);
     c->fd = sg_http_request_fd(call->req);
     if (call->who) c->who = *call->who;
+    if (call->caller) c->caller = *call->caller, c->has_caller = 1;
     sg_buf_init(&c->out, 0);
     return c;
+}
+
+void sg_completion_refund(sg_completion *c, long tokens) {
+    if (tokens <= 0) return;
+    if (c->has_caller)
+        c->caller.refund(c->caller.ctx, c->caller.keys, tokens);
+    else
+        sg_ratelimit_refund(c->srv->ratelimit, c->who.key_id, tokens);
 }
 
 void sg_completion_free(sg_completion *c) {
@@ -256,7 +265,7 @@ void sg_completion_finalize(sg_completion *c, sg_audit_sink_decision decision, i
     while (!sg_job_done(c->job)) sg_job_wait(c->job, 50);
     sg_job_unlock(c->job);
     long used = c->prompt_tokens + sg_completion_tokens(c);
-    if (c->reserved > used) sg_ratelimit_refund(c->srv->ratelimit, c->who.key_id, c->reserved - used);
+    if (c->reserved > used) sg_completion_refund(c, c->reserved - used);
     const sg_policy *p = c->pref->policy;
     char *pt = NULL, *ct = NULL;
     if (p->audit_text != SG_AUDIT_TEXT_NONE) {

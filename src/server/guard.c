@@ -416,7 +416,8 @@ sg_error *sg_guard_resolve_flag(sg_store *store, sg_keys *keys, const sg_policy 
     e.reason = why;
     e.text_mode = SG_AUDIT_TEXT_NONE;
     if (sg_audit_sink_write(store, &e)) return sg_error_new("the audit record could not be written");
-    if (!uphold || !policy || policy->suspend_after_flags <= 0) return NULL;
+    /* a web demo session (negative key id, server/demo.h) has no key to revoke */
+    if (!uphold || !policy || policy->suspend_after_flags <= 0 || f.key_id <= 0) return NULL;
     sg_flag_counts counts;
     if ((err = sg_store_flag_counts(store, f.key_id, &counts))) return err;
     if (counts.upheld < policy->suspend_after_flags) return NULL;

@@ -60,8 +60,43 @@ static void queue(sg_http_request *req, int status, struct MHD_Response *resp, c
     MHD_destroy_response(resp);
 }
 
+static int captured(sg_http_request *req, int status, const char *text, size_t n) {
+    if (!req->capture) return 0;
+    free(req->capture->body);
+    req->capture->body = malloc(n + 1);
+    if (req->capture->body) memcpy(req->capture->body, text, n), req->capture->body[n] = 0;
+    req->capture->len = req->capture->body ? n : 0;
+    req->capture->status = status;
+    req->status = status;
+    req->responded = 1;
+    return 1;
+}
+
+void sg_http_respond_static(sg_http_request *req, int status, const char *content_type, const void *data,
+                            size_t len) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+    queue(req, status, resp, content_type);
+}
+
+void sg_http_client_network(const sg_http_request *req, char out[64]) {
+    out[0] = 0;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info((struct MHD_Connection *)req->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr) return;
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const unsigned char *a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+        snprintf(out, 64, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+    } else if (sa->sa_family == AF_INET6) {
+        const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        snprintf(out, 64, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2], a[3], a[4], a[5],
+                 a[6], a[7]);
+    }
+}
+
 void sg_http_respond_text(sg_http_request *req, int status, const char *content_type, const char *text) {
     size_t n = strlen(text);
+    if (captured(req, status, text, n)) return;
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
     queue(req, status, resp, content_type);
 }
@@ -77,6 +112,10 @@ void sg_http_respond_json(sg_http_request *req, int status, json_t *json) {
         return;
     }
     size_t n = strlen(text);
+    if (captured(req, status, text, n)) {
+        free(text);
+        return;
+    }
     char *body = malloc(n + 2);
     if (body) {
         memcpy(body, text, n);

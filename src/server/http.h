@@ -20,8 +20,16 @@
 
 typedef struct {
     char name[40];
-    char value[80];
+    char value[320]; /* room for a Content-Security-Policy or a Set-Cookie */
 } sg_http_header;
+
+/* A response kept in memory instead of sent (a handler answering through
+ * another handler, e.g. the web demo's form rendering a completion). */
+typedef struct {
+    int status;
+    char *body; /* malloc'd */
+    size_t len;
+} sg_http_capture;
 
 typedef struct sg_http_request {
     const char *method; /* "GET", "POST", ... */
@@ -33,6 +41,7 @@ typedef struct sg_http_request {
     int n_headers;
     int status; /* set by the respond helpers, for metrics */
     int responded;
+    sg_http_capture *capture; /* when set, text and JSON responses land here */
 } sg_http_request;
 
 /* The application: must answer every request with exactly one respond call. */
@@ -57,6 +66,14 @@ void sg_http_respond_text(sg_http_request *req, int status, const char *content_
 /* OpenAI's error shape; param and code may be NULL (null in the JSON). */
 void sg_http_respond_error(sg_http_request *req, int status, const char *type, const char *param,
                            const char *code, const char *fmt, ...) SG_PRINTF(6, 7);
+
+/* `len` bytes that outlive the response (static data, e.g. web/ assets). */
+void sg_http_respond_static(sg_http_request *req, int status, const char *content_type, const void *data,
+                            size_t len);
+
+/* The client's network prefix, for per-network limits: "a.b.c.0/24" for
+ * IPv4, the /64 for IPv6; "" when unknown. */
+void sg_http_client_network(const sg_http_request *req, char out[64]);
 
 /* A streamed body: `read` blocks until it has bytes, fills buf with up to
  * max of them and returns the count; it returns -1 at the end of the stream

@@ -214,6 +214,20 @@ static void metrics_route(sg_api_call *call) {
     free(text);
 }
 
+/* GET /, /demo, /demo/...; POST /demo/...: the hosted web demo (server/demo.h),
+ * which hands its completions and guard calls back through
+ * sg_server_complete and sg_server_guard below. */
+static void demo_route(sg_api_call *call) {
+    sg_demo_ctx ctx = {.srv = call->srv,
+                       .policy = call->pref->policy,
+                       .stage = call->pref->stage,
+                       .stage_name = sg_policy_ref_stage_name(call->pref),
+                       .release = &call->pref->release,
+                       .models = call->srv->models,
+                       .store = call->srv->store};
+    sg_demo_handle(call->srv->demo, &ctx, call->req);
+}
+
 /* ---- the table and the router ------------------------------------------------------ */
 
 /* Every route. A new route is one row here and its handler. */
@@ -229,13 +243,18 @@ static const sg_route routes[] = {
     {"GET", "/v1/datasheets/", datasheet_route, SG_ROUTE_KEY_BY_STAGE, SG_ROUTE_UNCOUNTED},
     {"GET", "/healthz", healthz_route, SG_ROUTE_OPEN, SG_ROUTE_UNCOUNTED},
     {"GET", "/metrics", metrics_route, SG_ROUTE_OPEN, SG_ROUTE_UNCOUNTED},
+    {"GET", "/", demo_route, SG_ROUTE_OPEN, SG_ROUTE_UNCOUNTED}, /* exactly "/" */
+    {"GET", "/demo", demo_route, SG_ROUTE_OPEN, SG_ROUTE_UNCOUNTED},
+    {"GET", "/demo/", demo_route, SG_ROUTE_OPEN, SG_ROUTE_UNCOUNTED},
+    {"POST", "/demo/", demo_route, SG_ROUTE_OPEN, SG_ROUTE_UNCOUNTED},
 };
 
 /* Whether `path` is the route's: its path, or below it for a prefix route;
  * *rest gets what follows the prefix. */
 static bool path_matches(const sg_route *r, const char *path, const char **rest) {
     size_t n = strlen(r->path);
-    if (r->path[n - 1] == '/' ? strncmp(path, r->path, n) : strcmp(path, r->path)) return false;
+    bool prefix = n > 1 && r->path[n - 1] == '/'; /* "/" itself is exact */
+    if (prefix ? strncmp(path, r->path, n) : strcmp(path, r->path)) return false;
     *rest = path + n;
     return true;
 }
@@ -275,5 +294,32 @@ void sg_api_handle(void *ctx, sg_http_request *req) {
             sg_metrics_request(srv->metrics, req->status, call.who ? call.who->audience : "", 0, 0,
                                sg_monotonic_s() - call.t0);
     }
+    sg_policy_ref_release(call.pref);
+}
+
+/* ---- callers without a key (api.h) ---------------------------------------------------- */
+
+void sg_server_complete(sg_server *srv, sg_http_request *req, const sg_api_caller *caller) {
+    static const sg_route route = {"POST", "/v1/completions", sg_completion_route, SG_ROUTE_OPEN,
+                                   SG_ROUTE_TOKENS};
+    sg_api_call call = {.srv = srv, .req = req, .route = &route, .rest = "", .t0 = sg_monotonic_s()};
+    call.principal = caller->who;
+    call.who = &call.principal;
+    call.caller = caller;
+    call.pref = sg_policy_ref_acquire(&srv->policies);
+    sg_completion_route(&call);
+    sg_policy_ref_release(call.pref);
+}
+
+void sg_server_guard(sg_server *srv, sg_http_request *req, const sg_principal *who) {
+    static const sg_route detect = {"POST", "/v1/detect", detect_route, SG_ROUTE_OPEN, SG_ROUTE_COUNTED};
+    static const sg_route flags = {"POST", "/v1/flags", flags_route, SG_ROUTE_OPEN, SG_ROUTE_COUNTED};
+    const sg_route *route = !strcmp(req->path, "/v1/detect") ? &detect : &flags;
+    sg_api_call call = {.srv = srv, .req = req, .route = route, .rest = "", .t0 = sg_monotonic_s()};
+    call.principal = *who;
+    call.who = &call.principal;
+    call.pref = sg_policy_ref_acquire(&srv->policies);
+    route->handler(&call);
+    sg_metrics_request(srv->metrics, req->status, who->audience, 0, 0, sg_monotonic_s() - call.t0);
     sg_policy_ref_release(call.pref);
 }

@@ -436,6 +436,13 @@ sg_submit_result sg_sched_submit(sg_sched *s, sg_job *job) {
 
 int sg_sched_capacity(const sg_sched *s) { return s->capacity; }
 
+void sg_sched_load(sg_sched *s, int *queued, int *running) {
+    pthread_mutex_lock(&s->mu);
+    *queued = s->queued;
+    *running = s->running;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sg_sched_free(sg_sched *s) {
     if (!s) return;
     pthread_mutex_lock(&s->mu);

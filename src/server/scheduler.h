@@ -64,5 +64,7 @@ void sg_sched_free(sg_sched *s);
 /* Queues the job (the scheduler takes its own reference). */
 sg_submit_result sg_sched_submit(sg_sched *s, sg_job *job);
 int sg_sched_capacity(const sg_sched *s);
+/* Jobs waiting in the queue and sequences running now (the web demo shows them). */
+void sg_sched_load(sg_sched *s, int *queued, int *running);
 
 #endif

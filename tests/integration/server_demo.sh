@@ -18,4 +18,6 @@ expect '"object":"text_completion"' "an OpenAI-shaped completion"
 expect '^x-ratelimit-remaining-tokens: [0-9]+' "rate-limit headers shown"
 expect "not released at stage 'Internal Alpha'" "a model of a later stage is refused"
 expect 'audit log intact' "the audit chain verifies"
+expect 'data-state="open"' "the release is left at a hosted stage: the web demo is open"
+expect '^demo: http://127\.0\.0\.1:[0-9]+/ ' "the demo's URL is printed"
 [ "$fails" -eq 0 ] || { cat "$T/out"; exit 1; }

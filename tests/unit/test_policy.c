@@ -608,7 +608,7 @@ static void json_view_of_a_policy(void **state) {
     json_t *api = json_array_get(stages, 2);
     assert_string_equal(json_string_value(json_object_get(api, "name")), "Public API");
     assert_false(json_is_true(json_object_get(api, "current")));
-    assert_int_equal(json_array_size(json_object_get(api, "effective_audiences")), 3);
+    assert_int_equal(json_array_size(json_object_get(api, "effective_audiences")), 4); /* + demo_visitors */
     assert_string_equal(json_string_value(json_object_get(json_object_get(api, "access"), "replication")),
                         "hosted");
     json_t *pub = json_object_get(json_object_get(api, "audience_models"), "public");
