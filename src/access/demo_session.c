@@ -109,7 +109,7 @@ int sg_demo_csrf_check(const unsigned char key[SG_DEMO_KEY_BYTES], const sg_demo
 void sg_demo_challenge_new(const unsigned char key[SG_DEMO_KEY_BYTES], int64_t now_ms, int bits,
                            char challenge[SG_DEMO_CHALLENGE_MAX]) {
     unsigned char rnd[12], m[MAC_BYTES];
-    char rhex[25], mhex[2 * MAC_BYTES + 1], head[64];
+    char rhex[25], mhex[2 * MAC_BYTES + 1], head[56];
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(rhex, sizeof rhex, rnd, sizeof rnd);
     snprintf(head, sizeof head, "%" PRIx64 ".%d.%s", (uint64_t)now_ms, bits, rhex);

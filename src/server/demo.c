@@ -865,7 +865,7 @@ static void handle_form(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_ht
             snprintf(why, sizeof why, "%s", msg ? msg : "the request failed");
             for (int i = 0; i < req->n_headers; i++)
                 if (!strcasecmp(req->headers[i].name, "retry-after"))
-                    snprintf(why, sizeof why, "The demo is busy for you right now: try again in %s s.",
+                    snprintf(why, sizeof why, "The demo is busy for you right now: try again in %.32s s.",
                              req->headers[i].value);
             f.error = why;
         }
