@@ -70,6 +70,10 @@ void sg_buf_addf(sg_buf *b, const char *fmt, ...) {
     va_end(ap);
 }
 
+void sg_buf_add(sg_buf *b, const void *data, size_t n) {
+    if (!b->deferred) b->deferred = sg_buf_append(b, data, n);
+}
+
 void sg_buf_reset(sg_buf *b) {
     sg_error_free(b->deferred);
     b->deferred = NULL;

@@ -41,6 +41,8 @@ sg_error *sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap) SG_MUST_CHECK;
  * like sg_buf_printf, but a failure is kept in the buffer instead of being
  * returned; later appends are then ignored and sg_buf_take returns it. */
 void sg_buf_addf(sg_buf *b, const char *fmt, ...) SG_PRINTF(2, 3);
+/* The same for raw bytes. */
+void sg_buf_add(sg_buf *b, const void *data, size_t n);
 /* Forgets the contents (and a deferred failure) but keeps the allocation. */
 void sg_buf_reset(sg_buf *b);
 /* Hands the contents to the caller (malloc'd, NUL-terminated, never NULL on

@@ -156,16 +156,9 @@ static long param_count(const sg_demo_ctx *ctx, const char *model) {
 
 /* ---- small helpers -------------------------------------------------------- */
 
-/* Appends, remembering the first error (the caller checks once). */
-typedef struct {
-    sg_buf b;
-    sg_error *err;
-} out_buf;
-static void put(out_buf *o, const char *s, size_t n) {
-    if (!o->err) o->err = sg_buf_append(&o->b, s, n);
-}
-static void puts_(out_buf *o, const char *s) { put(o, s, strlen(s)); }
-static void put_html(out_buf *o, const char *s) {
+/* Appends whose first failure the buffer keeps (sg_buf_add): the caller checks once. */
+static void puts_(sg_buf *o, const char *s) { sg_buf_add(o, s, strlen(s)); }
+static void put_html(sg_buf *o, const char *s) {
     for (; s && *s; s++) {
         switch (*s) {
         case '<':
@@ -184,12 +177,12 @@ static void put_html(out_buf *o, const char *s) {
             puts_(o, "&#39;");
             break;
         default:
-            put(o, s, 1);
+            sg_buf_add(o, s, 1);
         }
     }
 }
-static void printf_html(out_buf *o, const char *fmt, ...) SG_PRINTF(2, 3);
-static void printf_html(out_buf *o, const char *fmt, ...) {
+static void printf_html(sg_buf *o, const char *fmt, ...) SG_PRINTF(2, 3);
+static void printf_html(sg_buf *o, const char *fmt, ...) {
     char tmp[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -326,10 +319,10 @@ static sg_error *render_page(const sg_demo_ctx *ctx, const view *v, const page_f
     if (!tpl) return sg_error_new("web/index.html is not in the binary");
     const sg_policy_demo *cfg = v->cfg;
     const sg_policy_stage *st = &ctx->policy->stages[ctx->stage];
-    out_buf notice = {0}, stage_line = {0}, reasons = {0};
-    sg_buf_init(&notice.b, 1 << 16);
-    sg_buf_init(&stage_line.b, 1 << 12);
-    sg_buf_init(&reasons.b, 1 << 14);
+    sg_buf notice, stage_line, reasons;
+    sg_buf_init(&notice, 1 << 16);
+    sg_buf_init(&stage_line, 1 << 12);
+    sg_buf_init(&reasons, 1 << 14);
     long params = param_count(ctx, v->model);
     printf_html(&stage_line, "Stage %d of %d of the release (%s): %s", v->stage_no, v->n_stages,
                 ctx->stage_name, access_words(st->components[SG_COMPONENT_MODEL]));
@@ -340,7 +333,7 @@ static sg_error *render_page(const sg_demo_ctx *ctx, const view *v, const page_f
         printf_html(&notice, ", a GPT-2-architecture language model of %.1fM parameters",
                     (double)params / 1e6);
     puts_(&notice, "</li>\n<li>Release: ");
-    put_html(&notice, stage_line.b.data);
+    put_html(&notice, stage_line.data);
     puts_(&notice, "</li>\n<li>Watermark: ");
     puts_(&notice, v->watermark
                        ? "on. Every output carries a statistical watermark that this server can detect."
@@ -392,8 +385,8 @@ static sg_error *render_page(const sg_demo_ctx *ctx, const view *v, const page_f
         {"title", title, 0},
         {"state", state, 0},
         {"model", v->model, 0},
-        {"stage_line", stage_line.b.data ? stage_line.b.data : "", 1},
-        {"notice", notice.b.data ? notice.b.data : "", 1},
+        {"stage_line", stage_line.data ? stage_line.data : "", 1},
+        {"notice", notice.data ? notice.data : "", 1},
         {"paused_hidden", v->open && !v->paused ? hidden : (v->open ? shown : shown), 1},
         {"paused_text", v->open ? ptext : closed_text, 0},
         {"open_hidden", v->open && !v->paused ? shown : hidden, 1},
@@ -412,23 +405,24 @@ static sg_error *render_page(const sg_demo_ctx *ctx, const view *v, const page_f
         {"result_hidden", has_result && v->open && !v->paused ? shown : hidden, 1},
         {"output", f->output ? f->output : "", 0},
         {"receipt", f->receipt && f->receipt->data ? f->receipt->data : "", 1},
-        {"reasons", reasons.b.data ? reasons.b.data : "", 1},
+        {"reasons", reasons.data ? reasons.data : "", 1},
         {"check_hidden", v->open && !v->paused && v->detection ? shown : hidden, 1},
         {"form_max", form_max, 0},
         {"disclaimer", cfg->disclaimer ? cfg->disclaimer : "", 0},
     };
-    out_buf o = {.b = *page};
+    sg_buf *o = page;
+    sg_error *unknown = NULL;
     const char *s = (const char *)tpl->data, *e = s + tpl->len;
     while (s < e) {
         const char *m = strstr(s, "{{");
         if (!m) {
-            put(&o, s, (size_t)(e - s));
+            sg_buf_add(o, s, (size_t)(e - s));
             break;
         }
-        put(&o, s, (size_t)(m - s));
+        sg_buf_add(o, s, (size_t)(m - s));
         const char *close = strstr(m, "}}");
         if (!close) {
-            put(&o, m, (size_t)(e - m));
+            sg_buf_add(o, m, (size_t)(e - m));
             break;
         }
         size_t kl = (size_t)(close - m - 2);
@@ -436,19 +430,27 @@ static sg_error *render_page(const sg_demo_ctx *ctx, const view *v, const page_f
         for (size_t i = 0; i < sizeof fills / sizeof fills[0]; i++)
             if (strlen(fills[i].key) == kl && !strncmp(fills[i].key, m + 2, kl)) {
                 if (fills[i].raw)
-                    puts_(&o, fills[i].value);
+                    puts_(o, fills[i].value);
                 else
-                    put_html(&o, fills[i].value);
+                    put_html(o, fills[i].value);
                 found = 1;
             }
-        if (!found && !o.err) o.err = sg_error_new("web/index.html: unknown field {{%.*s}}", (int)kl, m + 2);
+        if (!found && !unknown)
+            unknown = sg_error_new("web/index.html: unknown field {{%.*s}}", (int)kl, m + 2);
         s = close + 2;
     }
-    *page = o.b;
-    sg_error *err = o.err ? o.err : notice.err ? notice.err : stage_line.err ? stage_line.err : reasons.err;
-    sg_buf_free(&notice.b);
-    sg_buf_free(&stage_line.b);
-    sg_buf_free(&reasons.b);
+    sg_error *err = unknown;
+    sg_buf *parts[] = {page, &notice, &stage_line, &reasons};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!err)
+            err = parts[i]->deferred;
+        else
+            sg_error_free(parts[i]->deferred);
+        parts[i]->deferred = NULL;
+    }
+    sg_buf_free(&notice);
+    sg_buf_free(&stage_line);
+    sg_buf_free(&reasons);
     return err;
 }
 
@@ -842,21 +844,21 @@ static void handle_form(sg_demo *d, const sg_demo_ctx *ctx, const view *v, sg_ht
                                 : "");
             f.output = output;
             const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
-            out_buf o = {.b = receipt};
-            puts_(&o, "<dt>Completion</dt><dd>");
-            put_html(&o, json_string_value(json_object_get(r, "id")));
-            puts_(&o, "</dd><dt>Stage</dt><dd>");
-            put_html(&o, ctx->stage_name);
-            puts_(&o, "</dd><dt>Model</dt><dd>");
-            put_html(&o, v->model);
-            puts_(&o, "</dd><dt>Watermark</dt><dd>");
-            puts_(&o, v->watermark ? "on" : "off");
-            puts_(&o, "</dd><dt>Filter</dt><dd>");
-            puts_(&o,
+            sg_buf *o = &receipt;
+            puts_(o, "<dt>Completion</dt><dd>");
+            put_html(o, json_string_value(json_object_get(r, "id")));
+            puts_(o, "</dd><dt>Stage</dt><dd>");
+            put_html(o, ctx->stage_name);
+            puts_(o, "</dd><dt>Model</dt><dd>");
+            put_html(o, v->model);
+            puts_(o, "</dd><dt>Watermark</dt><dd>");
+            puts_(o, v->watermark ? "on" : "off");
+            puts_(o, "</dd><dt>Filter</dt><dd>");
+            puts_(o,
                   fin && !strcmp(fin, "content_filter") ? "output blocked by the content filter" : "passed");
-            puts_(&o, "</dd>");
-            receipt = o.b;
-            if (o.err) sg_error_free(o.err);
+            puts_(o, "</dd>");
+            sg_error_free(receipt.deferred); /* a receipt cut short is still shown */
+            receipt.deferred = NULL;
             snprintf(status, sizeof status, "Done.");
             f.status = status;
         } else {

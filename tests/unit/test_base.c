@@ -130,6 +130,7 @@ static void buf_defers_a_failure_to_take(void **state) {
     sg_buf_addf(&b, "%s", "abc");
     sg_buf_addf(&b, "%s", "0123456789"); /* over the cap: kept, not returned */
     sg_buf_addf(&b, "%s", "d");          /* ignored after the failure */
+    sg_buf_add(&b, "e", 1);              /* the raw append defers the same way */
     assert_string_equal(b.data, "abc");
     char *out = (char *)1;
     sg_error *err = sg_buf_take(&b, &out, NULL);
